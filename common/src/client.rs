@@ -1,0 +1,780 @@
+//! The blocking client library: connect, log in, list, upload, download,
+//! history, delete, logs and user management, with progress callbacks.
+//!
+//! One [`Client`] is one connection. It is blocking by design: the desktop
+//! app runs each transfer on a worker thread with its own `Client`, the CLI
+//! simply waits. Progress is reported through a callback that can also stop
+//! the transfer (return [`ControlFlow::Break`]).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+
+use crate::hash::{Hasher, Md5Digest};
+use crate::names::{NameError, escaped, validate_name};
+use crate::protocol::{
+    CHUNK_SIZE, ConflictPolicy, ErrorCode, FileEntry, MAX_LINE_BYTES, PROTOCOL_VERSION, Reply,
+    Request, Role, Secret, UploadFrame, VersionInfo, line_str,
+};
+use crate::wire::{Conn, LineError, chunk_buffer};
+
+/// How long to wait for a TCP connection to be accepted.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a single read may wait before the server is considered gone.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Everything that can go wrong for a client. Each message is one sentence
+/// that says what happened and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No TCP connection could be made.
+    #[error("could not connect to {addr}: {source}; check the address and that a Ferry server is running there")]
+    Connect {
+        /// The address as given.
+        addr: String,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The connection failed or was closed mid-conversation.
+    #[error("the connection to the server was lost ({0}); check the network and try again")]
+    Io(io::Error),
+    /// The server refused the request; its message says why.
+    #[error("{message}")]
+    Server {
+        /// The server's error code.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server sent something this client does not understand.
+    #[error("the server sent something unexpected ({0}); make sure it is a Ferry server of the same version")]
+    Protocol(String),
+    /// Downloaded bytes do not match the server's MD5.
+    #[error("the downloaded data is corrupt (MD5 {actual}, but the server stored {expected}); nothing was saved, try again")]
+    Corrupt {
+        /// The server's MD5.
+        expected: Md5Digest,
+        /// The MD5 of what arrived.
+        actual: Md5Digest,
+    },
+    /// A local file could not be read or written.
+    #[error("could not {action} {path}: {source}")]
+    Local {
+        /// What was being done ("read", "create", …).
+        action: &'static str,
+        /// Which file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The file name breaks the naming rules.
+    #[error("the name {name:?} is not allowed: {reason}; choose another name")]
+    BadName {
+        /// The refused name.
+        name: String,
+        /// Why.
+        reason: NameError,
+    },
+    /// The local file changed size while it was being sent.
+    #[error("{0} changed while it was being uploaded; nothing was stored, try again when it is not being written")]
+    SourceChanged(PathBuf),
+    /// The progress callback asked to stop.
+    #[error("the transfer was cancelled")]
+    Cancelled,
+}
+
+impl ClientError {
+    /// The server's error code, if the server refused the request.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Which part of a transfer is under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Bytes are moving.
+    Transferring,
+    /// All bytes moved; the MD5 check is running.
+    Verifying,
+    /// The MD5 check passed.
+    Done,
+}
+
+/// A progress report for one transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// What is happening.
+    pub stage: Stage,
+    /// Bytes moved so far (including any that were already there on resume).
+    pub done: u64,
+    /// Bytes in the whole file.
+    pub total: u64,
+}
+
+impl Progress {
+    /// The fraction to show on a progress bar: never 1.0 before the MD5
+    /// check has passed.
+    pub fn fraction(&self) -> f32 {
+        if self.stage == Stage::Done {
+            return 1.0;
+        }
+        if self.total == 0 {
+            return 0.0;
+        }
+        ((self.done as f64 / self.total as f64) as f32).min(0.999)
+    }
+}
+
+/// Where progress goes: return `ControlFlow::Break(())` to cancel.
+pub type ProgressFn<'a> = &'a mut dyn FnMut(Progress) -> ControlFlow<()>;
+
+/// A progress callback that ignores reports and never cancels.
+pub fn no_progress(_: Progress) -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
+/// What the server stored for an upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// The name it was stored under.
+    pub name: String,
+    /// Its version number.
+    pub version: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its MD5.
+    pub md5: Md5Digest,
+}
+
+/// What a download delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Downloaded {
+    /// The version that was downloaded.
+    pub version: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its MD5, checked.
+    pub md5: Md5Digest,
+}
+
+/// A connection to a Ferry server.
+pub struct Client {
+    conn: Conn<TcpStream>,
+    server: String,
+    user: Option<String>,
+    broken: bool,
+}
+
+impl Client {
+    /// Connects to `addr` (`host:port`) and reads the server's greeting.
+    pub fn connect(addr: &str) -> Result<Client, ClientError> {
+        let connect_err = |source| ClientError::Connect {
+            addr: addr.to_owned(),
+            source,
+        };
+        let targets: Vec<_> = addr.to_socket_addrs().map_err(connect_err)?.collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
+        let mut stream = None;
+        for target in targets {
+            match TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let stream = stream.ok_or_else(|| connect_err(last))?;
+        stream.set_nodelay(true).map_err(connect_err)?;
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .map_err(connect_err)?;
+        let mut client = Client {
+            conn: Conn::new(stream, MAX_LINE_BYTES * 4, 256 * 1024),
+            server: addr.to_owned(),
+            user: None,
+            broken: false,
+        };
+        match client.read_reply()? {
+            Reply::Hello { version, .. } if version == PROTOCOL_VERSION => Ok(client),
+            Reply::Hello { version, .. } => Err(ClientError::Protocol(format!(
+                "it speaks protocol version {version}, this client speaks {PROTOCOL_VERSION}"
+            ))),
+            Reply::Error { code, message } => Err(ClientError::Server { code, message }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Connects and logs in.
+    pub fn connect_and_login(addr: &str, user: &str, password: &str) -> Result<(Client, Role), ClientError> {
+        let mut client = Client::connect(addr)?;
+        let role = client.login(user, password)?;
+        Ok((client, role))
+    }
+
+    /// The server address this client was connected with.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Logs in; returns the user's role.
+    pub fn login(&mut self, user: &str, password: &str) -> Result<Role, ClientError> {
+        let request = Request::Login {
+            user: user.to_owned(),
+            password: Secret(password.to_owned()),
+        };
+        match self.call(&request) {
+            Ok(Reply::LoggedIn(role)) => {
+                info!("login ok server={} user={} role={role}", self.server, escaped(user));
+                self.user = Some(user.to_owned());
+                Ok(role)
+            }
+            Ok(other) => Err(unexpected(&other)),
+            Err(e) => {
+                warn!("login failed server={} user={}: {e}", self.server, escaped(user));
+                Err(e)
+            }
+        }
+    }
+
+    /// The files on the server, each with its current version.
+    pub fn list(&mut self) -> Result<Vec<FileEntry>, ClientError> {
+        let count = match self.call(&Request::List)? {
+            Reply::ListHeader(n) => n,
+            other => return Err(unexpected(&other)),
+        };
+        self.read_items(count, |r| match r {
+            Reply::File(entry) => Ok(entry),
+            other => Err(other),
+        })
+    }
+
+    /// One version's details; `None` for the current version.
+    pub fn stat(&mut self, name: &str, version: Option<u32>) -> Result<VersionInfo, ClientError> {
+        let request = Request::Stat {
+            name: name.to_owned(),
+            version,
+        };
+        match self.call(&request)? {
+            Reply::Stat(info) => Ok(info),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Every version of a file, oldest first.
+    pub fn history(&mut self, name: &str) -> Result<Vec<VersionInfo>, ClientError> {
+        let count = match self.call(&Request::History {
+            name: name.to_owned(),
+        })? {
+            Reply::HistoryHeader(n) => n,
+            other => return Err(unexpected(&other)),
+        };
+        self.read_items(count, |r| match r {
+            Reply::Version(info) => Ok(info),
+            other => Err(other),
+        })
+    }
+
+    /// Deletes a file with its whole history, or one version. Returns how
+    /// many versions were removed.
+    pub fn delete(&mut self, name: &str, version: Option<u32>) -> Result<u32, ClientError> {
+        let request = Request::Delete {
+            name: name.to_owned(),
+            version,
+        };
+        match self.call(&request)? {
+            Reply::Deleted { versions, .. } => {
+                info!("deleted name={} version={version:?}", escaped(name));
+                Ok(versions)
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The last `lines` lines of the server log (admin only).
+    pub fn logs(&mut self, lines: u32) -> Result<Vec<String>, ClientError> {
+        let count = match self.call(&Request::Logs { lines })? {
+            Reply::LogsHeader(n) => n,
+            other => return Err(unexpected(&other)),
+        };
+        self.read_items(count, |r| match r {
+            Reply::LogLine(line) => Ok(line),
+            other => Err(other),
+        })
+    }
+
+    /// All users with their roles (admin only).
+    pub fn users(&mut self) -> Result<Vec<(String, Role)>, ClientError> {
+        let count = match self.call(&Request::Users)? {
+            Reply::UsersHeader(n) => n,
+            other => return Err(unexpected(&other)),
+        };
+        self.read_items(count, |r| match r {
+            Reply::User { name, role } => Ok((name, role)),
+            other => Err(other),
+        })
+    }
+
+    /// Adds a user (admin only).
+    pub fn add_user(&mut self, user: &str, role: Role, password: &str) -> Result<(), ClientError> {
+        self.call_ok(&Request::UserAdd {
+            user: user.to_owned(),
+            role,
+            password: Secret(password.to_owned()),
+        })
+    }
+
+    /// Removes a user (admin only).
+    pub fn remove_user(&mut self, user: &str) -> Result<(), ClientError> {
+        self.call_ok(&Request::UserDel {
+            user: user.to_owned(),
+        })
+    }
+
+    /// Sets a password: any user's for admins, one's own for users.
+    pub fn set_password(&mut self, user: &str, password: &str) -> Result<(), ClientError> {
+        self.call_ok(&Request::Passwd {
+            user: user.to_owned(),
+            password: Secret(password.to_owned()),
+        })
+    }
+
+    /// Changes a user's role (admin only).
+    pub fn set_role(&mut self, user: &str, role: Role) -> Result<(), ClientError> {
+        self.call_ok(&Request::SetRole {
+            user: user.to_owned(),
+            role,
+        })
+    }
+
+    /// Checks that the connection is alive.
+    pub fn ping(&mut self) -> Result<(), ClientError> {
+        self.call_ok(&Request::Ping)
+    }
+
+    /// Says goodbye and closes the connection.
+    pub fn quit(mut self) -> Result<(), ClientError> {
+        match self.call(&Request::Quit)? {
+            Reply::Bye => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Uploads a local file under `name`.
+    pub fn upload_file(
+        &mut self,
+        path: &Path,
+        name: &str,
+        policy: ConflictPolicy,
+        progress: ProgressFn<'_>,
+    ) -> Result<Stored, ClientError> {
+        let local = |action, source| ClientError::Local {
+            action,
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(|e| local("open", e))?;
+        let size = file.metadata().map_err(|e| local("read", e))?.len();
+        self.send_upload(file, size, name, policy, progress, path)
+    }
+
+    /// Uploads `size` bytes from `source` under `name`.
+    pub fn upload(
+        &mut self,
+        source: impl Read,
+        size: u64,
+        name: &str,
+        policy: ConflictPolicy,
+        progress: ProgressFn<'_>,
+    ) -> Result<Stored, ClientError> {
+        self.send_upload(source, size, name, policy, progress, Path::new(name))
+    }
+
+    /// The upload itself; `origin` names the source in local errors.
+    fn send_upload(
+        &mut self,
+        mut source: impl Read,
+        size: u64,
+        name: &str,
+        policy: ConflictPolicy,
+        progress: ProgressFn<'_>,
+        origin: &Path,
+    ) -> Result<Stored, ClientError> {
+        check_name(name)?;
+        self.ensure_usable()?;
+        let started = Instant::now();
+        info!("upload start name={} size={size} policy={policy}", escaped(name));
+        let request = Request::Upload {
+            name: name.to_owned(),
+            size,
+            policy,
+        };
+        self.conn.queue(&request);
+        self.flush()?;
+        let offset = match self.read_reply()? {
+            Reply::Ready { offset, .. } => offset,
+            Reply::Error { code, message } => {
+                // The protocol always expects a body; this one is empty.
+                self.conn.queue(UploadFrame::Abort);
+                self.flush()?;
+                return Err(ClientError::Server { code, message });
+            }
+            other => return Err(unexpected(&other)),
+        };
+        if offset != 0 {
+            return Err(ClientError::Protocol(format!(
+                "it asked for a fresh upload to start at byte {offset}"
+            )));
+        }
+
+        let mut hasher = Hasher::new();
+        let mut buf = chunk_buffer();
+        let mut sent = 0u64;
+        while sent < size {
+            let want = (size - sent).min(CHUNK_SIZE) as usize;
+            let got = match read_full(&mut source, &mut buf[..want]) {
+                Ok(n) => n,
+                Err(source) => {
+                    self.abort_upload()?;
+                    return Err(ClientError::Local {
+                        action: "read",
+                        path: origin.to_owned(),
+                        source,
+                    });
+                }
+            };
+            if got < want {
+                self.abort_upload()?;
+                return Err(ClientError::SourceChanged(origin.to_owned()));
+            }
+            hasher.update(&buf[..got]);
+            self.conn.send_frame(&buf[..got]).map_err(|e| self.lost(e))?;
+            sent += got as u64;
+            let report = Progress {
+                stage: Stage::Transferring,
+                done: sent,
+                total: size,
+            };
+            if progress(report).is_break() {
+                self.abort_upload()?;
+                info!("upload cancelled name={} after {sent} bytes", escaped(name));
+                return Err(ClientError::Cancelled);
+            }
+        }
+        // A source that grew since we measured it is not what we announced.
+        if read_full(&mut source, &mut buf[..1]).unwrap_or(0) != 0 {
+            self.abort_upload()?;
+            return Err(ClientError::SourceChanged(origin.to_owned()));
+        }
+        let md5 = hasher.finish();
+        self.conn.queue(UploadFrame::Done(md5));
+        self.flush()?;
+        let _ = progress(Progress {
+            stage: Stage::Verifying,
+            done: size,
+            total: size,
+        });
+        match self.read_reply()? {
+            Reply::Stored {
+                name: stored_name,
+                version,
+                size: stored_size,
+                md5: stored_md5,
+            } => {
+                if stored_md5 != md5 || stored_size != size {
+                    return Err(ClientError::Protocol(format!(
+                        "it stored {stored_size} bytes with MD5 {stored_md5}, but {size} bytes with MD5 {md5} were sent"
+                    )));
+                }
+                info!(
+                    "upload done name={} stored_as={} version={version} bytes={size} md5={md5} secs={:.3}",
+                    escaped(name),
+                    escaped(&stored_name),
+                    started.elapsed().as_secs_f64()
+                );
+                let _ = progress(Progress {
+                    stage: Stage::Done,
+                    done: size,
+                    total: size,
+                });
+                Ok(Stored {
+                    name: stored_name,
+                    version,
+                    size,
+                    md5,
+                })
+            }
+            Reply::Error { code, message } => {
+                warn!("upload failed name={}: {message}", escaped(name));
+                Err(ClientError::Server { code, message })
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Downloads a file (its current version, or `version`) to `dest`. The
+    /// bytes land in `dest.part` and are renamed into place only after the
+    /// MD5 check passed; on any failure `dest` is untouched.
+    pub fn download_file(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        dest: &Path,
+        progress: ProgressFn<'_>,
+    ) -> Result<Downloaded, ClientError> {
+        let part = part_path(dest);
+        let local = |action, path: &Path, source| ClientError::Local {
+            action,
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = File::create(&part).map_err(|e| local("create", &part, e))?;
+        let result = self
+            .download(name, version, &mut file, progress)
+            .and_then(|done| {
+                file.sync_all().map_err(|e| local("write", &part, e))?;
+                Ok(done)
+            });
+        drop(file);
+        match result {
+            Ok(done) => {
+                fs::rename(&part, dest).map_err(|e| local("save", dest, e))?;
+                Ok(done)
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&part);
+                Err(e)
+            }
+        }
+    }
+
+    /// Downloads a file into `sink`. The MD5 is checked before this returns
+    /// `Ok`; on [`ClientError::Corrupt`] the caller must discard what it got.
+    pub fn download(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        sink: &mut dyn Write,
+        progress: ProgressFn<'_>,
+    ) -> Result<Downloaded, ClientError> {
+        check_name(name)?;
+        self.ensure_usable()?;
+        let started = Instant::now();
+        let request = Request::Download {
+            name: name.to_owned(),
+            version,
+            offset: 0,
+            length: None,
+        };
+        let (version, size, expected) = match self.call(&request)? {
+            Reply::Download {
+                version,
+                size,
+                md5,
+                offset: 0,
+                length,
+            } if length == size => (version, size, md5),
+            other => return Err(unexpected(&other)),
+        };
+        info!("download start name={} version={version} size={size}", escaped(name));
+        let mut hasher = Hasher::new();
+        let mut buf = chunk_buffer();
+        let mut received = 0u64;
+        loop {
+            match self.read_reply()? {
+                Reply::Data(n) => {
+                    if received + n > size {
+                        self.broken = true;
+                        return Err(ClientError::Protocol("it sent more bytes than announced".into()));
+                    }
+                    let mut left = n as usize;
+                    while left > 0 {
+                        let piece = left.min(buf.len());
+                        self.conn
+                            .read_payload(&mut buf[..piece])
+                            .map_err(|e| self.lost(e))?;
+                        hasher.update(&buf[..piece]);
+                        sink.write_all(&buf[..piece]).map_err(|e| ClientError::Local {
+                            action: "write",
+                            path: PathBuf::from(name),
+                            source: e,
+                        })?;
+                        left -= piece;
+                    }
+                    received += n;
+                    let report = Progress {
+                        stage: Stage::Transferring,
+                        done: received,
+                        total: size,
+                    };
+                    if progress(report).is_break() {
+                        // The server is still sending; this connection is done.
+                        self.broken = true;
+                        info!("download cancelled name={} after {received} bytes", escaped(name));
+                        return Err(ClientError::Cancelled);
+                    }
+                }
+                Reply::End if received == size => break,
+                Reply::End => {
+                    return Err(ClientError::Protocol(format!(
+                        "it ended the download after {received} of {size} bytes"
+                    )));
+                }
+                Reply::Error { code, message } => return Err(ClientError::Server { code, message }),
+                other => return Err(unexpected(&other)),
+            }
+        }
+        let _ = progress(Progress {
+            stage: Stage::Verifying,
+            done: size,
+            total: size,
+        });
+        let actual = hasher.finish();
+        if actual != expected {
+            warn!(
+                "download corrupt name={} version={version} md5={actual} expected={expected}",
+                escaped(name)
+            );
+            return Err(ClientError::Corrupt { expected, actual });
+        }
+        info!(
+            "download done name={} version={version} bytes={size} md5={actual} secs={:.3}",
+            escaped(name),
+            started.elapsed().as_secs_f64()
+        );
+        let _ = progress(Progress {
+            stage: Stage::Done,
+            done: size,
+            total: size,
+        });
+        Ok(Downloaded {
+            version,
+            size,
+            md5: actual,
+        })
+    }
+
+    // -- plumbing -----------------------------------------------------------
+
+    fn abort_upload(&mut self) -> Result<(), ClientError> {
+        self.conn.queue(UploadFrame::Abort);
+        self.flush()?;
+        match self.read_reply()? {
+            Reply::Ok => Ok(()),
+            Reply::Error { .. } => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn ensure_usable(&self) -> Result<(), ClientError> {
+        if self.broken {
+            return Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "this connection was closed after an interrupted transfer; connect again",
+            )));
+        }
+        Ok(())
+    }
+
+    fn lost(&mut self, e: io::Error) -> ClientError {
+        self.broken = true;
+        ClientError::Io(e)
+    }
+
+    fn flush(&mut self) -> Result<(), ClientError> {
+        self.conn.flush().map_err(|e| self.lost(e))
+    }
+
+    /// Sends a request and reads its first reply line; an `ERR` becomes `Err`.
+    fn call(&mut self, request: &Request) -> Result<Reply, ClientError> {
+        self.ensure_usable()?;
+        self.conn.queue(request);
+        self.flush()?;
+        match self.read_reply()? {
+            Reply::Error { code, message } => Err(ClientError::Server { code, message }),
+            reply => Ok(reply),
+        }
+    }
+
+    fn call_ok(&mut self, request: &Request) -> Result<(), ClientError> {
+        match self.call(request)? {
+            Reply::Ok => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, ClientError> {
+        let line = match self.conn.read_line() {
+            Ok(line) => line,
+            Err(LineError::Io(e)) => return Err(self.lost(e)),
+            Err(LineError::Closed | LineError::Truncated) => {
+                return Err(self.lost(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                )));
+            }
+            Err(e @ LineError::TooLong(_)) => {
+                self.broken = true;
+                return Err(ClientError::Protocol(e.to_string()));
+            }
+        };
+        let text = line_str(line).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Reply::parse(text).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    fn read_items<T>(
+        &mut self,
+        count: u64,
+        pick: impl Fn(Reply) -> Result<T, Reply>,
+    ) -> Result<Vec<T>, ClientError> {
+        let mut items = Vec::with_capacity(count.min(100_000) as usize);
+        for _ in 0..count {
+            let reply = self.read_reply()?;
+            items.push(pick(reply).map_err(|other| unexpected(&other))?);
+        }
+        Ok(items)
+    }
+}
+
+/// `path` with `.part` appended to its file name.
+pub fn part_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+fn check_name(name: &str) -> Result<(), ClientError> {
+    validate_name(name).map_err(|reason| ClientError::BadName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+fn unexpected(reply: &Reply) -> ClientError {
+    let mut shown = reply.to_string();
+    shown.truncate(80);
+    ClientError::Protocol(format!("{shown:?}"))
+}
+
+/// Reads until `buf` is full or the source ends; returns how much was read.
+fn read_full(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
