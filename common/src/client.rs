@@ -33,7 +33,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No TCP connection could be made.
-    #[error("could not connect to {addr}: {source}; check the address and that a Ferry server is running there")]
+    #[error(
+        "could not connect to {addr}: {source}; check the address and that a Ferry server is running there"
+    )]
     Connect {
         /// The address as given.
         addr: String,
@@ -52,10 +54,14 @@ pub enum ClientError {
         message: String,
     },
     /// The server sent something this client does not understand.
-    #[error("the server sent something unexpected ({0}); make sure it is a Ferry server of the same version")]
+    #[error(
+        "the server sent something unexpected ({0}); make sure it is a Ferry server of the same version"
+    )]
     Protocol(String),
     /// Downloaded bytes do not match the server's MD5.
-    #[error("the downloaded data is corrupt (MD5 {actual}, but the server stored {expected}); nothing was saved, try again")]
+    #[error(
+        "the downloaded data is corrupt (MD5 {actual}, but the server stored {expected}); nothing was saved, try again"
+    )]
     Corrupt {
         /// The server's MD5.
         expected: Md5Digest,
@@ -81,7 +87,9 @@ pub enum ClientError {
         reason: NameError,
     },
     /// The local file changed size while it was being sent.
-    #[error("{0} changed while it was being uploaded; nothing was stored, try again when it is not being written")]
+    #[error(
+        "{0} changed while it was being uploaded; nothing was stored, try again when it is not being written"
+    )]
     SourceChanged(PathBuf),
     /// The progress callback asked to stop.
     #[error("the transfer was cancelled")]
@@ -215,7 +223,11 @@ impl Client {
     }
 
     /// Connects and logs in.
-    pub fn connect_and_login(addr: &str, user: &str, password: &str) -> Result<(Client, Role), ClientError> {
+    pub fn connect_and_login(
+        addr: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(Client, Role), ClientError> {
         let mut client = Client::connect(addr)?;
         let role = client.login(user, password)?;
         Ok((client, role))
@@ -234,13 +246,21 @@ impl Client {
         };
         match self.call(&request) {
             Ok(Reply::LoggedIn(role)) => {
-                info!("login ok server={} user={} role={role}", self.server, escaped(user));
+                info!(
+                    "login ok server={} user={} role={role}",
+                    self.server,
+                    escaped(user)
+                );
                 self.user = Some(user.to_owned());
                 Ok(role)
             }
             Ok(other) => Err(unexpected(&other)),
             Err(e) => {
-                warn!("login failed server={} user={}: {e}", self.server, escaped(user));
+                warn!(
+                    "login failed server={} user={}: {e}",
+                    self.server,
+                    escaped(user)
+                );
                 Err(e)
             }
         }
@@ -412,7 +432,10 @@ impl Client {
         check_name(name)?;
         self.ensure_usable()?;
         let started = Instant::now();
-        info!("upload start name={} size={size} policy={policy}", escaped(name));
+        info!(
+            "upload start name={} size={size} policy={policy}",
+            escaped(name)
+        );
         let request = Request::Upload {
             name: name.to_owned(),
             size,
@@ -457,7 +480,9 @@ impl Client {
                 return Err(ClientError::SourceChanged(origin.to_owned()));
             }
             hasher.update(&buf[..got]);
-            self.conn.send_frame(&buf[..got]).map_err(|e| self.lost(e))?;
+            self.conn
+                .send_frame(&buf[..got])
+                .map_err(|e| self.lost(e))?;
             sent += got as u64;
             let report = Progress {
                 stage: Stage::Transferring,
@@ -585,7 +610,10 @@ impl Client {
             } if length == size => (version, size, md5),
             other => return Err(unexpected(&other)),
         };
-        info!("download start name={} version={version} size={size}", escaped(name));
+        info!(
+            "download start name={} version={version} size={size}",
+            escaped(name)
+        );
         let mut hasher = Hasher::new();
         let mut buf = chunk_buffer();
         let mut received = 0u64;
@@ -594,7 +622,9 @@ impl Client {
                 Reply::Data(n) => {
                     if received + n > size {
                         self.broken = true;
-                        return Err(ClientError::Protocol("it sent more bytes than announced".into()));
+                        return Err(ClientError::Protocol(
+                            "it sent more bytes than announced".into(),
+                        ));
                     }
                     let mut left = n as usize;
                     while left > 0 {
@@ -603,11 +633,12 @@ impl Client {
                             .read_payload(&mut buf[..piece])
                             .map_err(|e| self.lost(e))?;
                         hasher.update(&buf[..piece]);
-                        sink.write_all(&buf[..piece]).map_err(|e| ClientError::Local {
-                            action: "write",
-                            path: PathBuf::from(name),
-                            source: e,
-                        })?;
+                        sink.write_all(&buf[..piece])
+                            .map_err(|e| ClientError::Local {
+                                action: "write",
+                                path: PathBuf::from(name),
+                                source: e,
+                            })?;
                         left -= piece;
                     }
                     received += n;
@@ -619,7 +650,10 @@ impl Client {
                     if progress(report).is_break() {
                         // The server is still sending; this connection is done.
                         self.broken = true;
-                        info!("download cancelled name={} after {received} bytes", escaped(name));
+                        info!(
+                            "download cancelled name={} after {received} bytes",
+                            escaped(name)
+                        );
                         return Err(ClientError::Cancelled);
                     }
                 }
@@ -629,7 +663,9 @@ impl Client {
                         "it ended the download after {received} of {size} bytes"
                     )));
                 }
-                Reply::Error { code, message } => return Err(ClientError::Server { code, message }),
+                Reply::Error { code, message } => {
+                    return Err(ClientError::Server { code, message });
+                }
                 other => return Err(unexpected(&other)),
             }
         }

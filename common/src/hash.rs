@@ -168,7 +168,12 @@ mod tests {
             "D41D8CD98F00B204E9800998ECF8427E".parse::<Md5Digest>(),
             Ok(md5_bytes(b""))
         );
-        for bad in ["", "abc", "zz1d8cd98f00b204e9800998ecf8427e", "d41d8cd98f00b204"] {
+        for bad in [
+            "",
+            "abc",
+            "zz1d8cd98f00b204e9800998ecf8427e",
+            "d41d8cd98f00b204",
+        ] {
             assert_eq!(bad.parse::<Md5Digest>(), Err(BadDigest), "{bad}");
         }
     }

@@ -29,7 +29,9 @@ pub enum NameError {
     #[error("a file name cannot contain {0:?} (no folders or drive letters)")]
     Separator(char),
     /// A control or invisible formatting character.
-    #[error("a file name cannot contain control or invisible formatting characters (found U+{0:04X})")]
+    #[error(
+        "a file name cannot contain control or invisible formatting characters (found U+{0:04X})"
+    )]
     Control(u32),
     /// Leading or trailing white space.
     #[error("a file name cannot start or end with white space")]

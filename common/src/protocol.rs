@@ -674,7 +674,6 @@ impl<'a> Args<'a> {
     }
 }
 
-
 fn split_verb(line: &str) -> Result<(&str, &str), ProtocolError> {
     let line = line.trim_start_matches(' ');
     if line.trim().is_empty() {
@@ -906,9 +905,7 @@ impl UploadFrame {
     pub fn parse(line: &str) -> Result<UploadFrame, ProtocolError> {
         let (verb, rest) = split_verb(line)?;
         match verb {
-            "DATA" => {
-                Ok(UploadFrame::Data(frame_length(rest)?))
-            }
+            "DATA" => Ok(UploadFrame::Data(frame_length(rest)?)),
             "DONE" => {
                 let mut a = Args::new("DONE", "DONE <md5>", rest);
                 let md5 = a.parsed("md5", "32 hexadecimal digits")?;
@@ -1088,7 +1085,12 @@ fn parse_ok(rest: &str) -> Result<Reply, ProtocolError> {
             a.finish()?;
             Reply::Deleted { name, versions }
         }
-        other => return Err(ProtocolError::UnknownVerb(format!("OK {}", other.chars().take(40).collect::<String>()))),
+        other => {
+            return Err(ProtocolError::UnknownVerb(format!(
+                "OK {}",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
     };
     Ok(reply)
 }

@@ -95,6 +95,11 @@ impl<S: Read + Write> Conn<S> {
         }
     }
 
+    /// The line the last successful [`Conn::read_line`] returned.
+    pub fn last_line(&self) -> &[u8] {
+        &self.line
+    }
+
     /// Reads exactly `buf.len()` payload bytes.
     pub fn read_payload(&mut self, buf: &mut [u8]) -> io::Result<()> {
         self.stream.read_exact(buf)

@@ -1,1 +1,232 @@
-fn main() {}
+//! `ferry-server`: flags, logging, the `user` admin subcommands, and the
+//! server itself (see the library for how it works).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use ferry_common::protocol::{DEFAULT_PORT, Role};
+use ferry_common::units::parse_size;
+use ferry_server::auth::{self, check_password, check_user_name};
+use ferry_server::db::{Db, DbError};
+use ferry_server::{Config, Server, logfile};
+
+/// The Ferry file server.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Folder for the database (ferry.db) and stored files.
+    #[arg(long, default_value = "./data", global = true, value_name = "DIR")]
+    data: PathBuf,
+    /// Folder for server.log.
+    #[arg(long, default_value = "./logs", value_name = "DIR")]
+    logs: PathBuf,
+    /// Address to listen on; repeat for several. Use 0.0.0.0:7878 to serve the LAN.
+    #[arg(long, value_name = "ADDR:PORT", default_values_t = [format!("127.0.0.1:{DEFAULT_PORT}")])]
+    listen: Vec<String>,
+    /// Connections served at once; more get a "busy" reply.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: usize,
+    /// Longest request line in bytes.
+    #[arg(long, default_value_t = ferry_common::protocol::MAX_LINE_BYTES, value_name = "BYTES")]
+    max_line: usize,
+    /// Seconds a client may stay silent between requests.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    idle_timeout: u64,
+    /// Seconds one read or write may stall during a transfer.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    io_timeout: u64,
+    /// Largest upload accepted (e.g. 500M, 20G).
+    #[arg(long, default_value = "1T", value_parser = parse_size, value_name = "SIZE")]
+    max_upload_size: u64,
+    /// bcrypt cost for new password hashes (4–31; each step doubles the work).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31), value_name = "N")]
+    bcrypt_cost: u32,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage user accounts directly in the database (the server may be running).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; the password comes from FERRY_PASSWORD or a prompt.
+    Add {
+        /// User name: letters, digits, '.', '_' and '-'.
+        name: String,
+        /// The user's role.
+        #[arg(long, value_enum, default_value_t = RoleArg::User)]
+        role: RoleArg,
+    },
+    /// List users and their roles.
+    List,
+    /// Remove a user.
+    Remove {
+        /// User name.
+        name: String,
+    },
+    /// Set a user's password (from FERRY_PASSWORD or a prompt).
+    Passwd {
+        /// User name.
+        name: String,
+    },
+    /// Set a user's role.
+    Role {
+        /// User name.
+        name: String,
+        /// The new role.
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    User,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::User => Role::User,
+        }
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let result = match &args.command {
+        Some(Command::User { action }) => manage_users(&args.data, action, args.bcrypt_cost),
+        None => serve(&args),
+    };
+    if let Err(e) = result {
+        eprintln!("ferry-server: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(args: &Args) -> anyhow::Result<()> {
+    let log_path = logfile::init(&args.logs, true)
+        .with_context(|| format!("while opening the log folder {}", args.logs.display()))?;
+    let mut config = Config::new(&args.data, &args.logs);
+    config.listen = args.listen.clone();
+    config.max_connections = args.max_connections;
+    config.max_line = args.max_line;
+    config.idle_timeout = Duration::from_secs(args.idle_timeout);
+    config.io_timeout = Duration::from_secs(args.io_timeout);
+    config.max_upload_size = args.max_upload_size;
+    config.bcrypt_cost = args.bcrypt_cost;
+    config.admin_password = std::env::var("FERRY_ADMIN_PASSWORD").ok();
+
+    let server = Server::start(config)?;
+    for problem in server.bind_errors() {
+        eprintln!("ferry-server: warning: {problem}");
+    }
+    for addr in server.local_addrs() {
+        println!("Ferry server listening on {addr}");
+    }
+    println!(
+        "Data in {}, log in {}",
+        args.data.display(),
+        log_path.display()
+    );
+    if let Some(password) = server.admin_password() {
+        if std::env::var_os("FERRY_ADMIN_PASSWORD").is_some() {
+            println!("Created user \"admin\" with the password from FERRY_ADMIN_PASSWORD.");
+        } else {
+            println!(
+                "Created user \"admin\" with password {password}\n\
+                 It is shown only this once: note it, then change it with `ferry-cli --user admin users passwd admin`."
+            );
+        }
+    }
+    // The listeners run on their own threads; this one just keeps the process alive.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn manage_users(data: &Path, action: &UserAction, cost: u32) -> anyhow::Result<()> {
+    if !data.join(ferry_server::db::DB_FILE).exists() {
+        bail!(
+            "there is no Ferry database in {}; start the server once there, or pass --data",
+            data.display()
+        );
+    }
+    let db = Db::open(data)
+        .with_context(|| format!("while opening the database in {}", data.display()))?;
+    let friendly = |e: DbError, name: &str| match e {
+        DbError::NotFound => anyhow::anyhow!("there is no user named {name:?}"),
+        DbError::Exists => anyhow::anyhow!("a user named {name:?} already exists"),
+        DbError::LastAdmin => {
+            anyhow::anyhow!("{name:?} is the last admin; make another user admin first")
+        }
+        other => other.into(),
+    };
+    match action {
+        UserAction::Add { name, role } => {
+            check_user_name(name).map_err(anyhow::Error::msg)?;
+            let password = new_password(name)?;
+            let hash = auth::hash_password(&password, cost)?;
+            db.add_user(name, &hash, (*role).into())
+                .map_err(|e| friendly(e, name))?;
+            println!("added user {name:?} ({})", Role::from(*role));
+        }
+        UserAction::List => {
+            for (name, role) in db.users()? {
+                println!("{name}\t{role}");
+            }
+        }
+        UserAction::Remove { name } => {
+            db.remove_user(name).map_err(|e| friendly(e, name))?;
+            println!("removed user {name:?}");
+        }
+        UserAction::Passwd { name } => {
+            if db.user(name)?.is_none() {
+                return Err(friendly(DbError::NotFound, name));
+            }
+            let password = new_password(name)?;
+            let hash = auth::hash_password(&password, cost)?;
+            db.set_password(name, &hash)
+                .map_err(|e| friendly(e, name))?;
+            println!("changed the password of {name:?}");
+        }
+        UserAction::Role { name, role } => {
+            db.set_role(name, (*role).into())
+                .map_err(|e| friendly(e, name))?;
+            println!("{name:?} is now {}", Role::from(*role));
+        }
+    }
+    Ok(())
+}
+
+/// A new password from FERRY_PASSWORD, or asked twice on the terminal.
+fn new_password(user: &str) -> anyhow::Result<String> {
+    let password = match std::env::var("FERRY_PASSWORD") {
+        Ok(p) => p,
+        Err(_) if std::io::stdin().is_terminal() => {
+            let first = rpassword::prompt_password(format!("New password for {user}: "))?;
+            let second = rpassword::prompt_password("Repeat it: ")?;
+            if first != second {
+                bail!("the two passwords differ; nothing was changed");
+            }
+            first
+        }
+        Err(_) => {
+            bail!("set FERRY_PASSWORD or run this on a terminal to be asked for the password")
+        }
+    };
+    check_password(&password).map_err(anyhow::Error::msg)?;
+    Ok(password)
+}

@@ -16,7 +16,11 @@ fn parses_every_request_form() {
         })
     );
     assert_eq!(req(b"LIST"), Ok(Request::List));
-    assert_eq!(req(b"list"), Ok(Request::List), "verbs are case-insensitive");
+    assert_eq!(
+        req(b"list"),
+        Ok(Request::List),
+        "verbs are case-insensitive"
+    );
     assert_eq!(
         req("STAT Übersicht%20M%C3%A4rz.txt version=2".as_bytes()),
         Ok(Request::Stat {
@@ -69,7 +73,11 @@ fn parses_every_request_form() {
             role: Role::Admin
         })
     );
-    assert_eq!(req(b"  QUIT  "), Ok(Request::Quit), "surrounding spaces are fine");
+    assert_eq!(
+        req(b"  QUIT  "),
+        Ok(Request::Quit),
+        "surrounding spaces are fine"
+    );
 }
 
 #[test]
@@ -98,7 +106,10 @@ fn malformed_requests_say_what_is_wrong() {
     for (bytes, want) in cases {
         let err = req(bytes).expect_err(&String::from_utf8_lossy(bytes));
         let text = err.to_string();
-        assert!(text.contains(want), "{bytes:?}: {text:?} should mention {want:?}");
+        assert!(
+            text.contains(want),
+            "{bytes:?}: {text:?} should mention {want:?}"
+        );
     }
 }
 
@@ -110,11 +121,25 @@ fn passwords_never_show_in_debug_output() {
 
 #[test]
 fn upload_frames() {
-    assert_eq!(UploadFrame::parse("DATA 1048576"), Ok(UploadFrame::Data(1 << 20)));
+    assert_eq!(
+        UploadFrame::parse("DATA 1048576"),
+        Ok(UploadFrame::Data(1 << 20))
+    );
     assert_eq!(UploadFrame::parse("ABORT"), Ok(UploadFrame::Abort));
     let md5 = md5_bytes(b"");
-    assert_eq!(UploadFrame::parse(&format!("DONE {md5}")), Ok(UploadFrame::Done(md5)));
-    for bad in ["DATA 0", "DATA 16777217", "DATA", "DATA -1", "DONE nothex", "LIST", "DATA 5 6"] {
+    assert_eq!(
+        UploadFrame::parse(&format!("DONE {md5}")),
+        Ok(UploadFrame::Done(md5))
+    );
+    for bad in [
+        "DATA 0",
+        "DATA 16777217",
+        "DATA",
+        "DATA -1",
+        "DONE nothex",
+        "LIST",
+        "DATA 5 6",
+    ] {
         assert!(UploadFrame::parse(bad).is_err(), "{bad}");
     }
 }
@@ -131,7 +156,10 @@ fn replies_parse_from_bytes() {
     );
     assert_eq!(
         Reply::parse("ERR NOT_FOUND there is no file \"a b\"; run LIST"),
-        Ok(Reply::error(ErrorCode::NotFound, "there is no file \"a b\"; run LIST"))
+        Ok(Reply::error(
+            ErrorCode::NotFound,
+            "there is no file \"a b\"; run LIST"
+        ))
     );
     assert_eq!(
         Reply::parse(&format!("OK DOWNLOAD 2 10 {md5} 0 10")),
@@ -144,8 +172,19 @@ fn replies_parse_from_bytes() {
         })
     );
     assert_eq!(Reply::parse("OK"), Ok(Reply::Ok));
-    assert_eq!(Reply::parse("LINE   spaced  text "), Ok(Reply::LogLine("  spaced  text ".into())));
-    for bad in ["ERR NOPE x", "OK WHAT", "OK LIST", "OK LIST -1", "FILE a", "HELLO", "DATA 0"] {
+    assert_eq!(
+        Reply::parse("LINE   spaced  text "),
+        Ok(Reply::LogLine("  spaced  text ".into()))
+    );
+    for bad in [
+        "ERR NOPE x",
+        "OK WHAT",
+        "OK LIST",
+        "OK LIST -1",
+        "FILE a",
+        "HELLO",
+        "DATA 0",
+    ] {
         assert!(Reply::parse(bad).is_err(), "{bad}");
     }
 }
@@ -209,16 +248,22 @@ fn digest() -> impl Strategy<Value = Md5Digest> {
 }
 
 fn version_info() -> impl Strategy<Value = VersionInfo> {
-    (word(), any::<u32>(), any::<u64>(), digest(), 0i64..253_402_300_799, word()).prop_map(
-        |(name, version, size, md5, secs, uploader)| VersionInfo {
+    (
+        word(),
+        any::<u32>(),
+        any::<u64>(),
+        digest(),
+        0i64..253_402_300_799,
+        word(),
+    )
+        .prop_map(|(name, version, size, md5, secs, uploader)| VersionInfo {
             name,
             version,
             size,
             md5,
             modified: Timestamp(secs),
             uploader,
-        },
-    )
+        })
 }
 
 fn request() -> impl Strategy<Value = Request> {
@@ -227,14 +272,18 @@ fn request() -> impl Strategy<Value = Request> {
         Just(Request::List),
         (word(), any::<Option<u32>>()).prop_map(|(name, version)| Request::Stat { name, version }),
         word().prop_map(|name| Request::History { name }),
-        (word(), any::<Option<u32>>(), any::<u64>(), any::<Option<u64>>()).prop_map(
-            |(name, version, offset, length)| Request::Download {
+        (
+            word(),
+            any::<Option<u32>>(),
+            any::<u64>(),
+            any::<Option<u64>>()
+        )
+            .prop_map(|(name, version, offset, length)| Request::Download {
                 name,
                 version,
                 offset,
                 length
-            }
-        ),
+            }),
         (word(), any::<u64>(), policy()).prop_map(|(name, size, policy)| Request::Upload {
             name,
             size,
@@ -269,15 +318,20 @@ fn reply() -> impl Strategy<Value = Reply> {
         version_info().prop_map(Reply::Stat),
         any::<u64>().prop_map(Reply::HistoryHeader),
         version_info().prop_map(Reply::Version),
-        (any::<u32>(), any::<u64>(), digest(), any::<u64>(), any::<u64>()).prop_map(
-            |(version, size, md5, offset, length)| Reply::Download {
+        (
+            any::<u32>(),
+            any::<u64>(),
+            digest(),
+            any::<u64>(),
+            any::<u64>()
+        )
+            .prop_map(|(version, size, md5, offset, length)| Reply::Download {
                 version,
                 size,
                 md5,
                 offset,
                 length
-            }
-        ),
+            }),
         (1..=MAX_FRAME_BYTES).prop_map(Reply::Data),
         Just(Reply::End),
         (word(), any::<u64>()).prop_map(|(upload_id, offset)| Reply::Ready { upload_id, offset }),

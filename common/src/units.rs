@@ -1,0 +1,83 @@
+//! Byte counts for people: parsing `512K` / `20M` / `1.5G` from flags and
+//! showing sizes as `1.2 MiB`.
+
+/// Parses a byte count: a plain number of bytes, or a number with a binary
+/// suffix `K`, `M`, `G` or `T` (powers of 1024, optional `iB`/`B`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, suffix) = t.split_at(digits_end);
+    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size; write e.g. 1048576, 512K, 20M or 1.5G"
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size; write e.g. 1048576, 512K, 20M or 1.5G"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
+        return Err(format!("{text:?} is too large"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// Shows a byte count in binary units: `0 B`, `999 B`, `1.0 KiB`, `5.00 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let decimals = if value < 10.0 {
+        2
+    } else if value < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{value:.decimals$} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("20M"), Ok(20 << 20));
+        assert_eq!(parse_size("20mib"), Ok(20 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("5 GiB"), Ok(5 << 30));
+        for bad in ["", "K", "-5", "12Q", "1.2.3M", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_show() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.00 KiB");
+        assert_eq!(human_size(1536 << 10), "1.50 MiB");
+        assert_eq!(human_size(100 << 20), "100 MiB");
+        assert_eq!(human_size(5 << 30), "5.00 GiB");
+    }
+}

@@ -1,0 +1,506 @@
+//! The server's SQLite database: users and the version history of every
+//! file. It knows nothing of sockets or of where blobs live on disk; it
+//! stores each version's blob id as an opaque string.
+//!
+//! One connection behind a mutex: SQLite serialises writers anyway, every
+//! statement here is short, and it keeps the commit of an upload (pick the
+//! name, pick the version number, insert) a single transaction.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use ferry_common::Md5Digest;
+use ferry_common::names::versioned_name;
+use ferry_common::protocol::{ConflictPolicy, FileEntry, Role, VersionInfo};
+use ferry_common::time::Timestamp;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// The file the database lives in, inside the data folder.
+pub const DB_FILE: &str = "ferry.db";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    name          TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+    created       INTEGER NOT NULL
+);
+-- One row per file that exists: the highest version number it has used, so
+-- numbers are never reused while the file exists.
+CREATE TABLE IF NOT EXISTS files (
+    name         TEXT PRIMARY KEY,
+    last_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    name     TEXT NOT NULL REFERENCES files(name),
+    version  INTEGER NOT NULL,
+    size     INTEGER NOT NULL,
+    md5      TEXT NOT NULL,
+    blob     TEXT NOT NULL UNIQUE,
+    uploader TEXT NOT NULL,
+    created  INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
+";
+
+/// A database failure, or a rule the request broke.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite failed.
+    #[error("the database failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The name is taken.
+    #[error("already exists")]
+    Exists,
+    /// No such file, version or user.
+    #[error("not found")]
+    NotFound,
+    /// The change would leave the server without an admin.
+    #[error("last admin")]
+    LastAdmin,
+}
+
+/// A stored version plus the blob that holds its bytes.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    /// What clients see.
+    pub info: VersionInfo,
+    /// The blob id.
+    pub blob: String,
+}
+
+/// A new version to record.
+pub struct NewVersion<'a> {
+    /// The name the client asked for.
+    pub name: &'a str,
+    /// What to do if it is taken.
+    pub policy: ConflictPolicy,
+    /// Size in bytes.
+    pub size: u64,
+    /// Its MD5.
+    pub md5: Md5Digest,
+    /// The blob id holding it.
+    pub blob: &'a str,
+    /// Who uploaded it.
+    pub uploader: &'a str,
+}
+
+/// The database.
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Db, DbError> {
+        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL keeps readers (the admin CLI) off the writer's back; FULL makes
+        // every commit durable before the client hears "stored".
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere while holding the lock leaves SQLite consistent
+        // (it rolls back unfinished transactions), so carry on.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    // -- users --------------------------------------------------------------
+
+    /// Whether any user exists.
+    pub fn has_users(&self) -> Result<bool, DbError> {
+        let n: i64 = self
+            .lock()
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    /// A user's password hash and role.
+    pub fn user(&self, name: &str) -> Result<Option<(String, Role)>, DbError> {
+        let row = self
+            .lock()
+            .query_row(
+                "SELECT password_hash, role FROM users WHERE name = ?1",
+                [name],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(hash, role)| (hash, parse_role(&role))))
+    }
+
+    /// All users, sorted by name.
+    pub fn users(&self) -> Result<Vec<(String, Role)>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT name, role FROM users ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, parse_role(&r.get::<_, String>(1)?)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds a user.
+    pub fn add_user(&self, name: &str, password_hash: &str, role: Role) -> Result<(), DbError> {
+        let result = self.lock().execute(
+            "INSERT INTO users (name, password_hash, role, created) VALUES (?1, ?2, ?3, ?4)",
+            params![name, password_hash, role.as_str(), Timestamp::now().0],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(DbError::Exists)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes a user; refuses to remove the last admin.
+    pub fn remove_user(&self, name: &str) -> Result<(), DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let role = user_role(&tx, name)?.ok_or(DbError::NotFound)?;
+        if role == Role::Admin && admin_count(&tx)? <= 1 {
+            return Err(DbError::LastAdmin);
+        }
+        tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces a user's password hash.
+    pub fn set_password(&self, name: &str, password_hash: &str) -> Result<(), DbError> {
+        let n = self.lock().execute(
+            "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+            params![name, password_hash],
+        )?;
+        if n == 0 {
+            Err(DbError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Changes a user's role; refuses to demote the last admin.
+    pub fn set_role(&self, name: &str, role: Role) -> Result<(), DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = user_role(&tx, name)?.ok_or(DbError::NotFound)?;
+        if current == Role::Admin && role == Role::User && admin_count(&tx)? <= 1 {
+            return Err(DbError::LastAdmin);
+        }
+        tx.execute(
+            "UPDATE users SET role = ?2 WHERE name = ?1",
+            params![name, role.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // -- files --------------------------------------------------------------
+
+    /// Whether a file of this name exists.
+    pub fn file_exists(&self, name: &str) -> Result<bool, DbError> {
+        Ok(file_last_version(&self.lock(), name)?.is_some())
+    }
+
+    /// Every file's current version with its version count, sorted by name.
+    pub fn list(&self) -> Result<Vec<FileEntry>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT v.name, v.version, v.size, v.md5, v.created, v.uploader, c.n
+             FROM versions v
+             JOIN (SELECT name, MAX(version) AS top, COUNT(*) AS n FROM versions GROUP BY name) c
+               ON v.name = c.name AND v.version = c.top
+             ORDER BY v.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(FileEntry {
+                current: version_info(r)?,
+                versions: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One version (the current one for `None`).
+    pub fn version(&self, name: &str, version: Option<u32>) -> Result<StoredVersion, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, version, size, md5, created, uploader, blob FROM versions
+             WHERE name = ?1 AND (?2 IS NULL OR version = ?2)
+             ORDER BY version DESC LIMIT 1",
+        )?;
+        stmt.query_row(params![name, version], stored_version)
+            .optional()?
+            .ok_or(DbError::NotFound)
+    }
+
+    /// Every version of a file, oldest first; empty if there is no such file.
+    pub fn history(&self, name: &str) -> Result<Vec<VersionInfo>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, version, size, md5, created, uploader FROM versions
+             WHERE name = ?1 ORDER BY version",
+        )?;
+        let rows = stmt.query_map([name], version_info)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records an uploaded version, applying the conflict policy, in one
+    /// transaction. Returns the name and version number it got.
+    pub fn add_version(&self, new: &NewVersion<'_>) -> Result<(String, u32), DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let taken = file_last_version(&tx, new.name)?;
+        let name = match (taken, new.policy) {
+            (None, _) | (Some(_), ConflictPolicy::Overwrite) => new.name.to_owned(),
+            (Some(_), ConflictPolicy::Fail) => return Err(DbError::Exists),
+            (Some(_), ConflictPolicy::Rename) => first_free_name(&tx, new.name)?,
+        };
+        let version = file_last_version(&tx, &name)?.unwrap_or(0) + 1;
+        tx.execute(
+            "INSERT INTO files (name, last_version) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version",
+            params![name, version],
+        )?;
+        tx.execute(
+            "INSERT INTO versions (name, version, size, md5, blob, uploader, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                name,
+                version,
+                new.size as i64,
+                new.md5.to_string(),
+                new.blob,
+                new.uploader,
+                Timestamp::now().0
+            ],
+        )?;
+        tx.commit()?;
+        Ok((name, version))
+    }
+
+    /// Deletes one version, or (for `None`) the file with all its versions.
+    /// Returns the blob ids that are no longer referenced.
+    pub fn delete(&self, name: &str, version: Option<u32>) -> Result<Vec<String>, DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let blobs: Vec<String> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT blob FROM versions WHERE name = ?1 AND (?2 IS NULL OR version = ?2)",
+            )?;
+            stmt.query_map(params![name, version], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        if blobs.is_empty() {
+            return Err(DbError::NotFound);
+        }
+        tx.execute(
+            "DELETE FROM versions WHERE name = ?1 AND (?2 IS NULL OR version = ?2)",
+            params![name, version],
+        )?;
+        // A file whose last version went is forgotten entirely.
+        tx.execute(
+            "DELETE FROM files WHERE name = ?1
+             AND NOT EXISTS (SELECT 1 FROM versions WHERE name = ?1)",
+            [name],
+        )?;
+        tx.commit()?;
+        Ok(blobs)
+    }
+
+    /// Every blob id the database refers to.
+    pub fn all_blobs(&self) -> Result<Vec<String>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT blob FROM versions")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets versions whose blob is gone (found missing at start-up), so
+    /// that LIST never offers a file that cannot be downloaded.
+    pub fn forget_blob(&self, blob: &str) -> Result<(), DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let name: Option<String> = tx
+            .query_row("SELECT name FROM versions WHERE blob = ?1", [blob], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        tx.execute("DELETE FROM versions WHERE blob = ?1", [blob])?;
+        if let Some(name) = name {
+            tx.execute(
+                "DELETE FROM files WHERE name = ?1
+                 AND NOT EXISTS (SELECT 1 FROM versions WHERE name = ?1)",
+                [name],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn parse_role(text: &str) -> Role {
+    // The CHECK constraint admits only these two.
+    if text == "admin" {
+        Role::Admin
+    } else {
+        Role::User
+    }
+}
+
+fn user_role(conn: &Connection, name: &str) -> Result<Option<Role>, DbError> {
+    Ok(conn
+        .query_row("SELECT role FROM users WHERE name = ?1", [name], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .map(|r| parse_role(&r)))
+}
+
+fn admin_count(conn: &Connection) -> Result<i64, DbError> {
+    Ok(
+        conn.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+fn file_last_version(conn: &Connection, name: &str) -> Result<Option<u32>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT last_version FROM files WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+fn first_free_name(conn: &Connection, name: &str) -> Result<String, DbError> {
+    for n in 2.. {
+        let candidate = versioned_name(name, n);
+        if file_last_version(conn, &candidate)?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    unreachable!("some versioned name is free")
+}
+
+fn version_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionInfo> {
+    let md5: String = r.get(3)?;
+    Ok(VersionInfo {
+        name: r.get(0)?,
+        version: r.get(1)?,
+        size: r.get::<_, i64>(2)? as u64,
+        md5: md5.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        modified: Timestamp(r.get(4)?),
+        uploader: r.get(5)?,
+    })
+}
+
+fn stored_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
+    Ok(StoredVersion {
+        info: version_info(r)?,
+        blob: r.get(6)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_common::hash::md5_bytes;
+
+    fn new<'a>(name: &'a str, policy: ConflictPolicy, blob: &'a str) -> NewVersion<'a> {
+        NewVersion {
+            name,
+            policy,
+            size: 3,
+            md5: md5_bytes(b"abc"),
+            blob,
+            uploader: "alice",
+        }
+    }
+
+    #[test]
+    fn conflict_policies_and_version_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        use ConflictPolicy::*;
+        assert_eq!(
+            db.add_version(&new("a.txt", Fail, "b1")).unwrap(),
+            ("a.txt".into(), 1)
+        );
+        assert!(matches!(
+            db.add_version(&new("a.txt", Fail, "b2")),
+            Err(DbError::Exists)
+        ));
+        assert_eq!(
+            db.add_version(&new("a.txt", Overwrite, "b2")).unwrap(),
+            ("a.txt".into(), 2)
+        );
+        assert_eq!(
+            db.add_version(&new("a.txt", Rename, "b3")).unwrap(),
+            ("a_v2.txt".into(), 1)
+        );
+        assert_eq!(
+            db.add_version(&new("a.txt", Rename, "b4")).unwrap(),
+            ("a_v3.txt".into(), 1)
+        );
+
+        let list = db.list().unwrap();
+        let names: Vec<_> = list
+            .iter()
+            .map(|e| (e.current.name.as_str(), e.current.version, e.versions))
+            .collect();
+        assert_eq!(
+            names,
+            [("a.txt", 2, 2), ("a_v2.txt", 1, 1), ("a_v3.txt", 1, 1)]
+        );
+
+        // Deleting the newest version does not free its number.
+        assert_eq!(db.delete("a.txt", Some(2)).unwrap(), ["b2"]);
+        assert_eq!(db.version("a.txt", None).unwrap().info.version, 1);
+        assert_eq!(
+            db.add_version(&new("a.txt", Overwrite, "b5")).unwrap(),
+            ("a.txt".into(), 3)
+        );
+        // Deleting the whole file forgets it.
+        assert_eq!(db.delete("a.txt", None).unwrap().len(), 2);
+        assert!(!db.file_exists("a.txt").unwrap());
+        assert!(matches!(db.delete("a.txt", None), Err(DbError::NotFound)));
+        assert_eq!(
+            db.add_version(&new("a.txt", Fail, "b6")).unwrap(),
+            ("a.txt".into(), 1)
+        );
+    }
+
+    #[test]
+    fn the_last_admin_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.add_user("root", "h", Role::Admin).unwrap();
+        db.add_user("bob", "h", Role::User).unwrap();
+        assert!(matches!(
+            db.add_user("bob", "h", Role::User),
+            Err(DbError::Exists)
+        ));
+        assert!(matches!(db.remove_user("root"), Err(DbError::LastAdmin)));
+        assert!(matches!(
+            db.set_role("root", Role::User),
+            Err(DbError::LastAdmin)
+        ));
+        db.set_role("bob", Role::Admin).unwrap();
+        db.set_role("root", Role::User).unwrap();
+        db.remove_user("root").unwrap();
+        assert_eq!(db.users().unwrap(), [("bob".to_owned(), Role::Admin)]);
+        assert!(matches!(db.remove_user("nobody"), Err(DbError::NotFound)));
+    }
+}

@@ -1,0 +1,320 @@
+//! The Ferry server as a library: [`Server::start`] opens the database and
+//! blob store, makes sure an admin exists, binds every listener and serves
+//! each connection on its own named thread. `main.rs` adds flags, logging
+//! and the `user` subcommands; the tests start it directly.
+
+pub mod auth;
+pub mod db;
+pub mod logfile;
+mod session;
+pub mod storage;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ferry_common::protocol::{ErrorCode, MAX_LINE_BYTES, Reply, Role};
+use log::{error, info, warn};
+
+use crate::auth::Throttle;
+use crate::db::Db;
+use crate::storage::Store;
+
+/// Everything the server can be told. [`Config::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Folder for the SQLite file and the blob store.
+    pub data_dir: PathBuf,
+    /// Folder holding `server.log` (read by the LOGS command).
+    pub logs_dir: PathBuf,
+    /// Addresses to listen on (`host:port`); each gets its own listener.
+    pub listen: Vec<String>,
+    /// Connections served at once; past it a client gets `ERR BUSY`.
+    pub max_connections: usize,
+    /// Longest request line, terminator included.
+    pub max_line: usize,
+    /// How long a client may stay silent between requests.
+    pub idle_timeout: Duration,
+    /// How long one read or write may stall in the middle of a transfer.
+    pub io_timeout: Duration,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_size: u64,
+    /// bcrypt work factor for new password hashes.
+    pub bcrypt_cost: u32,
+    /// Password for the `admin` account created when the database has no
+    /// users; `None` generates one.
+    pub admin_password: Option<String>,
+    /// How long a failed login waits before it is answered.
+    pub login_failure_delay: Duration,
+}
+
+impl Config {
+    /// Defaults, with the data and log folders given.
+    pub fn new(data_dir: impl Into<PathBuf>, logs_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            logs_dir: logs_dir.into(),
+            listen: vec!["127.0.0.1:0".to_owned()],
+            max_connections: 1024,
+            max_line: MAX_LINE_BYTES,
+            idle_timeout: Duration::from_secs(300),
+            io_timeout: Duration::from_secs(60),
+            max_upload_size: 1 << 40,
+            bcrypt_cost: 10,
+            admin_password: None,
+            login_failure_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// State every connection thread shares.
+pub(crate) struct Shared {
+    config: Config,
+    db: Db,
+    store: Store,
+    throttle: Mutex<Throttle>,
+    connections: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+/// A running server. Dropping it stops the listeners; connections already
+/// open finish their current conversation.
+pub struct Server {
+    shared: Arc<Shared>,
+    addrs: Vec<SocketAddr>,
+    acceptors: Vec<JoinHandle<()>>,
+    admin_password: Option<String>,
+    bind_errors: Vec<String>,
+}
+
+impl Server {
+    /// Opens storage, creates the first admin if needed, binds the listeners
+    /// and starts accepting. Returns once every listener is up. Fails if no
+    /// listener could be bound.
+    pub fn start(config: Config) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "while creating the data folder {}",
+                config.data_dir.display()
+            )
+        })?;
+        let db = Db::open(&config.data_dir).with_context(|| {
+            format!(
+                "while opening the database in {}",
+                config.data_dir.display()
+            )
+        })?;
+        let store = Store::open(&config.data_dir).with_context(|| {
+            format!(
+                "while opening the blob store in {}",
+                config.data_dir.display()
+            )
+        })?;
+        clean_storage(&db, &store)?;
+        let admin_password = ensure_admin(&db, &config)?;
+
+        let mut listeners = Vec::new();
+        let mut bind_errors = Vec::new();
+        for addr in &config.listen {
+            match TcpListener::bind(addr) {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    let message = format!("cannot listen on {addr}: {e}");
+                    error!("{message}");
+                    bind_errors.push(message);
+                }
+            }
+        }
+        if listeners.is_empty() {
+            bail!(
+                "no listener could start ({}); choose free ports with --listen",
+                bind_errors.join("; ")
+            );
+        }
+
+        let shared = Arc::new(Shared {
+            config,
+            db,
+            store,
+            throttle: Mutex::new(Throttle::default()),
+            connections: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+        });
+        let mut addrs = Vec::new();
+        let mut acceptors = Vec::new();
+        for listener in listeners {
+            let addr = listener.local_addr()?;
+            info!("listening on {addr}");
+            let shared = Arc::clone(&shared);
+            let handle = thread::Builder::new()
+                .name(format!("accept-{addr}"))
+                .spawn(move || accept_loop(&listener, &shared))
+                .context("while starting a listener thread")?;
+            addrs.push(addr);
+            acceptors.push(handle);
+        }
+        Ok(Server {
+            shared,
+            addrs,
+            acceptors,
+            admin_password,
+            bind_errors,
+        })
+    }
+
+    /// The addresses actually bound (with real port numbers).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs.clone()
+    }
+
+    /// The password of the `admin` account created by this start, if one was.
+    pub fn admin_password(&self) -> Option<String> {
+        self.admin_password.clone()
+    }
+
+    /// The listeners that could not be bound, as sentences.
+    pub fn bind_errors(&self) -> &[String] {
+        &self.bind_errors
+    }
+
+    /// How many connections are open now.
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting connections and waits for the listener threads.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // accept() blocks; a connection of our own wakes each listener up.
+        for addr in &self.addrs {
+            let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
+        }
+        for handle in self.acceptors.drain(..) {
+            let _ = handle.join();
+        }
+        info!("listeners stopped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Removes what a crash left behind: unfinished uploads, blobs no version
+/// refers to, and versions whose blob is gone.
+fn clean_storage(db: &Db, store: &Store) -> anyhow::Result<()> {
+    let referenced = db.all_blobs().context("while reading the version table")?;
+    let missing = store
+        .clean_orphans(&referenced)
+        .context("while cleaning the storage folder")?;
+    for blob in missing {
+        error!(
+            "stored content {blob} is missing from the blob folder; dropping that version from the list"
+        );
+        db.forget_blob(&blob)
+            .context("while dropping a version whose content is missing")?;
+    }
+    Ok(())
+}
+
+/// Creates the `admin` account on an empty database; returns its password
+/// if it was created.
+fn ensure_admin(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
+    if db.has_users()? {
+        return Ok(None);
+    }
+    let password = match &config.admin_password {
+        Some(p) => {
+            auth::check_password(p).map_err(|e| {
+                anyhow::anyhow!("the admin password from FERRY_ADMIN_PASSWORD is not usable: {e}")
+            })?;
+            p.clone()
+        }
+        None => auth::random_password().context("while generating the admin password")?,
+    };
+    let hash = auth::hash_password(&password, config.bcrypt_cost)?;
+    db.add_user("admin", &hash, Role::Admin)?;
+    info!("created user \"admin\" (role admin) on an empty database");
+    Ok(Some(password))
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        match stream {
+            Ok(stream) => admit(stream, shared),
+            Err(e) => {
+                // Typically out of file descriptors: back off instead of spinning.
+                warn!("accept failed: {e}");
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// Holds one slot of the connection cap; gives it back on drop, whatever
+/// way the connection ends.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn admit(mut stream: TcpStream, shared: &Arc<Shared>) {
+    let peer = match stream.peer_addr() {
+        Ok(p) => p,
+        Err(_) => return, // already gone
+    };
+    let open = shared.connections.fetch_add(1, Ordering::SeqCst);
+    let slot = Slot(Arc::clone(shared));
+    if open >= shared.config.max_connections {
+        warn!(
+            "peer={peer} refused: {open} connections open (the cap is {})",
+            shared.config.max_connections
+        );
+        refuse_busy(&mut stream, "the server is busy");
+        return;
+    }
+    let thread_shared = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name(format!("conn-{peer}"))
+        // Connection threads keep their big buffers on the heap.
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let _slot = slot;
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                session::serve(&thread_shared, stream, peer);
+            }));
+            if result.is_err() {
+                error!("peer={peer} connection thread panicked; only this connection was closed");
+            }
+        });
+    if let Err(e) = spawned {
+        // The closure (with the stream and slot) was dropped: the client sees a closed connection.
+        error!("peer={peer} could not start a connection thread: {e}");
+    }
+}
+
+fn refuse_busy(stream: &mut TcpStream, what: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let reply = Reply::error(ErrorCode::Busy, format!("{what}; try again in a moment"));
+    let _ = writeln!(stream, "{reply}");
+}

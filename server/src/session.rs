@@ -1,0 +1,951 @@
+//! One client connection: greeting, login, and the request loop.
+//!
+//! The conversation code is generic over `Read + Write` so a TLS stream can
+//! wrap the socket later; only [`serve`] knows it is a `TcpStream`. Every
+//! request is parsed by `ferry_common::protocol`, checked against the user's
+//! current role, and answered in order. A refusal is an `ERR` line and the
+//! conversation goes on; broken framing or a dead peer ends it.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::PoisonError;
+use std::thread;
+use std::time::Instant;
+
+use ferry_common::hash::Hasher;
+use ferry_common::names::{escaped, validate_name};
+use ferry_common::protocol::{
+    CHUNK_SIZE, ConflictPolicy, ErrorCode, MAX_LOG_LINES, PROTOCOL_VERSION, ProtocolError, Reply,
+    Request, Role, Secret, UploadFrame, line_str,
+};
+use ferry_common::wire::{Conn, LineError};
+use log::{error, info, warn};
+
+use crate::Shared;
+use crate::auth::{self, check_password, check_user_name, verify_password};
+use crate::db::{DbError, NewVersion};
+use crate::logfile;
+use crate::storage::TempBlob;
+
+/// Read buffer per connection; transfer buffers are allocated only while a
+/// transfer runs, so idle connections stay small.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// A bcrypt hash of a random string: verified against when the user does
+/// not exist, so a wrong user name costs as much time as a wrong password.
+const DUMMY_HASH: &str = "$2b$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3G6ItbwE3ty6I9z7XDdpYIC";
+
+/// Serves one accepted connection until it ends.
+pub(crate) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+    let setup = stream
+        .set_nodelay(true)
+        .and_then(|()| stream.set_read_timeout(Some(shared.config.idle_timeout)))
+        .and_then(|()| stream.set_write_timeout(Some(shared.config.io_timeout)));
+    if let Err(e) = setup {
+        warn!("peer={peer} connection setup failed: {e}");
+        return;
+    }
+    info!("peer={peer} connect");
+    let started = Instant::now();
+    let mut session = Session {
+        shared,
+        conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
+        peer,
+        user: None,
+    };
+    let end = session.run();
+    info!(
+        "{} disconnect ({end}) after {:.1}s",
+        session.who(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// How handling a request went wrong.
+enum Fault {
+    /// Answer `ERR code message` and carry on.
+    Refuse(ErrorCode, String),
+    /// The conversation is over; the reason is for the log.
+    End(String),
+}
+
+impl From<io::Error> for Fault {
+    fn from(e: io::Error) -> Self {
+        Fault::End(format!("connection error: {e}"))
+    }
+}
+
+impl From<DbError> for Fault {
+    fn from(e: DbError) -> Self {
+        error!("database failure: {e}");
+        Fault::Refuse(
+            ErrorCode::Internal,
+            "the server's database failed; try again, and tell the admin if it persists".into(),
+        )
+    }
+}
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Fault {
+    Fault::Refuse(code, message.into())
+}
+
+type Handled = Result<Flow, Fault>;
+
+/// Whether the conversation goes on after a request.
+enum Flow {
+    Continue,
+    Quit,
+}
+
+struct User {
+    name: String,
+    role: Role,
+}
+
+struct Session<'a, S> {
+    shared: &'a Shared,
+    conn: Conn<S>,
+    peer: SocketAddr,
+    user: Option<User>,
+}
+
+impl<S: Read + Write> Session<'_, S> {
+    /// The request loop; returns why it ended.
+    fn run(&mut self) -> String {
+        let hello = Reply::Hello {
+            version: PROTOCOL_VERSION,
+            text: format!("ferry-server {} ready", env!("CARGO_PKG_VERSION")),
+        };
+        if let Err(e) = self.conn.send(hello) {
+            return format!("could not greet: {e}");
+        }
+        loop {
+            let outcome = match self.read_request() {
+                Ok(Ok(request)) => self.handle(request),
+                Ok(Err((code, message, upload_verb))) => {
+                    let refusal = Err(Fault::Refuse(code, message));
+                    if upload_verb {
+                        self.refuse_upload(refusal)
+                    } else {
+                        refusal
+                    }
+                }
+                Err(reason) => return reason,
+            };
+            let flow = match outcome {
+                Ok(flow) => flow,
+                Err(Fault::Refuse(code, message)) => {
+                    info!("{} refused: {code} {}", self.who(), escaped(&message));
+                    self.conn.queue(Reply::error(code, message));
+                    Flow::Continue
+                }
+                Err(Fault::End(reason)) => {
+                    let _ = self.conn.flush();
+                    return reason;
+                }
+            };
+            if let Err(e) = self.conn.flush() {
+                return format!("connection error: {e}");
+            }
+            if let Flow::Quit = flow {
+                return "quit".into();
+            }
+        }
+    }
+
+    /// Reads and parses the next request. The inner `Err` is a refusal to
+    /// send (code, message, whether the verb was UPLOAD); the outer one ends
+    /// the conversation.
+    #[allow(clippy::type_complexity)]
+    fn read_request(&mut self) -> Result<Result<Request, (ErrorCode, String, bool)>, String> {
+        let line = self.read_line()?;
+        let text = match line_str(line) {
+            Ok(text) => text,
+            Err(e) => return Ok(Err((ErrorCode::BadRequest, e.to_string(), false))),
+        };
+        let upload_verb = text
+            .split_ascii_whitespace()
+            .next()
+            .is_some_and(|v| v.eq_ignore_ascii_case("UPLOAD"));
+        Ok(Request::parse(text).map_err(|e| {
+            let code = match e {
+                ProtocolError::UnknownVerb(_) => ErrorCode::UnknownVerb,
+                _ => ErrorCode::BadRequest,
+            };
+            (code, e.to_string(), upload_verb)
+        }))
+    }
+
+    /// Reads one line; any failure ends the conversation (after telling the
+    /// client why, where that is possible).
+    fn read_line(&mut self) -> Result<&[u8], String> {
+        match self.conn.read_line() {
+            Ok(_) => Ok(self.conn.last_line()),
+            Err(e) => Err(self.line_failure(e)),
+        }
+    }
+
+    fn line_failure(&mut self, e: LineError) -> String {
+        match e {
+            LineError::Closed => "closed by client".into(),
+            LineError::Truncated => "closed by client mid-line".into(),
+            LineError::TooLong(max) => {
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::LineTooLong,
+                    format!("a line may be at most {max} bytes; closing the connection"),
+                ));
+                format!("line longer than {max} bytes")
+            }
+            LineError::Io(e) if is_timeout(&e) => {
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::Timeout,
+                    "nothing was received for too long; closing the connection, connect again when needed",
+                ));
+                "timed out".into()
+            }
+            LineError::Io(e) => format!("connection error: {e}"),
+        }
+    }
+
+    fn who(&self) -> String {
+        match &self.user {
+            Some(u) => format!("peer={} user={}", self.peer, escaped(&u.name)),
+            None => format!("peer={}", self.peer),
+        }
+    }
+
+    fn handle(&mut self, request: Request) -> Handled {
+        match request {
+            Request::Login { user, password } => self.login(&user, &password),
+            Request::Ping => self.ok(),
+            Request::Quit => {
+                self.conn.queue(Reply::Bye);
+                Ok(Flow::Quit)
+            }
+            request => match self.authorize(&request) {
+                Ok(()) => self.dispatch(request),
+                Err(refusal) if matches!(request, Request::Upload { .. }) => {
+                    self.refuse_upload(Err(refusal))
+                }
+                Err(refusal) => Err(refusal),
+            },
+        }
+    }
+
+    fn dispatch(&mut self, request: Request) -> Handled {
+        match request {
+            Request::List => self.list(),
+            Request::Stat { name, version } => self.stat(&name, version),
+            Request::History { name } => self.history(&name),
+            Request::Download {
+                name,
+                version,
+                offset,
+                length,
+            } => self.download(&name, version, offset, length),
+            Request::Upload { name, size, policy } => self.upload(&name, size, policy),
+            Request::Delete { name, version } => self.delete(&name, version),
+            Request::Logs { lines } => self.logs(lines),
+            Request::Users => self.users(),
+            Request::UserAdd {
+                user,
+                role,
+                password,
+            } => self.user_add(&user, role, &password),
+            Request::UserDel { user } => self.user_del(&user),
+            Request::Passwd { user, password } => self.passwd(&user, &password),
+            Request::SetRole { user, role } => self.set_role(&user, role),
+            Request::Login { .. } | Request::Ping | Request::Quit => {
+                unreachable!("handled before dispatch")
+            }
+        }
+    }
+
+    /// Checks that someone is logged in and may run `request`.
+    fn authorize(&mut self, request: &Request) -> Result<(), Fault> {
+        let role = self.current_role()?;
+        if needs_admin(request) && role != Role::Admin {
+            return Err(refuse(
+                ErrorCode::Forbidden,
+                format!(
+                    "{} is for admins only; ask an admin to do it",
+                    request.verb()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn ok(&mut self) -> Handled {
+        self.conn.queue(Reply::Ok);
+        Ok(Flow::Continue)
+    }
+
+    /// The logged-in user's role as the database has it now, so a removed
+    /// or demoted user loses rights at once.
+    fn current_role(&mut self) -> Result<Role, Fault> {
+        let Some(user) = &self.user else {
+            return Err(refuse(
+                ErrorCode::NotLoggedIn,
+                "log in first with LOGIN <user> <password>",
+            ));
+        };
+        match self.shared.db.user(&user.name)? {
+            Some((_, role)) => {
+                if let Some(u) = self.user.as_mut() {
+                    u.role = role;
+                }
+                Ok(role)
+            }
+            None => {
+                self.user = None;
+                Err(refuse(
+                    ErrorCode::NotLoggedIn,
+                    "your account no longer exists; ask an admin",
+                ))
+            }
+        }
+    }
+
+    // -- login --------------------------------------------------------------
+
+    fn login(&mut self, user: &str, password: &Secret) -> Handled {
+        let user_key = format!("user:{user}");
+        let addr_key = format!("addr:{}", self.peer.ip());
+        let keys = [user_key.as_str(), addr_key.as_str()];
+        let locked = self
+            .shared
+            .throttle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .locked_for(&keys, Instant::now());
+        if let Some(wait) = locked {
+            warn!("peer={} login throttled user={}", self.peer, escaped(user));
+            return Err(refuse(
+                ErrorCode::Throttled,
+                format!(
+                    "too many failed logins; wait {} seconds and try again",
+                    wait.as_secs().max(1)
+                ),
+            ));
+        }
+        let stored = self.shared.db.user(user)?;
+        let (hash, role) = match &stored {
+            Some((hash, role)) => (hash.as_str(), Some(*role)),
+            None => (DUMMY_HASH, None),
+        };
+        let valid = verify_password(&password.0, hash);
+        match role {
+            Some(role) if valid => {
+                self.shared
+                    .throttle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .success(&user_key);
+                self.user = Some(User {
+                    name: user.to_owned(),
+                    role,
+                });
+                info!("{} login ok role={role}", self.who());
+                self.conn.queue(Reply::LoggedIn(role));
+                Ok(Flow::Continue)
+            }
+            _ => {
+                self.shared
+                    .throttle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .failure(&keys, Instant::now());
+                warn!("peer={} login failed user={}", self.peer, escaped(user));
+                self.user = None;
+                thread::sleep(self.shared.config.login_failure_delay);
+                Err(refuse(
+                    ErrorCode::AuthFailed,
+                    "wrong user name or password; check both and try again",
+                ))
+            }
+        }
+    }
+
+    // -- files --------------------------------------------------------------
+
+    fn list(&mut self) -> Handled {
+        let files = self.shared.db.list()?;
+        self.conn.queue(Reply::ListHeader(files.len() as u64));
+        for entry in files {
+            self.conn.queue(Reply::File(entry));
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn stat(&mut self, name: &str, version: Option<u32>) -> Handled {
+        check_name(name)?;
+        let stored = self
+            .shared
+            .db
+            .version(name, version)
+            .map_err(|e| not_found(e, name, version))?;
+        self.conn.queue(Reply::Stat(stored.info));
+        Ok(Flow::Continue)
+    }
+
+    fn history(&mut self, name: &str) -> Handled {
+        check_name(name)?;
+        let versions = self.shared.db.history(name)?;
+        if versions.is_empty() {
+            return Err(not_found(DbError::NotFound, name, None));
+        }
+        self.conn.queue(Reply::HistoryHeader(versions.len() as u64));
+        for v in versions {
+            self.conn.queue(Reply::Version(v));
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn download(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Handled {
+        check_name(name)?;
+        let stored = self
+            .shared
+            .db
+            .version(name, version)
+            .map_err(|e| not_found(e, name, version))?;
+        let size = stored.info.size;
+        let length = length.unwrap_or(size.saturating_sub(offset));
+        if offset > size || offset.checked_add(length).is_none_or(|end| end > size) {
+            return Err(refuse(
+                ErrorCode::BadRange,
+                format!(
+                    "bytes {offset}..{} are outside {} (it has {size} bytes)",
+                    offset.saturating_add(length),
+                    escaped(name)
+                ),
+            ));
+        }
+        let mut file = self
+            .shared
+            .store
+            .open_blob(&stored.blob)
+            .and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f))
+            .map_err(|e| {
+                error!("cannot open blob {} of {}: {e}", stored.blob, escaped(name));
+                refuse(
+                    ErrorCode::Internal,
+                    "the server cannot read its copy of this file; tell the admin",
+                )
+            })?;
+        let started = Instant::now();
+        let v = stored.info.version;
+        info!(
+            "{} download start name={} version={v} offset={offset} length={length}",
+            self.who(),
+            escaped(name)
+        );
+        self.conn.queue(Reply::Download {
+            version: v,
+            size,
+            md5: stored.info.md5,
+            offset,
+            length,
+        });
+        let mut buf = vec![0u8; length.min(CHUNK_SIZE) as usize];
+        let mut left = length;
+        while left > 0 {
+            let n = left.min(CHUNK_SIZE) as usize;
+            if let Err(e) = file.read_exact(&mut buf[..n]) {
+                error!(
+                    "reading blob {} of {} failed: {e}",
+                    stored.blob,
+                    escaped(name)
+                );
+                return Err(refuse(
+                    ErrorCode::Internal,
+                    "the server could not read its copy of this file; the download is void, tell the admin",
+                ));
+            }
+            self.conn.send_frame(&buf[..n])?;
+            left -= n as u64;
+        }
+        self.conn.queue(Reply::End);
+        info!(
+            "{} download end name={} version={v} bytes={length} md5={} secs={:.3}",
+            self.who(),
+            escaped(name),
+            stored.info.md5,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(Flow::Continue)
+    }
+
+    /// Answers a refused UPLOAD and swallows the body the client sends
+    /// regardless, so the next request is read from the right place.
+    fn refuse_upload(&mut self, refusal: Handled) -> Handled {
+        let Err(Fault::Refuse(code, message)) = refusal else {
+            return refusal;
+        };
+        info!(
+            "{} upload refused: {code} {}",
+            self.who(),
+            escaped(&message)
+        );
+        self.conn.send(Reply::error(code, message))?;
+        self.discard_body()?;
+        Ok(Flow::Continue)
+    }
+
+    fn upload(&mut self, name: &str, size: u64, policy: ConflictPolicy) -> Handled {
+        let temp = match self.prepare_upload(name, size, policy) {
+            Ok(temp) => temp,
+            Err(refusal) => return self.refuse_upload(Err(refusal)),
+        };
+        let started = Instant::now();
+        info!(
+            "{} upload start name={} size={size} policy={policy}",
+            self.who(),
+            escaped(name)
+        );
+        self.conn.send(Reply::Ready {
+            upload_id: temp.id().to_owned(),
+            offset: 0,
+        })?;
+        // From here on the body is consumed by `receive_upload`, so a
+        // refusal is answered directly rather than through `refuse_upload`.
+        match self.receive_upload(temp, name, size, policy) {
+            Ok(Some(reply)) => {
+                if let Reply::Stored {
+                    name: stored,
+                    version,
+                    md5,
+                    ..
+                } = &reply
+                {
+                    info!(
+                        "{} upload end name={} stored_as={} version={version} bytes={size} md5={md5} secs={:.3}",
+                        self.who(),
+                        escaped(name),
+                        escaped(stored),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                self.conn.queue(reply);
+                Ok(Flow::Continue)
+            }
+            Ok(None) => {
+                info!(
+                    "{} upload aborted by the client name={}",
+                    self.who(),
+                    escaped(name)
+                );
+                self.ok()
+            }
+            Err(Fault::Refuse(code, message)) => {
+                warn!(
+                    "{} upload failed name={}: {code} {}",
+                    self.who(),
+                    escaped(name),
+                    escaped(&message)
+                );
+                self.conn.queue(Reply::error(code, message));
+                Ok(Flow::Continue)
+            }
+            Err(end) => Err(end),
+        }
+    }
+
+    /// The checks made before any byte is accepted.
+    fn prepare_upload(
+        &mut self,
+        name: &str,
+        size: u64,
+        policy: ConflictPolicy,
+    ) -> Result<TempBlob, Fault> {
+        check_name(name)?;
+        let max = self.shared.config.max_upload_size;
+        if size > max {
+            return Err(refuse(
+                ErrorCode::TooLarge,
+                format!("this server accepts files of at most {max} bytes; this one has {size}"),
+            ));
+        }
+        if policy == ConflictPolicy::Fail && self.shared.db.file_exists(name)? {
+            return Err(exists(name));
+        }
+        self.shared.store.create_temp().map_err(|e| {
+            error!("cannot create a temp file: {e}");
+            refuse(
+                ErrorCode::Internal,
+                "the server cannot store files right now; tell the admin",
+            )
+        })
+    }
+
+    /// Receives the body into `temp`, checks it and makes it durable and
+    /// visible. `Ok(None)` when the client aborted.
+    fn receive_upload(
+        &mut self,
+        mut temp: TempBlob,
+        name: &str,
+        size: u64,
+        policy: ConflictPolicy,
+    ) -> Result<Option<Reply>, Fault> {
+        let mut hasher = Hasher::new();
+        let mut buf = Vec::new();
+        let mut received = 0u64;
+        let mut overflow = false;
+        let mut write_error: Option<io::Error> = None;
+        let client_md5 = loop {
+            match self.next_frame()? {
+                UploadFrame::Data(n) => {
+                    if overflow || received + n > size {
+                        overflow = true;
+                        self.skip_payload(n)?;
+                        continue;
+                    }
+                    if buf.is_empty() {
+                        buf = vec![0u8; size.min(CHUNK_SIZE) as usize];
+                    }
+                    let mut left = n;
+                    while left > 0 {
+                        let piece = left.min(buf.len() as u64) as usize;
+                        self.read_payload(&mut buf[..piece])?;
+                        if write_error.is_none() {
+                            hasher.update(&buf[..piece]);
+                            if let Err(e) = temp.file().write_all(&buf[..piece]) {
+                                write_error = Some(e);
+                            }
+                        }
+                        left -= piece as u64;
+                    }
+                    received += n;
+                }
+                UploadFrame::Done(md5) => break md5,
+                UploadFrame::Abort => return Ok(None),
+            }
+        };
+        if let Some(e) = write_error {
+            error!("writing the upload of {} failed: {e}", escaped(name));
+            return Err(storage_failure(&e));
+        }
+        if overflow || received != size {
+            let arrived = if overflow {
+                "more".to_owned()
+            } else {
+                received.to_string()
+            };
+            return Err(refuse(
+                ErrorCode::SizeMismatch,
+                format!(
+                    "the upload announced {size} bytes but {arrived} arrived; nothing was stored, send it again"
+                ),
+            ));
+        }
+        let md5 = hasher.finish();
+        if md5 != client_md5 {
+            return Err(refuse(
+                ErrorCode::Md5Mismatch,
+                format!(
+                    "the data arrived with MD5 {md5} but the client announced {client_md5}; nothing was stored, send it again"
+                ),
+            ));
+        }
+        let blob = self.shared.store.commit(temp).map_err(|e| {
+            error!("cannot commit the upload of {}: {e}", escaped(name));
+            storage_failure(&e)
+        })?;
+        let uploader = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
+        let recorded = self.shared.db.add_version(&NewVersion {
+            name,
+            policy,
+            size,
+            md5,
+            blob: &blob,
+            uploader: &uploader,
+        });
+        match recorded {
+            Ok((name, version)) => Ok(Some(Reply::Stored {
+                name,
+                version,
+                size,
+                md5,
+            })),
+            Err(e) => {
+                self.shared.store.remove_blobs(&[blob]);
+                Err(match e {
+                    DbError::Exists => exists(name),
+                    other => Fault::from(other),
+                })
+            }
+        }
+    }
+
+    /// Reads the next line of an upload body. A line that is not a body line
+    /// means the framing is lost: say so and end the conversation.
+    fn next_frame(&mut self) -> Result<UploadFrame, Fault> {
+        let line = self.read_line().map_err(Fault::End)?;
+        let parsed = line_str(line).and_then(UploadFrame::parse);
+        match parsed {
+            Ok(frame) => Ok(frame),
+            Err(e) => {
+                let message = format!(
+                    "{}; the upload body is broken, closing the connection",
+                    e.to_string()
+                );
+                let _ = self.conn.send(Reply::error(ErrorCode::BadRequest, message));
+                Err(Fault::End("broken upload body".into()))
+            }
+        }
+    }
+
+    fn read_payload(&mut self, buf: &mut [u8]) -> Result<(), Fault> {
+        self.conn.read_payload(buf).map_err(|e| {
+            if is_timeout(&e) {
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::Timeout,
+                    "the upload stalled for too long; nothing was stored, closing the connection",
+                ));
+                Fault::End("timed out mid-upload".into())
+            } else {
+                Fault::End(format!("connection lost mid-upload: {e}"))
+            }
+        })
+    }
+
+    fn skip_payload(&mut self, mut n: u64) -> Result<(), Fault> {
+        let mut scratch = [0u8; 8192];
+        while n > 0 {
+            let piece = n.min(scratch.len() as u64) as usize;
+            self.read_payload(&mut scratch[..piece])?;
+            n -= piece as u64;
+        }
+        Ok(())
+    }
+
+    fn discard_body(&mut self) -> Result<(), Fault> {
+        loop {
+            match self.next_frame()? {
+                UploadFrame::Data(n) => self.skip_payload(n)?,
+                UploadFrame::Done(_) | UploadFrame::Abort => return Ok(()),
+            }
+        }
+    }
+
+    fn delete(&mut self, name: &str, version: Option<u32>) -> Handled {
+        check_name(name)?;
+        let blobs = self
+            .shared
+            .db
+            .delete(name, version)
+            .map_err(|e| not_found(e, name, version))?;
+        self.shared.store.remove_blobs(&blobs);
+        info!(
+            "{} delete name={} version={} removed={}",
+            self.who(),
+            escaped(name),
+            version.map_or("all".to_owned(), |v| v.to_string()),
+            blobs.len()
+        );
+        self.conn.queue(Reply::Deleted {
+            name: name.to_owned(),
+            versions: blobs.len() as u32,
+        });
+        Ok(Flow::Continue)
+    }
+
+    fn logs(&mut self, lines: u32) -> Handled {
+        let lines = lines.min(MAX_LOG_LINES) as usize;
+        let path = self.shared.config.logs_dir.join(logfile::SERVER_LOG);
+        let tail = logfile::last_lines(&path, lines).map_err(|e| {
+            error!("cannot read {}: {e}", path.display());
+            refuse(
+                ErrorCode::Internal,
+                "the server cannot read its log file; check its permissions",
+            )
+        })?;
+        self.conn.queue(Reply::LogsHeader(tail.len() as u64));
+        for line in tail {
+            self.conn.queue(Reply::LogLine(line));
+        }
+        Ok(Flow::Continue)
+    }
+
+    // -- users --------------------------------------------------------------
+
+    fn users(&mut self) -> Handled {
+        let users = self.shared.db.users()?;
+        self.conn.queue(Reply::UsersHeader(users.len() as u64));
+        for (name, role) in users {
+            self.conn.queue(Reply::User { name, role });
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn user_add(&mut self, user: &str, role: Role, password: &Secret) -> Handled {
+        check_user_name(user).map_err(|e| refuse(ErrorCode::BadRequest, e))?;
+        check_password(&password.0).map_err(|e| refuse(ErrorCode::BadRequest, e))?;
+        let hash = self.hash(password)?;
+        match self.shared.db.add_user(user, &hash, role) {
+            Ok(()) => {}
+            Err(DbError::Exists) => {
+                return Err(refuse(
+                    ErrorCode::Exists,
+                    format!(
+                        "a user named {} already exists; choose another name",
+                        escaped(user)
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        info!("{} added user {} role={role}", self.who(), escaped(user));
+        self.ok()
+    }
+
+    fn user_del(&mut self, user: &str) -> Handled {
+        self.shared
+            .db
+            .remove_user(user)
+            .map_err(|e| user_error(e, user))?;
+        info!("{} removed user {}", self.who(), escaped(user));
+        self.ok()
+    }
+
+    fn passwd(&mut self, user: &str, password: &Secret) -> Handled {
+        let me = self.user.as_ref().is_some_and(|u| u.name == user);
+        let admin = self.user.as_ref().is_some_and(|u| u.role == Role::Admin);
+        if !me && !admin {
+            return Err(refuse(
+                ErrorCode::Forbidden,
+                "you can change only your own password; ask an admin to change another's",
+            ));
+        }
+        check_password(&password.0).map_err(|e| refuse(ErrorCode::BadRequest, e))?;
+        let hash = self.hash(password)?;
+        self.shared
+            .db
+            .set_password(user, &hash)
+            .map_err(|e| user_error(e, user))?;
+        info!("{} changed the password of {}", self.who(), escaped(user));
+        self.ok()
+    }
+
+    fn set_role(&mut self, user: &str, role: Role) -> Handled {
+        self.shared
+            .db
+            .set_role(user, role)
+            .map_err(|e| user_error(e, user))?;
+        info!("{} set the role of {} to {role}", self.who(), escaped(user));
+        self.ok()
+    }
+
+    fn hash(&self, password: &Secret) -> Result<String, Fault> {
+        auth::hash_password(&password.0, self.shared.config.bcrypt_cost).map_err(|e| {
+            error!("bcrypt failed: {e}");
+            refuse(
+                ErrorCode::Internal,
+                "the server could not hash the password; try again",
+            )
+        })
+    }
+}
+
+/// Commands only admins may run (PASSWD is checked per target user).
+fn needs_admin(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Delete { .. }
+            | Request::Logs { .. }
+            | Request::Users
+            | Request::UserAdd { .. }
+            | Request::UserDel { .. }
+            | Request::SetRole { .. }
+    )
+}
+
+fn check_name(name: &str) -> Result<(), Fault> {
+    validate_name(name).map_err(|e| {
+        refuse(
+            ErrorCode::BadName,
+            format!(
+                "the name {} is not allowed: {e}; choose another name",
+                escaped(name)
+            ),
+        )
+    })
+}
+
+fn exists(name: &str) -> Fault {
+    refuse(
+        ErrorCode::Exists,
+        format!(
+            "a file named {} already exists; upload again with overwrite (keeps the old one as a version) or rename",
+            escaped(name)
+        ),
+    )
+}
+
+fn not_found(e: DbError, name: &str, version: Option<u32>) -> Fault {
+    match (e, version) {
+        (DbError::NotFound, None) => refuse(
+            ErrorCode::NotFound,
+            format!(
+                "there is no file named {}; check the name with LIST",
+                escaped(name)
+            ),
+        ),
+        (DbError::NotFound, Some(v)) => refuse(
+            ErrorCode::NotFound,
+            format!(
+                "{} has no version {v}; see its versions with HISTORY",
+                escaped(name)
+            ),
+        ),
+        (other, _) => other.into(),
+    }
+}
+
+fn user_error(e: DbError, user: &str) -> Fault {
+    match e {
+        DbError::NotFound => refuse(
+            ErrorCode::NotFound,
+            format!(
+                "there is no user named {}; see the users with USERS",
+                escaped(user)
+            ),
+        ),
+        DbError::LastAdmin => refuse(
+            ErrorCode::Forbidden,
+            format!(
+                "{} is the last admin; make another user admin first",
+                escaped(user)
+            ),
+        ),
+        other => other.into(),
+    }
+}
+
+/// The refusal for a failed write of an upload.
+fn storage_failure(e: &io::Error) -> Fault {
+    if e.raw_os_error() == Some(libc::ENOSPC) {
+        refuse(
+            ErrorCode::NoSpace,
+            "the server's disk is full; nothing was stored, tell the admin",
+        )
+    } else {
+        refuse(
+            ErrorCode::Internal,
+            "the server could not store the file; nothing was stored, tell the admin",
+        )
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
