@@ -133,14 +133,6 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     for problem in server.bind_errors() {
         eprintln!("ferry-server: warning: {problem}");
     }
-    for addr in server.local_addrs() {
-        println!("Ferry server listening on {addr}");
-    }
-    println!(
-        "Data in {}, log in {}",
-        args.data.display(),
-        log_path.display()
-    );
     if let Some(password) = server.admin_password() {
         if std::env::var_os("FERRY_ADMIN_PASSWORD").is_some() {
             println!("Created user \"admin\" with the password from FERRY_ADMIN_PASSWORD.");
@@ -151,6 +143,14 @@ fn serve(args: &Args) -> anyhow::Result<()> {
             );
         }
     }
+    for addr in server.local_addrs() {
+        println!("Ferry server listening on {addr}");
+    }
+    println!(
+        "Data in {}, log in {}",
+        args.data.display(),
+        log_path.display()
+    );
     // The listeners run on their own threads; this one just keeps the process alive.
     loop {
         std::thread::park();

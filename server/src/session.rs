@@ -54,11 +54,29 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
         user: None,
     };
     let end = session.run();
+    linger(session.conn.get_ref());
     info!(
         "{} disconnect ({end}) after {:.1}s",
         session.who(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Closes politely: stops sending, then reads (briefly, boundedly) what the
+/// client still sends. Closing a socket with unread input makes the kernel
+/// reset the connection, which can destroy our last error line in flight.
+fn linger(stream: &TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+    let mut sink = [0u8; 8192];
+    let mut budget = 1 << 20;
+    let mut reader = stream;
+    while budget > 0 {
+        match reader.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => budget -= n.min(budget),
+        }
+    }
 }
 
 /// How handling a request went wrong.

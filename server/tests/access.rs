@@ -1,0 +1,247 @@
+//! Users, roles, passwords and hostile names.
+
+mod support;
+
+use std::io::Cursor;
+
+use ferry_common::client::no_progress;
+use ferry_common::protocol::{ConflictPolicy, ErrorCode, Role};
+use ferry_common::{Client, ClientError};
+use support::{ADMIN_PASSWORD, Raw, TestServer, USER_PASSWORD};
+
+fn code(result: Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
+    result.expect_err("should be refused").code()
+}
+
+#[test]
+fn users_cannot_do_admin_things() {
+    let srv = TestServer::start();
+    let mut admin = srv.admin();
+    admin
+        .upload(
+            Cursor::new(b"x"),
+            1,
+            "keep.txt",
+            ConflictPolicy::Fail,
+            &mut no_progress,
+        )
+        .unwrap();
+    let mut bob = srv.user("bob", Role::User);
+
+    assert_eq!(
+        code(bob.delete("keep.txt", None)),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(code(bob.logs(10)), Some(ErrorCode::Forbidden));
+    assert_eq!(code(bob.users()), Some(ErrorCode::Forbidden));
+    assert_eq!(
+        code(bob.add_user("eve", Role::Admin, "password-1")),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(code(bob.remove_user("admin")), Some(ErrorCode::Forbidden));
+    assert_eq!(
+        code(bob.set_role("bob", Role::Admin)),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        code(bob.set_password("admin", "new-password-1")),
+        Some(ErrorCode::Forbidden)
+    );
+    // What users may do still works on the same connection.
+    assert_eq!(bob.list().unwrap().len(), 1);
+    bob.set_password("bob", "bobs-new-password").unwrap();
+
+    // Admins can.
+    admin.logs(50).expect("admins may read the log");
+    let users = admin.users().unwrap();
+    assert_eq!(
+        users,
+        [
+            ("admin".to_owned(), Role::Admin),
+            ("bob".to_owned(), Role::User)
+        ]
+    );
+    admin.set_role("bob", Role::Admin).unwrap();
+    // The role change applies to bob's open session at once.
+    assert_eq!(bob.users().unwrap().len(), 2);
+    admin.set_role("bob", Role::User).unwrap();
+    assert_eq!(code(bob.users()), Some(ErrorCode::Forbidden));
+    assert_eq!(admin.delete("keep.txt", None).unwrap(), 1);
+
+    // The last admin stays.
+    assert_eq!(code(admin.remove_user("admin")), Some(ErrorCode::Forbidden));
+    assert_eq!(
+        code(admin.set_role("admin", Role::User)),
+        Some(ErrorCode::Forbidden)
+    );
+
+    // A removed user's open session loses its rights.
+    admin.remove_user("bob").unwrap();
+    assert_eq!(code(bob.list()), Some(ErrorCode::NotLoggedIn));
+    assert_eq!(code(admin.remove_user("bob")), Some(ErrorCode::NotFound));
+}
+
+#[test]
+fn user_management_rules() {
+    let srv = TestServer::start();
+    let mut admin = srv.admin();
+    assert_eq!(
+        code(admin.add_user("ann", Role::User, "short")),
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        code(admin.add_user("bad name", Role::User, "long enough")),
+        Some(ErrorCode::BadRequest)
+    );
+    admin.add_user("ann", Role::User, "long enough").unwrap();
+    assert_eq!(
+        code(admin.add_user("ann", Role::User, "long enough")),
+        Some(ErrorCode::Exists)
+    );
+    admin.set_password("ann", "another password").unwrap();
+    assert!(Client::connect_and_login(&srv.addr, "ann", "long enough").is_err());
+    let (_, role) = Client::connect_and_login(&srv.addr, "ann", "another password").unwrap();
+    assert_eq!(role, Role::User);
+}
+
+#[test]
+fn wrong_passwords_are_refused_then_throttled() {
+    let srv = TestServer::start();
+    let _bob = srv.user("bob", Role::User);
+    let mut client = Client::connect(&srv.addr).unwrap();
+    let err = client.login("bob", "wrong-password").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::AuthFailed));
+    assert!(
+        err.to_string().contains("wrong user name or password"),
+        "{err}"
+    );
+    // An unknown user gets the very same answer.
+    let unknown = client.login("nobody", "wrong-password").unwrap_err();
+    assert_eq!(unknown.to_string(), err.to_string());
+    // A failed login leaves the connection logged out.
+    assert_eq!(code(client.list()), Some(ErrorCode::NotLoggedIn));
+
+    for _ in 0..3 {
+        let _ = client.login("bob", "wrong-password");
+    }
+    let throttled = client.login("bob", USER_PASSWORD).unwrap_err();
+    assert_eq!(throttled.code(), Some(ErrorCode::Throttled));
+    assert!(throttled.to_string().contains("wait"), "{throttled}");
+    // Five failures from this address lock the address too, whatever the user name.
+    let other = Client::connect(&srv.addr)
+        .unwrap()
+        .login("admin", ADMIN_PASSWORD)
+        .unwrap_err();
+    assert_eq!(other.code(), Some(ErrorCode::Throttled));
+}
+
+#[test]
+fn commands_need_a_login() {
+    let srv = TestServer::start();
+    let mut raw = Raw::connect(&srv.addr);
+    for line in [
+        "LIST",
+        "HISTORY a",
+        "DOWNLOAD a",
+        "DELETE a",
+        "LOGS",
+        "USERS",
+    ] {
+        raw.send(line);
+        let reply = raw.line();
+        assert!(reply.starts_with("ERR NOT_LOGGED_IN "), "{line}: {reply}");
+    }
+    // An upload refused for want of a login still has its body swallowed.
+    raw.send("UPLOAD a.txt 3 fail");
+    assert!(raw.line().starts_with("ERR NOT_LOGGED_IN "));
+    raw.send_bytes(b"DATA 3\nabc");
+    raw.send("DONE 900150983cd24fb0d6963f7d28e17f72");
+    raw.send("PING");
+    assert_eq!(raw.line(), "OK");
+}
+
+#[test]
+fn hostile_names_are_refused() {
+    let srv = TestServer::start();
+    let mut raw = Raw::login_admin(&srv.addr);
+    let names = [
+        "..",
+        "../etc/passwd",
+        "..%2F..%2Fetc%2Fpasswd",
+        "a/b",
+        "a%5Cb",
+        "C:",
+        "C:%5Cboot.ini",
+        "nul%00byte",
+        "line%0Abreak",
+        "%1B[31mred",
+        "%E2%80%AEevil",
+        "%20leading",
+        "%",
+    ];
+    for name in names {
+        raw.send(&format!("UPLOAD {name} 1 fail"));
+        let reply = raw.line();
+        assert!(reply.starts_with("ERR BAD_NAME "), "{name}: {reply}");
+        assert!(
+            !reply.contains('\u{1b}'),
+            "no raw escapes echoed: {reply:?}"
+        );
+        raw.send_bytes(b"DATA 1\nx");
+        raw.send("ABORT");
+        for verb in ["DOWNLOAD", "HISTORY", "STAT", "DELETE"] {
+            raw.send(&format!("{verb} {name}"));
+            let reply = raw.line();
+            assert!(reply.starts_with("ERR BAD_NAME "), "{verb} {name}: {reply}");
+        }
+    }
+    let long = "x".repeat(256);
+    raw.send(&format!("STAT {long}"));
+    assert!(raw.line().starts_with("ERR BAD_NAME "));
+    // An encoded "%2e%2e" is the literal name "..": refused. A name that merely
+    // contains percent signs is fine.
+    raw.send("STAT %2e%2e");
+    assert!(raw.line().starts_with("ERR BAD_NAME "));
+    raw.send("STAT 100%25");
+    assert!(raw.line().starts_with("ERR NOT_FOUND "));
+    raw.send("LIST");
+    assert_eq!(raw.line(), "OK LIST 0");
+    assert_eq!(srv.temp_files(), 0);
+    assert_eq!(srv.blob_files(), 0);
+}
+
+#[test]
+fn malformed_lines_get_one_error_each() {
+    let srv = TestServer::start();
+    let mut raw = Raw::login_admin(&srv.addr);
+    for (line, want) in [
+        ("BOGUS", "ERR UNKNOWN_VERB "),
+        ("LIST extra", "ERR BAD_REQUEST "),
+        ("UPLOAD", "ERR BAD_REQUEST "),
+        ("DOWNLOAD a offset=-1", "ERR BAD_REQUEST "),
+        (
+            "DOWNLOAD a offset=99999999999999999999999",
+            "ERR BAD_REQUEST ",
+        ),
+        ("", "ERR BAD_REQUEST "),
+    ] {
+        raw.send(line);
+        if line == "UPLOAD" {
+            let reply = raw.line();
+            assert!(reply.starts_with(want), "{line}: {reply}");
+            raw.send("ABORT");
+            continue;
+        }
+        let reply = raw.line();
+        assert!(reply.starts_with(want), "{line:?}: {reply}");
+    }
+    raw.send_bytes(b"\xff\xfe\n");
+    assert!(raw.line().starts_with("ERR BAD_REQUEST "));
+    raw.send("PING");
+    assert_eq!(raw.line(), "OK");
+
+    // An over-long line ends the conversation with one clear line.
+    raw.send(&"A".repeat(10_000));
+    assert!(raw.line().starts_with("ERR LINE_TOO_LONG "));
+    assert!(raw.is_closed());
+}

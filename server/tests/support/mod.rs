@@ -1,0 +1,158 @@
+//! Shared fixtures: a real server on 127.0.0.1:0 over a temp folder, clients
+//! logged in as admin or as fresh users, and a raw line-level connection for
+//! speaking the protocol by hand.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferry_common::Client;
+use ferry_common::protocol::Role;
+use ferry_server::{Config, Server};
+use tempfile::TempDir;
+
+pub const ADMIN_PASSWORD: &str = "admin-secret-1";
+pub const USER_PASSWORD: &str = "user-secret-1";
+
+/// A running server over its own temp folder; both go away on drop.
+pub struct TestServer {
+    pub server: Server,
+    pub addr: String,
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(dir.path().join("data"), dir.path().join("logs"));
+        config.bcrypt_cost = 4;
+        config.admin_password = Some(ADMIN_PASSWORD.to_owned());
+        config.login_failure_delay = Duration::from_millis(10);
+        adjust(&mut config);
+        let server = Server::start(config).expect("server starts");
+        let addr = server.local_addrs()[0].to_string();
+        TestServer { server, addr, dir }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn admin(&self) -> Client {
+        Client::connect_and_login(&self.addr, "admin", ADMIN_PASSWORD)
+            .expect("admin logs in")
+            .0
+    }
+
+    /// Creates a user with `role` and returns a client logged in as them.
+    pub fn user(&self, name: &str, role: Role) -> Client {
+        self.admin()
+            .add_user(name, role, USER_PASSWORD)
+            .expect("user is added");
+        Client::connect_and_login(&self.addr, name, USER_PASSWORD)
+            .expect("user logs in")
+            .0
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(&self.addr)
+    }
+
+    /// Files in the temp-upload folder (should be empty between uploads).
+    pub fn temp_files(&self) -> usize {
+        count_files(&self.data_dir().join("tmp"))
+    }
+
+    pub fn blob_files(&self) -> usize {
+        count_files(&self.data_dir().join("blobs"))
+    }
+}
+
+pub fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Deterministic pseudo-random bytes (xorshift), different per seed.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A connection that speaks the protocol line by line.
+pub struct Raw {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(addr: &str) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let writer = stream.try_clone().unwrap();
+        let mut raw = Raw {
+            reader: BufReader::new(stream),
+            writer,
+        };
+        let hello = raw.line();
+        assert!(hello.starts_with("FERRY 1 "), "{hello}");
+        raw
+    }
+
+    pub fn login_admin(addr: &str) -> Raw {
+        let mut raw = Raw::connect(addr);
+        raw.send(&format!("LOGIN admin {ADMIN_PASSWORD}"));
+        assert_eq!(raw.line(), "OK LOGIN admin");
+        raw
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.send_bytes(format!("{line}\n").as_bytes());
+    }
+
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// The next line, without its newline; "" at end of stream.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read line");
+        line.trim_end_matches('\n').to_owned()
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.reader.read_exact(&mut buf).expect("read payload");
+        buf
+    }
+
+    /// Whether the server closed the connection (reads to end of stream).
+    pub fn is_closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+    }
+}
