@@ -6,8 +6,8 @@
 //! simply waits. Progress is reported through a callback that can also stop
 //! the transfer (return [`ControlFlow::Break`]).
 
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -173,6 +173,57 @@ pub struct Downloaded {
     /// Its MD5, checked.
     pub md5: Md5Digest,
 }
+
+/// The header of a download: which version and which bytes are coming.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeInfo {
+    /// The version being sent.
+    pub version: u32,
+    /// The version's total size.
+    pub size: u64,
+    /// MD5 of the whole version.
+    pub md5: Md5Digest,
+    /// First byte sent.
+    pub offset: u64,
+    /// Bytes sent.
+    pub length: u64,
+}
+
+/// An interrupted upload to continue.
+#[derive(Clone, Debug)]
+pub struct Resume<'a> {
+    /// The id the server gave it.
+    pub upload_id: &'a str,
+    /// MD5 states saved while it was sent, so the prefix the server already
+    /// holds need not be hashed again from the start.
+    pub checkpoints: &'a [Checkpoint],
+}
+
+/// The MD5 state of an upload's source after its first `offset` bytes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// Bytes hashed.
+    pub offset: u64,
+    /// [`Hasher::save`] output.
+    pub hash_state: String,
+}
+
+/// What an upload reports while it runs, for callers that persist it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UploadEvent {
+    /// The server accepted the upload under this id, starting at `offset`.
+    Ready {
+        /// The server's id for the upload.
+        upload_id: String,
+        /// Where sending starts.
+        offset: u64,
+    },
+    /// The MD5 state at a byte sent.
+    Checkpoint(Checkpoint),
+}
+
+/// How often an upload reports an MD5 checkpoint.
+pub const CHECKPOINT_BYTES: u64 = 8 << 20;
 
 /// A connection to a Ferry server.
 pub struct Client {
@@ -389,7 +440,8 @@ impl Client {
         }
     }
 
-    /// Uploads a local file under `name`.
+    /// Uploads a local file under `name` in one go on this connection. For
+    /// uploads that survive broken connections, see [`crate::transfer::upload`].
     pub fn upload_file(
         &mut self,
         path: &Path,
@@ -397,82 +449,104 @@ impl Client {
         policy: ConflictPolicy,
         progress: ProgressFn<'_>,
     ) -> Result<Stored, ClientError> {
-        let local = |action, source| ClientError::Local {
-            action,
-            path: path.to_owned(),
-            source,
-        };
-        let file = File::open(path).map_err(|e| local("open", e))?;
-        let size = file.metadata().map_err(|e| local("read", e))?.len();
-        self.send_upload(file, size, name, policy, progress, path)
+        let (file, size) = open_source(path)?;
+        self.upload_with(file, size, name, policy, None, &mut |_| {}, progress, path)
     }
 
     /// Uploads `size` bytes from `source` under `name`.
     pub fn upload(
         &mut self,
-        source: impl Read,
+        source: impl Read + Seek,
         size: u64,
         name: &str,
         policy: ConflictPolicy,
         progress: ProgressFn<'_>,
     ) -> Result<Stored, ClientError> {
-        self.send_upload(source, size, name, policy, progress, Path::new(name))
+        self.upload_with(
+            source,
+            size,
+            name,
+            policy,
+            None,
+            &mut |_| {},
+            progress,
+            Path::new(name),
+        )
     }
 
-    /// The upload itself; `origin` names the source in local errors.
-    fn send_upload(
+    /// The upload engine. Sends UPLOAD (asking to continue `resume` if
+    /// given), sends the payload from the offset the server confirms,
+    /// reports the upload id and MD5 checkpoints to `journal` so a caller can
+    /// save them, and checks the server's verdict. `origin` names the source
+    /// in local errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn upload_with(
         &mut self,
-        mut source: impl Read,
+        mut source: impl Read + Seek,
         size: u64,
         name: &str,
         policy: ConflictPolicy,
+        resume: Option<Resume<'_>>,
+        journal: &mut dyn FnMut(UploadEvent),
         progress: ProgressFn<'_>,
         origin: &Path,
     ) -> Result<Stored, ClientError> {
         check_name(name)?;
         self.ensure_usable()?;
         let started = Instant::now();
-        info!(
-            "upload start name={} size={size} policy={policy}",
-            escaped(name)
-        );
         let request = Request::Upload {
             name: name.to_owned(),
             size,
             policy,
+            resume: resume.as_ref().map(|r| r.upload_id.to_owned()),
         };
-        self.conn.queue(&request);
-        self.flush()?;
-        let offset = match self.read_reply()? {
-            Reply::Ready { offset, .. } => offset,
-            Reply::Error { code, message } => {
+        let (upload_id, offset) = match self.call(&request) {
+            Ok(Reply::Ready { upload_id, offset }) => (upload_id, offset),
+            Ok(other) => return Err(unexpected(&other)),
+            Err(e @ ClientError::Server { .. }) => {
                 // The protocol always expects a body; this one is empty.
                 self.conn.queue(UploadFrame::Abort);
                 self.flush()?;
-                return Err(ClientError::Server { code, message });
+                return Err(e);
             }
-            other => return Err(unexpected(&other)),
+            Err(e) => return Err(e),
         };
-        if offset != 0 {
+        if offset > size {
+            self.abort_upload()?;
             return Err(ClientError::Protocol(format!(
-                "it asked for a fresh upload to start at byte {offset}"
+                "it asked to continue at byte {offset} of a {size}-byte upload"
             )));
         }
+        info!(
+            "upload start name={} size={size} policy={policy} id={upload_id} offset={offset}",
+            escaped(name)
+        );
+        journal(UploadEvent::Ready {
+            upload_id: upload_id.clone(),
+            offset,
+        });
+        let local = |source| ClientError::Local {
+            action: "read",
+            path: origin.to_owned(),
+            source,
+        };
+        let mut hasher = match self.hash_prefix(&mut source, offset, resume.as_ref(), origin) {
+            Ok(h) => h,
+            Err(e) => {
+                self.abort_upload()?;
+                return Err(e);
+            }
+        };
 
-        let mut hasher = Hasher::new();
         let mut buf = chunk_buffer();
-        let mut sent = 0u64;
+        let mut sent = offset;
         while sent < size {
             let want = (size - sent).min(CHUNK_SIZE) as usize;
             let got = match read_full(&mut source, &mut buf[..want]) {
                 Ok(n) => n,
-                Err(source) => {
+                Err(e) => {
                     self.abort_upload()?;
-                    return Err(ClientError::Local {
-                        action: "read",
-                        path: origin.to_owned(),
-                        source,
-                    });
+                    return Err(local(e));
                 }
             };
             if got < want {
@@ -484,6 +558,12 @@ impl Client {
                 .send_frame(&buf[..got])
                 .map_err(|e| self.lost(e))?;
             sent += got as u64;
+            if sent % CHECKPOINT_BYTES == 0 {
+                journal(UploadEvent::Checkpoint(Checkpoint {
+                    offset: sent,
+                    hash_state: hasher.save(),
+                }));
+            }
             let report = Progress {
                 stage: Stage::Transferring,
                 done: sent,
@@ -495,7 +575,7 @@ impl Client {
                 return Err(ClientError::Cancelled);
             }
         }
-        // A source that grew since we measured it is not what we announced.
+        // A source that grew since it was measured is not what was announced.
         if read_full(&mut source, &mut buf[..1]).unwrap_or(0) != 0 {
             self.abort_upload()?;
             return Err(ClientError::SourceChanged(origin.to_owned()));
@@ -521,9 +601,10 @@ impl Client {
                     )));
                 }
                 info!(
-                    "upload done name={} stored_as={} version={version} bytes={size} md5={md5} secs={:.3}",
+                    "upload done name={} stored_as={} version={version} bytes={size} sent={} md5={md5} secs={:.3}",
                     escaped(name),
                     escaped(&stored_name),
+                    size - offset,
                     started.elapsed().as_secs_f64()
                 );
                 let _ = progress(Progress {
@@ -546,44 +627,46 @@ impl Client {
         }
     }
 
-    /// Downloads a file (its current version, or `version`) to `dest`. The
-    /// bytes land in `dest.part` and are renamed into place only after the
-    /// MD5 check passed; on any failure `dest` is untouched.
-    pub fn download_file(
+    /// The MD5 state over the first `offset` bytes of `source`, leaving the
+    /// source positioned at `offset`: from the newest saved checkpoint at or
+    /// before it when there is one, so only the bytes after it are re-read.
+    fn hash_prefix(
         &mut self,
-        name: &str,
-        version: Option<u32>,
-        dest: &Path,
-        progress: ProgressFn<'_>,
-    ) -> Result<Downloaded, ClientError> {
-        let part = part_path(dest);
-        let local = |action, path: &Path, source| ClientError::Local {
-            action,
-            path: path.to_owned(),
+        source: &mut (impl Read + Seek),
+        offset: u64,
+        resume: Option<&Resume<'_>>,
+        origin: &Path,
+    ) -> Result<Hasher, ClientError> {
+        let local = |source| ClientError::Local {
+            action: "read",
+            path: origin.to_owned(),
             source,
         };
-        let mut file = File::create(&part).map_err(|e| local("create", &part, e))?;
-        let result = self
-            .download(name, version, &mut file, progress)
-            .and_then(|done| {
-                file.sync_all().map_err(|e| local("write", &part, e))?;
-                Ok(done)
-            });
-        drop(file);
-        match result {
-            Ok(done) => {
-                fs::rename(&part, dest).map_err(|e| local("save", dest, e))?;
-                Ok(done)
+        let start = resume
+            .into_iter()
+            .flat_map(|r| r.checkpoints.iter())
+            .filter(|c| c.offset <= offset)
+            .max_by_key(|c| c.offset)
+            .and_then(|c| Some((c.offset, Hasher::restore(&c.hash_state)?)));
+        let (mut at, mut hasher) = start.unwrap_or((0, Hasher::new()));
+        source.seek(SeekFrom::Start(at)).map_err(local)?;
+        let mut buf = chunk_buffer();
+        while at < offset {
+            let want = (offset - at).min(CHUNK_SIZE) as usize;
+            let got = read_full(source, &mut buf[..want]).map_err(local)?;
+            if got < want {
+                return Err(ClientError::SourceChanged(origin.to_owned()));
             }
-            Err(e) => {
-                let _ = fs::remove_file(&part);
-                Err(e)
-            }
+            hasher.update(&buf[..got]);
+            at += got as u64;
         }
+        Ok(hasher)
     }
 
-    /// Downloads a file into `sink`. The MD5 is checked before this returns
-    /// `Ok`; on [`ClientError::Corrupt`] the caller must discard what it got.
+    /// Downloads a file (its current version, or `version`) into `sink` in
+    /// one go. The MD5 is checked before this returns `Ok`; on
+    /// [`ClientError::Corrupt`] the caller must discard what it got. For
+    /// downloads to disk that resume, see [`crate::transfer::download`].
     pub fn download(
         &mut self,
         name: &str,
@@ -591,36 +674,122 @@ impl Client {
         sink: &mut dyn Write,
         progress: ProgressFn<'_>,
     ) -> Result<Downloaded, ClientError> {
+        let started = Instant::now();
+        let mut hasher = Hasher::new();
+        let mut received = 0u64;
+        let total = std::cell::Cell::new(0u64);
+        let info = self.download_range(
+            name,
+            version,
+            0,
+            None,
+            &mut |info| {
+                total.set(info.size);
+                Ok(())
+            },
+            &mut |piece| {
+                hasher.update(piece);
+                sink.write_all(piece).map_err(|source| ClientError::Local {
+                    action: "write",
+                    path: PathBuf::from(name),
+                    source,
+                })?;
+                received += piece.len() as u64;
+                Ok(progress(Progress {
+                    stage: Stage::Transferring,
+                    done: received,
+                    total: total.get(),
+                }))
+            },
+        )?;
+        let _ = progress(Progress {
+            stage: Stage::Verifying,
+            done: info.size,
+            total: info.size,
+        });
+        let actual = hasher.finish();
+        if actual != info.md5 {
+            warn!(
+                "download corrupt name={} version={} md5={actual} expected={}",
+                escaped(name),
+                info.version,
+                info.md5
+            );
+            return Err(ClientError::Corrupt {
+                expected: info.md5,
+                actual,
+            });
+        }
+        info!(
+            "download done name={} version={} bytes={} md5={actual} secs={:.3}",
+            escaped(name),
+            info.version,
+            info.size,
+            started.elapsed().as_secs_f64()
+        );
+        let _ = progress(Progress {
+            stage: Stage::Done,
+            done: info.size,
+            total: info.size,
+        });
+        Ok(Downloaded {
+            version: info.version,
+            size: info.size,
+            md5: actual,
+        })
+    }
+
+    /// Downloads `length` bytes (to the end for `None`) of a version from
+    /// `offset`. `check` sees the reply header first and may refuse it (for
+    /// a version other than the one expected); `sink` gets each piece as it
+    /// arrives and may stop the transfer. Either way the connection is then
+    /// unusable, as the server is still sending.
+    pub fn download_range(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        offset: u64,
+        length: Option<u64>,
+        check: &mut dyn FnMut(&RangeInfo) -> Result<(), ClientError>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<ControlFlow<()>, ClientError>,
+    ) -> Result<RangeInfo, ClientError> {
         check_name(name)?;
         self.ensure_usable()?;
-        let started = Instant::now();
         let request = Request::Download {
             name: name.to_owned(),
             version,
-            offset: 0,
-            length: None,
+            offset,
+            length,
         };
-        let (version, size, expected) = match self.call(&request)? {
+        let info = match self.call(&request)? {
             Reply::Download {
                 version,
                 size,
                 md5,
-                offset: 0,
-                length,
-            } if length == size => (version, size, md5),
-            other => return Err(unexpected(&other)),
+                offset: got_offset,
+                length: got_length,
+            } if got_offset == offset && length.is_none_or(|l| l == got_length) => RangeInfo {
+                version,
+                size,
+                md5,
+                offset,
+                length: got_length,
+            },
+            other => {
+                self.broken = true;
+                return Err(unexpected(&other));
+            }
         };
-        info!(
-            "download start name={} version={version} size={size}",
-            escaped(name)
-        );
-        let mut hasher = Hasher::new();
+        if let Err(e) = check(&info) {
+            self.broken = true;
+            return Err(e);
+        }
         let mut buf = chunk_buffer();
         let mut received = 0u64;
         loop {
             match self.read_reply()? {
                 Reply::Data(n) => {
-                    if received + n > size {
+                    if received + n > info.length {
                         self.broken = true;
                         return Err(ClientError::Protocol(
                             "it sent more bytes than announced".into(),
@@ -632,71 +801,68 @@ impl Client {
                         self.conn
                             .read_payload(&mut buf[..piece])
                             .map_err(|e| self.lost(e))?;
-                        hasher.update(&buf[..piece]);
-                        sink.write_all(&buf[..piece])
-                            .map_err(|e| ClientError::Local {
-                                action: "write",
-                                path: PathBuf::from(name),
-                                source: e,
-                            })?;
+                        match sink(&buf[..piece]) {
+                            Ok(ControlFlow::Continue(())) => {}
+                            Ok(ControlFlow::Break(())) => {
+                                self.broken = true;
+                                info!(
+                                    "download of {} stopped after {} bytes",
+                                    escaped(name),
+                                    received
+                                );
+                                return Err(ClientError::Cancelled);
+                            }
+                            Err(e) => {
+                                self.broken = true;
+                                return Err(e);
+                            }
+                        }
                         left -= piece;
                     }
                     received += n;
-                    let report = Progress {
-                        stage: Stage::Transferring,
-                        done: received,
-                        total: size,
-                    };
-                    if progress(report).is_break() {
-                        // The server is still sending; this connection is done.
-                        self.broken = true;
-                        info!(
-                            "download cancelled name={} after {received} bytes",
-                            escaped(name)
-                        );
-                        return Err(ClientError::Cancelled);
-                    }
                 }
-                Reply::End if received == size => break,
+                Reply::End if received == info.length => return Ok(info),
                 Reply::End => {
+                    self.broken = true;
                     return Err(ClientError::Protocol(format!(
-                        "it ended the download after {received} of {size} bytes"
+                        "it ended the download after {received} of {} bytes",
+                        info.length
                     )));
                 }
                 Reply::Error { code, message } => {
                     return Err(ClientError::Server { code, message });
                 }
-                other => return Err(unexpected(&other)),
+                other => {
+                    self.broken = true;
+                    return Err(unexpected(&other));
+                }
             }
         }
-        let _ = progress(Progress {
-            stage: Stage::Verifying,
-            done: size,
-            total: size,
-        });
-        let actual = hasher.finish();
-        if actual != expected {
-            warn!(
-                "download corrupt name={} version={version} md5={actual} expected={expected}",
-                escaped(name)
-            );
-            return Err(ClientError::Corrupt { expected, actual });
-        }
-        info!(
-            "download done name={} version={version} bytes={size} md5={actual} secs={:.3}",
-            escaped(name),
-            started.elapsed().as_secs_f64()
-        );
-        let _ = progress(Progress {
-            stage: Stage::Done,
-            done: size,
-            total: size,
-        });
-        Ok(Downloaded {
+    }
+
+    /// The MD5 of every [`CHUNK_SIZE`] piece of a version: the chunk size
+    /// the server used and the digests in order.
+    pub fn chunks(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<(u64, Vec<Md5Digest>), ClientError> {
+        let (chunk_size, count) = match self.call(&Request::Chunks {
+            name: name.to_owned(),
             version,
-            size,
-            md5: actual,
-        })
+        })? {
+            Reply::ChunksHeader { chunk_size, count } => (chunk_size, count),
+            other => return Err(unexpected(&other)),
+        };
+        let mut next = 0u64;
+        let digests = self.read_items(count, |r| match r {
+            Reply::Chunk { index, md5 } if index == next => {
+                next += 1;
+                Ok(md5)
+            }
+            other => Err(other),
+        })?;
+        Ok((chunk_size, digests))
     }
 
     // -- plumbing -----------------------------------------------------------
@@ -770,7 +936,7 @@ impl Client {
     fn read_items<T>(
         &mut self,
         count: u64,
-        pick: impl Fn(Reply) -> Result<T, Reply>,
+        mut pick: impl FnMut(Reply) -> Result<T, Reply>,
     ) -> Result<Vec<T>, ClientError> {
         let mut items = Vec::with_capacity(count.min(100_000) as usize);
         for _ in 0..count {
@@ -781,11 +947,25 @@ impl Client {
     }
 }
 
-/// `path` with `.part` appended to its file name.
-pub fn part_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    path.with_file_name(name)
+/// Opens a file to upload; returns it with its size.
+pub fn open_source(path: &Path) -> Result<(File, u64), ClientError> {
+    let local = |action, source| ClientError::Local {
+        action,
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(|e| local("open", e))?;
+    let meta = file.metadata().map_err(|e| local("read", e))?;
+    if meta.is_dir() {
+        return Err(local(
+            "upload",
+            io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a folder; upload the files in it",
+            ),
+        ));
+    }
+    Ok((file, meta.len()))
 }
 
 fn check_name(name: &str) -> Result<(), ClientError> {

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod names;
 pub mod protocol;
 pub mod time;
+pub mod transfer;
 pub mod units;
 pub mod wire;
 

@@ -71,11 +71,21 @@ fn is_forbidden_char(c: char) -> bool {
 /// The name under which the `n`th copy of `name` is stored by the `rename`
 /// conflict policy: `report.pdf` → `report_v2.pdf`, `notes` → `notes_v2`,
 /// `.profile` → `.profile_v2`.
+///
+/// The stem is shortened (at a character boundary) when needed so the
+/// result still fits [`MAX_NAME_BYTES`].
 pub fn versioned_name(name: &str, n: u32) -> String {
-    match name.rfind('.') {
-        Some(dot) if dot > 0 => format!("{}_v{n}{}", &name[..dot], &name[dot..]),
-        _ => format!("{name}_v{n}"),
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => name.split_at(dot),
+        _ => (name, ""),
+    };
+    let tag = format!("_v{n}");
+    let room = MAX_NAME_BYTES.saturating_sub(tag.len() + ext.len());
+    let mut cut = stem.len().min(room);
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
     }
+    format!("{}{tag}{ext}", stem[..cut].trim_end())
 }
 
 /// Shows untrusted text in a log line: quoted, with control characters,
@@ -152,6 +162,14 @@ mod tests {
         assert_eq!(versioned_name(".profile", 2), ".profile_v2");
         assert_eq!(versioned_name("a.tar.gz", 2), "a.tar_v2.gz");
         assert_eq!(versioned_name("Übersicht.txt", 10), "Übersicht_v10.txt");
+        let long = format!("{}.txt", "é".repeat(125));
+        assert_eq!(validate_name(&long), Ok(()));
+        let renamed = versioned_name(&long, 2);
+        assert!(
+            renamed.len() <= MAX_NAME_BYTES && renamed.ends_with("_v2.txt"),
+            "{renamed}"
+        );
+        assert_eq!(validate_name(&renamed), Ok(()));
     }
 
     #[test]

@@ -132,8 +132,8 @@ pub enum Request {
         /// How many bytes to send; `None` for all to the end.
         length: Option<u64>,
     },
-    /// `UPLOAD <name> <size> <policy>`; the body (DATA frames, then DONE or
-    /// ABORT) always follows.
+    /// `UPLOAD <name> <size> <policy> [resume=<upload-id>]`; the body (DATA
+    /// frames, then DONE or ABORT) always follows.
     Upload {
         /// File name.
         name: String,
@@ -141,6 +141,16 @@ pub enum Request {
         size: u64,
         /// What to do if the name is taken.
         policy: ConflictPolicy,
+        /// The id of an interrupted upload to continue, from an earlier READY.
+        resume: Option<String>,
+    },
+    /// `CHUNKS <name> [version=N]`: the MD5 of every CHUNK_SIZE piece of a
+    /// version, to find which pieces of a damaged copy to fetch again.
+    Chunks {
+        /// File name.
+        name: String,
+        /// Version number; `None` for the current one.
+        version: Option<u32>,
     },
     /// `DELETE <name> [version=N]` (admin)
     Delete {
@@ -251,6 +261,20 @@ pub enum Reply {
         upload_id: String,
         /// Where the payload starts.
         offset: u64,
+    },
+    /// `OK CHUNKS <chunk-size> <count>`, followed by count `CHUNK` lines in order.
+    ChunksHeader {
+        /// Bytes per chunk (the last one may be shorter).
+        chunk_size: u64,
+        /// Number of chunks.
+        count: u64,
+    },
+    /// `CHUNK <index> <md5>`: the MD5 of bytes `index*chunk_size ..` of the version.
+    Chunk {
+        /// Zero-based chunk number.
+        index: u64,
+        /// Its MD5.
+        md5: Md5Digest,
     },
     /// `OK STORED <name> <version> <size> <md5>`: the upload is durable and visible.
     Stored {
@@ -477,7 +501,7 @@ pub enum ProtocolError {
     },
 }
 
-const ALL_VERBS: &str = "LOGIN, LIST, STAT, HISTORY, DOWNLOAD, UPLOAD, DELETE, LOGS, USERS, USERADD, USERDEL, PASSWD, ROLE, PING, QUIT";
+const ALL_VERBS: &str = "LOGIN, LIST, STAT, HISTORY, DOWNLOAD, UPLOAD, CHUNKS, DELETE, LOGS, USERS, USERADD, USERDEL, PASSWD, ROLE, PING, QUIT";
 
 // ---------------------------------------------------------------------------
 // Words: percent-encoding of arguments
@@ -618,12 +642,12 @@ impl<'a> Args<'a> {
         raw.parse().map_err(|_| self.invalid(field, raw, expected))
     }
 
-    /// Reads the remaining words as `key=number` options, each key at most
-    /// once and from `keys`; returns their values in the order of `keys`.
-    fn numeric_options<const N: usize>(
+    /// Reads the remaining words as `key=value` options, each key at most
+    /// once and from `keys`; returns the raw values in the order of `keys`.
+    fn options<const N: usize>(
         &mut self,
         keys: [&'static str; N],
-    ) -> Result<[Option<u64>; N], ProtocolError> {
+    ) -> Result<[Option<&'a str>; N], ProtocolError> {
         let mut values = [None; N];
         for word in self.words.by_ref() {
             let slot = word
@@ -642,12 +666,25 @@ impl<'a> Args<'a> {
                     key: keys[i].to_owned(),
                 });
             }
-            values[i] = Some(parse_number(value).ok_or(ProtocolError::Invalid {
-                verb: self.verb,
-                field: keys[i],
-                text: value.to_owned(),
-                expected: "a whole number in range",
-            })?);
+            values[i] = Some(value);
+        }
+        Ok(values)
+    }
+
+    /// Like [`Args::options`], with every value a number.
+    fn numeric_options<const N: usize>(
+        &mut self,
+        keys: [&'static str; N],
+    ) -> Result<[Option<u64>; N], ProtocolError> {
+        let raw = self.options(keys)?;
+        let mut values = [None; N];
+        for (i, value) in raw.iter().enumerate() {
+            if let Some(text) = value {
+                values[i] = Some(
+                    parse_number(text)
+                        .ok_or_else(|| self.invalid(keys[i], text, "a whole number in range"))?,
+                );
+            }
         }
         Ok(values)
     }
@@ -744,14 +781,34 @@ impl Request {
             "UPLOAD" => {
                 let mut a = Args::new(
                     "UPLOAD",
-                    "UPLOAD <name> <size> <overwrite|rename|fail>, then the body",
+                    "UPLOAD <name> <size> <overwrite|rename|fail> [resume=<upload-id>], then the body",
                     rest,
                 );
                 let name = a.word("name")?;
                 let size = a.number("size")?;
                 let policy = a.parsed("policy", "overwrite, rename or fail")?;
-                a.finish()?;
-                Request::Upload { name, size, policy }
+                let [resume] = a.options(["resume"])?;
+                let resume = resume
+                    .map(|raw| {
+                        decode_word(raw)
+                            .ok_or_else(|| a.invalid("resume", raw, "percent-encoded UTF-8"))
+                    })
+                    .transpose()?;
+                Request::Upload {
+                    name,
+                    size,
+                    policy,
+                    resume,
+                }
+            }
+            "CHUNKS" => {
+                let mut a = Args::new("CHUNKS", "CHUNKS <name> [version=N]", rest);
+                let name = a.word("name")?;
+                let [version] = a.numeric_options(["version"])?;
+                Request::Chunks {
+                    name,
+                    version: a.small("version", version)?,
+                }
             }
             "DELETE" => {
                 let mut a = Args::new("DELETE", "DELETE <name> [version=N]", rest);
@@ -826,6 +883,7 @@ impl Request {
             Request::History { .. } => "HISTORY",
             Request::Download { .. } => "DOWNLOAD",
             Request::Upload { .. } => "UPLOAD",
+            Request::Chunks { .. } => "CHUNKS",
             Request::Delete { .. } => "DELETE",
             Request::Logs { .. } => "LOGS",
             Request::Users => "USERS",
@@ -861,8 +919,18 @@ impl fmt::Display for Request {
                 write_option(f, "offset", Some(*offset).filter(|o| *o != 0))?;
                 write_option(f, "length", *length)
             }
-            Request::Upload { name, size, policy } => {
-                write!(f, "UPLOAD {} {size} {policy}", w(name))
+            Request::Upload {
+                name,
+                size,
+                policy,
+                resume,
+            } => {
+                write!(f, "UPLOAD {} {size} {policy}", w(name))?;
+                write_option(f, "resume", resume.as_deref().map(w))
+            }
+            Request::Chunks { name, version } => {
+                write!(f, "CHUNKS {}", w(name))?;
+                write_option(f, "version", *version)
             }
             Request::Delete { name, version } => {
                 write!(f, "DELETE {}", w(name))?;
@@ -985,6 +1053,13 @@ impl Reply {
                 Reply::Version(info)
             }
             "DATA" => Reply::Data(frame_length(rest)?),
+            "CHUNK" => {
+                let mut a = Args::new("CHUNK", "CHUNK <index> <md5>", rest);
+                let index = a.number("index")?;
+                let md5 = a.parsed("md5", "32 hexadecimal digits")?;
+                a.finish()?;
+                Reply::Chunk { index, md5 }
+            }
             "END" => {
                 Args::new("END", "END", rest).finish()?;
                 Reply::End
@@ -1059,6 +1134,13 @@ fn parse_ok(rest: &str) -> Result<Reply, ProtocolError> {
             };
             a.finish()?;
             reply
+        }
+        "CHUNKS" => {
+            let mut a = Args::new("OK CHUNKS", "OK CHUNKS <chunk-size> <count>", rest);
+            let chunk_size = a.number("chunk size")?;
+            let count = a.number("count")?;
+            a.finish()?;
+            Reply::ChunksHeader { chunk_size, count }
         }
         "READY" => {
             let mut a = Args::new("OK READY", "OK READY <upload-id> <offset>", rest);
@@ -1147,6 +1229,10 @@ impl fmt::Display for Reply {
             Reply::Data(n) => write!(f, "DATA {n}"),
             Reply::End => f.write_str("END"),
             Reply::Ready { upload_id, offset } => write!(f, "OK READY {} {offset}", w(upload_id)),
+            Reply::ChunksHeader { chunk_size, count } => {
+                write!(f, "OK CHUNKS {chunk_size} {count}")
+            }
+            Reply::Chunk { index, md5 } => write!(f, "CHUNK {index} {md5}"),
             Reply::Stored {
                 name,
                 version,

@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS versions (
     created  INTEGER NOT NULL,
     PRIMARY KEY (name, version)
 );
+-- Per-chunk MD5s of a blob, computed on first request (CHUNKS) and kept.
+CREATE TABLE IF NOT EXISTS chunk_sums (
+    blob       TEXT PRIMARY KEY,
+    chunk_size INTEGER NOT NULL,
+    sums       BLOB NOT NULL
+);
 ";
 
 /// A database failure, or a rule the request broke.
@@ -308,6 +314,9 @@ impl Db {
             "DELETE FROM versions WHERE name = ?1 AND (?2 IS NULL OR version = ?2)",
             params![name, version],
         )?;
+        for blob in &blobs {
+            tx.execute("DELETE FROM chunk_sums WHERE blob = ?1", [blob])?;
+        }
         // A file whose last version went is forgotten entirely.
         tx.execute(
             "DELETE FROM files WHERE name = ?1
@@ -316,6 +325,45 @@ impl Db {
         )?;
         tx.commit()?;
         Ok(blobs)
+    }
+
+    /// The cached per-chunk MD5s of a blob, if computed with this chunk size.
+    pub fn chunk_sums(
+        &self,
+        blob: &str,
+        chunk_size: u64,
+    ) -> Result<Option<Vec<Md5Digest>>, DbError> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .lock()
+            .query_row(
+                "SELECT chunk_size, sums FROM chunk_sums WHERE blob = ?1",
+                [blob],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row
+            .filter(|(size, bytes)| *size as u64 == chunk_size && bytes.len() % 16 == 0)
+            .map(|(_, bytes)| {
+                bytes
+                    .chunks_exact(16)
+                    .map(|c| Md5Digest(c.try_into().expect("16 bytes")))
+                    .collect()
+            }))
+    }
+
+    /// Caches the per-chunk MD5s of a blob.
+    pub fn save_chunk_sums(
+        &self,
+        blob: &str,
+        chunk_size: u64,
+        sums: &[Md5Digest],
+    ) -> Result<(), DbError> {
+        let bytes: Vec<u8> = sums.iter().flat_map(|d| d.0).collect();
+        self.lock().execute(
+            "INSERT OR REPLACE INTO chunk_sums (blob, chunk_size, sums) VALUES (?1, ?2, ?3)",
+            params![blob, chunk_size as i64, bytes],
+        )?;
+        Ok(())
     }
 
     /// Every blob id the database refers to.

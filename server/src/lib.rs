@@ -9,6 +9,7 @@ pub mod logfile;
 mod session;
 pub mod storage;
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -52,6 +53,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// How long a failed login waits before it is answered.
     pub login_failure_delay: Duration,
+    /// How long an interrupted upload is kept for a resume.
+    pub partial_upload_ttl: Duration,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Config {
             bcrypt_cost: 10,
             admin_password: None,
             login_failure_delay: Duration::from_millis(500),
+            partial_upload_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -81,6 +85,8 @@ pub(crate) struct Shared {
     throttle: Mutex<Throttle>,
     connections: AtomicUsize,
     stopping: AtomicBool,
+    /// Upload ids being received right now.
+    active_uploads: Mutex<HashSet<String>>,
 }
 
 /// A running server. Dropping it stops the listeners; connections already
@@ -88,7 +94,7 @@ pub(crate) struct Shared {
 pub struct Server {
     shared: Arc<Shared>,
     addrs: Vec<SocketAddr>,
-    acceptors: Vec<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
     admin_password: Option<String>,
     bind_errors: Vec<String>,
 }
@@ -116,7 +122,7 @@ impl Server {
                 config.data_dir.display()
             )
         })?;
-        clean_storage(&db, &store)?;
+        clean_storage(&db, &store, config.partial_upload_ttl)?;
         let admin_password = ensure_admin(&db, &config)?;
 
         let mut listeners = Vec::new();
@@ -145,9 +151,18 @@ impl Server {
             throttle: Mutex::new(Throttle::default()),
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            active_uploads: Mutex::new(HashSet::new()),
         });
         let mut addrs = Vec::new();
-        let mut acceptors = Vec::new();
+        let mut threads = Vec::new();
+        {
+            let shared = Arc::clone(&shared);
+            let handle = thread::Builder::new()
+                .name("janitor".into())
+                .spawn(move || janitor(&shared))
+                .context("while starting the janitor thread")?;
+            threads.push(handle);
+        }
         for listener in listeners {
             let addr = listener.local_addr()?;
             info!("listening on {addr}");
@@ -157,12 +172,12 @@ impl Server {
                 .spawn(move || accept_loop(&listener, &shared))
                 .context("while starting a listener thread")?;
             addrs.push(addr);
-            acceptors.push(handle);
+            threads.push(handle);
         }
         Ok(Server {
             shared,
             addrs,
-            acceptors,
+            threads,
             admin_password,
             bind_errors,
         })
@@ -201,7 +216,7 @@ impl Server {
         for addr in &self.addrs {
             let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
         }
-        for handle in self.acceptors.drain(..) {
+        for handle in self.threads.drain(..) {
             let _ = handle.join();
         }
         info!("listeners stopped");
@@ -216,10 +231,10 @@ impl Drop for Server {
 
 /// Removes what a crash left behind: unfinished uploads, blobs no version
 /// refers to, and versions whose blob is gone.
-fn clean_storage(db: &Db, store: &Store) -> anyhow::Result<()> {
+fn clean_storage(db: &Db, store: &Store, partial_ttl: Duration) -> anyhow::Result<()> {
     let referenced = db.all_blobs().context("while reading the version table")?;
     let missing = store
-        .clean_orphans(&referenced)
+        .clean_orphans(&referenced, partial_ttl)
         .context("while cleaning the storage folder")?;
     for blob in missing {
         error!(
@@ -250,6 +265,34 @@ fn ensure_admin(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
     db.add_user("admin", &hash, Role::Admin)?;
     info!("created user \"admin\" (role admin) on an empty database");
     Ok(Some(password))
+}
+
+/// Expires interrupted uploads that were not resumed in time.
+fn janitor(shared: &Shared) {
+    const EVERY: Duration = Duration::from_secs(600);
+    let mut waited = Duration::ZERO;
+    while !shared.stopping.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(200));
+        waited += Duration::from_millis(200);
+        if waited >= EVERY {
+            waited = Duration::ZERO;
+            let in_progress = |id: &str| {
+                shared
+                    .active_uploads
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .contains(id)
+            };
+            match shared
+                .store
+                .expire_partials(shared.config.partial_upload_ttl, &in_progress)
+            {
+                Ok(0) => {}
+                Ok(n) => info!("removed {n} interrupted uploads older than the resume window"),
+                Err(e) => warn!("could not expire interrupted uploads: {e}"),
+            }
+        }
+    }
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {

@@ -12,7 +12,7 @@ use std::sync::PoisonError;
 use std::thread;
 use std::time::Instant;
 
-use ferry_common::hash::Hasher;
+use ferry_common::Md5Digest;
 use ferry_common::names::{escaped, validate_name};
 use ferry_common::protocol::{
     CHUNK_SIZE, ConflictPolicy, ErrorCode, MAX_LOG_LINES, PROTOCOL_VERSION, ProtocolError, Reply,
@@ -25,7 +25,7 @@ use crate::Shared;
 use crate::auth::{self, check_password, check_user_name, verify_password};
 use crate::db::{DbError, NewVersion};
 use crate::logfile;
-use crate::storage::TempBlob;
+use crate::storage::Partial;
 
 /// Read buffer per connection; transfer buffers are allocated only while a
 /// transfer runs, so idle connections stay small.
@@ -79,6 +79,71 @@ fn linger(stream: &TcpStream) {
     }
 }
 
+/// What arrived of an upload body.
+struct Body {
+    /// Bytes of the file received so far, including any from an earlier connection.
+    arrived: u64,
+    /// More bytes came than were announced.
+    overflow: bool,
+    /// Writing to disk failed; later bytes are read and dropped.
+    write_error: Option<io::Error>,
+}
+
+/// A connection's exclusive hold on an upload id, so two connections never
+/// write one partial upload. Released on drop.
+struct Claim<'a> {
+    shared: &'a Shared,
+    id: String,
+}
+
+impl<'a> Claim<'a> {
+    /// Claims `id`, waiting a little for a connection that is just dying
+    /// (a client that reconnects after a network cut may be faster than the
+    /// server's notice that the old connection is gone).
+    fn take(shared: &'a Shared, id: &str) -> Result<Claim<'a>, Fault> {
+        for _ in 0..60 {
+            let mut active = shared
+                .active_uploads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if active.insert(id.to_owned()) {
+                return Ok(Claim {
+                    shared,
+                    id: id.to_owned(),
+                });
+            }
+            drop(active);
+            thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err(refuse(
+            ErrorCode::Busy,
+            "this upload is still being received on another connection; try again in a minute",
+        ))
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .active_uploads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+/// What the session needs of its stream beyond reading and writing.
+pub(crate) trait Transport {
+    /// Sets how long one read may wait.
+    fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
 /// How handling a request went wrong.
 enum Fault {
     /// Answer `ERR code message` and carry on.
@@ -127,7 +192,7 @@ struct Session<'a, S> {
     user: Option<User>,
 }
 
-impl<S: Read + Write> Session<'_, S> {
+impl<'a, S: Read + Write + Transport> Session<'a, S> {
     /// The request loop; returns why it ended.
     fn run(&mut self) -> String {
         let hello = Reply::Hello {
@@ -261,7 +326,13 @@ impl<S: Read + Write> Session<'_, S> {
                 offset,
                 length,
             } => self.download(&name, version, offset, length),
-            Request::Upload { name, size, policy } => self.upload(&name, size, policy),
+            Request::Upload {
+                name,
+                size,
+                policy,
+                resume,
+            } => self.upload(&name, size, policy, resume.as_deref()),
+            Request::Chunks { name, version } => self.chunks(&name, version),
             Request::Delete { name, version } => self.delete(&name, version),
             Request::Logs { lines } => self.logs(lines),
             Request::Users => self.users(),
@@ -516,24 +587,36 @@ impl<S: Read + Write> Session<'_, S> {
         Ok(Flow::Continue)
     }
 
-    fn upload(&mut self, name: &str, size: u64, policy: ConflictPolicy) -> Handled {
-        let temp = match self.prepare_upload(name, size, policy) {
-            Ok(temp) => temp,
+    fn upload(
+        &mut self,
+        name: &str,
+        size: u64,
+        policy: ConflictPolicy,
+        resume: Option<&str>,
+    ) -> Handled {
+        let (partial, claim) = match self.prepare_upload(name, size, policy, resume) {
+            Ok(prepared) => prepared,
             Err(refusal) => return self.refuse_upload(Err(refusal)),
         };
         let started = Instant::now();
+        let offset = partial.received();
         info!(
-            "{} upload start name={} size={size} policy={policy}",
+            "{} upload start name={} size={size} policy={policy} id={} offset={offset}",
             self.who(),
-            escaped(name)
+            escaped(name),
+            partial.id()
         );
         self.conn.send(Reply::Ready {
-            upload_id: temp.id().to_owned(),
-            offset: 0,
+            upload_id: partial.id().to_owned(),
+            offset,
         })?;
         // From here on the body is consumed by `receive_upload`, so a
         // refusal is answered directly rather than through `refuse_upload`.
-        match self.receive_upload(temp, name, size, policy) {
+        self.transfer_timeouts(true);
+        let outcome = self.receive_upload(partial, name, size, policy);
+        self.transfer_timeouts(false);
+        drop(claim);
+        match outcome {
             Ok(Some(reply)) => {
                 if let Reply::Stored {
                     name: stored,
@@ -543,10 +626,11 @@ impl<S: Read + Write> Session<'_, S> {
                 } = &reply
                 {
                     info!(
-                        "{} upload end name={} stored_as={} version={version} bytes={size} md5={md5} secs={:.3}",
+                        "{} upload end name={} stored_as={} version={version} bytes={size} received={} md5={md5} secs={:.3}",
                         self.who(),
                         escaped(name),
                         escaped(stored),
+                        size - offset,
                         started.elapsed().as_secs_f64()
                     );
                 }
@@ -575,13 +659,16 @@ impl<S: Read + Write> Session<'_, S> {
         }
     }
 
-    /// The checks made before any byte is accepted.
+    /// The checks made before any byte is accepted; then the upload to
+    /// continue (when `resume` names one the server still holds for this
+    /// user, name and size) or a new one, claimed for this connection.
     fn prepare_upload(
         &mut self,
         name: &str,
         size: u64,
         policy: ConflictPolicy,
-    ) -> Result<TempBlob, Fault> {
+        resume: Option<&str>,
+    ) -> Result<(Partial, Claim<'a>), Fault> {
         check_name(name)?;
         let max = self.shared.config.max_upload_size;
         if size > max {
@@ -593,67 +680,72 @@ impl<S: Read + Write> Session<'_, S> {
         if policy == ConflictPolicy::Fail && self.shared.db.file_exists(name)? {
             return Err(exists(name));
         }
-        self.shared.store.create_temp().map_err(|e| {
-            error!("cannot create a temp file: {e}");
+        let user = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
+        let cannot_store = |e: io::Error| {
+            error!("cannot start an upload: {e}");
             refuse(
                 ErrorCode::Internal,
                 "the server cannot store files right now; tell the admin",
             )
-        })
+        };
+        if let Some(id) = resume {
+            let claim = Claim::take(self.shared, id)?;
+            if let Some(partial) = self
+                .shared
+                .store
+                .resume_partial(id, name, size, &user)
+                .map_err(cannot_store)?
+            {
+                return Ok((partial, claim));
+            }
+            info!(
+                "{} upload {id} cannot be resumed (expired or unknown); starting afresh",
+                self.who()
+            );
+        }
+        let partial = self
+            .shared
+            .store
+            .create_partial(name, size, &user)
+            .map_err(cannot_store)?;
+        let claim = Claim::take(self.shared, partial.id())?;
+        Ok((partial, claim))
     }
 
-    /// Receives the body into `temp`, checks it and makes it durable and
-    /// visible. `Ok(None)` when the client aborted.
+    /// Receives the body into `partial`, checks it and makes it durable and
+    /// visible. `Ok(None)` when the client aborted. If the connection breaks,
+    /// the partial upload is kept for a resume.
     fn receive_upload(
         &mut self,
-        mut temp: TempBlob,
+        mut partial: Partial,
         name: &str,
         size: u64,
         policy: ConflictPolicy,
     ) -> Result<Option<Reply>, Fault> {
-        let mut hasher = Hasher::new();
-        let mut buf = Vec::new();
-        let mut received = 0u64;
-        let mut overflow = false;
-        let mut write_error: Option<io::Error> = None;
-        let client_md5 = loop {
-            match self.next_frame()? {
-                UploadFrame::Data(n) => {
-                    if overflow || received + n > size {
-                        overflow = true;
-                        self.skip_payload(n)?;
-                        continue;
-                    }
-                    if buf.is_empty() {
-                        buf = vec![0u8; size.min(CHUNK_SIZE) as usize];
-                    }
-                    let mut left = n;
-                    while left > 0 {
-                        let piece = left.min(buf.len() as u64) as usize;
-                        self.read_payload(&mut buf[..piece])?;
-                        if write_error.is_none() {
-                            hasher.update(&buf[..piece]);
-                            if let Err(e) = temp.file().write_all(&buf[..piece]) {
-                                write_error = Some(e);
-                            }
-                        }
-                        left -= piece as u64;
-                    }
-                    received += n;
+        let mut body = Body {
+            arrived: partial.received(),
+            overflow: false,
+            write_error: None,
+        };
+        let client_md5 = match self.receive_body(&mut partial, size, &mut body) {
+            Ok(Some(md5)) => md5,
+            Ok(None) => return Ok(None),
+            Err(end) => {
+                if body.write_error.is_none() {
+                    partial.keep();
                 }
-                UploadFrame::Done(md5) => break md5,
-                UploadFrame::Abort => return Ok(None),
+                return Err(end);
             }
         };
-        if let Some(e) = write_error {
+        if let Some(e) = body.write_error {
             error!("writing the upload of {} failed: {e}", escaped(name));
             return Err(storage_failure(&e));
         }
-        if overflow || received != size {
-            let arrived = if overflow {
+        if body.overflow || body.arrived != size {
+            let arrived = if body.overflow {
                 "more".to_owned()
             } else {
-                received.to_string()
+                body.arrived.to_string()
             };
             return Err(refuse(
                 ErrorCode::SizeMismatch,
@@ -662,7 +754,7 @@ impl<S: Read + Write> Session<'_, S> {
                 ),
             ));
         }
-        let md5 = hasher.finish();
+        let md5 = partial.digest();
         if md5 != client_md5 {
             return Err(refuse(
                 ErrorCode::Md5Mismatch,
@@ -671,7 +763,7 @@ impl<S: Read + Write> Session<'_, S> {
                 ),
             ));
         }
-        let blob = self.shared.store.commit(temp).map_err(|e| {
+        let blob = self.shared.store.commit(partial).map_err(|e| {
             error!("cannot commit the upload of {}: {e}", escaped(name));
             storage_failure(&e)
         })?;
@@ -699,6 +791,100 @@ impl<S: Read + Write> Session<'_, S> {
                 })
             }
         }
+    }
+
+    /// Reads DATA frames into `partial` up to the terminator; returns the
+    /// client's MD5, or `None` for ABORT. Bytes past the announced size are
+    /// read and dropped so the conversation stays in step.
+    fn receive_body(
+        &mut self,
+        partial: &mut Partial,
+        size: u64,
+        body: &mut Body,
+    ) -> Result<Option<Md5Digest>, Fault> {
+        let mut buf = Vec::new();
+        loop {
+            match self.next_frame()? {
+                UploadFrame::Data(n) => {
+                    if body.overflow || body.arrived + n > size {
+                        body.overflow = true;
+                        self.skip_payload(n)?;
+                        continue;
+                    }
+                    if buf.is_empty() {
+                        buf = vec![0u8; size.min(CHUNK_SIZE) as usize];
+                    }
+                    let mut left = n;
+                    while left > 0 {
+                        let piece = left.min(buf.len() as u64) as usize;
+                        self.read_payload(&mut buf[..piece])?;
+                        if body.write_error.is_none()
+                            && let Err(e) = partial.write(&buf[..piece])
+                        {
+                            body.write_error = Some(e);
+                        }
+                        left -= piece as u64;
+                    }
+                    body.arrived += n;
+                }
+                UploadFrame::Done(md5) => return Ok(Some(md5)),
+                UploadFrame::Abort => return Ok(None),
+            }
+        }
+    }
+
+    /// Switches the read timeout between waiting for a request (the idle
+    /// timeout) and waiting inside a transfer (the shorter I/O timeout).
+    fn transfer_timeouts(&mut self, in_transfer: bool) {
+        let config = &self.shared.config;
+        let timeout = if in_transfer {
+            config.io_timeout
+        } else {
+            config.idle_timeout
+        };
+        if let Err(e) = self.conn.get_ref().set_read_timeout(Some(timeout)) {
+            warn!("{} could not set a read timeout: {e}", self.who());
+        }
+    }
+
+    fn chunks(&mut self, name: &str, version: Option<u32>) -> Handled {
+        check_name(name)?;
+        let stored = self
+            .shared
+            .db
+            .version(name, version)
+            .map_err(|e| not_found(e, name, version))?;
+        let sums = match self.shared.db.chunk_sums(&stored.blob, CHUNK_SIZE)? {
+            Some(sums) => sums,
+            None => {
+                let sums = self
+                    .shared
+                    .store
+                    .chunk_sums(&stored.blob, CHUNK_SIZE)
+                    .map_err(|e| {
+                        error!("cannot read blob {} of {}: {e}", stored.blob, escaped(name));
+                        refuse(
+                            ErrorCode::Internal,
+                            "the server cannot read its copy of this file; tell the admin",
+                        )
+                    })?;
+                self.shared
+                    .db
+                    .save_chunk_sums(&stored.blob, CHUNK_SIZE, &sums)?;
+                sums
+            }
+        };
+        self.conn.queue(Reply::ChunksHeader {
+            chunk_size: CHUNK_SIZE,
+            count: sums.len() as u64,
+        });
+        for (index, md5) in sums.into_iter().enumerate() {
+            self.conn.queue(Reply::Chunk {
+                index: index as u64,
+                md5,
+            });
+        }
+        Ok(Flow::Continue)
     }
 
     /// Reads the next line of an upload body. A line that is not a body line

@@ -1,19 +1,34 @@
 //! Where file contents live on disk: `blobs/<id>` for stored versions and
-//! `tmp/<id>` for uploads in flight, both under the data folder. Ids are
-//! random hex chosen here; a client's file name never becomes a path.
+//! `tmp/<id>` (+ `tmp/<id>.json`) for uploads in flight, under the data
+//! folder. Ids are random hex chosen here; a client's file name never
+//! becomes a path.
 //!
 //! A blob becomes durable in this order: written to `tmp/`, fsynced, renamed
 //! into `blobs/`, the folder fsynced. Only then does the caller record it in
 //! the database, so a crash at any point leaves at worst an unreferenced
 //! file, which [`Store::clean_orphans`] removes at the next start.
+//!
+//! An upload cut off mid-way is kept as a [`Partial`]: its bytes, and beside
+//! them a small JSON record of who sent what, how many bytes are valid and
+//! the running MD5 state, so a resumed upload neither re-sends nor re-hashes
+//! what already arrived. Partials expire after a configurable time.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use ferry_common::Md5Digest;
+use ferry_common::hash::Hasher;
+use ferry_common::time::Timestamp;
 use log::{info, warn};
+use serde::{Deserialize, Serialize};
+
+/// How often (in bytes received) a partial upload's record is saved, so a
+/// killed server loses at most this much of an upload.
+const CHECKPOINT_BYTES: u64 = 8 << 20;
 
 /// The blob store.
 pub struct Store {
@@ -21,12 +36,33 @@ pub struct Store {
     tmp: PathBuf,
 }
 
-/// An upload being received: a temp file that is deleted on drop unless it
-/// was committed.
-pub struct TempBlob {
+/// What is known about an upload in flight; saved as `tmp/<id>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartialMeta {
+    /// The name the client asked for.
+    pub name: String,
+    /// The announced total size.
+    pub size: u64,
+    /// Who is uploading.
+    pub user: String,
+    /// Bytes received and written so far.
+    pub received: u64,
+    /// The MD5 state over those bytes ([`Hasher::save`]).
+    pub hash_state: String,
+    /// When the record was last saved (Unix seconds).
+    pub updated: i64,
+}
+
+/// An upload being received. Dropped without [`Store::commit`] or
+/// [`Partial::keep`], it is deleted.
+pub struct Partial {
     id: String,
-    path: PathBuf,
+    data_path: PathBuf,
+    meta_path: PathBuf,
     file: Option<File>,
+    meta: PartialMeta,
+    hasher: Hasher,
+    saved_at: u64,
 }
 
 impl Store {
@@ -41,31 +77,95 @@ impl Store {
         Ok(store)
     }
 
-    /// Starts a new temp file for an upload.
-    pub fn create_temp(&self) -> io::Result<TempBlob> {
+    /// Starts a new upload of `size` bytes of `name` by `user`.
+    pub fn create_partial(&self, name: &str, size: u64, user: &str) -> io::Result<Partial> {
         let id = new_id()?;
-        let path = self.tmp.join(&id);
+        let data_path = self.tmp.join(&id);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)?;
-        Ok(TempBlob {
+            .open(&data_path)?;
+        let hasher = Hasher::new();
+        let mut partial = Partial {
+            meta_path: meta_path(&data_path),
             id,
-            path,
+            data_path,
             file: Some(file),
-        })
+            meta: PartialMeta {
+                name: name.to_owned(),
+                size,
+                user: user.to_owned(),
+                received: 0,
+                hash_state: hasher.save(),
+                updated: Timestamp::now().0,
+            },
+            hasher,
+            saved_at: 0,
+        };
+        partial.checkpoint()?;
+        Ok(partial)
     }
 
-    /// Makes a fully written temp file a durable blob; returns its id.
-    pub fn commit(&self, mut temp: TempBlob) -> io::Result<String> {
-        let file = temp.file.take().expect("a temp blob is committed once");
+    /// Takes up a kept upload again, if `id` names one that `user` started
+    /// for the same name and size. Bytes past the last saved record (a
+    /// crash can leave some) are cut off.
+    pub fn resume_partial(
+        &self,
+        id: &str,
+        name: &str,
+        size: u64,
+        user: &str,
+    ) -> io::Result<Option<Partial>> {
+        if !is_id(id) {
+            return Ok(None);
+        }
+        let data_path = self.tmp.join(id);
+        let meta = match read_meta(&meta_path(&data_path)) {
+            Some(meta) => meta,
+            None => return Ok(None),
+        };
+        if meta.name != name || meta.size != size || meta.user != user {
+            return Ok(None);
+        }
+        let Some(hasher) = Hasher::restore(&meta.hash_state) else {
+            return Ok(None);
+        };
+        let mut file = match OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&data_path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if file.metadata()?.len() < meta.received {
+            return Ok(None);
+        }
+        file.set_len(meta.received)?;
+        file.seek(SeekFrom::Start(meta.received))?;
+        Ok(Some(Partial {
+            id: id.to_owned(),
+            meta_path: meta_path(&data_path),
+            data_path,
+            file: Some(file),
+            saved_at: meta.received,
+            meta,
+            hasher,
+        }))
+    }
+
+    /// Makes a fully received upload a durable blob; returns the blob id.
+    pub fn commit(&self, mut partial: Partial) -> io::Result<String> {
+        let file = partial.file.take().expect("a partial is committed once");
         file.sync_all()?;
         drop(file);
-        let dest = self.blobs.join(&temp.id);
-        fs::rename(&temp.path, &dest)?;
+        let dest = self.blobs.join(&partial.id);
+        fs::rename(&partial.data_path, &dest)?;
         sync_dir(&self.blobs)?;
-        Ok(std::mem::take(&mut temp.id))
+        let _ = fs::remove_file(&partial.meta_path);
+        Ok(std::mem::take(&mut partial.id))
     }
 
     /// Opens a blob for reading. Refuses to follow a symlink planted in its place.
@@ -74,6 +174,31 @@ impl Store {
             .read(true)
             .custom_flags(libc::O_NOFOLLOW)
             .open(self.blob_path(id)?)
+    }
+
+    /// The MD5 of every `chunk`-sized piece of a blob.
+    pub fn chunk_sums(&self, id: &str, chunk: u64) -> io::Result<Vec<Md5Digest>> {
+        let mut file = self.open_blob(id)?;
+        let mut buf = vec![0u8; chunk as usize];
+        let mut sums = Vec::new();
+        loop {
+            let mut filled = 0;
+            while filled < buf.len() {
+                match io::Read::read(&mut file, &mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if filled == 0 {
+                return Ok(sums);
+            }
+            sums.push(ferry_common::hash::md5_bytes(&buf[..filled]));
+            if filled < buf.len() {
+                return Ok(sums);
+            }
+        }
     }
 
     /// Removes blobs the database no longer refers to. Failures are logged:
@@ -90,14 +215,48 @@ impl Store {
         }
     }
 
-    /// Deletes every temp file and every blob not in `referenced`; returns
-    /// the referenced ids whose blob is missing.
-    pub fn clean_orphans(&self, referenced: &[String]) -> io::Result<Vec<String>> {
+    /// Deletes partial uploads not saved for `max_age`, and any temp file
+    /// without a valid record. Returns how many uploads were deleted.
+    pub fn expire_partials(
+        &self,
+        max_age: Duration,
+        in_progress: &dyn Fn(&str) -> bool,
+    ) -> io::Result<usize> {
+        let now = Timestamp::now().0;
+        let mut removed = 0;
         for entry in fs::read_dir(&self.tmp)? {
             let path = entry?.path();
-            info!("removing unfinished upload {}", path.display());
-            remove_any(&path)?;
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                remove_any(&path)?;
+                continue;
+            };
+            let id = name.strip_suffix(".json").unwrap_or(name);
+            let data = self.tmp.join(id);
+            let fresh = || {
+                data.is_file()
+                    && read_meta(&meta_path(&data))
+                        .is_some_and(|m| now.saturating_sub(m.updated) < max_age.as_secs() as i64)
+            };
+            let fresh = is_id(id) && (in_progress(id) || fresh());
+            if !fresh && path.exists() {
+                if name == id {
+                    info!("removing an unfinished upload {id} (expired or without a record)");
+                    removed += 1;
+                }
+                remove_any(&path)?;
+            }
         }
+        Ok(removed)
+    }
+
+    /// Deletes every blob not in `referenced` and expired partial uploads;
+    /// returns the referenced ids whose blob is missing.
+    pub fn clean_orphans(
+        &self,
+        referenced: &[String],
+        max_partial_age: Duration,
+    ) -> io::Result<Vec<String>> {
+        self.expire_partials(max_partial_age, &|_| false)?;
         let wanted: HashSet<&str> = referenced.iter().map(String::as_str).collect();
         let mut present = HashSet::new();
         for entry in fs::read_dir(&self.blobs)? {
@@ -124,7 +283,7 @@ impl Store {
 
     fn blob_path(&self, id: &str) -> io::Result<PathBuf> {
         // Ids come from our own database, but check anyway: a path is built from it.
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_id(id) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("bad blob id {id:?}"),
@@ -134,26 +293,73 @@ impl Store {
     }
 }
 
-impl TempBlob {
-    /// The id this upload's blob will have.
+impl Partial {
+    /// The upload id.
     pub fn id(&self) -> &str {
         &self.id
     }
 
-    /// The open temp file.
-    pub fn file(&mut self) -> &mut File {
-        self.file
-            .as_mut()
-            .expect("the temp file is open until committed")
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.meta.received
+    }
+
+    /// Appends received bytes, hashing them; saves the record now and then.
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let file = self.file.as_mut().expect("open until committed");
+        file.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.meta.received += bytes.len() as u64;
+        if self.meta.received - self.saved_at >= CHECKPOINT_BYTES {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// The MD5 of everything received.
+    pub fn digest(&self) -> Md5Digest {
+        self.hasher.clone().finish()
+    }
+
+    /// Saves the record (atomically: a new file renamed over the old).
+    fn checkpoint(&mut self) -> io::Result<()> {
+        self.meta.hash_state = self.hasher.save();
+        self.meta.updated = Timestamp::now().0;
+        let json = serde_json::to_vec(&self.meta).map_err(io::Error::other)?;
+        let tmp = self.meta_path.with_extension("json.new");
+        fs::write(&tmp, json)?;
+        fs::rename(&tmp, &self.meta_path)?;
+        self.saved_at = self.meta.received;
+        Ok(())
+    }
+
+    /// Leaves the upload on disk, record saved, for a later resume.
+    pub fn keep(mut self) {
+        match self.checkpoint() {
+            Ok(()) => {
+                info!(
+                    "kept unfinished upload {} at {} of {} bytes",
+                    self.id, self.meta.received, self.meta.size
+                );
+                self.file = None;
+            }
+            Err(e) => warn!(
+                "could not save the record of upload {}: {e}; it is dropped",
+                self.id
+            ),
+        }
     }
 }
 
-impl Drop for TempBlob {
+impl Drop for Partial {
     fn drop(&mut self) {
-        if self.file.is_some() {
-            self.file = None;
-            if let Err(e) = fs::remove_file(&self.path) {
-                warn!("could not remove temp file {}: {e}", self.path.display());
+        if self.file.take().is_some() {
+            for path in [&self.data_path, &self.meta_path] {
+                if let Err(e) = fs::remove_file(path) {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        warn!("could not remove {}: {e}", path.display());
+                    }
+                }
             }
         }
     }
@@ -164,6 +370,18 @@ pub fn new_id() -> io::Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(io::Error::other)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn is_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn meta_path(data_path: &Path) -> PathBuf {
+    data_path.with_extension("json")
+}
+
+fn read_meta(path: &Path) -> Option<PartialMeta> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -180,32 +398,111 @@ fn remove_any(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use ferry_common::hash::md5_bytes;
+
+    const DAY: Duration = Duration::from_secs(86_400);
 
     #[test]
-    fn commit_and_cleanup() {
+    fn commit_drop_and_cleanup() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
 
-        let mut kept = store.create_temp().unwrap();
-        kept.file().write_all(b"kept").unwrap();
+        let mut kept = store.create_partial("a", 4, "u").unwrap();
+        kept.write(b"kept").unwrap();
+        assert_eq!(kept.digest(), md5_bytes(b"kept"));
         let kept = store.commit(kept).unwrap();
 
-        let mut dropped = store.create_temp().unwrap();
-        dropped.file().write_all(b"half").unwrap();
+        let mut dropped = store.create_partial("b", 4, "u").unwrap();
+        dropped.write(b"half").unwrap();
         drop(dropped);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
 
-        let orphan = store.commit(store.create_temp().unwrap()).unwrap();
-        let _unfinished = fs::write(dir.path().join("tmp/leftover"), b"x");
+        let orphan = store
+            .commit(store.create_partial("c", 0, "u").unwrap())
+            .unwrap();
+        fs::write(dir.path().join("tmp/leftover"), b"x").unwrap();
         let missing = store
-            .clean_orphans(&[kept.clone(), "00ff".to_owned()])
+            .clean_orphans(&[kept.clone(), "00ff".to_owned()], DAY)
             .unwrap();
         assert_eq!(missing, ["00ff"]);
         assert!(!dir.path().join("blobs").join(orphan).exists());
         assert_eq!(
             fs::read(dir.path().join("blobs").join(&kept)).unwrap(),
             b"kept"
+        );
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_kept_upload_resumes_where_its_record_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut p = store.create_partial("big.bin", 10, "ann").unwrap();
+        p.write(b"01234").unwrap();
+        let id = p.id().to_owned();
+        p.keep();
+        // A crash after the record was saved can leave extra bytes: they go.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("tmp").join(&id))
+            .unwrap();
+        f.write_all(b"zz").unwrap();
+
+        assert!(
+            store
+                .resume_partial(&id, "other", 10, "ann")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .resume_partial(&id, "big.bin", 11, "ann")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .resume_partial(&id, "big.bin", 10, "bob")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .resume_partial("../etc", "big.bin", 10, "ann")
+                .unwrap()
+                .is_none()
+        );
+        let mut p = store
+            .resume_partial(&id, "big.bin", 10, "ann")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.received(), 5);
+        p.write(b"56789").unwrap();
+        assert_eq!(p.digest(), md5_bytes(b"0123456789"));
+        let blob = store.commit(p).unwrap();
+        assert_eq!(
+            fs::read(dir.path().join("blobs").join(blob)).unwrap(),
+            b"0123456789"
+        );
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn kept_uploads_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let p = store.create_partial("x", 10, "u").unwrap();
+        p.keep();
+        assert_eq!(store.expire_partials(DAY, &|_| false).unwrap(), 0);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 2);
+        assert_eq!(
+            store.expire_partials(Duration::ZERO, &|_| true).unwrap(),
+            0,
+            "in progress"
+        );
+        assert_eq!(
+            store.expire_partials(Duration::ZERO, &|_| false).unwrap(),
+            1
         );
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }

@@ -8,6 +8,7 @@ use std::io::Cursor;
 use ferry_common::client::{Stage, no_progress};
 use ferry_common::hash::md5_bytes;
 use ferry_common::protocol::{ConflictPolicy, ErrorCode};
+use ferry_common::transfer::{self, Connector, DownloadOptions};
 use ferry_common::{Client, ClientError};
 use support::{Raw, TestServer, payload};
 
@@ -83,15 +84,22 @@ fn file_download_lands_only_after_the_check() {
     let dest = srv.dir.path().join("out.bin");
     let mut stages = Vec::new();
     let mut shown = Vec::new();
-    client
-        .download_file("a.bin", None, &dest, &mut |p| {
+    let connector = Connector::new(&srv.addr, "admin", support::ADMIN_PASSWORD);
+    transfer::download(
+        &connector,
+        "a.bin",
+        &dest,
+        &DownloadOptions::default(),
+        &mut |p| {
             stages.push(p.stage);
             shown.push(p.fraction());
             std::ops::ControlFlow::Continue(())
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), data);
-    assert!(!srv.dir.path().join("out.bin.part").exists());
+    assert!(!transfer::part_path(&dest).exists());
+    assert!(!transfer::sidecar_path(&dest).exists());
     assert_eq!(stages.last(), Some(&Stage::Done));
     let before_done = &shown[..shown.len() - 1];
     assert!(

@@ -42,7 +42,24 @@ fn parses_every_request_form() {
         Ok(Request::Upload {
             name: "my file.txt".into(),
             size: 0,
-            policy: ConflictPolicy::Rename
+            policy: ConflictPolicy::Rename,
+            resume: None
+        })
+    );
+    assert_eq!(
+        req(b"UPLOAD a 10 fail resume=0f3a"),
+        Ok(Request::Upload {
+            name: "a".into(),
+            size: 10,
+            policy: ConflictPolicy::Fail,
+            resume: Some("0f3a".into())
+        })
+    );
+    assert_eq!(
+        req(b"CHUNKS a version=2"),
+        Ok(Request::Chunks {
+            name: "a".into(),
+            version: Some(2)
         })
     );
     assert_eq!(
@@ -284,11 +301,16 @@ fn request() -> impl Strategy<Value = Request> {
                 offset,
                 length
             }),
-        (word(), any::<u64>(), policy()).prop_map(|(name, size, policy)| Request::Upload {
-            name,
-            size,
-            policy
-        }),
+        (word(), any::<u64>(), policy(), proptest::option::of(word())).prop_map(
+            |(name, size, policy, resume)| Request::Upload {
+                name,
+                size,
+                policy,
+                resume
+            }
+        ),
+        (word(), any::<Option<u32>>())
+            .prop_map(|(name, version)| Request::Chunks { name, version }),
         (word(), any::<Option<u32>>())
             .prop_map(|(name, version)| Request::Delete { name, version }),
         any::<u32>().prop_map(|lines| Request::Logs { lines }),
@@ -335,6 +357,9 @@ fn reply() -> impl Strategy<Value = Reply> {
         (1..=MAX_FRAME_BYTES).prop_map(Reply::Data),
         Just(Reply::End),
         (word(), any::<u64>()).prop_map(|(upload_id, offset)| Reply::Ready { upload_id, offset }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(chunk_size, count)| Reply::ChunksHeader { chunk_size, count }),
+        (any::<u64>(), digest()).prop_map(|(index, md5)| Reply::Chunk { index, md5 }),
         (word(), any::<u32>(), any::<u64>(), digest()).prop_map(|(name, version, size, md5)| {
             Reply::Stored {
                 name,
