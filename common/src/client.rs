@@ -21,12 +21,12 @@ use crate::protocol::{
     CHUNK_SIZE, ConflictPolicy, ErrorCode, FileEntry, MAX_LINE_BYTES, PROTOCOL_VERSION, Reply,
     Request, Role, Secret, UploadFrame, VersionInfo, line_str,
 };
-use crate::wire::{Conn, LineError, chunk_buffer};
+use crate::wire::{Conn, LineError, RECEIVE_PIECE, chunk_buffer};
 
 /// How long to wait for a TCP connection to be accepted.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a single read may wait before the server is considered gone.
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one read or write may stall before the server is considered gone.
+pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Everything that can go wrong for a client. Each message is one sentence
 /// that says what happened and what to do.
@@ -34,13 +34,13 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum ClientError {
     /// No TCP connection could be made.
     #[error(
-        "could not connect to {addr}: {source}; check the address and that a Ferry server is running there"
+        "could not connect to {addr}: {cause}; check the address and that a Ferry server is running there"
     )]
     Connect {
         /// The address as given.
         addr: String,
-        /// What the OS said.
-        source: io::Error,
+        /// What the OS said (part of the message, so not chained as a source).
+        cause: io::Error,
     },
     /// The connection failed or was closed mid-conversation.
     #[error("the connection to the server was lost ({0}); check the network and try again")]
@@ -69,14 +69,14 @@ pub enum ClientError {
         actual: Md5Digest,
     },
     /// A local file could not be read or written.
-    #[error("could not {action} {path}: {source}")]
+    #[error("could not {action} {}: {cause}", path.display())]
     Local {
         /// What was being done ("read", "create", …).
         action: &'static str,
         /// Which file.
         path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
+        /// What the OS said (part of the message, so not chained as a source).
+        cause: io::Error,
     },
     /// The file name breaks the naming rules.
     #[error("the name {name:?} is not allowed: {reason}; choose another name")]
@@ -144,6 +144,9 @@ impl Progress {
 
 /// Where progress goes: return `ControlFlow::Break(())` to cancel.
 pub type ProgressFn<'a> = &'a mut dyn FnMut(Progress) -> ControlFlow<()>;
+
+/// Where a download's bytes go, piece by piece; `Break` stops the download.
+pub type Sink<'a> = dyn FnMut(&[u8]) -> Result<ControlFlow<()>, ClientError> + 'a;
 
 /// A progress callback that ignores reports and never cancels.
 pub fn no_progress(_: Progress) -> ControlFlow<()> {
@@ -236,9 +239,15 @@ pub struct Client {
 impl Client {
     /// Connects to `addr` (`host:port`) and reads the server's greeting.
     pub fn connect(addr: &str) -> Result<Client, ClientError> {
-        let connect_err = |source| ClientError::Connect {
+        Client::connect_with_timeout(addr, DEFAULT_IO_TIMEOUT)
+    }
+
+    /// Like [`Client::connect`], giving up on any read or write that stalls
+    /// for `io_timeout`.
+    pub fn connect_with_timeout(addr: &str, io_timeout: Duration) -> Result<Client, ClientError> {
+        let connect_err = |cause| ClientError::Connect {
             addr: addr.to_owned(),
-            source,
+            cause,
         };
         let targets: Vec<_> = addr.to_socket_addrs().map_err(connect_err)?.collect();
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
@@ -255,7 +264,8 @@ impl Client {
         let stream = stream.ok_or_else(|| connect_err(last))?;
         stream.set_nodelay(true).map_err(connect_err)?;
         stream
-            .set_read_timeout(Some(READ_TIMEOUT))
+            .set_read_timeout(Some(io_timeout))
+            .and_then(|()| stream.set_write_timeout(Some(io_timeout)))
             .map_err(connect_err)?;
         let mut client = Client {
             conn: Conn::new(stream, MAX_LINE_BYTES * 4, 256 * 1024),
@@ -486,7 +496,7 @@ impl Client {
         size: u64,
         name: &str,
         policy: ConflictPolicy,
-        resume: Option<Resume<'_>>,
+        resume: Option<&Resume<'_>>,
         journal: &mut dyn FnMut(UploadEvent),
         progress: ProgressFn<'_>,
         origin: &Path,
@@ -498,7 +508,7 @@ impl Client {
             name: name.to_owned(),
             size,
             policy,
-            resume: resume.as_ref().map(|r| r.upload_id.to_owned()),
+            resume: resume.map(|r| r.upload_id.to_owned()),
         };
         let (upload_id, offset) = match self.call(&request) {
             Ok(Reply::Ready { upload_id, offset }) => (upload_id, offset),
@@ -525,12 +535,12 @@ impl Client {
             upload_id: upload_id.clone(),
             offset,
         });
-        let local = |source| ClientError::Local {
+        let local = |cause| ClientError::Local {
             action: "read",
             path: origin.to_owned(),
-            source,
+            cause,
         };
-        let mut hasher = match self.hash_prefix(&mut source, offset, resume.as_ref(), origin) {
+        let mut hasher = match self.hash_prefix(&mut source, offset, resume, origin) {
             Ok(h) => h,
             Err(e) => {
                 self.abort_upload()?;
@@ -637,10 +647,10 @@ impl Client {
         resume: Option<&Resume<'_>>,
         origin: &Path,
     ) -> Result<Hasher, ClientError> {
-        let local = |source| ClientError::Local {
+        let local = |cause| ClientError::Local {
             action: "read",
             path: origin.to_owned(),
-            source,
+            cause,
         };
         let start = resume
             .into_iter()
@@ -689,10 +699,10 @@ impl Client {
             },
             &mut |piece| {
                 hasher.update(piece);
-                sink.write_all(piece).map_err(|source| ClientError::Local {
+                sink.write_all(piece).map_err(|cause| ClientError::Local {
                     action: "write",
                     path: PathBuf::from(name),
-                    source,
+                    cause,
                 })?;
                 received += piece.len() as u64;
                 Ok(progress(Progress {
@@ -751,7 +761,7 @@ impl Client {
         offset: u64,
         length: Option<u64>,
         check: &mut dyn FnMut(&RangeInfo) -> Result<(), ClientError>,
-        sink: &mut dyn FnMut(&[u8]) -> Result<ControlFlow<()>, ClientError>,
+        sink: &mut Sink<'_>,
     ) -> Result<RangeInfo, ClientError> {
         check_name(name)?;
         self.ensure_usable()?;
@@ -784,7 +794,7 @@ impl Client {
             self.broken = true;
             return Err(e);
         }
-        let mut buf = chunk_buffer();
+        let mut buf = vec![0u8; RECEIVE_PIECE];
         let mut received = 0u64;
         loop {
             match self.read_reply()? {
@@ -949,10 +959,10 @@ impl Client {
 
 /// Opens a file to upload; returns it with its size.
 pub fn open_source(path: &Path) -> Result<(File, u64), ClientError> {
-    let local = |action, source| ClientError::Local {
+    let local = |action, cause| ClientError::Local {
         action,
         path: path.to_owned(),
-        source,
+        cause,
     };
     let file = File::open(path).map_err(|e| local("open", e))?;
     let meta = file.metadata().map_err(|e| local("read", e))?;

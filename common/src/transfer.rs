@@ -48,6 +48,8 @@ pub struct Connector {
     /// User name.
     pub user: String,
     password: String,
+    /// How long one read or write may stall before the connection counts as lost.
+    pub io_timeout: Duration,
 }
 
 impl std::fmt::Debug for Connector {
@@ -67,12 +69,21 @@ impl Connector {
             addr: addr.into(),
             user: user.into(),
             password: password.into(),
+            io_timeout: crate::client::DEFAULT_IO_TIMEOUT,
         }
+    }
+
+    /// The same connector with another stall timeout.
+    pub fn with_timeout(mut self, io_timeout: Duration) -> Self {
+        self.io_timeout = io_timeout;
+        self
     }
 
     /// Connects and logs in.
     pub fn connect(&self) -> Result<Client, ClientError> {
-        Client::connect_and_login(&self.addr, &self.user, &self.password).map(|(c, _)| c)
+        let mut client = Client::connect_with_timeout(&self.addr, self.io_timeout)?;
+        client.login(&self.user, &self.password)?;
+        Ok(client)
     }
 }
 
@@ -585,7 +596,7 @@ pub struct UploadOptions {
 pub struct UploadReport {
     /// What the server stored.
     pub stored: Stored,
-    /// The byte the upload (first) continued from; 0 for a fresh start.
+    /// The byte the finishing attempt continued from; 0 for a fresh start.
     pub resumed_from: u64,
     /// Retries after lost connections.
     pub retries: u32,
@@ -659,7 +670,7 @@ pub fn upload(
         let mut journal = |event: UploadEvent| {
             match event {
                 UploadEvent::Ready { upload_id, offset } => {
-                    resumed_from.get_or_insert(offset);
+                    resumed_from = Some(offset);
                     if state.as_ref().is_none_or(|s| s.upload_id != upload_id) {
                         state = Some(UploadState {
                             server: connector.addr.clone(),
@@ -681,10 +692,10 @@ pub fn upload(
                     }
                 }
             }
-            if let (Some(f), Some(s)) = (state_file.as_deref(), state.as_ref()) {
-                if let Err(e) = write_json(f, s) {
-                    warn!("could not save the upload's resume state: {e}");
-                }
+            if let (Some(f), Some(s)) = (state_file.as_deref(), state.as_ref())
+                && let Err(e) = write_json(f, s)
+            {
+                warn!("could not save the upload's resume state: {e}");
             }
         };
         client.upload_with(
@@ -692,7 +703,7 @@ pub fn upload(
             size,
             name,
             options.policy,
-            resume,
+            resume.as_ref(),
             &mut journal,
             progress,
             path,
@@ -713,11 +724,11 @@ pub fn upload(
 
 // ---------------------------------------------------------------------------
 
-fn local(action: &'static str, path: &Path, source: io::Error) -> ClientError {
+fn local(action: &'static str, path: &Path, cause: io::Error) -> ClientError {
     ClientError::Local {
         action,
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 

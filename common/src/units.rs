@@ -31,26 +31,25 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes.round() as u64)
 }
 
-/// Shows a byte count in binary units: `0 B`, `999 B`, `1.0 KiB`, `5.00 GiB`.
+/// Shows a byte count in binary units: `0 B`, `1023 B`, `1.0 KiB`,
+/// `1.2 MiB`, `15.3 GiB`, `512 MiB`.
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
     }
-    let mut value = bytes as f64;
+    let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
+    // Move up while the shown figure would reach 1024 after rounding.
+    while unit < UNITS.len() - 1 && value >= 1023.95 {
         value /= 1024.0;
         unit += 1;
     }
-    let decimals = if value < 10.0 {
-        2
-    } else if value < 100.0 {
-        1
+    if value < 100.0 {
+        format!("{value:.1} {}", UNITS[unit])
     } else {
-        0
-    };
-    format!("{value:.decimals$} {}", UNITS[unit])
+        format!("{value:.0} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]
@@ -75,9 +74,11 @@ mod tests {
     fn sizes_show() {
         assert_eq!(human_size(0), "0 B");
         assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1024), "1.00 KiB");
-        assert_eq!(human_size(1536 << 10), "1.50 MiB");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1_258_291), "1.2 MiB");
+        assert_eq!(human_size(1_048_575), "1.0 MiB");
         assert_eq!(human_size(100 << 20), "100 MiB");
-        assert_eq!(human_size(5 << 30), "5.00 GiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(human_size(u64::MAX), "16.0 EiB");
     }
 }

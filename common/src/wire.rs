@@ -154,6 +154,10 @@ pub fn chunk_buffer() -> Vec<u8> {
     vec![0u8; CHUNK_SIZE as usize]
 }
 
+/// How much of a DATA frame a receiver reads (and hands on) at a time: small
+/// enough that a cut connection loses little of the frame in progress.
+pub const RECEIVE_PIECE: usize = 256 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use ferry_common::protocol::{
     CHUNK_SIZE, ConflictPolicy, ErrorCode, MAX_LOG_LINES, PROTOCOL_VERSION, ProtocolError, Reply,
     Request, Role, Secret, UploadFrame, line_str,
 };
-use ferry_common::wire::{Conn, LineError};
+use ferry_common::wire::{Conn, LineError, RECEIVE_PIECE};
 use log::{error, info, warn};
 
 use crate::Shared;
@@ -812,7 +812,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                         continue;
                     }
                     if buf.is_empty() {
-                        buf = vec![0u8; size.min(CHUNK_SIZE) as usize];
+                        buf = vec![0u8; size.min(RECEIVE_PIECE as u64) as usize];
                     }
                     let mut left = n;
                     while left > 0 {
@@ -895,10 +895,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         match parsed {
             Ok(frame) => Ok(frame),
             Err(e) => {
-                let message = format!(
-                    "{}; the upload body is broken, closing the connection",
-                    e.to_string()
-                );
+                let message = format!("{e}; the upload body is broken, closing the connection");
                 let _ = self.conn.send(Reply::error(ErrorCode::BadRequest, message));
                 Err(Fault::End("broken upload body".into()))
             }

@@ -355,10 +355,10 @@ impl Drop for Partial {
     fn drop(&mut self) {
         if self.file.take().is_some() {
             for path in [&self.data_path, &self.meta_path] {
-                if let Err(e) = fs::remove_file(path) {
-                    if e.kind() != io::ErrorKind::NotFound {
-                        warn!("could not remove {}: {e}", path.display());
-                    }
+                if let Err(e) = fs::remove_file(path)
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    warn!("could not remove {}: {e}", path.display());
                 }
             }
         }

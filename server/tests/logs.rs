@@ -2,64 +2,16 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Cursor};
-use std::process::{Child, Command, Stdio};
+use std::io::Cursor;
 
 use ferry_common::Client;
 use ferry_common::client::no_progress;
 use ferry_common::protocol::ConflictPolicy;
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary on a free loopback port; returns it with its address
-/// and everything it printed before it was ready.
-fn start(dir: &std::path::Path, admin_password: Option<&str>) -> (Running, String, Vec<String>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry-server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--logs")
-        .arg(dir.join("logs"))
-        .env_remove("FERRY_ADMIN_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(p) = admin_password {
-        cmd.env("FERRY_ADMIN_PASSWORD", p);
-    }
-    let mut child = cmd.spawn().expect("server binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut lines = Vec::new();
-    let mut addr = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(a) = line.strip_prefix("Ferry server listening on ") {
-            addr = Some(a.to_owned());
-        }
-        let done = line.starts_with("Data in ");
-        lines.push(line);
-        if done {
-            break;
-        }
-    }
-    (
-        running,
-        addr.expect("the server printed its address"),
-        lines,
-    )
-}
-
 #[test]
 fn log_file_has_timestamped_events_and_no_passwords() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addr, _) = start(dir.path(), Some("admin-secret-1"));
+    let (_server, addr, _) = support::start_binary(dir.path(), Some("admin-secret-1"));
     let (mut c, _) = Client::connect_and_login(&addr, "admin", "admin-secret-1").unwrap();
     let _ = Client::connect(&addr)
         .unwrap()
@@ -121,7 +73,7 @@ fn log_file_has_timestamped_events_and_no_passwords() {
 #[test]
 fn first_start_prints_a_generated_admin_password_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (server, addr, lines) = start(dir.path(), None);
+    let (server, addr, lines) = support::start_binary(dir.path(), None);
     let announced = lines
         .iter()
         .find_map(|l| l.strip_prefix("Created user \"admin\" with password "))
@@ -134,6 +86,6 @@ fn first_start_prints_a_generated_admin_password_once() {
     assert!(!log.contains(&password), "the password reached the log");
 
     // A second start over the same data creates nobody and prints no password.
-    let (_server, _, lines) = start(dir.path(), None);
+    let (_server, _, lines) = support::start_binary(dir.path(), None);
     assert!(!lines.iter().any(|l| l.contains("password")), "{lines:?}");
 }

@@ -4,9 +4,12 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ferry_common::Client;
@@ -155,4 +158,61 @@ impl Raw {
     pub fn shutdown(&self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
     }
+}
+
+/// The real `ferry-server` binary, killed (SIGKILL) when dropped.
+pub struct Running(pub Child);
+
+impl Running {
+    /// Kills the server the hard way, as a power cut or `kill -9` would.
+    pub fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary on a free loopback port over `dir/data` and
+/// `dir/logs`; returns it with its address and what it printed up to the
+/// "Data in" line.
+pub fn start_binary(dir: &Path, admin_password: Option<&str>) -> (Running, String, Vec<String>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry-server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--logs")
+        .arg(dir.join("logs"))
+        .env_remove("FERRY_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(p) = admin_password {
+        cmd.env("FERRY_ADMIN_PASSWORD", p);
+    }
+    let mut child = cmd.spawn().expect("server binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut lines = Vec::new();
+    let mut addr = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("Ferry server listening on ") {
+            addr = Some(a.to_owned());
+        }
+        let done = line.starts_with("Data in ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (
+        running,
+        addr.expect("the server printed its address"),
+        lines,
+    )
 }

@@ -1,0 +1,114 @@
+//! Runs a parsed command line: checks local input, logs in, calls the client
+//! library and writes the results to `out`. Errors come back as
+//! `anyhow::Error` for `main` to print and turn into an exit status.
+//!
+//! Read-only commands build their whole output before writing it, so a
+//! failure leaves stdout empty.
+
+mod files;
+mod transfer;
+mod users;
+
+use std::io::{self, IsTerminal, Write};
+
+use anyhow::Result;
+use ferry_common::transfer::Connector;
+
+use crate::args::{Cli, Command, UsersCommand};
+use crate::password;
+use crate::session::{Credentials, Session};
+
+/// What the terminal around us allows.
+#[derive(Clone, Copy, Debug)]
+pub struct Terminal {
+    /// A person can answer questions on stdin.
+    pub interactive: bool,
+    /// Progress bars may be drawn: stderr is a terminal and stdout is not
+    /// piped (output that goes somewhere else stays plain).
+    pub bars: bool,
+}
+
+impl Terminal {
+    /// Looks at the real standard streams.
+    pub fn detect() -> Terminal {
+        Terminal {
+            interactive: io::stdin().is_terminal(),
+            bars: io::stderr().is_terminal() && io::stdout().is_terminal(),
+        }
+    }
+}
+
+/// Runs `cli`, writing results to `out`.
+pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
+    match &cli.command {
+        Command::List { json } => answer(cli, out, |s| files::list(s, *json)),
+        Command::History { name, json } => answer(cli, out, |s| files::history(s, name, *json)),
+        Command::Delete { name, version } => answer(cli, out, |s| files::delete(s, name, *version)),
+        Command::Logs { lines } => answer(cli, out, |s| files::logs(s, *lines)),
+        Command::Users(UsersCommand::List { json }) => answer(cli, out, |s| users::list(s, *json)),
+        Command::Users(UsersCommand::Remove { name }) => {
+            answer(cli, out, |s| users::remove(s, name))
+        }
+        Command::Users(UsersCommand::Role { name, role }) => {
+            answer(cli, out, |s| users::set_role(s, name, (*role).into()))
+        }
+        Command::Users(UsersCommand::Add { name, role }) => {
+            let credentials = Credentials::gather(cli.user.as_deref())?;
+            let password = password::new_password(name)?;
+            let mut session = Session::open(&cli.server, credentials)?;
+            let text = users::add(&mut session, name, (*role).into(), &password)?;
+            finish(session, out, &text)
+        }
+        Command::Users(UsersCommand::Passwd { name }) => {
+            let credentials = Credentials::gather(cli.user.as_deref())?;
+            let name = name.as_deref().unwrap_or(credentials.user()).to_owned();
+            let password = password::new_password(&name)?;
+            let mut session = Session::open(&cli.server, credentials)?;
+            let text = users::passwd(&mut session, &name, &password)?;
+            finish(session, out, &text)
+        }
+        Command::Upload(args) => {
+            // Every path is checked before connecting, so a typo costs no
+            // login and uploads nothing.
+            let plan = transfer::plan_uploads(args, term.interactive)?;
+            transfer::upload(&check_login(cli)?, &plan, term, out)
+        }
+        Command::Download(args) => {
+            let dest = transfer::download_destination(args)?;
+            transfer::download(&check_login(cli)?, args, &dest, term, out)
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<Session> {
+    Session::open(&cli.server, Credentials::gather(cli.user.as_deref())?)
+}
+
+/// Logs in once and hands back what the transfer functions need to connect
+/// by themselves. They retry lost connections with back-off, which is right
+/// mid-transfer but would make a wrong address or password take many
+/// seconds to report; this first login fails at once instead.
+fn check_login(cli: &Cli) -> Result<Connector> {
+    let session = open(cli)?;
+    let connector = session.connector();
+    session.close();
+    Ok(connector)
+}
+
+/// Logs in, asks one thing, prints the answer.
+fn answer(
+    cli: &Cli,
+    out: &mut dyn Write,
+    ask: impl FnOnce(&mut Session) -> Result<String>,
+) -> Result<()> {
+    let mut session = open(cli)?;
+    let text = ask(&mut session)?;
+    finish(session, out, &text)
+}
+
+fn finish(session: Session, out: &mut dyn Write, text: &str) -> Result<()> {
+    session.close();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

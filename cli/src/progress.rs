@@ -1,0 +1,139 @@
+//! One progress bar per transfer, on stderr, only for a person watching.
+//!
+//! The bar must not look finished before the MD5 check has passed, so it
+//! counts one step more than the file has bytes: the bytes fill it to just
+//! short of the end, and the last step is the verification.
+
+use std::ops::ControlFlow;
+
+use ferry_common::client::{Progress, Stage};
+use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+/// The bar's length and position for a progress report: the position
+/// reaches the length only once the MD5 check has passed.
+pub fn bar_geometry(p: Progress) -> (u64, u64) {
+    let length = p.total.saturating_add(1);
+    let position = match p.stage {
+        Stage::Done => length,
+        // `length - 1` only matters for a size of u64::MAX, where the
+        // extra step saturates away.
+        Stage::Transferring | Stage::Verifying => p.done.min(p.total).min(length - 1),
+    };
+    (length, position)
+}
+
+/// A transfer's bar; cleared when dropped, so an error message that follows
+/// is not printed into a half-drawn line.
+pub struct TransferBar {
+    bar: ProgressBar,
+    label: String,
+    /// Drawing starts with the first report, so a transfer the server
+    /// refuses at once (a name that exists) does not flash an empty bar.
+    waiting_to_show: bool,
+}
+
+impl TransferBar {
+    /// A bar labelled `label`; `visible` false gives a bar that draws nothing.
+    pub fn new(label: String, visible: bool) -> TransferBar {
+        let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::hidden())
+            .with_style(style())
+            .with_message(label.clone());
+        TransferBar {
+            bar,
+            label,
+            waiting_to_show: visible,
+        }
+    }
+
+    /// Shows a progress report; never asks to cancel.
+    pub fn report(&mut self, p: Progress) -> ControlFlow<()> {
+        if self.waiting_to_show {
+            self.waiting_to_show = false;
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        let (length, position) = bar_geometry(p);
+        if self.bar.length() != Some(length) {
+            self.bar.set_length(length);
+            self.bar.set_position(position);
+            // A resumed transfer starts with bytes already there; they must
+            // not count towards the speed and ETA.
+            self.bar.reset_eta();
+        } else {
+            self.bar.set_position(position);
+        }
+        if p.stage == Stage::Verifying {
+            self.bar
+                .set_message(format!("{} (checking MD5)", self.label));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Drop for TransferBar {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Bytes, speed and ETA. `{done}` and `{size}` are custom keys that undo the
+/// extra verification step, so the byte counts shown are the file's own.
+fn style() -> ProgressStyle {
+    let bytes_of = |state: &ProgressState| {
+        let size = state.len().unwrap_or(1).saturating_sub(1);
+        (state.pos().min(size), size)
+    };
+    ProgressStyle::with_template("{msg} [{bar:30}] {done}/{size} {binary_bytes_per_sec} ETA {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+        .with_key(
+            "done",
+            move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", BinaryBytes(bytes_of(state).0));
+            },
+        )
+        .with_key(
+            "size",
+            move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", BinaryBytes(bytes_of(state).1));
+            },
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(stage: Stage, done: u64, total: u64) -> (u64, u64) {
+        bar_geometry(Progress { stage, done, total })
+    }
+
+    #[test]
+    fn never_full_before_verification() {
+        assert_eq!(at(Stage::Transferring, 0, 100), (101, 0));
+        assert_eq!(at(Stage::Transferring, 100, 100), (101, 100));
+        assert_eq!(at(Stage::Verifying, 100, 100), (101, 100));
+        assert_eq!(at(Stage::Done, 100, 100), (101, 101));
+    }
+
+    #[test]
+    fn empty_and_huge_files() {
+        assert_eq!(at(Stage::Verifying, 0, 0), (1, 0));
+        assert_eq!(at(Stage::Done, 0, 0), (1, 1));
+        let (len, pos) = at(Stage::Verifying, u64::MAX, u64::MAX);
+        assert!(pos < len);
+    }
+
+    #[test]
+    fn a_hidden_bar_accepts_reports() {
+        let mut bar = TransferBar::new("x".into(), false);
+        assert!(
+            bar.report(Progress {
+                stage: Stage::Done,
+                done: 3,
+                total: 3
+            })
+            .is_continue()
+        );
+        assert_eq!(bar.bar.position(), 4);
+    }
+}
