@@ -64,6 +64,18 @@ pub struct Cli {
     )]
     pub logs: PathBuf,
 
+    /// How many times a transfer reconnects and resumes after a lost
+    /// connection (waiting 0.5 s, 1 s, 2 s, … up to 8 s between tries).
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "FERRY_RETRIES",
+        value_name = "N",
+        default_value_t = 5
+    )]
+    pub retries: u32,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -41,6 +41,9 @@ struct Args {
     /// Largest upload accepted (e.g. 500M, 20G).
     #[arg(long, default_value = "1T", value_parser = parse_size, value_name = "SIZE")]
     max_upload_size: u64,
+    /// Hours an interrupted upload is kept for the client to resume it.
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    partial_upload_hours: u64,
     /// bcrypt cost for new password hashes (4–31; each step doubles the work).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31), value_name = "N")]
     bcrypt_cost: u32,
@@ -127,6 +130,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     config.io_timeout = Duration::from_secs(args.io_timeout);
     config.max_upload_size = args.max_upload_size;
     config.bcrypt_cost = args.bcrypt_cost;
+    config.partial_upload_ttl = Duration::from_secs(args.partial_upload_hours.saturating_mul(3600));
     config.admin_password = std::env::var("FERRY_ADMIN_PASSWORD").ok();
 
     let server = Server::start(config)?;

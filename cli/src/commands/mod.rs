@@ -71,11 +71,11 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
             // Every path is checked before connecting, so a typo costs no
             // login and uploads nothing.
             let plan = transfer::plan_uploads(args, term.interactive)?;
-            transfer::upload(&check_login(cli)?, &plan, term, out)
+            transfer::upload(&check_login(cli)?, &plan, retry(cli), term, out)
         }
         Command::Download(args) => {
             let dest = transfer::download_destination(args)?;
-            transfer::download(&check_login(cli)?, args, &dest, term, out)
+            transfer::download(&check_login(cli)?, args, &dest, retry(cli), term, out)
         }
     }
 }
@@ -111,4 +111,12 @@ fn finish(session: Session, out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// The retry policy the global flags ask for.
+fn retry(cli: &Cli) -> ferry_common::transfer::Retry {
+    ferry_common::transfer::Retry {
+        retries: cli.retries,
+        ..Default::default()
+    }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use ferry_common::names::validate_name;
-use ferry_common::transfer::{self, Connector, DownloadOptions, UploadOptions};
+use ferry_common::transfer::{self, Connector, DownloadOptions, Retry, UploadOptions};
 use ferry_common::{ClientError, ConflictPolicy, ErrorCode};
 
 use super::Terminal;
@@ -146,13 +146,14 @@ pub fn remote_name(path: &Path) -> Result<String, Failure> {
 pub fn upload(
     connector: &Connector,
     plan: &UploadPlan,
+    retry: Retry,
     term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
     for item in &plan.items {
         let mut options = UploadOptions {
             policy: plan.policy.first_try(),
-            retry: Default::default(),
+            retry,
             state_dir: transfer::default_state_dir(),
         };
         loop {
@@ -258,13 +259,14 @@ pub fn download(
     connector: &Connector,
     args: &DownloadArgs,
     dest: &Path,
+    retry: Retry,
     term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
     let options = DownloadOptions {
         version: args.version,
         restart: args.restart,
-        retry: Default::default(),
+        retry,
     };
     let mut bar = TransferBar::new(format!("↓ {}", output::safe(&args.name)), term.bars);
     let result = transfer::download(connector, &args.name, dest, &options, &mut |p| {
