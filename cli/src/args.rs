@@ -164,6 +164,12 @@ pub struct DownloadArgs {
     /// from zero (by default it is continued).
     #[arg(long)]
     pub restart: bool,
+
+    /// Also download from this server (repeat for several); --server counts
+    /// as one of them. Only mirrors that agree with the majority on the
+    /// file's size and MD5 are used; the rest are named and left out.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mirror: Vec<String>,
 }
 
 /// `users`' subcommands.

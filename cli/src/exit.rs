@@ -75,7 +75,9 @@ impl Exit {
             Exit::Forbidden => "permission denied: the command needs the admin role",
             Exit::NotFound => "not found: no such file, version or user",
             Exit::Exists => "the name exists (upload with --on-conflict fail, or a user)",
-            Exit::Integrity => "integrity failure: MD5 mismatch or corrupt transfer",
+            Exit::Integrity => {
+                "integrity failure: MD5 mismatch, corrupt transfer, or mirrors that disagree"
+            }
             Exit::LocalFile => "local file problem: missing, a folder, unreadable, or exists",
         }
     }
@@ -123,7 +125,7 @@ pub fn for_client_error(error: &ClientError) -> Exit {
     match error {
         ClientError::Connect { .. } | ClientError::Io(_) => Exit::Connection,
         ClientError::Server { code, .. } => for_server_code(*code),
-        ClientError::Corrupt { .. } => Exit::Integrity,
+        ClientError::Corrupt { .. } | ClientError::NoMajority(_) => Exit::Integrity,
         ClientError::Local { .. } | ClientError::SourceChanged(_) => Exit::LocalFile,
         ClientError::BadName { .. } => Exit::Usage,
         ClientError::Protocol(_) | ClientError::Cancelled => Exit::General,

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use ferry_common::Role;
 use ferry_common::client::Stored;
+use ferry_common::mirror::MirrorReport;
 use ferry_common::protocol::{FileEntry, VersionInfo};
 use ferry_common::transfer::DownloadReport;
 use unicode_width::UnicodeWidthStr;
@@ -187,6 +188,47 @@ pub fn saved_line(name: &str, dest: &Path, got: &DownloadReport) -> String {
         human_size(got.size),
         got.md5
     )
+}
+
+/// The line printed for a finished multi-mirror download.
+pub fn mirrored_line(name: &str, dest: &Path, got: &MirrorReport) -> String {
+    let used = got.bytes_per_mirror.iter().filter(|(_, b)| *b > 0).count();
+    format!(
+        "saved {} to {} ({}, md5 {} verified, from {used} mirror(s))",
+        quoted(name),
+        quoted(&dest.display().to_string()),
+        human_size(got.size),
+        got.md5
+    )
+}
+
+/// What a multi-mirror download tells the user on stderr: mirrors left out
+/// and why, what each delivered, what was continued or repaired.
+pub fn mirror_notes(report: &MirrorReport) -> Vec<String> {
+    let mut notes: Vec<String> = report
+        .excluded
+        .iter()
+        .map(|(addr, why)| format!("ferry-cli: mirror {addr} {why} — excluded"))
+        .collect();
+    if report.resumed_from > 0 {
+        notes.push(format!(
+            "ferry-cli: note: continued an interrupted download after {}",
+            human_size(report.resumed_from)
+        ));
+    }
+    for (addr, bytes) in &report.bytes_per_mirror {
+        notes.push(format!(
+            "ferry-cli: {addr} delivered {}",
+            human_size(*bytes)
+        ));
+    }
+    if !report.repaired_chunks.is_empty() {
+        notes.push(format!(
+            "ferry-cli: note: chunk(s) {:?} arrived damaged and were fetched again from honest mirrors",
+            report.repaired_chunks
+        ));
+    }
+    notes
 }
 
 /// What a download that did more than fetch bytes tells the user on stderr:

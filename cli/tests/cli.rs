@@ -394,3 +394,51 @@ fn help_documents_the_exit_codes() {
     let run = Cli::new("127.0.0.1:1", dir.path(), dir.path()).run(&["upload"]);
     assert_eq!(run.code, 2, "{run:#?}");
 }
+
+#[test]
+fn mirrors_outvote_a_liar_and_name_it() {
+    let main = TestServer::start();
+    let second = TestServer::start();
+    let liar = TestServer::start();
+    let content = binary_content(9 * 1024 * 1024);
+    for server in [&main, &second] {
+        server.write_file("shared.bin", &content);
+        server.admin_ok(&["upload", "shared.bin"]);
+    }
+    liar.write_file("shared.bin", &binary_content(9 * 1024 * 1024 + 1));
+    liar.admin_ok(&["upload", "shared.bin"]);
+
+    let run = main.admin_ok(&[
+        "download",
+        "shared.bin",
+        "-o",
+        "copy.bin",
+        "--mirror",
+        second.addr(),
+        "--mirror",
+        liar.addr(),
+    ]);
+    assert_eq!(fs::read(main.work_dir().join("copy.bin")).unwrap(), content);
+    let named = format!("mirror {} disagrees (md5 ", liar.addr());
+    assert!(
+        run.stderr.contains(&named) && run.stderr.contains("— excluded"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout.contains("verified, from 2 mirror(s)"),
+        "{run:#?}"
+    );
+
+    // Two mirrors that disagree with no majority: exit 8, nothing saved.
+    let run = liar.admin().run(&[
+        "download",
+        "shared.bin",
+        "-o",
+        "none.bin",
+        "--mirror",
+        main.addr(),
+    ]);
+    assert_eq!(run.code, 8, "{run:#?}");
+    assert!(run.stderr.contains("do not agree"), "{run:#?}");
+    assert!(!liar.work_dir().join("none.bin").exists());
+}

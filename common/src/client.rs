@@ -91,6 +91,11 @@ pub enum ClientError {
         "{0} changed while it was being uploaded; nothing was stored, try again when it is not being written"
     )]
     SourceChanged(PathBuf),
+    /// The mirrors of a multi-mirror download do not agree on the file.
+    #[error(
+        "the mirrors do not agree on the file ({0}); nothing was written, check the mirror list"
+    )]
+    NoMajority(String),
     /// The progress callback asked to stop.
     #[error("the transfer was cancelled")]
     Cancelled,
@@ -568,7 +573,7 @@ impl Client {
                 .send_frame(&buf[..got])
                 .map_err(|e| self.lost(e))?;
             sent += got as u64;
-            if sent % CHECKPOINT_BYTES == 0 {
+            if sent / CHECKPOINT_BYTES > (sent - got as u64) / CHECKPOINT_BYTES {
                 journal(UploadEvent::Checkpoint(Checkpoint {
                     offset: sent,
                     hash_state: hasher.save(),
@@ -580,8 +585,10 @@ impl Client {
                 total: size,
             };
             if progress(report).is_break() {
-                self.abort_upload()?;
-                info!("upload cancelled name={} after {sent} bytes", escaped(name));
+                // Closing (rather than ABORT) keeps what the server has, so
+                // the same upload can be continued later: a pause.
+                self.broken = true;
+                info!("upload paused name={} after {sent} bytes", escaped(name));
                 return Err(ClientError::Cancelled);
             }
         }

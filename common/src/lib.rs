@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod hash;
+pub mod mirror;
 pub mod names;
 pub mod protocol;
 pub mod time;

@@ -75,11 +75,12 @@ fn is_forbidden_char(c: char) -> bool {
 /// The stem is shortened (at a character boundary) when needed so the
 /// result still fits [`MAX_NAME_BYTES`].
 pub fn versioned_name(name: &str, n: u32) -> String {
+    let tag = format!("_v{n}");
     let (stem, ext) = match name.rfind('.') {
-        Some(dot) if dot > 0 => name.split_at(dot),
+        // An "extension" too long to keep beside the tag is just part of the name.
+        Some(dot) if dot > 0 && name.len() - dot + tag.len() < MAX_NAME_BYTES => name.split_at(dot),
         _ => (name, ""),
     };
-    let tag = format!("_v{n}");
     let room = MAX_NAME_BYTES.saturating_sub(tag.len() + ext.len());
     let mut cut = stem.len().min(room);
     while !stem.is_char_boundary(cut) {
@@ -170,6 +171,12 @@ mod tests {
             "{renamed}"
         );
         assert_eq!(validate_name(&renamed), Ok(()));
+        let odd = format!("a.{}", "x".repeat(253));
+        let renamed = versioned_name(&odd, 2);
+        assert!(
+            renamed.len() <= MAX_NAME_BYTES && renamed.ends_with("_v2"),
+            "{renamed}"
+        );
     }
 
     #[test]

@@ -73,6 +73,14 @@ impl Connector {
         }
     }
 
+    /// The same credentials for another server (a mirror).
+    pub fn for_server(&self, addr: impl Into<String>) -> Connector {
+        Connector {
+            addr: addr.into(),
+            ..self.clone()
+        }
+    }
+
     /// The same connector with another stall timeout.
     pub fn with_timeout(mut self, io_timeout: Duration) -> Self {
         self.io_timeout = io_timeout;

@@ -131,26 +131,23 @@ fn disconnect_mid_upload_leaves_no_trace_in_the_list() {
 }
 
 #[test]
-fn a_cancelled_upload_stores_nothing_and_the_connection_goes_on() {
+fn a_paused_upload_is_invisible_until_it_is_continued() {
     let srv = TestServer::start();
     let mut c = srv.admin();
     let data = payload(5 << 20, 3);
     let err = c
-        .upload(
-            Cursor::new(&data),
-            data.len() as u64,
-            "big.bin",
-            ConflictPolicy::Fail,
-            &mut |p| {
-                if p.done >= 2 << 20 {
-                    std::ops::ControlFlow::Break(())
-                } else {
-                    std::ops::ControlFlow::Continue(())
-                }
-            },
-        )
+        .upload(Cursor::new(&data), data.len() as u64, "big.bin", ConflictPolicy::Fail, &mut |p| {
+            if p.done >= 2 << 20 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        })
         .unwrap_err();
     assert!(matches!(err, ferry_common::ClientError::Cancelled));
-    assert!(c.list().unwrap().is_empty());
-    assert_eq!(srv.temp_files(), 0);
+    // Pausing closes this connection; the server keeps the bytes for a resume
+    // but shows nothing.
+    assert!(c.list().is_err(), "a paused connection is not reused");
+    assert!(srv.admin().list().unwrap().is_empty());
+    assert_eq!(srv.blob_files(), 0);
 }

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use ferry_common::mirror::{self, MirrorOptions};
 use ferry_common::names::validate_name;
 use ferry_common::transfer::{self, Connector, DownloadOptions, Retry, UploadOptions};
 use ferry_common::{ClientError, ConflictPolicy, ErrorCode};
@@ -263,6 +264,9 @@ pub fn download(
     term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if !args.mirror.is_empty() {
+        return download_mirrored(connector, args, dest, term, out);
+    }
     let options = DownloadOptions {
         version: args.version,
         restart: args.restart,
@@ -289,6 +293,45 @@ pub fn download(
         eprintln!("{note}");
     }
     writeln!(out, "{}", output::saved_line(&args.name, dest, &report))?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Downloads from `--server` and every `--mirror` at once.
+fn download_mirrored(
+    connector: &Connector,
+    args: &DownloadArgs,
+    dest: &Path,
+    term: Terminal,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut mirrors = vec![connector.clone()];
+    mirrors.extend(args.mirror.iter().map(|m| connector.for_server(m)));
+    let options = MirrorOptions {
+        version: args.version,
+        restart: args.restart,
+        ..MirrorOptions::default()
+    };
+    let mut bar = TransferBar::new(
+        format!("↓ {} ({} mirrors)", output::safe(&args.name), mirrors.len()),
+        term.bars,
+    );
+    let result = mirror::download(&mirrors, &args.name, dest, &options, &mut |p| {
+        bar.report(p.overall())
+    });
+    drop(bar);
+    let report = result.with_context(|| {
+        let again = if transfer::sidecar_path(dest).exists() {
+            " (what arrived is kept; run the same command again to continue)"
+        } else {
+            ""
+        };
+        format!("could not download {}{again}", quoted(&args.name))
+    })?;
+    for note in output::mirror_notes(&report) {
+        eprintln!("{note}");
+    }
+    writeln!(out, "{}", output::mirrored_line(&args.name, dest, &report))?;
     out.flush()?;
     Ok(())
 }
