@@ -230,6 +230,13 @@ pub enum UploadEvent {
     Checkpoint(Checkpoint),
 }
 
+/// How many files a batch sends ahead of their replies.
+const PIPELINE_FILES: usize = 64;
+/// How many payload bytes a batch sends ahead of their replies.
+const PIPELINE_BYTES: u64 = 8 << 20;
+/// Files up to this size are pipelined by [`Client::upload_many`].
+pub const BATCH_MAX_FILE: u64 = 1 << 20;
+
 /// How often an upload reports an MD5 checkpoint.
 pub const CHECKPOINT_BYTES: u64 = 8 << 20;
 
@@ -644,6 +651,227 @@ impl Client {
         }
     }
 
+    /// Uploads many files on this one connection. Small files (up to
+    /// [`BATCH_MAX_FILE`]) are pipelined: a window of them is sent before any
+    /// reply is read, so the server can commit them together. Larger ones are
+    /// sent one at a time. `each` hears the outcome of every file by its
+    /// index; a refusal of one file does not stop the others. Only a broken
+    /// connection ends the batch early (as `Err`).
+    pub fn upload_many(
+        &mut self,
+        files: &[(PathBuf, String)],
+        policy: ConflictPolicy,
+        each: &mut dyn FnMut(usize, Result<Stored, ClientError>),
+    ) -> Result<(), ClientError> {
+        let mut next = 0;
+        while next < files.len() {
+            // Fill a window with small files.
+            let mut window: Vec<(usize, u64, Md5Digest)> = Vec::new();
+            let mut bytes = 0u64;
+            while next < files.len() && window.len() < PIPELINE_FILES && bytes < PIPELINE_BYTES {
+                let (path, name) = &files[next];
+                let small = match read_small(path) {
+                    Ok(small) => small,
+                    Err(e) => {
+                        each(next, Err(e));
+                        next += 1;
+                        continue;
+                    }
+                };
+                let Some(data) = small else { break }; // a big file: sent alone below
+                if let Err(e) = check_name(name) {
+                    each(next, Err(e));
+                    next += 1;
+                    continue;
+                }
+                let md5 = crate::hash::md5_bytes(&data);
+                self.conn.queue(Request::Upload {
+                    name: name.clone(),
+                    size: data.len() as u64,
+                    policy,
+                    resume: None,
+                });
+                if !data.is_empty() {
+                    self.conn.send_frame(&data).map_err(|e| self.lost(e))?;
+                }
+                self.conn.queue(UploadFrame::Done(md5));
+                window.push((next, data.len() as u64, md5));
+                bytes += data.len() as u64;
+                next += 1;
+            }
+            self.flush()?;
+            for (index, size, md5) in window {
+                let outcome = match self.read_reply()? {
+                    Reply::Ready { .. } => match self.read_reply()? {
+                        Reply::Stored {
+                            name,
+                            version,
+                            size: stored_size,
+                            md5: stored_md5,
+                        } if stored_size == size && stored_md5 == md5 => Ok(Stored {
+                            name,
+                            version,
+                            size,
+                            md5,
+                        }),
+                        Reply::Error { code, message } => {
+                            Err(ClientError::Server { code, message })
+                        }
+                        other => return Err(unexpected(&other)),
+                    },
+                    Reply::Error { code, message } => Err(ClientError::Server { code, message }),
+                    other => return Err(unexpected(&other)),
+                };
+                if let Ok(stored) = &outcome {
+                    info!(
+                        "upload done name={} version={} bytes={size} md5={md5} (batch)",
+                        escaped(&stored.name),
+                        stored.version
+                    );
+                }
+                each(index, outcome);
+            }
+            if next < files.len() && read_small(&files[next].0).is_ok_and(|s| s.is_none()) {
+                let (path, name) = &files[next];
+                let result = self.upload_file(path, name, policy, &mut no_progress);
+                if matches!(result, Err(ClientError::Io(_))) || self.broken {
+                    return result.map(|_| ());
+                }
+                each(next, result);
+                next += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Downloads many files (current versions) on this one connection, a
+    /// window of requests ahead of the replies. Each lands in its `.part`
+    /// and is renamed into place after its MD5 check; small files are not
+    /// fsynced one by one. `each` hears every outcome by index; only a broken
+    /// connection ends the batch early.
+    pub fn download_many(
+        &mut self,
+        files: &[(String, PathBuf)],
+        each: &mut dyn FnMut(usize, Result<Downloaded, ClientError>),
+    ) -> Result<(), ClientError> {
+        for (start, window) in files.chunks(PIPELINE_FILES).enumerate() {
+            for (name, _) in window {
+                self.conn.queue(Request::Download {
+                    name: name.clone(),
+                    version: None,
+                    offset: 0,
+                    length: None,
+                });
+            }
+            self.flush()?;
+            for (k, (name, dest)) in window.iter().enumerate() {
+                let outcome = self.receive_into(name, dest)?;
+                each(start * PIPELINE_FILES + k, outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one download reply of a batch into `dest`. The outer error is
+    /// a broken connection; the inner one is this file's failure.
+    fn receive_into(
+        &mut self,
+        name: &str,
+        dest: &Path,
+    ) -> Result<Result<Downloaded, ClientError>, ClientError> {
+        let (version, size, expected) = match self.read_reply()? {
+            Reply::Download {
+                version,
+                size,
+                md5,
+                offset: 0,
+                length,
+            } if length == size => (version, size, md5),
+            Reply::Error { code, message } => {
+                return Ok(Err(ClientError::Server { code, message }));
+            }
+            other => return Err(unexpected(&other)),
+        };
+        let part = crate::transfer::part_path(dest);
+        let mut file = match File::create(&part) {
+            Ok(f) => Some(f),
+            Err(cause) => {
+                // Keep reading the payload so the conversation stays in step.
+                warn!("cannot create {}: {cause}", part.display());
+                None
+            }
+        };
+        let mut write_error = None;
+        let mut hasher = Hasher::new();
+        let mut received = 0u64;
+        let mut buf = vec![0u8; RECEIVE_PIECE];
+        loop {
+            match self.read_reply()? {
+                Reply::Data(n) if received + n <= size => {
+                    let mut left = n as usize;
+                    while left > 0 {
+                        let piece = left.min(buf.len());
+                        self.conn
+                            .read_payload(&mut buf[..piece])
+                            .map_err(|e| self.lost(e))?;
+                        hasher.update(&buf[..piece]);
+                        if let Some(f) = file.as_mut()
+                            && write_error.is_none()
+                            && let Err(e) = f.write_all(&buf[..piece])
+                        {
+                            write_error = Some(e);
+                        }
+                        left -= piece;
+                    }
+                    received += n;
+                }
+                Reply::End if received == size => break,
+                Reply::Error { code, message } => {
+                    let _ = std::fs::remove_file(&part);
+                    return Ok(Err(ClientError::Server { code, message }));
+                }
+                other => {
+                    self.broken = true;
+                    return Err(unexpected(&other));
+                }
+            }
+        }
+        let local = |action, path: &Path, cause| ClientError::Local {
+            action,
+            path: path.to_owned(),
+            cause,
+        };
+        let Some(file) = file else {
+            return Ok(Err(local(
+                "create",
+                &part,
+                io::Error::other("see the client log"),
+            )));
+        };
+        drop(file);
+        if let Some(cause) = write_error {
+            let _ = std::fs::remove_file(&part);
+            return Ok(Err(local("write", &part, cause)));
+        }
+        let actual = hasher.finish();
+        if actual != expected {
+            let _ = std::fs::remove_file(&part);
+            return Ok(Err(ClientError::Corrupt { expected, actual }));
+        }
+        if let Err(cause) = std::fs::rename(&part, dest) {
+            return Ok(Err(local("save", dest, cause)));
+        }
+        info!(
+            "download done name={} version={version} bytes={size} md5={actual} (batch)",
+            escaped(name)
+        );
+        Ok(Ok(Downloaded {
+            version,
+            size,
+            md5: actual,
+        }))
+    }
+
     /// The MD5 state over the first `offset` bytes of `source`, leaving the
     /// source positioned at `offset`: from the newest saved checkpoint at or
     /// before it when there is one, so only the bytes after it are re-read.
@@ -962,6 +1190,26 @@ impl Client {
         }
         Ok(items)
     }
+}
+
+/// Reads a file for a batch upload: its bytes if it is small, `None` if it
+/// is too big to pipeline.
+fn read_small(path: &Path) -> Result<Option<Vec<u8>>, ClientError> {
+    let (mut file, size) = open_source(path)?;
+    if size > BATCH_MAX_FILE {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    file.read_to_end(&mut data)
+        .map_err(|cause| ClientError::Local {
+            action: "read",
+            path: path.to_owned(),
+            cause,
+        })?;
+    if data.len() as u64 != size {
+        return Err(ClientError::SourceChanged(path.to_owned()));
+    }
+    Ok(Some(data))
 }
 
 /// Opens a file to upload; returns it with its size.
