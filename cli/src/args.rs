@@ -145,8 +145,10 @@ pub struct UploadArgs {
 /// `download`'s arguments.
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// The file's name on the server.
-    pub name: String,
+    /// The file's name on the server. Several names are downloaded on one
+    /// connection into the -o folder (or the current one).
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
 
     /// Download this version instead of the current one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -170,6 +172,13 @@ pub struct DownloadArgs {
     /// file's size and MD5 are used; the rest are named and left out.
     #[arg(long, value_name = "HOST:PORT")]
     pub mirror: Vec<String>,
+}
+
+impl DownloadArgs {
+    /// The first (for a single download, the only) name.
+    pub fn name(&self) -> &str {
+        &self.names[0]
+    }
 }
 
 /// `users`' subcommands.

@@ -442,3 +442,45 @@ fn mirrors_outvote_a_liar_and_name_it() {
     assert!(run.stderr.contains("do not agree"), "{run:#?}");
     assert!(!liar.work_dir().join("none.bin").exists());
 }
+
+#[test]
+fn many_files_go_up_and_down_in_one_call() {
+    let server = TestServer::start();
+    let mut names = Vec::new();
+    for i in 0..120 {
+        let name = format!("note {i}.txt");
+        server.write_file(&name, format!("content {i}").as_bytes());
+        names.push(name);
+    }
+    server.write_file("taken.txt", b"new");
+    server.admin_ok(&["upload", "taken.txt"]);
+    let mut args = vec!["upload"];
+    args.extend(names.iter().map(String::as_str));
+    args.push("taken.txt");
+    // Every file is attempted; the one whose name exists fails the call (exit 7).
+    let run = server.admin().run(&args);
+    assert_eq!(run.code, 7, "{run:#?}");
+    assert_eq!(
+        run.stdout
+            .lines()
+            .filter(|l| l.starts_with("stored "))
+            .count(),
+        120
+    );
+    assert!(run.stderr.contains("taken.txt"), "{run:#?}");
+
+    fs::create_dir_all(server.work_dir().join("back")).unwrap();
+    let mut args = vec!["download", "-o", "back"];
+    args.extend(names.iter().map(String::as_str));
+    let run = server.admin_ok(&args);
+    assert_eq!(run.stdout.lines().count(), 120);
+    for (i, name) in names.iter().enumerate() {
+        let got = fs::read(server.work_dir().join("back").join(name)).unwrap();
+        assert_eq!(got, format!("content {i}").as_bytes());
+    }
+    // Several names need a folder to go into.
+    let run = server
+        .admin()
+        .run(&["download", "-o", "one.txt", "note 1.txt", "note 2.txt"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+}

@@ -73,6 +73,10 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
             let plan = transfer::plan_uploads(args, term.interactive)?;
             transfer::upload(&check_login(cli)?, &plan, retry(cli), term, out)
         }
+        Command::Download(args) if args.names.len() > 1 => {
+            let plan = transfer::plan_downloads(args)?;
+            transfer::download_batch(&check_login(cli)?, &plan, out)
+        }
         Command::Download(args) => {
             let dest = transfer::download_destination(args)?;
             transfer::download(&check_login(cli)?, args, &dest, retry(cli), term, out)

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use ferry_common::client::BATCH_MAX_FILE;
 use ferry_common::mirror::{self, MirrorOptions};
 use ferry_common::names::validate_name;
 use ferry_common::transfer::{self, Connector, DownloadOptions, Retry, UploadOptions};
@@ -142,8 +143,11 @@ pub fn remote_name(path: &Path) -> Result<String, Failure> {
     })
 }
 
-/// Uploads each planned file in turn, printing one line per file. Stops at
-/// the first failure; files before it stay stored.
+/// Uploads the planned files, printing one line per file. One file goes
+/// through the resumable path. Several go on one connection: the small ones
+/// pipelined, the large ones (and any whose name is taken, when a person is
+/// there to ask) one by one. Every file is attempted; if any failed, the
+/// first failure decides the exit status.
 pub fn upload(
     connector: &Connector,
     plan: &UploadPlan,
@@ -151,68 +155,216 @@ pub fn upload(
     term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
-    for item in &plan.items {
-        let mut options = UploadOptions {
-            policy: plan.policy.first_try(),
-            retry,
-            state_dir: transfer::default_state_dir(),
-        };
-        loop {
-            let mut bar = TransferBar::new(format!("↑ {}", output::safe(&item.name)), term.bars);
-            let result = transfer::upload(connector, &item.path, &item.name, &options, &mut |p| {
-                bar.report(p)
-            });
-            drop(bar);
-            let error = match result {
-                Ok(report) => {
-                    if report.resumed_from > 0 {
-                        eprintln!(
-                            "{}",
-                            output::upload_resumed_note(&item.name, report.resumed_from)
-                        );
+    if let [item] = plan.items.as_slice() {
+        return upload_one(connector, item, plan.policy, retry, term, out);
+    }
+    let is_small =
+        |item: &&UploadItem| fs::metadata(&item.path).is_ok_and(|m| m.len() <= BATCH_MAX_FILE);
+    let (small, large): (Vec<&UploadItem>, Vec<&UploadItem>) =
+        plan.items.iter().partition(is_small);
+    let files: Vec<(PathBuf, String)> = small
+        .iter()
+        .map(|i| (i.path.clone(), i.name.clone()))
+        .collect();
+    let mut failures: Vec<anyhow::Error> = Vec::new();
+    let mut to_ask: Vec<&UploadItem> = Vec::new();
+    let mut client = connector.connect().context("could not start the uploads")?;
+    let mut write_error = None;
+    client
+        .upload_many(
+            &files,
+            plan.policy.first_try(),
+            &mut |i, result| match result {
+                Ok(stored) => {
+                    if let Err(e) = writeln!(out, "{}", output::stored_line(&files[i].1, &stored)) {
+                        write_error.get_or_insert(e);
                     }
-                    writeln!(out, "{}", output::stored_line(&item.name, &report.stored))?;
-                    out.flush()?;
-                    break;
                 }
-                Err(error) => error,
-            };
-            let taken =
-                error.code() == Some(ErrorCode::Exists) && options.policy == ConflictPolicy::Fail;
-            if taken && plan.policy == PolicyChoice::Ask {
-                options.policy = match prompt::conflict(&item.name)? {
-                    ConflictChoice::Overwrite => ConflictPolicy::Overwrite,
-                    ConflictChoice::Rename => ConflictPolicy::Rename,
-                    ConflictChoice::Skip => {
-                        writeln!(out, "skipped {}: it already exists", quoted(&item.name))?;
-                        out.flush()?;
-                        break;
-                    }
-                };
-            } else if taken {
-                // The server's own words do not know about our flag.
-                return Err(Failure::new(
-                    Exit::Exists,
-                    format!(
-                        "could not upload {}: {} already exists on the server; \
-                         pass --on-conflict overwrite or --on-conflict rename to store it anyway",
-                        shown(&item.path),
-                        quoted(&item.name)
-                    ),
-                )
-                .into());
-            } else {
-                let again = if transfer::is_retryable(&error) {
-                    " (run the same command again to continue where it stopped)"
-                } else {
-                    ""
-                };
-                return Err(error)
-                    .with_context(|| format!("could not upload {}{again}", shown(&item.path)));
-            }
+                Err(e)
+                    if e.code() == Some(ErrorCode::Exists) && plan.policy == PolicyChoice::Ask =>
+                {
+                    to_ask.push(small[i]);
+                }
+                Err(e) => failures.push(upload_failure(small[i], e, plan.policy)),
+            },
+        )
+        .context("the connection broke during the uploads; run the same command again")?;
+    drop(client);
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    out.flush()?;
+    for item in to_ask.into_iter().chain(large) {
+        if let Err(e) = upload_one(connector, item, plan.policy, retry, term, out) {
+            failures.push(e);
         }
     }
-    Ok(())
+    let mut failures = failures.into_iter();
+    match failures.next() {
+        None => Ok(()),
+        Some(first) => {
+            for other in failures {
+                eprintln!("ferry-cli: error: {other:#}");
+            }
+            Err(first)
+        }
+    }
+}
+
+/// Uploads one file through the resumable path, asking what to do about a
+/// taken name when a person is there to answer.
+fn upload_one(
+    connector: &Connector,
+    item: &UploadItem,
+    policy: PolicyChoice,
+    retry: Retry,
+    term: Terminal,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut options = UploadOptions {
+        policy: policy.first_try(),
+        retry,
+        state_dir: transfer::default_state_dir(),
+    };
+    loop {
+        let mut bar = TransferBar::new(format!("↑ {}", output::safe(&item.name)), term.bars);
+        let result = transfer::upload(connector, &item.path, &item.name, &options, &mut |p| {
+            bar.report(p)
+        });
+        drop(bar);
+        let error = match result {
+            Ok(report) => {
+                if report.resumed_from > 0 {
+                    eprintln!(
+                        "{}",
+                        output::upload_resumed_note(&item.name, report.resumed_from)
+                    );
+                }
+                writeln!(out, "{}", output::stored_line(&item.name, &report.stored))?;
+                out.flush()?;
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let taken =
+            error.code() == Some(ErrorCode::Exists) && options.policy == ConflictPolicy::Fail;
+        if !(taken && policy == PolicyChoice::Ask) {
+            return Err(upload_failure(item, error, policy));
+        }
+        options.policy = match prompt::conflict(&item.name)? {
+            ConflictChoice::Overwrite => ConflictPolicy::Overwrite,
+            ConflictChoice::Rename => ConflictPolicy::Rename,
+            ConflictChoice::Skip => {
+                writeln!(out, "skipped {}: it already exists", quoted(&item.name))?;
+                out.flush()?;
+                return Ok(());
+            }
+        };
+    }
+}
+
+/// The error for a failed upload, in the words a script's user needs.
+fn upload_failure(item: &UploadItem, error: ClientError, policy: PolicyChoice) -> anyhow::Error {
+    if error.code() == Some(ErrorCode::Exists) && policy != PolicyChoice::Ask {
+        // The server's own words do not know about our flag.
+        return Failure::new(
+            Exit::Exists,
+            format!(
+                "could not upload {}: {} already exists on the server; \
+                 pass --on-conflict overwrite or --on-conflict rename to store it anyway",
+                shown(&item.path),
+                quoted(&item.name)
+            ),
+        )
+        .into();
+    }
+    let again = if transfer::is_retryable(&error) {
+        " (run the same command again to continue where it stopped)"
+    } else {
+        ""
+    };
+    anyhow::Error::new(error).context(format!("could not upload {}{again}", shown(&item.path)))
+}
+
+/// Checks several names and where each will be saved (all into the `-o`
+/// folder, or the current one), before connecting.
+pub fn plan_downloads(args: &DownloadArgs) -> Result<Vec<(String, PathBuf)>> {
+    if args.version.is_some() || !args.mirror.is_empty() {
+        return Err(Failure::usage(
+            "--version and --mirror apply to a single file; download the others separately",
+        )
+        .into());
+    }
+    let folder = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
+    if !folder.is_dir() {
+        return Err(Failure::usage(format!(
+            "several files are saved into a folder, but {} is not one; pass -o FOLDER",
+            shown(&folder)
+        ))
+        .into());
+    }
+    let mut plan = Vec::with_capacity(args.names.len());
+    for name in &args.names {
+        validate_name(name).map_err(|reason| ClientError::BadName {
+            name: name.clone(),
+            reason,
+        })?;
+        let dest = folder.join(name);
+        check_free(&dest, args.force)?;
+        plan.push((name.clone(), dest));
+    }
+    Ok(plan)
+}
+
+/// Downloads several files on one connection, pipelined, printing one line
+/// per file. Every file is attempted; the first failure decides the exit status.
+pub fn download_batch(
+    connector: &Connector,
+    plan: &[(String, PathBuf)],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut client = connector
+        .connect()
+        .context("could not start the downloads")?;
+    let mut failures: Vec<anyhow::Error> = Vec::new();
+    let mut write_error = None;
+    client
+        .download_many(plan, &mut |i, result| {
+            let (name, dest) = &plan[i];
+            match result {
+                Ok(got) => {
+                    let line = format!(
+                        "saved {} version {} to {} ({}, md5 {} verified)",
+                        quoted(name),
+                        got.version,
+                        shown(dest),
+                        output::human_size(got.size),
+                        got.md5
+                    );
+                    if let Err(e) = writeln!(out, "{line}") {
+                        write_error.get_or_insert(e);
+                    }
+                }
+                Err(e) => failures.push(
+                    anyhow::Error::new(e).context(format!("could not download {}", quoted(name))),
+                ),
+            }
+        })
+        .context("the connection broke during the downloads; run the same command again")?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    out.flush()?;
+    let mut failures = failures.into_iter();
+    match failures.next() {
+        None => Ok(()),
+        Some(first) => {
+            for other in failures {
+                eprintln!("ferry-cli: error: {other:#}");
+            }
+            Err(first)
+        }
+    }
 }
 
 /// Where a download goes: `-o PATH`, a file named NAME inside `-o FOLDER`,
@@ -228,11 +380,12 @@ pub fn destination(name: &str, output: Option<&Path>, is_dir: impl Fn(&Path) -> 
 /// Checks the name and the output path before connecting. The name passed
 /// `validate_name`, so it is a single safe path component to join.
 pub fn download_destination(args: &DownloadArgs) -> Result<PathBuf> {
-    validate_name(&args.name).map_err(|reason| ClientError::BadName {
-        name: args.name.clone(),
+    let name = args.name();
+    validate_name(name).map_err(|reason| ClientError::BadName {
+        name: name.to_owned(),
         reason,
     })?;
-    let dest = destination(&args.name, args.output.as_deref(), Path::is_dir);
+    let dest = destination(name, args.output.as_deref(), Path::is_dir);
     check_free(&dest, args.force)?;
     Ok(dest)
 }
@@ -272,15 +425,15 @@ pub fn download(
         restart: args.restart,
         retry,
     };
-    let mut bar = TransferBar::new(format!("↓ {}", output::safe(&args.name)), term.bars);
-    let result = transfer::download(connector, &args.name, dest, &options, &mut |p| {
+    let mut bar = TransferBar::new(format!("↓ {}", output::safe(args.name())), term.bars);
+    let result = transfer::download(connector, args.name(), dest, &options, &mut |p| {
         bar.report(p)
     });
     drop(bar);
     let report = result.with_context(|| {
         let what = match args.version {
-            Some(v) => format!("version {v} of {}", quoted(&args.name)),
-            None => quoted(&args.name),
+            Some(v) => format!("version {v} of {}", quoted(args.name())),
+            None => quoted(args.name()),
         };
         let again = if transfer::partial_download(dest).is_some() {
             " (what arrived is kept; run the same command again to continue)"
@@ -292,7 +445,7 @@ pub fn download(
     for note in output::download_notes(&report) {
         eprintln!("{note}");
     }
-    writeln!(out, "{}", output::saved_line(&args.name, dest, &report))?;
+    writeln!(out, "{}", output::saved_line(args.name(), dest, &report))?;
     out.flush()?;
     Ok(())
 }
@@ -313,10 +466,14 @@ fn download_mirrored(
         ..MirrorOptions::default()
     };
     let mut bar = TransferBar::new(
-        format!("↓ {} ({} mirrors)", output::safe(&args.name), mirrors.len()),
+        format!(
+            "↓ {} ({} mirrors)",
+            output::safe(args.name()),
+            mirrors.len()
+        ),
         term.bars,
     );
-    let result = mirror::download(&mirrors, &args.name, dest, &options, &mut |p| {
+    let result = mirror::download(&mirrors, args.name(), dest, &options, &mut |p| {
         bar.report(p.overall())
     });
     drop(bar);
@@ -326,12 +483,12 @@ fn download_mirrored(
         } else {
             ""
         };
-        format!("could not download {}{again}", quoted(&args.name))
+        format!("could not download {}{again}", quoted(args.name()))
     })?;
     for note in output::mirror_notes(&report) {
         eprintln!("{note}");
     }
-    writeln!(out, "{}", output::mirrored_line(&args.name, dest, &report))?;
+    writeln!(out, "{}", output::mirrored_line(args.name(), dest, &report))?;
     out.flush()?;
     Ok(())
 }
