@@ -2,11 +2,17 @@
 //! blob store, makes sure an admin exists, binds every listener and serves
 //! each connection on its own named thread. `main.rs` adds flags, logging
 //! and the `user` subcommands; the tests start it directly.
+//!
+//! One process may listen on several addresses (the "virtual servers" that
+//! mirror one store); each listener counts its connections, transfers and
+//! bytes (the `meter` module), which the status report shows ([`status`]).
 
 pub mod auth;
 pub mod db;
 pub mod logfile;
+mod meter;
 mod session;
+pub mod status;
 pub mod storage;
 
 use std::collections::HashSet;
@@ -17,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ferry_common::protocol::{ErrorCode, MAX_LINE_BYTES, Reply, Role};
@@ -25,6 +31,8 @@ use log::{error, info, warn};
 
 use crate::auth::Throttle;
 use crate::db::Db;
+use crate::meter::ListenerStats;
+use crate::status::Snapshot;
 use crate::storage::Store;
 
 /// Everything the server can be told. [`Config::new`] gives the defaults.
@@ -55,6 +63,15 @@ pub struct Config {
     pub login_failure_delay: Duration,
     /// How long an interrupted upload is kept for a resume.
     pub partial_upload_ttl: Duration,
+    /// Print (to stdout) and log a status report this often; `None` or
+    /// zero: never.
+    pub status_interval: Option<Duration>,
+    /// Colour the printed status report with ANSI escapes (the log copy is
+    /// always plain).
+    pub status_color: bool,
+    /// Most bytes per second each connection may receive, and separately
+    /// send; `None` or 0: unlimited.
+    pub rate_limit: Option<u64>,
 }
 
 impl Config {
@@ -73,6 +90,9 @@ impl Config {
             admin_password: None,
             login_failure_delay: Duration::from_millis(500),
             partial_upload_ttl: Duration::from_secs(24 * 3600),
+            status_interval: None,
+            status_color: false,
+            rate_limit: None,
         }
     }
 }
@@ -87,6 +107,10 @@ pub(crate) struct Shared {
     stopping: AtomicBool,
     /// Upload ids being received right now.
     active_uploads: Mutex<HashSet<String>>,
+    /// When the server started (for the status report's uptime).
+    started: Instant,
+    /// One per bound listener, in the order of `config.listen`.
+    listeners: Vec<Arc<ListenerStats>>,
 }
 
 /// A running server. Dropping it stops the listeners; connections already
@@ -128,10 +152,10 @@ impl Server {
         let mut listeners = Vec::new();
         let mut bind_errors = Vec::new();
         for addr in &config.listen {
-            match TcpListener::bind(addr) {
-                Ok(l) => listeners.push(l),
+            match TcpListener::bind(addr).and_then(|l| Ok((l.local_addr()?, l))) {
+                Ok(bound) => listeners.push(bound),
                 Err(e) => {
-                    let message = format!("cannot listen on {addr}: {e}");
+                    let message = bind_failure(addr, &e);
                     error!("{message}");
                     bind_errors.push(message);
                 }
@@ -152,35 +176,57 @@ impl Server {
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             active_uploads: Mutex::new(HashSet::new()),
+            started: Instant::now(),
+            listeners: listeners
+                .iter()
+                .map(|(addr, _)| Arc::new(ListenerStats::new(*addr)))
+                .collect(),
         });
-        let mut addrs = Vec::new();
-        let mut threads = Vec::new();
-        {
-            let shared = Arc::clone(&shared);
-            let handle = thread::Builder::new()
-                .name("janitor".into())
-                .spawn(move || janitor(&shared))
-                .context("while starting the janitor thread")?;
-            threads.push(handle);
-        }
-        for listener in listeners {
-            let addr = listener.local_addr()?;
-            info!("listening on {addr}");
-            let shared = Arc::clone(&shared);
-            let handle = thread::Builder::new()
-                .name(format!("accept-{addr}"))
-                .spawn(move || accept_loop(&listener, &shared))
-                .context("while starting a listener thread")?;
-            addrs.push(addr);
-            threads.push(handle);
-        }
-        Ok(Server {
-            shared,
-            addrs,
-            threads,
+        // Built before any thread starts, so that a failure to start one
+        // stops (and joins) those already running when `server` drops.
+        let mut server = Server {
+            shared: Arc::clone(&shared),
+            addrs: Vec::new(),
+            threads: Vec::new(),
             admin_password,
             bind_errors,
-        })
+        };
+        server.spawn("janitor".into(), |shared| janitor(shared))?;
+        if let Some(every) = shared.config.status_interval.filter(|d| !d.is_zero()) {
+            server.spawn("status".into(), move |shared| {
+                status::report_every(shared, every);
+            })?;
+        }
+        for ((addr, listener), stats) in listeners.into_iter().zip(&shared.listeners) {
+            info!("listening on {addr}");
+            let stats = Arc::clone(stats);
+            server.spawn(format!("accept-{addr}"), move |shared| {
+                accept_loop(&listener, shared, &stats);
+            })?;
+            server.addrs.push(addr);
+        }
+        if let Some(rate) = shared.config.rate_limit.filter(|&r| r > 0) {
+            info!(
+                "each connection is limited to {}/s in each direction",
+                ferry_common::units::human_size(rate)
+            );
+        }
+        Ok(server)
+    }
+
+    /// Starts one of the server's own threads; it is joined by `stop`.
+    fn spawn(
+        &mut self,
+        name: String,
+        body: impl FnOnce(&Arc<Shared>) + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let shared = Arc::clone(&self.shared);
+        let handle = thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || body(&shared))
+            .with_context(|| format!("while starting the {name} thread"))?;
+        self.threads.push(handle);
+        Ok(())
     }
 
     /// The addresses actually bound (with real port numbers).
@@ -203,7 +249,14 @@ impl Server {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
-    /// Stops accepting connections and waits for the listener threads.
+    /// The figures the status report shows: per listener, the open
+    /// connections, transfers in progress and bytes in and out.
+    pub fn snapshot(&self) -> Snapshot {
+        status::snapshot(&self.shared)
+    }
+
+    /// Stops accepting connections and waits for the listener, janitor and
+    /// status threads.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -295,13 +348,37 @@ fn janitor(shared: &Shared) {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+/// The sentence for a listener that could not be bound, with what to do.
+fn bind_failure(addr: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let reason = match e.kind() {
+        ErrorKind::AddrInUse => {
+            "the port is already in use (by another program, or given twice); choose another port"
+                .to_owned()
+        }
+        ErrorKind::AddrNotAvailable => {
+            "this machine has no such address; use one of its own addresses, or 0.0.0.0 for all"
+                .to_owned()
+        }
+        ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need special rights); choose a port above 1023"
+                .to_owned()
+        }
+        ErrorKind::InvalidInput => {
+            format!("{e}; write the address as host:port, such as 0.0.0.0:7878")
+        }
+        _ => e.to_string(),
+    };
+    format!("cannot listen on {addr}: {reason}")
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, stats: &Arc<ListenerStats>) {
     for stream in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
             break;
         }
         match stream {
-            Ok(stream) => admit(stream, shared),
+            Ok(stream) => admit(stream, shared, stats),
             Err(e) => {
                 // Typically out of file descriptors: back off instead of spinning.
                 warn!("accept failed: {e}");
@@ -321,7 +398,7 @@ impl Drop for Slot {
     }
 }
 
-fn admit(mut stream: TcpStream, shared: &Arc<Shared>) {
+fn admit(mut stream: TcpStream, shared: &Arc<Shared>, stats: &Arc<ListenerStats>) {
     let peer = match stream.peer_addr() {
         Ok(p) => p,
         Err(_) => return, // already gone
@@ -337,14 +414,16 @@ fn admit(mut stream: TcpStream, shared: &Arc<Shared>) {
         return;
     }
     let thread_shared = Arc::clone(shared);
+    let stats = Arc::clone(stats);
     let spawned = thread::Builder::new()
         .name(format!("conn-{peer}"))
         // Connection threads keep their big buffers on the heap.
         .stack_size(256 * 1024)
         .spawn(move || {
             let _slot = slot;
+            let _open = stats.connection();
             let result = catch_unwind(AssertUnwindSafe(|| {
-                session::serve(&thread_shared, stream, peer);
+                session::serve(&thread_shared, &stats, stream, peer);
             }));
             if result.is_err() {
                 error!("peer={peer} connection thread panicked; only this connection was closed");

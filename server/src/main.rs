@@ -23,9 +23,24 @@ struct Args {
     /// Folder for server.log.
     #[arg(long, default_value = "./logs", value_name = "DIR")]
     logs: PathBuf,
-    /// Address to listen on; repeat for several. Use 0.0.0.0:7878 to serve the LAN.
+    /// Address to listen on; repeat for several (one process serves the same
+    /// files on each, e.g. as mirrors). Use 0.0.0.0:7878 to serve the LAN. An
+    /// address that cannot be used is reported and the others still start.
     #[arg(long, value_name = "ADDR:PORT", default_values_t = [format!("127.0.0.1:{DEFAULT_PORT}")])]
     listen: Vec<String>,
+    /// Print a status report every SECS seconds: per listener the open
+    /// connections, transfers and bytes, with totals and throughput. Also
+    /// written to the log. 0 = no reports.
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    status_interval: u64,
+    /// Colour the status report: auto = when stdout is a terminal and
+    /// NO_COLOR is unset or empty.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    color: ColorArg,
+    /// Most bytes per second each connection may send, and separately
+    /// receive (e.g. 512K, 20M; K = 1024). 0 = unlimited.
+    #[arg(long, default_value = "0", value_parser = parse_size, value_name = "BYTES_PER_SEC")]
+    rate_limit: u64,
     /// Connections served at once; more get a "busy" reply.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_connections: usize,
@@ -93,6 +108,28 @@ enum UserAction {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorArg {
+    /// Whether to colour what goes to stdout.
+    fn for_stdout(self) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            // https://no-color.org: set and not empty means no colour.
+            ColorArg::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum RoleArg {
     Admin,
     User,
@@ -132,6 +169,10 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     config.bcrypt_cost = args.bcrypt_cost;
     config.partial_upload_ttl = Duration::from_secs(args.partial_upload_hours.saturating_mul(3600));
     config.admin_password = std::env::var("FERRY_ADMIN_PASSWORD").ok();
+    config.status_interval =
+        Some(Duration::from_secs(args.status_interval)).filter(|d| !d.is_zero());
+    config.status_color = args.color.for_stdout();
+    config.rate_limit = Some(args.rate_limit).filter(|&r| r > 0);
 
     let server = Server::start(config)?;
     for problem in server.bind_errors() {

@@ -1,14 +1,15 @@
 //! One client connection: greeting, login, and the request loop.
 //!
 //! The conversation code is generic over `Read + Write` so a TLS stream can
-//! wrap the socket later; only [`serve`] knows it is a `TcpStream`. Every
+//! wrap the socket later; only [`serve`] knows it is a `TcpStream` (wrapped
+//! in a [`Metered`] that counts and paces its bytes). Every
 //! request is parsed by `ferry_common::protocol`, checked against the user's
 //! current role, and answered in order. A refusal is an `ERR` line and the
 //! conversation goes on; broken framing or a dead peer ends it.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 use std::thread;
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use crate::Shared;
 use crate::auth::{self, check_password, check_user_name, verify_password};
 use crate::db::{DbError, NewVersion};
 use crate::logfile;
+use crate::meter::{ListenerStats, Metered};
 use crate::storage::Partial;
 
 /// Read buffer per connection; transfer buffers are allocated only while a
@@ -35,8 +37,14 @@ const READ_BUFFER: usize = 8 * 1024;
 /// not exist, so a wrong user name costs as much time as a wrong password.
 const DUMMY_HASH: &str = "$2b$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3G6ItbwE3ty6I9z7XDdpYIC";
 
-/// Serves one accepted connection until it ends.
-pub(crate) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+/// Serves one connection accepted by the listener counting into `stats`,
+/// until it ends.
+pub(crate) fn serve(
+    shared: &Shared,
+    stats: &Arc<ListenerStats>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
     let setup = stream
         .set_nodelay(true)
         .and_then(|()| stream.set_read_timeout(Some(shared.config.idle_timeout)))
@@ -47,14 +55,17 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
     }
     info!("peer={peer} connect");
     let started = Instant::now();
+    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit);
     let mut session = Session {
         shared,
+        stats,
         conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
         peer,
         user: None,
     };
     let end = session.run();
-    linger(session.conn.get_ref());
+    // What the client still sends after the end is discarded unmetered.
+    linger(session.conn.get_ref().get_ref());
     info!(
         "{} disconnect ({end}) after {:.1}s",
         session.who(),
@@ -187,6 +198,8 @@ struct User {
 
 struct Session<'a, S> {
     shared: &'a Shared,
+    /// The counters of the listener that accepted this connection.
+    stats: &'a ListenerStats,
     conn: Conn<S>,
     peer: SocketAddr,
     user: Option<User>,
@@ -529,6 +542,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 )
             })?;
         let started = Instant::now();
+        let _transfer = self.stats.transfer();
         let v = stored.info.version;
         info!(
             "{} download start name={} version={v} offset={offset} length={length}",
@@ -613,7 +627,9 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         // From here on the body is consumed by `receive_upload`, so a
         // refusal is answered directly rather than through `refuse_upload`.
         self.transfer_timeouts(true);
+        let transfer = self.stats.transfer();
         let outcome = self.receive_upload(partial, name, size, policy);
+        drop(transfer);
         self.transfer_timeouts(false);
         drop(claim);
         match outcome {
@@ -907,7 +923,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             if is_timeout(&e) {
                 let _ = self.conn.send(Reply::error(
                     ErrorCode::Timeout,
-                    "the upload stalled for too long; nothing was stored, closing the connection",
+                    "the upload stalled for too long; what arrived is kept for a resume, closing the connection",
                 ));
                 Fault::End("timed out mid-upload".into())
             } else {
@@ -1093,15 +1109,12 @@ fn not_found(e: DbError, name: &str, version: Option<u32>) -> Fault {
     match (e, version) {
         (DbError::NotFound, None) => refuse(
             ErrorCode::NotFound,
-            format!(
-                "there is no file named {}; check the name with LIST",
-                escaped(name)
-            ),
+            format!("there is no file named {}; check the name", escaped(name)),
         ),
         (DbError::NotFound, Some(v)) => refuse(
             ErrorCode::NotFound,
             format!(
-                "{} has no version {v}; see its versions with HISTORY",
+                "{} has no version {v}; see its version history",
                 escaped(name)
             ),
         ),
@@ -1114,7 +1127,7 @@ fn user_error(e: DbError, user: &str) -> Fault {
         DbError::NotFound => refuse(
             ErrorCode::NotFound,
             format!(
-                "there is no user named {}; see the users with USERS",
+                "there is no user named {}; check the user list",
                 escaped(user)
             ),
         ),

@@ -136,13 +136,19 @@ fn a_paused_upload_is_invisible_until_it_is_continued() {
     let mut c = srv.admin();
     let data = payload(5 << 20, 3);
     let err = c
-        .upload(Cursor::new(&data), data.len() as u64, "big.bin", ConflictPolicy::Fail, &mut |p| {
-            if p.done >= 2 << 20 {
-                std::ops::ControlFlow::Break(())
-            } else {
-                std::ops::ControlFlow::Continue(())
-            }
-        })
+        .upload(
+            Cursor::new(&data),
+            data.len() as u64,
+            "big.bin",
+            ConflictPolicy::Fail,
+            &mut |p| {
+                if p.done >= 2 << 20 {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
+            },
+        )
         .unwrap_err();
     assert!(matches!(err, ferry_common::ClientError::Cancelled));
     // Pausing closes this connection; the server keeps the bytes for a resume

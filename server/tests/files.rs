@@ -273,17 +273,26 @@ fn batches_of_small_files_on_one_connection() {
     files.insert(20, (dir.join("f2"), "taken.txt".into()));
 
     let mut outcomes: Vec<_> = files.iter().map(|_| None).collect();
-    c.upload_many(&files, ConflictPolicy::Fail, &mut |i, r| outcomes[i] = Some(r))
-        .unwrap();
+    c.upload_many(&files, ConflictPolicy::Fail, &mut |i, r| {
+        outcomes[i] = Some(r)
+    })
+    .unwrap();
     for (i, outcome) in outcomes.iter().enumerate() {
         let outcome = outcome.as_ref().expect("every file has an outcome");
         match files[i].1.as_str() {
             "bad/name" => assert!(matches!(outcome, Err(ClientError::BadName { .. }))),
-            "taken.txt" => assert_eq!(outcome.as_ref().unwrap_err().code(), Some(ErrorCode::Exists)),
+            "taken.txt" => assert_eq!(
+                outcome.as_ref().unwrap_err().code(),
+                Some(ErrorCode::Exists)
+            ),
             name => assert_eq!(outcome.as_ref().unwrap().name, name),
         }
     }
-    assert_eq!(c.list().unwrap().len(), 302, "300 small, big.bin and taken.txt");
+    assert_eq!(
+        c.list().unwrap().len(),
+        302,
+        "300 small, big.bin and taken.txt"
+    );
 
     let out = srv.dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -294,15 +303,23 @@ fn batches_of_small_files_on_one_connection() {
         .chain([("missing.txt".to_owned(), out.join("missing.txt"))])
         .collect();
     let mut results: Vec<_> = wanted.iter().map(|_| None).collect();
-    c.download_many(&wanted, &mut |i, r| results[i] = Some(r)).unwrap();
+    c.download_many(&wanted, &mut |i, r| results[i] = Some(r))
+        .unwrap();
     for (i, (name, dest)) in wanted.iter().enumerate() {
         let result = results[i].as_ref().unwrap();
         match name.as_str() {
-            "missing.txt" => assert_eq!(result.as_ref().unwrap_err().code(), Some(ErrorCode::NotFound)),
+            "missing.txt" => assert_eq!(
+                result.as_ref().unwrap_err().code(),
+                Some(ErrorCode::NotFound)
+            ),
             "taken.txt" => assert_eq!(std::fs::read(dest).unwrap(), b"old"),
             _ => {
                 let source = &files.iter().find(|(_, n)| n == name).unwrap().0;
-                assert_eq!(std::fs::read(dest).unwrap(), std::fs::read(source).unwrap(), "{name}");
+                assert_eq!(
+                    std::fs::read(dest).unwrap(),
+                    std::fs::read(source).unwrap(),
+                    "{name}"
+                );
             }
         }
     }

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use ferry_common::Client;
@@ -215,4 +216,76 @@ pub fn start_binary(dir: &Path, admin_password: Option<&str>) -> (Running, Strin
         addr.expect("the server printed its address"),
         lines,
     )
+}
+
+/// A `ferry-server` process started by [`spawn_binary`], with what it
+/// prints, line by line.
+pub struct Spawned {
+    pub running: Running,
+    pub stdout: mpsc::Receiver<String>,
+    pub stderr: mpsc::Receiver<String>,
+}
+
+/// Starts the binary over `dir/data` and `dir/logs` with `args` (which
+/// should include `--listen`), `FERRY_ADMIN_PASSWORD` set to
+/// [`ADMIN_PASSWORD`], `NO_COLOR` removed and then `env` set. Its stdout and
+/// stderr are read by threads for as long as the process lives (so a server
+/// that keeps printing never meets a closed pipe) and arrive line by line.
+pub fn spawn_binary(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Spawned {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+        .args(["--bcrypt-cost", "4"])
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--logs")
+        .arg(dir.join("logs"))
+        .args(args)
+        .env("FERRY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server binary starts");
+    let stdout = forward_lines("server-stdout", child.stdout.take().unwrap());
+    let stderr = forward_lines("server-stderr", child.stderr.take().unwrap());
+    Spawned {
+        running: Running(child),
+        stdout,
+        stderr,
+    }
+}
+
+/// Reads `from` line by line on a thread until it ends; the lines arrive on
+/// the receiver (and are drained even when nobody listens any more).
+fn forward_lines(name: &str, from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            for line in BufReader::new(from).split(b'\n') {
+                let Ok(line) = line else { break };
+                let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+            }
+        })
+        .unwrap();
+    rx
+}
+
+/// Lines from `rx` until `done` says the collection is complete, or until
+/// `limit` passes; returns them either way.
+pub fn lines_until(
+    rx: &mpsc::Receiver<String>,
+    limit: Duration,
+    mut done: impl FnMut(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + limit;
+    let mut lines = Vec::new();
+    while !done(&lines) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    lines
 }
