@@ -1,0 +1,266 @@
+//! Modal dialogs: "the name exists", confirmations, the path field that
+//! stands in for a missing native file dialog, and the password dialog.
+
+use std::path::PathBuf;
+
+use egui::{Button, Id, Key, Modal, RichText, TextEdit, Ui};
+use ferry_common::names::versioned_name;
+
+use crate::format::{human_size, local_time};
+use crate::native_dialog::Purpose;
+use crate::panels::{field, palette};
+use crate::state::conflicts::{Choice, Conflicts};
+use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
+use crate::state::files::FileTable;
+
+/// The first `name_vN.ext` not in the listing: what "Keep both" will most
+/// likely store the file as (the server has the last word).
+pub fn likely_renamed(name: &str, files: &FileTable) -> String {
+    (2..)
+        .map(|n| versioned_name(name, n))
+        .find(|candidate| !files.contains(candidate))
+        .unwrap_or_else(|| versioned_name(name, 2))
+}
+
+/// Asks what to do about the first name that exists. Returns the choice.
+pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option<Choice> {
+    let current = conflicts.current()?.clone();
+    let others = conflicts.others_in_batch();
+    let mut choice = None;
+    Modal::new(Id::unique("conflict-dialog")).show(ui.ctx(), |ui| {
+        ui.set_max_width(460.0);
+        ui.label(RichText::new(format!("“{}” already exists", current.name)).heading());
+        ui.add_space(4.0);
+        match files.get(&current.name) {
+            Some(existing) => ui.label(format!(
+                "The server already has a file with this name ({}, uploaded by {} on {}). \
+                 What should happen to the one you are uploading?",
+                human_size(existing.current.size),
+                existing.current.uploader,
+                local_time(existing.current.modified),
+            )),
+            None => ui.label(
+                "The server already has a file with this name. \
+                 What should happen to the one you are uploading?",
+            ),
+        };
+        ui.add_space(10.0);
+        let wide = egui::vec2(ui.available_width(), 28.0);
+        if ui
+            .add(Button::new("Overwrite (keep history)").min_size(wide))
+            .on_hover_text("Yours becomes the current version; the old one stays in the history")
+            .clicked()
+        {
+            choice = Some(Choice::Overwrite);
+        }
+        let renamed = likely_renamed(&current.name, files);
+        if ui
+            .add(Button::new(format!("Keep both (rename to {renamed})")).min_size(wide))
+            .on_hover_text("Yours is stored under a new name with _v2, _v3, …")
+            .clicked()
+        {
+            choice = Some(Choice::KeepBoth);
+        }
+        if ui
+            .add(Button::new("Skip").min_size(wide))
+            .on_hover_text("Do not upload this file")
+            .clicked()
+        {
+            choice = Some(Choice::Skip);
+        }
+        if others > 0 {
+            ui.add_space(6.0);
+            ui.checkbox(
+                &mut conflicts.apply_to_all,
+                format!(
+                    "Apply to all: do the same for the other {others} file{} of this upload whose names exist",
+                    if others == 1 { "" } else { "s" }
+                ),
+            );
+        }
+    });
+    choice
+}
+
+/// Asks to confirm `pending`. `Some(true)`: go ahead; `Some(false)`: cancel.
+pub fn confirm(ui: &Ui, pending: &Pending) -> Option<bool> {
+    let (title, text, button) = pending.wording();
+    let mut answer = None;
+    let modal = Modal::new(Id::unique("confirm-dialog")).show(ui.ctx(), |ui| {
+        ui.set_max_width(420.0);
+        ui.label(RichText::new(title).heading());
+        ui.add_space(4.0);
+        ui.label(text);
+        ui.add_space(12.0);
+        ui.horizontal(|ui| {
+            let go =
+                Button::new(RichText::new(button).color(egui::Color32::WHITE)).fill(palette::ERROR);
+            if ui.add(go).clicked() {
+                answer = Some(true);
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(false);
+            }
+        });
+    });
+    if answer.is_none() && modal.should_close() {
+        answer = Some(false);
+    }
+    answer
+}
+
+/// What the path prompt asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptAnswer {
+    /// Use these paths.
+    Go(Vec<PathBuf>),
+    /// Choose with the system's file dialog.
+    Browse,
+    /// Never mind.
+    Cancel,
+}
+
+/// The upload and download dialog: paths typed (or chosen with "Browse…"
+/// when `can_browse`), and for downloads, optional mirror servers.
+pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option<PromptAnswer> {
+    let mut answer = None;
+    let (title, caption, go) = match &prompt.purpose {
+        Purpose::Upload => (
+            "Upload files".to_owned(),
+            "Files to upload (full paths, one per line)",
+            "Upload",
+        ),
+        Purpose::Save { name, version } => (
+            match version {
+                Some(v) => format!("Download {name} (version {v})"),
+                None => format!("Download {name}"),
+            },
+            "Save as (full path)",
+            "Download",
+        ),
+    };
+    let saving = matches!(prompt.purpose, Purpose::Save { .. });
+    let modal = Modal::new(Id::unique("path-prompt")).show(ui.ctx(), |ui| {
+        ui.set_width(540.0);
+        ui.label(RichText::new(title).heading());
+        if let Some(note) = &prompt.note {
+            ui.colored_label(palette::WARN, note.as_str());
+        }
+        ui.add_space(6.0);
+        let caption_label = ui.label(caption);
+        let edit = ui
+            .horizontal(|ui| {
+                if can_browse
+                    && ui
+                        .button("Browse…")
+                        .on_hover_text("Choose with the system's file dialog")
+                        .clicked()
+                {
+                    answer = Some(PromptAnswer::Browse);
+                }
+                let edit = if saving {
+                    TextEdit::singleline(&mut prompt.text).id_salt("prompt-path")
+                } else {
+                    TextEdit::multiline(&mut prompt.text)
+                        .id_salt("prompt-paths")
+                        .desired_rows(3)
+                };
+                ui.add(edit.desired_width(ui.available_width()))
+                    .labelled_by(caption_label.id)
+            })
+            .inner;
+        // Checked before focus is handed back below, which would hide it.
+        let enter = saving && field::entered(ui, &edit);
+        if !enter && ui.memory(|m| m.focused().is_none()) {
+            // Typing goes straight into the path.
+            edit.request_focus();
+        }
+        let paths = prompt.paths();
+        if saving
+            && let Some(path) = paths.first()
+            && path.exists()
+        {
+            ui.colored_label(
+                palette::WARN,
+                "A file with this name exists there and will be replaced.",
+            );
+        }
+        if saving {
+            ui.add_space(8.0);
+            field::labelled(ui, "Mirrors (optional)", |ui| {
+                ui.add(
+                    TextEdit::multiline(&mut prompt.mirrors)
+                        .id_salt("prompt-mirrors")
+                        .hint_text(
+                            "Other servers with the same file, host:port, one per line. \
+                             Parts are fetched from all of them at once, with the same login.",
+                        )
+                        .desired_rows(2)
+                        .desired_width(f32::INFINITY),
+                )
+            });
+        }
+        ui.add_space(10.0);
+        ui.horizontal(|ui| {
+            let button = Button::new(RichText::new(go).strong()).min_size(egui::vec2(90.0, 0.0));
+            if (ui.add_enabled(!paths.is_empty(), button).clicked() || enter) && !paths.is_empty() {
+                answer = Some(PromptAnswer::Go(paths.clone()));
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(PromptAnswer::Cancel);
+            }
+        });
+    });
+    if answer.is_none() && modal.should_close() && ui.input(|i| i.key_pressed(Key::Escape)) {
+        answer = Some(PromptAnswer::Cancel);
+    }
+    answer
+}
+
+/// The new-password dialog. `Some(true)`: set it; `Some(false)`: cancel.
+pub fn password(ui: &Ui, dialog: &mut PasswordDialog) -> Option<bool> {
+    let mut answer = None;
+    let modal = Modal::new(Id::unique("password-dialog")).show(ui.ctx(), |ui| {
+        ui.set_width(360.0);
+        ui.label(RichText::new(format!("New password for {}", dialog.user)).heading());
+        ui.add_space(6.0);
+        field::labelled(ui, "New password", |ui| {
+            ui.add(
+                TextEdit::singleline(&mut dialog.password)
+                    .id_salt("new-password")
+                    .password(true)
+                    .desired_width(f32::INFINITY),
+            )
+        });
+        field::labelled(ui, "Repeat it", |ui| {
+            ui.add(
+                TextEdit::singleline(&mut dialog.repeat)
+                    .id_salt("new-password-again")
+                    .password(true)
+                    .desired_width(f32::INFINITY),
+            )
+        });
+        let problem = dialog.problem();
+        if let Some(problem) = problem
+            && !dialog.repeat.is_empty()
+        {
+            ui.colored_label(palette::WARN, problem);
+        }
+        ui.add_space(10.0);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(problem.is_none(), Button::new("Set password"))
+                .clicked()
+            {
+                answer = Some(true);
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(false);
+            }
+        });
+    });
+    if answer.is_none() && modal.should_close() {
+        answer = Some(false);
+    }
+    answer
+}

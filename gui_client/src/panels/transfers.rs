@@ -1,0 +1,265 @@
+//! The transfers panel: one row per upload or download with its progress
+//! bar, bytes, speed, time left, state and buttons.
+
+use egui::{Align, Button, Label, Layout, ProgressBar, RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use crate::format::{eta, human_size, speed};
+use crate::panels::palette;
+use crate::state::transfers::{Direction, Transfer, TransferState, Transfers};
+use crate::worker::TransferId;
+
+/// Why uploads cannot be paused: the server throws away an upload the
+/// client stops (it keeps one only when the connection breaks).
+pub const UPLOAD_PAUSE: &str = "Uploads cannot be paused: the server discards an upload that is \
+     stopped on purpose (a lost connection is resumed by itself)";
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferAction {
+    /// Stop a transfer.
+    Cancel(TransferId),
+    /// Start a failed or cancelled transfer again.
+    Retry(TransferId),
+    /// Remove a finished row.
+    Remove(TransferId),
+    /// Remove every finished row.
+    ClearFinished,
+    /// Stop, keeping the partial file.
+    Pause(TransferId),
+    /// Continue a paused transfer.
+    Resume(TransferId),
+}
+
+/// Draws the panel.
+pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
+    let mut actions = Vec::new();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Transfers").strong());
+        let active = transfers.active();
+        let waiting = transfers
+            .rows
+            .iter()
+            .filter(|t| t.state == TransferState::WaitingForChoice)
+            .count();
+        let mut parts = Vec::new();
+        if active > 0 {
+            parts.push(format!("{active} running or queued"));
+        }
+        if waiting > 0 {
+            parts.push(format!("{waiting} waiting for your choice"));
+        }
+        if !parts.is_empty() {
+            ui.label(RichText::new(parts.join(", ")).weak());
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            let finished = transfers.rows.iter().any(|t| t.state.is_finished());
+            if ui
+                .add_enabled(finished, Button::new("Clear finished"))
+                .on_hover_text("Remove the rows of finished transfers")
+                .clicked()
+            {
+                actions.push(TransferAction::ClearFinished);
+            }
+        });
+    });
+    if transfers.rows.is_empty() {
+        ui.add_space(6.0);
+        ui.label(
+            RichText::new(
+                "No transfers yet. Upload with “Upload…” or by dropping files onto the window; \
+                 download with “Download…” or a double-click on a file.",
+            )
+            .weak(),
+        );
+        return actions;
+    }
+    let line = ui.text_style_height(&egui::TextStyle::Body);
+    TableBuilder::new(ui)
+        .id_salt("transfers")
+        .striped(true)
+        .stick_to_bottom(true)
+        .auto_shrink([false, true])
+        .cell_layout(Layout::left_to_right(Align::Center))
+        .column(Column::remainder().at_least(160.0).clip(true))
+        .column(Column::exact(240.0))
+        .column(Column::exact(90.0))
+        .column(Column::exact(90.0))
+        .column(Column::exact(165.0))
+        .column(Column::auto().at_least(170.0))
+        .body(|mut body| {
+            for t in &transfers.rows {
+                // A failure's reason may take two lines.
+                let note_lines = match (&t.state, second_line(t)) {
+                    (TransferState::Failed(_), _) => 2,
+                    (_, Some(_)) => 1,
+                    (_, None) => 0,
+                };
+                let lines = 1 + note_lines + t.mirrors.len();
+                let height = line * lines as f32 + 10.0;
+                body.row(height, |mut row| {
+                    row.col(|ui| name_cell(ui, t));
+                    row.col(|ui| {
+                        // No bar before the size is known: an empty bar says nothing.
+                        if t.total == 0 && t.state != TransferState::Done {
+                            return;
+                        }
+                        let bar = ProgressBar::new(t.fraction())
+                            .desired_width(230.0)
+                            .text(t.bytes_text());
+                        let bar = match t.state {
+                            TransferState::Done => bar.fill(palette::OK),
+                            TransferState::Failed(_) => bar.fill(palette::ERROR),
+                            TransferState::Paused | TransferState::Cancelled => {
+                                bar.fill(ui.visuals().widgets.inactive.bg_fill)
+                            }
+                            _ => bar,
+                        };
+                        ui.add(bar);
+                    });
+                    row.col(|ui| {
+                        if matches!(t.state, TransferState::Transferring) {
+                            ui.label(speed(t.speed));
+                        }
+                    });
+                    row.col(|ui| {
+                        if matches!(t.state, TransferState::Transferring) {
+                            ui.label(eta(t.total.saturating_sub(t.done), t.speed))
+                                .on_hover_text("Time left at the current speed");
+                        }
+                    });
+                    row.col(|ui| state_cell(ui, t));
+                    row.col(|ui| buttons(ui, t, &mut actions));
+                });
+            }
+        });
+    actions
+}
+
+fn second_line(t: &Transfer) -> Option<(String, bool)> {
+    match &t.state {
+        TransferState::Failed(reason) => Some((reason.clone(), true)),
+        _ => t.note.clone().map(|n| (n, false)),
+    }
+}
+
+fn name_cell(ui: &mut Ui, t: &Transfer) {
+    ui.vertical(|ui| {
+        ui.horizontal(|ui| {
+            let (arrow, colour, tip) = match t.direction {
+                Direction::Upload => ("⬆", palette::UP, "Upload"),
+                Direction::Download => ("⬇", palette::DOWN, "Download"),
+            };
+            ui.label(RichText::new(arrow).color(colour))
+                .on_hover_text(tip);
+            let mut name = t.name.clone();
+            if t.direction == Direction::Download
+                && let Some(v) = t.version
+            {
+                name.push_str(&format!("  (v{v})"));
+            }
+            ui.add(Label::new(RichText::new(name).strong()).truncate())
+                .on_hover_text(t.local.display().to_string());
+        });
+        if let Some((text, failed)) = second_line(t) {
+            if failed {
+                ui.add(Label::new(RichText::new(&text).color(palette::ERROR)).wrap())
+                    .on_hover_text(text);
+            } else {
+                ui.add(Label::new(RichText::new(&text).weak().small()).truncate())
+                    .on_hover_text(text);
+            }
+        }
+        for m in &t.mirrors {
+            let text = match &m.dropped {
+                Some(why) => {
+                    RichText::new(format!("from {}: left out, {why}", m.addr)).color(palette::WARN)
+                }
+                None if t.state == TransferState::Transferring => RichText::new(format!(
+                    "from {}: {} at {}",
+                    m.addr,
+                    human_size(m.bytes),
+                    speed(m.speed as f64)
+                )),
+                None => RichText::new(format!("from {}: {}", m.addr, human_size(m.bytes))),
+            };
+            ui.add(Label::new(text.small()).truncate());
+        }
+    });
+}
+
+fn state_cell(ui: &mut Ui, t: &Transfer) {
+    let label = t.state.label();
+    match &t.state {
+        TransferState::Done => {
+            ui.label(RichText::new("✔ done").color(palette::OK))
+                .on_hover_text("Transferred and MD5 checked");
+        }
+        TransferState::Failed(reason) => {
+            ui.label(RichText::new("✖ failed").color(palette::ERROR))
+                .on_hover_text(reason.as_str());
+        }
+        TransferState::WaitingForChoice => {
+            ui.label(RichText::new(label).color(palette::WARN));
+        }
+        TransferState::Connecting | TransferState::Hashing | TransferState::Verifying => {
+            ui.spinner();
+            ui.label(label);
+        }
+        _ => {
+            ui.label(label);
+        }
+    }
+}
+
+fn buttons(ui: &mut Ui, t: &Transfer, actions: &mut Vec<TransferAction>) {
+    let id = t.id;
+    if t.state == TransferState::Paused {
+        if ui
+            .add(Button::new("Resume").small())
+            .on_hover_text("Continue where it stopped")
+            .clicked()
+        {
+            actions.push(TransferAction::Resume(id));
+        }
+    } else if !t.state.is_finished() {
+        let can = t.pausable() && t.state.is_active();
+        let pause = ui
+            .add_enabled(can, Button::new("Pause").small())
+            .on_hover_text("Stop for now, keeping what arrived")
+            .on_disabled_hover_text(if t.pausable() {
+                "Only a running transfer can be paused"
+            } else {
+                UPLOAD_PAUSE
+            });
+        if pause.clicked() {
+            actions.push(TransferAction::Pause(id));
+        }
+    }
+    if t.can_cancel() {
+        if ui
+            .add(Button::new("Cancel").small())
+            .on_hover_text("Stop this transfer and discard what arrived")
+            .clicked()
+        {
+            actions.push(TransferAction::Cancel(id));
+        }
+    } else {
+        let retry = matches!(t.state, TransferState::Failed(_) | TransferState::Cancelled);
+        if retry
+            && ui
+                .add(Button::new("Retry").small())
+                .on_hover_text("Start this transfer again")
+                .clicked()
+        {
+            actions.push(TransferAction::Retry(id));
+        }
+        if ui
+            .add(Button::new("Remove").small())
+            .on_hover_text("Remove this row")
+            .clicked()
+        {
+            actions.push(TransferAction::Remove(id));
+        }
+    }
+}

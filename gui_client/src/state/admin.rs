@@ -1,0 +1,130 @@
+//! The admin panel's data: the server log view and the user list with its
+//! forms.
+
+use ferry_common::protocol::Role;
+
+/// The server log as last fetched.
+#[derive(Debug, Clone)]
+pub struct ServerLogView {
+    /// The lines, oldest first.
+    pub lines: Vec<String>,
+    /// How many lines to fetch.
+    pub count: u32,
+    /// Only lines containing this (case-insensitive) are shown.
+    pub filter: String,
+    /// Whether a fetch is under way.
+    pub loading: bool,
+    /// Whether lines were fetched since login.
+    pub loaded: bool,
+    /// Why the last fetch failed.
+    pub error: Option<String>,
+}
+
+impl Default for ServerLogView {
+    fn default() -> Self {
+        ServerLogView {
+            lines: Vec::new(),
+            count: 500,
+            filter: String::new(),
+            loading: false,
+            loaded: false,
+            error: None,
+        }
+    }
+}
+
+impl ServerLogView {
+    /// The lines that pass the filter.
+    pub fn visible(&self) -> Vec<&str> {
+        filtered(&self.lines, &self.filter)
+    }
+
+    /// Takes a fetch result.
+    pub fn set(&mut self, result: Result<Vec<String>, String>) {
+        self.loading = false;
+        match result {
+            Ok(lines) => {
+                self.lines = lines;
+                self.loaded = true;
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+/// Lines containing `filter`, case-insensitive.
+pub fn filtered<'a>(lines: &'a [String], filter: &str) -> Vec<&'a str> {
+    let needle = filter.trim().to_lowercase();
+    lines
+        .iter()
+        .filter(|l| needle.is_empty() || l.to_lowercase().contains(&needle))
+        .map(String::as_str)
+        .collect()
+}
+
+/// The users tab.
+#[derive(Debug, Clone)]
+pub struct UsersView {
+    /// Users with their roles.
+    pub users: Vec<(String, Role)>,
+    /// Whether a fetch is under way.
+    pub loading: bool,
+    /// Whether the list was fetched since login.
+    pub loaded: bool,
+    /// Why the last fetch or change failed.
+    pub error: Option<String>,
+    /// The last change that worked.
+    pub notice: Option<String>,
+    /// "Add user" form: name.
+    pub new_name: String,
+    /// "Add user" form: password.
+    pub new_password: String,
+    /// "Add user" form: role.
+    pub new_role: Role,
+}
+
+impl Default for UsersView {
+    fn default() -> Self {
+        UsersView {
+            users: Vec::new(),
+            loading: false,
+            loaded: false,
+            error: None,
+            notice: None,
+            new_name: String::new(),
+            new_password: String::new(),
+            new_role: Role::User,
+        }
+    }
+}
+
+impl UsersView {
+    /// Takes a fetch result.
+    pub fn set(&mut self, result: Result<Vec<(String, Role)>, String>) {
+        self.loading = false;
+        match result {
+            Ok(mut users) => {
+                users.sort_by_key(|(name, _)| name.to_lowercase());
+                self.users = users;
+                self.loaded = true;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_is_case_insensitive() {
+        let lines = vec![
+            "INFO login ok user=ann".to_owned(),
+            "WARN login failed".to_owned(),
+        ];
+        assert_eq!(filtered(&lines, "FAILED"), ["WARN login failed"]);
+        assert_eq!(filtered(&lines, "  ").len(), 2);
+    }
+}

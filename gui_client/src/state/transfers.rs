@@ -1,0 +1,550 @@
+//! The transfers panel's data: one [`Transfer`] per upload or download,
+//! moved along by [`TransferUpdate`]s from the worker threads. No drawing
+//! here; `panels::transfers` draws it.
+//!
+//! A row is built so the features still to come fit in without reshaping
+//! it: `Paused` for resumable transfers, per-mirror progress for
+//! multi-server downloads.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_common::client::Stage;
+use ferry_common::mirror::MirrorStatus;
+use ferry_common::protocol::ConflictPolicy;
+
+use crate::format::human_size;
+use crate::worker::{Stop, StopFlag, TransferId, TransferUpdate};
+
+/// Which way the bytes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Local file to server.
+    Upload,
+    /// Server to local file.
+    Download,
+}
+
+/// Where a transfer stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TransferState {
+    /// The name exists on the server; the conflict dialog is asking.
+    WaitingForChoice,
+    /// Waiting for a free transfer slot.
+    Queued,
+    /// Opening its own connection and logging in.
+    Connecting,
+    /// Hashing what is already there before resuming.
+    Hashing,
+    /// Bytes are moving.
+    Transferring,
+    /// All bytes moved; the MD5 check is running.
+    Verifying,
+    /// Stopped by the user with the partial file kept, to be resumed.
+    Paused,
+    /// Finished, MD5 checked.
+    Done,
+    /// Failed; the sentence says why.
+    Failed(String),
+    /// Cancelled by the user.
+    Cancelled,
+    /// Not uploaded: the user chose "Skip" in the conflict dialog.
+    Skipped,
+}
+
+impl TransferState {
+    /// The word shown in the state column.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TransferState::WaitingForChoice => "waiting for your choice",
+            TransferState::Queued => "queued",
+            TransferState::Connecting => "connecting",
+            TransferState::Hashing => "hashing",
+            TransferState::Transferring => "transferring",
+            TransferState::Verifying => "verifying MD5",
+            TransferState::Paused => "paused",
+            TransferState::Done => "done",
+            TransferState::Failed(_) => "failed",
+            TransferState::Cancelled => "cancelled",
+            TransferState::Skipped => "skipped",
+        }
+    }
+
+    /// Whether the transfer has stopped for good (it can only be retried).
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self,
+            TransferState::Done
+                | TransferState::Failed(_)
+                | TransferState::Cancelled
+                | TransferState::Skipped
+        )
+    }
+
+    /// Whether a worker thread is (or will shortly be) working on it.
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self,
+            TransferState::Queued
+                | TransferState::Connecting
+                | TransferState::Hashing
+                | TransferState::Transferring
+                | TransferState::Verifying
+        )
+    }
+}
+
+/// One row of the transfers panel.
+#[derive(Clone, Debug)]
+pub struct Transfer {
+    /// Its id, shared with the worker.
+    pub id: TransferId,
+    /// Upload or download.
+    pub direction: Direction,
+    /// The name on the server.
+    pub name: String,
+    /// The local file: the source of an upload, the target of a download.
+    pub local: PathBuf,
+    /// The version downloaded (`None`: current); for uploads, the version
+    /// stored.
+    pub version: Option<u32>,
+    /// The conflict policy an upload runs with.
+    pub policy: ConflictPolicy,
+    /// The uploads queued together (one dialog pick or one drop).
+    pub batch: u64,
+    /// Where it stands.
+    pub state: TransferState,
+    /// Bytes moved so far.
+    pub done: u64,
+    /// Bytes in all (0 until known).
+    pub total: u64,
+    /// Recent rate in bytes per second.
+    pub speed: f64,
+    /// Whether the MD5 check passed.
+    pub verified: bool,
+    /// A note for finished rows: "stored as …", "saved to …".
+    pub note: Option<String>,
+    /// The other servers a multi-server download also fetches from.
+    pub mirror_addrs: Vec<String>,
+    /// Per-mirror progress of a multi-server download (empty otherwise).
+    pub mirrors: Vec<MirrorStatus>,
+    /// Set to stop or pause the worker at its next progress report.
+    pub stop: Arc<StopFlag>,
+    /// When the row was created.
+    pub created: Instant,
+    /// When it finished.
+    pub finished: Option<Instant>,
+}
+
+impl Transfer {
+    /// The bar's fill: 1.0 only once the MD5 check passed.
+    pub fn fraction(&self) -> f32 {
+        if self.state == TransferState::Done && self.verified {
+            return 1.0;
+        }
+        if self.total == 0 {
+            return 0.0;
+        }
+        ((self.done as f64 / self.total as f64) as f32).min(0.999)
+    }
+
+    /// "12.0 MiB / 50.0 MiB", or just the done part while the total is unknown.
+    pub fn bytes_text(&self) -> String {
+        if self.total == 0 && self.done == 0 {
+            return String::new();
+        }
+        format!("{} / {}", human_size(self.done), human_size(self.total))
+    }
+
+    /// Whether the row offers Cancel.
+    pub fn can_cancel(&self) -> bool {
+        self.state.is_active()
+            || matches!(
+                self.state,
+                TransferState::WaitingForChoice | TransferState::Paused
+            )
+    }
+
+    /// Whether this kind of transfer can be paused and resumed: downloads
+    /// keep their partial file; an upload the client stops is discarded by
+    /// the server, so it could only start over.
+    pub fn pausable(&self) -> bool {
+        self.direction == Direction::Download
+    }
+}
+
+/// Every transfer of this session, oldest first.
+#[derive(Debug, Default)]
+pub struct Transfers {
+    /// The rows.
+    pub rows: Vec<Transfer>,
+    next_id: TransferId,
+}
+
+/// What the app must do after an update was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followup {
+    /// Nothing.
+    None,
+    /// An upload finished: refresh the file list.
+    Uploaded,
+    /// A download finished.
+    Downloaded,
+    /// The upload's name is taken: ask the user.
+    AskConflict,
+}
+
+impl Transfers {
+    fn add(&mut self, direction: Direction, name: &str, local: PathBuf, batch: u64) -> TransferId {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.rows.push(Transfer {
+            id,
+            direction,
+            name: name.to_owned(),
+            local,
+            version: None,
+            policy: ConflictPolicy::Fail,
+            batch,
+            state: TransferState::Queued,
+            done: 0,
+            total: 0,
+            speed: 0.0,
+            verified: false,
+            note: None,
+            mirror_addrs: Vec::new(),
+            mirrors: Vec::new(),
+            stop: Arc::new(StopFlag::default()),
+            created: Instant::now(),
+            finished: None,
+        });
+        id
+    }
+
+    /// A new upload row, queued.
+    pub fn add_upload(&mut self, local: PathBuf, name: &str, batch: u64) -> TransferId {
+        self.add(Direction::Upload, name, local, batch)
+    }
+
+    /// A new download row, queued.
+    pub fn add_download(&mut self, name: &str, version: Option<u32>, dest: PathBuf) -> TransferId {
+        self.add_mirrored_download(name, version, dest, Vec::new())
+    }
+
+    /// A new download row that also fetches from `mirrors`, queued.
+    pub fn add_mirrored_download(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        dest: PathBuf,
+        mirrors: Vec<String>,
+    ) -> TransferId {
+        let id = self.add(Direction::Download, name, dest, 0);
+        if let Some(row) = self.get_mut(id) {
+            row.version = version;
+            row.mirror_addrs = mirrors;
+        }
+        id
+    }
+
+    /// The row with that id.
+    pub fn get(&self, id: TransferId) -> Option<&Transfer> {
+        self.rows.iter().find(|t| t.id == id)
+    }
+
+    /// The row with that id, to change.
+    pub fn get_mut(&mut self, id: TransferId) -> Option<&mut Transfer> {
+        self.rows.iter_mut().find(|t| t.id == id)
+    }
+
+    /// Puts a row back to "queued" for a (re)start with a fresh stop flag,
+    /// which it returns for the worker. The bytes done stay on screen: a
+    /// resumed download continues from them.
+    pub fn restart(&mut self, id: TransferId) -> Option<Arc<StopFlag>> {
+        let row = self.get_mut(id)?;
+        row.state = TransferState::Queued;
+        row.speed = 0.0;
+        row.verified = false;
+        row.note = None;
+        row.finished = None;
+        row.stop = Arc::new(StopFlag::default());
+        Some(row.stop.clone())
+    }
+
+    /// Marks a row finished without a worker (refused name, skipped).
+    pub fn finish(&mut self, id: TransferId, state: TransferState) {
+        if let Some(row) = self.get_mut(id) {
+            row.state = state;
+            row.speed = 0.0;
+            row.finished = Some(Instant::now());
+        }
+    }
+
+    /// Asks a transfer to stop for good. A row without a worker (waiting
+    /// for the user's choice, or paused) is cancelled at once; the caller
+    /// throws away a paused download's partial file.
+    pub fn cancel(&mut self, id: TransferId) {
+        if let Some(row) = self.get_mut(id) {
+            row.stop.set(Stop::Cancel);
+            if matches!(
+                row.state,
+                TransferState::WaitingForChoice | TransferState::Paused
+            ) {
+                self.finish(id, TransferState::Cancelled);
+            }
+        }
+    }
+
+    /// Asks a running download to stop, keeping what arrived.
+    pub fn pause(&mut self, id: TransferId) {
+        if let Some(row) = self.get_mut(id)
+            && row.pausable()
+            && row.state.is_active()
+        {
+            row.stop.set(Stop::Pause);
+        }
+    }
+
+    /// Stops every transfer (log out, quit): downloads keep what arrived,
+    /// so downloading the same file to the same place later continues it;
+    /// uploads stop.
+    pub fn stop_all(&mut self) {
+        for row in &self.rows {
+            if row.state.is_active() {
+                row.stop.set(if row.pausable() {
+                    Stop::Pause
+                } else {
+                    Stop::Cancel
+                });
+            }
+        }
+    }
+
+    /// Removes a finished row.
+    pub fn remove(&mut self, id: TransferId) {
+        self.rows.retain(|t| t.id != id || !t.state.is_finished());
+    }
+
+    /// Removes every finished row.
+    pub fn clear_finished(&mut self) {
+        self.rows.retain(|t| !t.state.is_finished());
+    }
+
+    /// How many are queued or running.
+    pub fn active(&self) -> usize {
+        self.rows.iter().filter(|t| t.state.is_active()).count()
+    }
+
+    /// Applies a worker's report.
+    pub fn apply(&mut self, id: TransferId, update: TransferUpdate) -> Followup {
+        let Some(row) = self.get_mut(id) else {
+            return Followup::None;
+        };
+        if row.state.is_finished() {
+            // A late report from a worker the user already gave up on.
+            return Followup::None;
+        }
+        match update {
+            TransferUpdate::Connecting => row.state = TransferState::Connecting,
+            TransferUpdate::Progress {
+                stage,
+                done,
+                total,
+                speed,
+            } => {
+                row.done = done;
+                row.total = total;
+                row.speed = speed;
+                row.state = match stage {
+                    Stage::Transferring => TransferState::Transferring,
+                    // "Done" is only shown once the final report arrives
+                    // with what was stored or saved.
+                    Stage::Verifying | Stage::Done => TransferState::Verifying,
+                };
+            }
+            TransferUpdate::Uploaded(report) => {
+                let stored = report.stored;
+                row.done = stored.size;
+                row.total = stored.size;
+                row.verified = true;
+                row.version = Some(stored.version);
+                let mut note = if stored.name == row.name {
+                    format!("stored as version {}, MD5 {}", stored.version, stored.md5)
+                } else {
+                    format!("stored as {} (MD5 {})", stored.name, stored.md5)
+                };
+                if report.resumed_from > 0 {
+                    note.push_str(&format!("; resumed at {}", human_size(report.resumed_from)));
+                }
+                row.note = Some(note);
+                row.name = stored.name;
+                self.finish(id, TransferState::Done);
+                return Followup::Uploaded;
+            }
+            TransferUpdate::Downloaded { report, dest } => {
+                row.done = report.size;
+                row.total = report.size;
+                row.verified = true;
+                row.version = Some(report.version);
+                let mut note = format!("saved to {} (MD5 {})", dest.display(), report.md5);
+                if report.resumed_from > 0 {
+                    note.push_str(&format!("; resumed at {}", human_size(report.resumed_from)));
+                }
+                if !report.repaired_chunks.is_empty() {
+                    note.push_str(&format!(
+                        "; {} damaged chunk(s) fetched again",
+                        report.repaired_chunks.len()
+                    ));
+                }
+                if let Some(why) = report.restarted {
+                    note.push_str(&format!("; {why}"));
+                }
+                row.note = Some(note);
+                self.finish(id, TransferState::Done);
+                return Followup::Downloaded;
+            }
+            TransferUpdate::Mirrors(statuses) => row.mirrors = statuses,
+            TransferUpdate::MirroredDownload { report, dest } => {
+                row.done = report.size;
+                row.total = report.size;
+                row.verified = true;
+                let used = report
+                    .bytes_per_mirror
+                    .iter()
+                    .filter(|(_, b)| *b > 0)
+                    .count();
+                let mut note = format!(
+                    "saved to {} (MD5 {}) from {used} server{}",
+                    dest.display(),
+                    report.md5,
+                    if used == 1 { "" } else { "s" }
+                );
+                if !report.excluded.is_empty() {
+                    let names: Vec<_> = report.excluded.iter().map(|(a, _)| a.as_str()).collect();
+                    note.push_str(&format!("; left out: {}", names.join(", ")));
+                }
+                if !report.repaired_chunks.is_empty() {
+                    note.push_str(&format!(
+                        "; {} bad chunk(s) fetched again",
+                        report.repaired_chunks.len()
+                    ));
+                }
+                row.note = Some(note);
+                self.finish(id, TransferState::Done);
+                return Followup::Downloaded;
+            }
+            TransferUpdate::NameTaken => {
+                row.state = TransferState::WaitingForChoice;
+                row.speed = 0.0;
+                return Followup::AskConflict;
+            }
+            TransferUpdate::Failed(reason) => self.finish(id, TransferState::Failed(reason)),
+            TransferUpdate::Cancelled => self.finish(id, TransferState::Cancelled),
+            TransferUpdate::Paused => {
+                row.state = TransferState::Paused;
+                row.speed = 0.0;
+            }
+        }
+        Followup::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_common::client::Stored;
+    use ferry_common::hash::md5_bytes;
+    use ferry_common::transfer::UploadReport;
+
+    fn progress(stage: Stage, done: u64, total: u64) -> TransferUpdate {
+        TransferUpdate::Progress {
+            stage,
+            done,
+            total,
+            speed: 10.0,
+        }
+    }
+
+    #[test]
+    fn full_only_after_the_md5_check() {
+        let mut t = Transfers::default();
+        let id = t.add_upload("/tmp/a.txt".into(), "a.txt", 1);
+        assert_eq!(t.get(id).unwrap().fraction(), 0.0);
+        t.apply(id, progress(Stage::Transferring, 50, 100));
+        assert_eq!(t.get(id).unwrap().fraction(), 0.5);
+        t.apply(id, progress(Stage::Verifying, 100, 100));
+        let row = t.get(id).unwrap();
+        assert_eq!(row.state, TransferState::Verifying);
+        assert!(row.fraction() < 1.0);
+        t.apply(id, progress(Stage::Done, 100, 100));
+        assert!(t.get(id).unwrap().fraction() < 1.0, "not before the result");
+        let stored = Stored {
+            name: "a_v2.txt".into(),
+            version: 1,
+            size: 100,
+            md5: md5_bytes(b"x"),
+        };
+        let report = UploadReport {
+            stored,
+            resumed_from: 0,
+            retries: 0,
+        };
+        assert_eq!(
+            t.apply(id, TransferUpdate::Uploaded(report)),
+            Followup::Uploaded
+        );
+        let row = t.get(id).unwrap();
+        assert_eq!(row.state, TransferState::Done);
+        assert_eq!(row.fraction(), 1.0);
+        assert_eq!(row.name, "a_v2.txt");
+        assert!(row.note.as_deref().unwrap().contains("stored as a_v2.txt"));
+    }
+
+    #[test]
+    fn cancel_and_late_reports() {
+        let mut t = Transfers::default();
+        let id = t.add_download("a.txt", Some(2), "/tmp/a.txt".into());
+        t.apply(id, TransferUpdate::Connecting);
+        t.cancel(id);
+        assert_eq!(t.get(id).unwrap().stop.get(), Stop::Cancel);
+        t.apply(id, TransferUpdate::Cancelled);
+        t.apply(id, progress(Stage::Transferring, 5, 10));
+        assert_eq!(t.get(id).unwrap().state, TransferState::Cancelled);
+        assert_eq!(t.active(), 0);
+
+        let waiting = t.add_upload("/tmp/b".into(), "b", 2);
+        assert_eq!(
+            t.apply(waiting, TransferUpdate::NameTaken),
+            Followup::AskConflict
+        );
+        t.cancel(waiting);
+        assert_eq!(t.get(waiting).unwrap().state, TransferState::Cancelled);
+
+        let fresh = t.restart(waiting).unwrap();
+        assert_eq!(fresh.get(), Stop::Run);
+        assert_eq!(t.get(waiting).unwrap().state, TransferState::Queued);
+        t.apply(waiting, TransferUpdate::Failed("no space".into()));
+        t.clear_finished();
+        assert!(t.rows.is_empty());
+    }
+
+    #[test]
+    fn only_downloads_pause() {
+        let mut t = Transfers::default();
+        let up = t.add_upload("/tmp/a".into(), "a", 1);
+        let down = t.add_download("a", None, "/tmp/a".into());
+        t.pause(up);
+        t.pause(down);
+        assert_eq!(t.get(up).unwrap().stop.get(), Stop::Run);
+        assert_eq!(t.get(down).unwrap().stop.get(), Stop::Pause);
+        t.apply(down, progress(Stage::Transferring, 5, 10));
+        t.apply(down, TransferUpdate::Paused);
+        let row = t.get(down).unwrap();
+        assert_eq!(row.state, TransferState::Paused);
+        assert!(row.can_cancel() && !row.state.is_finished());
+        assert_eq!(row.fraction(), 0.5, "progress stays on screen");
+        t.restart(down);
+        assert_eq!(t.get(down).unwrap().fraction(), 0.5);
+    }
+}

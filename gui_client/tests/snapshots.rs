@@ -1,0 +1,179 @@
+//! Rendered images of single panels, compared with the references in
+//! `tests/snapshots/`. They render headless through wgpu (Mesa's software
+//! renderer on Linux). To accept a deliberate change:
+//! `UPDATE_SNAPSHOTS=1 cargo test -p gui_client --test snapshots`.
+//!
+//! The panels are fed fixed state (no server, no clock-dependent text), so
+//! the pictures only change when the drawing does.
+//!
+//! Rendering needs a wgpu adapter; on Linux that is Mesa (`libegl1
+//! libgl1-mesa-dri`). Without one these tests say so and pass, so a bare
+//! machine can still run `cargo test`; set `FERRY_REQUIRE_SNAPSHOTS=1` to
+//! make a missing renderer a failure instead.
+
+use std::path::PathBuf;
+
+use egui_kittest::wgpu::WgpuTestRenderer;
+use egui_kittest::{Harness, HarnessBuilder};
+use ferry_common::client::{Stage, Stored};
+use ferry_common::hash::md5_bytes;
+use ferry_common::protocol::FileEntry;
+use ferry_common::transfer::UploadReport;
+use gui_client::panels::{dialogs, login, transfers};
+use gui_client::settings::RecentServer;
+use gui_client::state::conflicts::{Conflict, Conflicts};
+use gui_client::state::files::FileTable;
+use gui_client::state::login::LoginForm;
+use gui_client::state::transfers::Transfers;
+use gui_client::worker::{LoginProblem, TransferUpdate};
+
+/// A harness builder that renders with wgpu, or `None` (after saying why)
+/// when this machine has no adapter.
+fn builder<S>() -> Option<HarnessBuilder<S>> {
+    // The renderer panics when no adapter exists; that is the signal.
+    match std::panic::catch_unwind(WgpuTestRenderer::new) {
+        Ok(renderer) => Some(Harness::builder().renderer(renderer)),
+        Err(_) if std::env::var_os("FERRY_REQUIRE_SNAPSHOTS").is_some() => {
+            panic!("no wgpu adapter to render snapshots with (install libegl1 libgl1-mesa-dri)")
+        }
+        Err(_) => {
+            eprintln!(
+                "snapshot skipped: no wgpu adapter on this machine \
+                 (install libegl1 libgl1-mesa-dri to render snapshots)"
+            );
+            None
+        }
+    }
+}
+
+fn progress(stage: Stage, done: u64, total: u64, speed: f64) -> TransferUpdate {
+    TransferUpdate::Progress {
+        stage,
+        done,
+        total,
+        speed,
+    }
+}
+
+#[test]
+fn login_screen_with_an_error() {
+    let form = LoginForm {
+        addr: "files.example.lan:7878".into(),
+        user: "ann".into(),
+        password: "secret".into(),
+        remember: true,
+        error: Some((
+            LoginProblem::WrongPassword,
+            "wrong user name or password; check both and try again".into(),
+        )),
+        busy: false,
+    };
+    let recent = vec![RecentServer {
+        addr: "files.example.lan:7878".into(),
+        user: "ann".into(),
+    }];
+    let Some(builder) = builder() else {
+        return;
+    };
+    let mut h = builder.with_size([640.0, 560.0]).build_ui_state(
+        move |ui, form: &mut LoginForm| {
+            egui::CentralPanel::default().show(ui, |ui| {
+                login::show(ui, form, &recent);
+            });
+        },
+        form,
+    );
+    h.run();
+    h.snapshot("login_error");
+}
+
+#[test]
+fn transfers_panel_in_every_state() {
+    let mut t = Transfers::default();
+    let running = t.add_download(
+        "Quarterly report.pdf",
+        None,
+        PathBuf::from("/home/ann/report.pdf"),
+    );
+    t.apply(running, TransferUpdate::Connecting);
+    t.apply(
+        running,
+        progress(
+            Stage::Transferring,
+            42 << 20,
+            100 << 20,
+            12.5 * 1024.0 * 1024.0,
+        ),
+    );
+    let done = t.add_upload(PathBuf::from("/home/ann/photos.zip"), "photos.zip", 1);
+    t.apply(done, progress(Stage::Transferring, 8 << 20, 8 << 20, 1e7));
+    t.apply(
+        done,
+        TransferUpdate::Uploaded(UploadReport {
+            stored: Stored {
+                name: "photos_v2.zip".into(),
+                version: 1,
+                size: 8 << 20,
+                md5: md5_bytes(b"photos"),
+            },
+            resumed_from: 0,
+            retries: 0,
+        }),
+    );
+    let failed = t.add_download("old.iso", Some(2), PathBuf::from("/home/ann/old.iso"));
+    t.apply(
+        failed,
+        TransferUpdate::Failed(
+            "there is no file named \"old.iso\"; check the name with LIST".into(),
+        ),
+    );
+    let paused = t.add_download("video.mp4", None, PathBuf::from("/home/ann/video.mp4"));
+    t.apply(
+        paused,
+        progress(Stage::Transferring, 300 << 20, 1 << 30, 0.0),
+    );
+    t.pause(paused);
+    t.apply(paused, TransferUpdate::Paused);
+    let waiting = t.add_upload(PathBuf::from("/home/ann/notes.txt"), "notes.txt", 2);
+    t.apply(waiting, TransferUpdate::NameTaken);
+
+    let Some(builder) = builder() else {
+        return;
+    };
+    let mut h = builder.with_size([1100.0, 300.0]).build_ui_state(
+        |ui, t: &mut Transfers| {
+            egui::CentralPanel::default().show(ui, |ui| {
+                transfers::show(ui, t);
+            });
+        },
+        t,
+    );
+    h.run();
+    h.snapshot("transfers_panel");
+}
+
+#[test]
+fn conflict_dialog() {
+    let mut conflicts = Conflicts::default();
+    for (transfer, name) in [(1, "budget.xlsx"), (2, "plan.txt"), (3, "memo.txt")] {
+        conflicts.push(Conflict {
+            transfer,
+            name: name.into(),
+            batch: 1,
+        });
+    }
+    // A listing without the file keeps clock-dependent text out of the picture.
+    let mut files = FileTable::default();
+    files.set_entries(Vec::<FileEntry>::new());
+    let Some(builder) = builder() else {
+        return;
+    };
+    let mut h = builder.with_size([640.0, 400.0]).build_ui_state(
+        move |ui, conflicts: &mut Conflicts| {
+            dialogs::conflict(ui, conflicts, &files);
+        },
+        conflicts,
+    );
+    h.run();
+    h.snapshot("conflict_dialog");
+}

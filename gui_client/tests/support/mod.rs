@@ -1,0 +1,264 @@
+//! Shared fixtures for the GUI tests: a real Ferry server on 127.0.0.1:0
+//! over a temp folder, the app in an egui_kittest harness (no window, no
+//! display), and helpers that wait for the app's worker threads.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use ferry_common::Client;
+use ferry_common::client::no_progress;
+use ferry_common::protocol::{ConflictPolicy, Role};
+use ferry_server::{Config, Server};
+use gui_client::settings::{MemoryStorage, Settings};
+use gui_client::{AppOptions, FerryApp};
+use tempfile::TempDir;
+
+pub const ADMIN_PASSWORD: &str = "admin-secret-1";
+pub const USER_PASSWORD: &str = "user-secret-1";
+
+/// How long a test waits for the app's workers before failing.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running server over its own temp folder; both go away on drop.
+pub struct TestServer {
+    pub server: Server,
+    pub addr: String,
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(dir.path().join("data"), dir.path().join("logs"));
+        config.bcrypt_cost = 4;
+        config.admin_password = Some(ADMIN_PASSWORD.to_owned());
+        config.login_failure_delay = Duration::from_millis(10);
+        let server = Server::start(config).expect("server starts");
+        let addr = server.local_addrs()[0].to_string();
+        TestServer { server, addr, dir }
+    }
+
+    pub fn admin(&self) -> Client {
+        Client::connect_and_login(&self.addr, "admin", ADMIN_PASSWORD)
+            .expect("admin logs in")
+            .0
+    }
+
+    /// Creates an account with `role` (password [`USER_PASSWORD`]).
+    pub fn add_user(&self, name: &str, role: Role) {
+        self.admin()
+            .add_user(name, role, USER_PASSWORD)
+            .expect("user is added");
+    }
+
+    /// Stores `content` as `name`, the way another client would.
+    pub fn put(&self, name: &str, content: &[u8]) {
+        self.admin()
+            .upload(
+                std::io::Cursor::new(content),
+                content.len() as u64,
+                name,
+                ConflictPolicy::Overwrite,
+                &mut no_progress,
+            )
+            .expect("upload works");
+    }
+
+    /// The current content of `name` on the server.
+    pub fn get(&self, name: &str, version: Option<u32>) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.admin()
+            .download(name, version, &mut out, &mut no_progress)
+            .expect("download works");
+        out
+    }
+
+    /// The names the server lists.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self
+            .admin()
+            .list()
+            .expect("list works")
+            .into_iter()
+            .map(|e| e.current.name)
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// A local folder for files to upload and downloads to land in.
+pub struct Local {
+    pub dir: TempDir,
+}
+
+impl Local {
+    pub fn new() -> Local {
+        Local {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Writes a file and returns its path.
+    pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).expect("write local file");
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Deterministic pseudo-random bytes, different per seed.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The app as a test builds it: no native dialogs, no global logger.
+pub fn app() -> FerryApp {
+    app_with(&Settings::default())
+}
+
+/// The app with these settings already "remembered".
+pub fn app_with(settings: &Settings) -> FerryApp {
+    let mut storage = MemoryStorage::default();
+    settings.save(&mut storage);
+    FerryApp::new(Some(&storage), AppOptions::default())
+}
+
+pub type AppHarness = Harness<'static, FerryApp>;
+
+/// The app in a headless harness of a desktop window's size.
+pub fn harness(app: FerryApp) -> AppHarness {
+    Harness::builder()
+        .with_size([1200.0, 800.0])
+        .build_ui_state(|ui, app: &mut FerryApp| app.show(ui), app)
+}
+
+/// Steps the app until `done` holds, sleeping between frames so the worker
+/// threads can answer. Panics with `what` after 30 s.
+pub fn wait_for(h: &mut AppHarness, what: &str, done: impl Fn(&FerryApp) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        h.step();
+        if done(h.state()) {
+            // One more frame so the screen shows the new state.
+            h.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(15));
+    }
+}
+
+/// Clicks a text field, selects what is there and types `text` over it.
+pub fn type_into(h: &mut AppHarness, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    if text.is_empty() {
+        h.key_press(egui::Key::Backspace);
+    } else {
+        h.get_by_label(label).type_text(text);
+    }
+    h.step();
+}
+
+/// A few frames, for when workers keep asking for repaints (so
+/// `Harness::run` would never settle).
+pub fn settle(h: &mut AppHarness) {
+    for _ in 0..4 {
+        h.step();
+    }
+}
+
+/// Logs in through the login screen, by typing and clicking.
+pub fn login(h: &mut AppHarness, addr: &str, user: &str, password: &str) {
+    type_into(h, "Server", addr);
+    type_into(h, "User name", user);
+    type_into(h, "Password", password);
+    h.get_by_label("Log in").click();
+    h.step();
+}
+
+/// Logs in and waits for the first file list.
+pub fn logged_in(server: &TestServer, user: &str, password: &str) -> AppHarness {
+    let mut h = harness(app());
+    login(&mut h, &server.addr, user, password);
+    wait_for(&mut h, "the login and the first listing", |app| {
+        app.role().is_some() && app.files().loaded
+    });
+    h
+}
+
+/// Steps the app until some node's label contains `text`.
+pub fn wait_for_text(h: &mut AppHarness, text: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while !shows(h, text) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {text:?} on screen; it shows {:?}",
+            labels(h)
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(15));
+    }
+}
+
+/// Whether some node's accessible label contains `text`.
+pub fn shows(h: &AppHarness, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+/// Every label on screen, for failure messages.
+pub fn labels(h: &AppHarness) -> Vec<String> {
+    h.query_all_by(|_| true)
+        .filter_map(|n| n.accesskit_node().label())
+        .collect()
+}
+
+/// Whether a node is labelled exactly `text`.
+pub fn shows_exactly(h: &AppHarness, text: &str) -> bool {
+    h.query_all_by_label(text).next().is_some()
+}
+
+/// A file "dropped" onto the window, as egui-winit reports it.
+#[derive(Debug)]
+pub struct Dropped(pub PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drops files onto the window.
+pub fn drop_files(h: &mut AppHarness, paths: &[PathBuf]) {
+    for path in paths {
+        h.input_mut()
+            .dropped_files
+            .push(Arc::new(Dropped(path.clone())));
+    }
+    h.step();
+}
