@@ -1,0 +1,262 @@
+//! One large file: MD5 of it (the md5sum baseline the targets use), a raw
+//! TCP copy of its bytes over loopback (the network's share) and a copy to
+//! a new file with fsync (the disk's share: both an upload and a download
+//! end with the whole file written and synced), then a real upload and
+//! download through the resumable transfer functions the CLI uses.
+//!
+//! The file is written once and is hot in the page cache for all of these
+//! alike; dropping the cache needs root, and a benchmark that measured a
+//! cold disk for the baseline and a warm one for us would flatter us.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ferry_common::client::no_progress;
+use ferry_common::hash::md5_file;
+use ferry_common::protocol::{CHUNK_SIZE, ConflictPolicy};
+use ferry_common::transfer::{self, DownloadOptions, Retry, UploadOptions};
+use ferry_common::wire::RECEIVE_PIECE;
+
+use crate::bench::{Bench, mb_per_s, size_text};
+use crate::data;
+use crate::report::Figure;
+use crate::server::ServerOptions;
+
+const GROUP: &str = "transfer";
+/// The largest ratio to one MD5 pass the issue allows.
+const TARGET_RATIO: f64 = 1.3;
+
+pub fn run(b: &mut Bench) -> anyhow::Result<()> {
+    let size = b.sizes.large;
+    let label = size_text(size);
+    let dir = b.dir(GROUP)?;
+    let source = dir.join("large.bin");
+    b.say(format!("transfer: writing a {label} test file"));
+    data::write_file(&source, 0x1a7e, size)
+        .with_context(|| format!("while writing {}", source.display()))?;
+
+    b.say("transfer: MD5 baseline");
+    let started = Instant::now();
+    let (md5, hashed) = md5_file(&source).context("while hashing the test file")?;
+    let md5_secs = started.elapsed().as_secs_f64();
+    if hashed != size {
+        bail!("the test file has {hashed} bytes, not {size}");
+    }
+    b.push(
+        Figure::new(
+            GROUP,
+            "md5_baseline",
+            format!("MD5 of {label} (md5sum-equivalent)"),
+            mb_per_s(size, md5_secs),
+            "MB/s",
+        )
+        .baseline(format!("{md5_secs:.2} s"))
+        .detail("seconds", md5_secs)
+        .detail("bytes", size),
+    );
+
+    b.say("transfer: raw TCP baseline");
+    let tcp_secs = raw_tcp_copy(&source, size)?;
+    b.push(
+        Figure::new(
+            GROUP,
+            "tcp_baseline",
+            format!("raw TCP copy of {label} over loopback"),
+            mb_per_s(size, tcp_secs),
+            "MB/s",
+        )
+        .baseline(format!("{tcp_secs:.2} s"))
+        .detail("seconds", tcp_secs)
+        .detail("bytes", size)
+        .detail("send_buffer", CHUNK_SIZE)
+        .detail("receive_buffer", RECEIVE_PIECE as u64),
+    );
+
+    b.say("transfer: disk baseline");
+    let copy = dir.join("large.copy");
+    let disk_secs = disk_copy(&source, &copy)?;
+    let _ = std::fs::remove_file(&copy);
+    b.push(
+        Figure::new(
+            GROUP,
+            "disk_baseline",
+            format!("copy of {label} to a new file + fsync"),
+            mb_per_s(size, disk_secs),
+            "MB/s",
+        )
+        .baseline(format!("{disk_secs:.2} s"))
+        .detail("seconds", disk_secs)
+        .detail("bytes", size)
+        .detail(
+            "why",
+            "an upload and a download each end with the whole file written and fsynced; \
+             the issue's MD5 baseline does not write",
+        ),
+    );
+    let baselines = Baselines {
+        md5: md5_secs,
+        tcp: tcp_secs,
+        disk: disk_secs,
+    };
+
+    let server = b.server(&dir, &ServerOptions::default())?;
+    let connector = server.connector();
+    b.say(format!("transfer: uploading {label}"));
+    let options = UploadOptions {
+        policy: ConflictPolicy::Overwrite,
+        retry: Retry::default(),
+        state_dir: None,
+    };
+    let started = Instant::now();
+    let uploaded = transfer::upload(&connector, &source, "large.bin", &options, &mut no_progress);
+    let up_secs = started.elapsed().as_secs_f64();
+    let uploaded = uploaded.context("while uploading the large file")?;
+    let up_corrupt = u64::from(uploaded.stored.md5 != md5);
+    b.push(
+        ratio_figure(
+            "upload_large",
+            format!("upload {label}"),
+            size,
+            up_secs,
+            &baselines,
+        )
+        .faults(u64::from(uploaded.retries), up_corrupt)
+        .detail("retries", uploaded.retries),
+    );
+
+    b.say(format!("transfer: downloading {label}"));
+    let dest = dir.join("large.downloaded");
+    let options = DownloadOptions {
+        restart: true,
+        ..DownloadOptions::default()
+    };
+    let started = Instant::now();
+    let downloaded = transfer::download(&connector, "large.bin", &dest, &options, &mut no_progress);
+    let down_secs = started.elapsed().as_secs_f64();
+    let downloaded = downloaded.context("while downloading the large file")?;
+    let down_corrupt = u64::from(downloaded.md5 != md5 || downloaded.size != size);
+    b.push(
+        ratio_figure(
+            "download_large",
+            format!("download {label}"),
+            size,
+            down_secs,
+            &baselines,
+        )
+        .faults(u64::from(downloaded.retries), down_corrupt)
+        .detail("retries", downloaded.retries),
+    );
+    drop(server);
+    // The large files are not needed by anything after this.
+    let _ = std::fs::remove_file(&dest);
+    let _ = std::fs::remove_dir_all(dir.join("data"));
+    Ok(())
+}
+
+/// The same bytes, moved without Ferry, in seconds.
+struct Baselines {
+    md5: f64,
+    tcp: f64,
+    disk: f64,
+}
+
+fn ratio_figure(id: &str, name: String, size: u64, secs: f64, base: &Baselines) -> Figure {
+    let ratio = secs / base.md5;
+    Figure::new(GROUP, id, name, mb_per_s(size, secs), "MB/s")
+        .baseline(format!("{secs:.2} s vs MD5 {:.2} s", base.md5))
+        .target(
+            format!("≤ {TARGET_RATIO}× MD5 time"),
+            Some(ratio),
+            ratio <= TARGET_RATIO,
+        )
+        .detail("seconds", secs)
+        .detail("bytes", size)
+        .detail("md5_seconds", base.md5)
+        .detail("tcp_seconds", base.tcp)
+        .detail("disk_seconds", base.disk)
+        .detail("ratio_to_tcp", secs / base.tcp)
+        .detail("ratio_to_disk", secs / base.disk)
+        .detail(
+            "includes",
+            "connect and login (bcrypt cost 10), the MD5 on both sides, the file written and fsynced",
+        )
+}
+
+/// Copies the file to `to` with Ferry's chunk size and fsyncs it, as the
+/// receiving side of every transfer must: the disk's share of a transfer.
+fn disk_copy(from: &Path, to: &Path) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut input =
+        File::open(from).with_context(|| format!("while opening {}", from.display()))?;
+    let mut output =
+        File::create(to).with_context(|| format!("while creating {}", to.display()))?;
+    let mut buf = vec![0u8; CHUNK_SIZE as usize];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("while reading the test file"),
+        };
+        output
+            .write_all(&buf[..n])
+            .context("while writing the copy")?;
+    }
+    output.sync_all().context("while syncing the copy")?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Sends the file through a loopback socket to a receiver that throws the
+/// bytes away, with the buffer sizes Ferry uses (one chunk to send, one
+/// receive piece to read). Returns the seconds from connect to last byte.
+fn raw_tcp_copy(path: &Path, size: u64) -> anyhow::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("while opening a loopback port")?;
+    let addr = listener.local_addr()?;
+    let receiver = thread::Builder::new()
+        .name("tcp-sink".into())
+        .spawn(move || -> io::Result<u64> {
+            let (mut stream, _) = listener.accept()?;
+            let mut buf = vec![0u8; RECEIVE_PIECE];
+            let mut total = 0u64;
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => return Ok(total),
+                    Ok(n) => total += n as u64,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+        .context("while starting the TCP receiver")?;
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr).context("while connecting over loopback")?;
+    stream.set_nodelay(true)?;
+    let mut file = File::open(path).with_context(|| format!("while opening {}", path.display()))?;
+    let mut buf = vec![0u8; CHUNK_SIZE as usize];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("while reading the test file"),
+        };
+        stream
+            .write_all(&buf[..n])
+            .context("while sending over loopback")?;
+    }
+    stream.shutdown(Shutdown::Write)?;
+    let received = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("the TCP receiver panicked"))?
+        .context("while receiving over loopback")?;
+    let secs = started.elapsed().as_secs_f64();
+    if received != size {
+        bail!("the TCP receiver got {received} bytes, not {size}");
+    }
+    Ok(secs)
+}
