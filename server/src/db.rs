@@ -264,35 +264,28 @@ impl Db {
     /// Records an uploaded version, applying the conflict policy, in one
     /// transaction. Returns the name and version number it got.
     pub fn add_version(&self, new: &NewVersion<'_>) -> Result<(String, u32), DbError> {
+        let mut results = self.add_versions(std::slice::from_ref(new))?;
+        results.pop().expect("one result per version")
+    }
+
+    /// Records several uploaded versions in one transaction (a group
+    /// commit), in order, each under its own conflict policy. One refused
+    /// version (a name taken under `fail`) does not stop the others.
+    pub fn add_versions(
+        &self,
+        news: &[NewVersion<'_>],
+    ) -> Result<Vec<Result<(String, u32), DbError>>, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let taken = file_last_version(&tx, new.name)?;
-        let name = match (taken, new.policy) {
-            (None, _) | (Some(_), ConflictPolicy::Overwrite) => new.name.to_owned(),
-            (Some(_), ConflictPolicy::Fail) => return Err(DbError::Exists),
-            (Some(_), ConflictPolicy::Rename) => first_free_name(&tx, new.name)?,
-        };
-        let version = file_last_version(&tx, &name)?.unwrap_or(0) + 1;
-        tx.execute(
-            "INSERT INTO files (name, last_version) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version",
-            params![name, version],
-        )?;
-        tx.execute(
-            "INSERT INTO versions (name, version, size, md5, blob, uploader, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                name,
-                version,
-                new.size as i64,
-                new.md5.to_string(),
-                new.blob,
-                new.uploader,
-                Timestamp::now().0
-            ],
-        )?;
+        let mut results = Vec::with_capacity(news.len());
+        for new in news {
+            results.push(match insert_version(&tx, new) {
+                Err(DbError::Sql(e)) => return Err(DbError::Sql(e)),
+                other => other,
+            });
+        }
         tx.commit()?;
-        Ok((name, version))
+        Ok(results)
     }
 
     /// Deletes one version, or (for `None`) the file with all its versions.
@@ -395,6 +388,35 @@ impl Db {
         tx.commit()?;
         Ok(())
     }
+}
+
+fn insert_version(tx: &Connection, new: &NewVersion<'_>) -> Result<(String, u32), DbError> {
+    let taken = file_last_version(tx, new.name)?;
+    let name = match (taken, new.policy) {
+        (None, _) | (Some(_), ConflictPolicy::Overwrite) => new.name.to_owned(),
+        (Some(_), ConflictPolicy::Fail) => return Err(DbError::Exists),
+        (Some(_), ConflictPolicy::Rename) => first_free_name(tx, new.name)?,
+    };
+    let version = file_last_version(tx, &name)?.unwrap_or(0) + 1;
+    tx.prepare_cached(
+        "INSERT INTO files (name, last_version) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version",
+    )?
+    .execute(params![name, version])?;
+    tx.prepare_cached(
+        "INSERT INTO versions (name, version, size, md5, blob, uploader, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        name,
+        version,
+        new.size as i64,
+        new.md5.to_string(),
+        new.blob,
+        new.uploader,
+        Timestamp::now().0
+    ])?;
+    Ok((name, version))
 }
 
 fn parse_role(text: &str) -> Role {

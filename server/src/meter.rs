@@ -169,6 +169,10 @@ impl<S: Transport> Transport for Metered<S> {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.inner.set_read_timeout(timeout)
     }
+
+    fn has_pending_input(&self) -> bool {
+        self.inner.has_pending_input()
+    }
 }
 
 /// Token amounts are kept in byte-nanoseconds, so that refilling for any

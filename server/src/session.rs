@@ -62,6 +62,7 @@ pub(crate) fn serve(
         conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
         peer,
         user: None,
+        batch: Batch::default(),
     };
     let end = session.run();
     // What the client still sends after the end is discarded unmetered.
@@ -147,11 +148,23 @@ impl Drop for Claim<'_> {
 pub(crate) trait Transport {
     /// Sets how long one read may wait.
     fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()>;
+    /// Whether the peer has sent bytes not yet read, without waiting.
+    fn has_pending_input(&self) -> bool;
 }
 
 impl Transport for TcpStream {
     fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn has_pending_input(&self) -> bool {
+        if self.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        let pending = matches!(self.peek(&mut byte), Ok(n) if n > 0);
+        let _ = self.set_nonblocking(false);
+        pending
     }
 }
 
@@ -171,12 +184,17 @@ impl From<io::Error> for Fault {
 
 impl From<DbError> for Fault {
     fn from(e: DbError) -> Self {
-        error!("database failure: {e}");
-        Fault::Refuse(
-            ErrorCode::Internal,
-            "the server's database failed; try again, and tell the admin if it persists".into(),
-        )
+        db_failure(&e)
     }
+}
+
+/// Logs a database failure; the refusal the client gets for it.
+fn db_failure(e: &dyn std::fmt::Display) -> Fault {
+    error!("database failure: {e}");
+    refuse(
+        ErrorCode::Internal,
+        "the server's database failed; try again, and tell the admin if it persists",
+    )
 }
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Fault {
@@ -203,7 +221,43 @@ struct Session<'a, S> {
     conn: Conn<S>,
     peer: SocketAddr,
     user: Option<User>,
+    /// Verified uploads from a pipelining client, committed together.
+    batch: Batch,
 }
+
+/// Uploads received and verified but not yet committed, and every reply
+/// that must wait behind them so replies stay in request order.
+#[derive(Default)]
+struct Batch {
+    uploads: Vec<Verified>,
+    held: Vec<Held>,
+    bytes: u64,
+}
+
+/// An upload whose bytes arrived intact, waiting for its commit.
+struct Verified {
+    partial: Partial,
+    name: String,
+    policy: ConflictPolicy,
+    size: u64,
+    md5: Md5Digest,
+    offset: u64,
+    started: Instant,
+}
+
+/// A reply held behind uncommitted uploads.
+enum Held {
+    Line(Reply),
+    /// The final reply of `batch.uploads[i]`, known once it is committed.
+    Upload(usize),
+}
+
+/// Uploads up to this size may wait for a group commit.
+const BATCH_MAX_FILE: u64 = 1 << 20;
+/// How many uploads a group commit takes at most.
+const BATCH_MAX_UPLOADS: usize = 64;
+/// How many bytes a group commit takes at most.
+const BATCH_MAX_BYTES: u64 = 16 << 20;
 
 impl<'a, S: Read + Write + Transport> Session<'a, S> {
     /// The request loop; returns why it ended.
@@ -216,7 +270,12 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             return format!("could not greet: {e}");
         }
         loop {
-            let outcome = match self.read_request() {
+            let request = self.read_request();
+            // Anything but another upload first commits the uploads waiting.
+            if !matches!(request, Ok(Ok(Request::Upload { .. }))) {
+                self.commit_batch();
+            }
+            let outcome = match request {
                 Ok(Ok(request)) => self.handle(request),
                 Ok(Err((code, message, upload_verb))) => {
                     let refusal = Err(Fault::Refuse(code, message));
@@ -232,10 +291,12 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 Ok(flow) => flow,
                 Err(Fault::Refuse(code, message)) => {
                     info!("{} refused: {code} {}", self.who(), escaped(&message));
-                    self.conn.queue(Reply::error(code, message));
+                    self.emit(Reply::error(code, message));
                     Flow::Continue
                 }
                 Err(Fault::End(reason)) => {
+                    // Uploads that arrived intact are kept even so.
+                    self.commit_batch();
                     let _ = self.conn.flush();
                     return reason;
                 }
@@ -379,8 +440,127 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     }
 
     fn ok(&mut self) -> Handled {
-        self.conn.queue(Reply::Ok);
+        self.emit(Reply::Ok);
         Ok(Flow::Continue)
+    }
+
+    /// Queues a reply, or holds it behind uncommitted uploads.
+    fn emit(&mut self, reply: Reply) {
+        if self.batch.uploads.is_empty() {
+            self.conn.queue(reply);
+        } else {
+            self.batch.held.push(Held::Line(reply));
+        }
+    }
+
+    /// Like [`Session::emit`], and sends it at once if the client may be
+    /// waiting for it (it has sent nothing further yet).
+    fn emit_now(&mut self, reply: Reply) -> io::Result<()> {
+        self.emit(reply);
+        if self.batch.uploads.is_empty() && !self.has_pending_input() {
+            self.conn.flush()?;
+        }
+        Ok(())
+    }
+
+    fn has_pending_input(&self) -> bool {
+        self.conn.has_buffered_input() || self.conn.get_ref().has_pending_input()
+    }
+
+    /// Commits the uploads waiting in the batch together and releases the
+    /// replies held behind them, in order.
+    fn commit_batch(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        if batch.uploads.is_empty() {
+            return;
+        }
+        let count = batch.uploads.len();
+        let (partials, uploads): (Vec<Partial>, Vec<_>) = batch
+            .uploads
+            .into_iter()
+            .map(|v| {
+                let Verified {
+                    partial,
+                    name,
+                    policy,
+                    size,
+                    md5,
+                    offset,
+                    started,
+                } = v;
+                (partial, (name, policy, size, md5, offset, started))
+            })
+            .unzip();
+        let blobs = self.shared.store.commit_many(partials);
+        let uploader = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
+        let committed: Vec<usize> = (0..count).filter(|i| blobs[*i].is_ok()).collect();
+        let news: Vec<NewVersion<'_>> = committed
+            .iter()
+            .map(|&i| {
+                let (name, policy, size, md5, ..) = &uploads[i];
+                NewVersion {
+                    name,
+                    policy: *policy,
+                    size: *size,
+                    md5: *md5,
+                    blob: blobs[i].as_ref().expect("committed"),
+                    uploader: &uploader,
+                }
+            })
+            .collect();
+        let recorded = self.shared.db.add_versions(&news);
+        let mut replies: Vec<Option<Reply>> = (0..count).map(|_| None).collect();
+        let mut unrecorded = Vec::new();
+        for (k, &i) in committed.iter().enumerate() {
+            let (name, _, size, md5, offset, started) = &uploads[i];
+            let outcome = match &recorded {
+                Ok(results) => match &results[k] {
+                    Ok((stored, version)) => {
+                        info!(
+                            "{} upload end name={} stored_as={} version={version} bytes={size} received={} md5={md5} secs={:.3} (group of {count})",
+                            self.who(),
+                            escaped(name),
+                            escaped(stored),
+                            size - offset,
+                            started.elapsed().as_secs_f64()
+                        );
+                        Ok(Reply::Stored {
+                            name: stored.clone(),
+                            version: *version,
+                            size: *size,
+                            md5: *md5,
+                        })
+                    }
+                    Err(DbError::Exists) => Err(exists(name)),
+                    Err(e) => Err(db_failure(e)),
+                },
+                Err(e) => Err(db_failure(e)),
+            };
+            replies[i] = Some(match outcome {
+                Ok(reply) => reply,
+                Err(fault) => {
+                    unrecorded.push(blobs[i].as_ref().expect("committed").clone());
+                    fault_reply(fault)
+                }
+            });
+        }
+        for (i, blob) in blobs.iter().enumerate() {
+            if let Err(e) = blob {
+                error!(
+                    "cannot commit the upload of {}: {e}",
+                    escaped(&uploads[i].0)
+                );
+                replies[i] = Some(fault_reply(storage_failure(e)));
+            }
+        }
+        self.shared.store.remove_blobs(&unrecorded);
+        for held in batch.held {
+            let reply = match held {
+                Held::Line(reply) => reply,
+                Held::Upload(i) => replies[i].take().expect("one reply per upload"),
+            };
+            self.conn.queue(reply);
+        }
     }
 
     /// The logged-in user's role as the database has it now, so a removed
@@ -596,7 +776,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             self.who(),
             escaped(&message)
         );
-        self.conn.send(Reply::error(code, message))?;
+        self.emit_now(Reply::error(code, message))?;
         self.discard_body()?;
         Ok(Flow::Continue)
     }
@@ -620,7 +800,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             escaped(name),
             partial.id()
         );
-        self.conn.send(Reply::Ready {
+        self.emit_now(Reply::Ready {
             upload_id: partial.id().to_owned(),
             offset,
         })?;
@@ -628,31 +808,44 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         // refusal is answered directly rather than through `refuse_upload`.
         self.transfer_timeouts(true);
         let transfer = self.stats.transfer();
-        let outcome = self.receive_upload(partial, name, size, policy);
+        let verified = self.receive_upload(partial, name, size);
         drop(transfer);
         self.transfer_timeouts(false);
         drop(claim);
-        match outcome {
-            Ok(Some(reply)) => {
-                if let Reply::Stored {
-                    name: stored,
-                    version,
+        let outcome = match verified {
+            Ok(Some((partial, md5))) => {
+                let upload = Verified {
+                    partial,
+                    name: name.to_owned(),
+                    policy,
+                    size,
                     md5,
-                    ..
-                } = &reply
-                {
-                    info!(
-                        "{} upload end name={} stored_as={} version={version} bytes={size} received={} md5={md5} secs={:.3}",
-                        self.who(),
-                        escaped(name),
-                        escaped(stored),
-                        size - offset,
-                        started.elapsed().as_secs_f64()
-                    );
+                    offset,
+                    started,
+                };
+                // A pipelining client has sent more already: let this one
+                // wait and be committed with the next ones.
+                if size <= BATCH_MAX_FILE && self.has_pending_input() {
+                    self.batch.bytes += size;
+                    self.batch.held.push(Held::Upload(self.batch.uploads.len()));
+                    self.batch.uploads.push(upload);
+                    if self.batch.uploads.len() >= BATCH_MAX_UPLOADS
+                        || self.batch.bytes >= BATCH_MAX_BYTES
+                    {
+                        self.commit_batch();
+                    }
+                    return Ok(Flow::Continue);
                 }
-                self.conn.queue(reply);
-                Ok(Flow::Continue)
+                self.batch.held.push(Held::Upload(self.batch.uploads.len()));
+                self.batch.uploads.push(upload);
+                self.commit_batch();
+                return Ok(Flow::Continue);
             }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(Some(())) => unreachable!("verified uploads are handled above"),
             Ok(None) => {
                 info!(
                     "{} upload aborted by the client name={}",
@@ -668,7 +861,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     escaped(name),
                     escaped(&message)
                 );
-                self.conn.queue(Reply::error(code, message));
+                self.emit(Reply::error(code, message));
                 Ok(Flow::Continue)
             }
             Err(end) => Err(end),
@@ -728,16 +921,15 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         Ok((partial, claim))
     }
 
-    /// Receives the body into `partial`, checks it and makes it durable and
-    /// visible. `Ok(None)` when the client aborted. If the connection breaks,
-    /// the partial upload is kept for a resume.
+    /// Receives the body into `partial` and checks it: the upload and its
+    /// MD5 when it arrived intact, `None` when the client aborted. If the
+    /// connection breaks, the partial upload is kept for a resume.
     fn receive_upload(
         &mut self,
         mut partial: Partial,
         name: &str,
         size: u64,
-        policy: ConflictPolicy,
-    ) -> Result<Option<Reply>, Fault> {
+    ) -> Result<Option<(Partial, Md5Digest)>, Fault> {
         let mut body = Body {
             arrived: partial.received(),
             overflow: false,
@@ -779,34 +971,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 ),
             ));
         }
-        let blob = self.shared.store.commit(partial).map_err(|e| {
-            error!("cannot commit the upload of {}: {e}", escaped(name));
-            storage_failure(&e)
-        })?;
-        let uploader = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
-        let recorded = self.shared.db.add_version(&NewVersion {
-            name,
-            policy,
-            size,
-            md5,
-            blob: &blob,
-            uploader: &uploader,
-        });
-        match recorded {
-            Ok((name, version)) => Ok(Some(Reply::Stored {
-                name,
-                version,
-                size,
-                md5,
-            })),
-            Err(e) => {
-                self.shared.store.remove_blobs(&[blob]);
-                Err(match e {
-                    DbError::Exists => exists(name),
-                    other => Fault::from(other),
-                })
-            }
-        }
+        Ok(Some((partial, md5)))
     }
 
     /// Reads DATA frames into `partial` up to the terminator; returns the
@@ -1139,6 +1304,14 @@ fn user_error(e: DbError, user: &str) -> Fault {
             ),
         ),
         other => other.into(),
+    }
+}
+
+/// The ERR line for a refusal.
+fn fault_reply(fault: Fault) -> Reply {
+    match fault {
+        Fault::Refuse(code, message) => Reply::error(code, message),
+        Fault::End(reason) => Reply::error(ErrorCode::Internal, reason),
     }
 }
 
