@@ -76,6 +76,9 @@ pub struct StoredVersion {
     pub blob: String,
 }
 
+/// The outcome of recording one version: the name and number it got.
+pub type Recorded = Result<(String, u32), DbError>;
+
 /// A new version to record.
 pub struct NewVersion<'a> {
     /// The name the client asked for.
@@ -263,7 +266,7 @@ impl Db {
 
     /// Records an uploaded version, applying the conflict policy, in one
     /// transaction. Returns the name and version number it got.
-    pub fn add_version(&self, new: &NewVersion<'_>) -> Result<(String, u32), DbError> {
+    pub fn add_version(&self, new: &NewVersion<'_>) -> Recorded {
         let mut results = self.add_versions(std::slice::from_ref(new))?;
         results.pop().expect("one result per version")
     }
@@ -271,10 +274,7 @@ impl Db {
     /// Records several uploaded versions in one transaction (a group
     /// commit), in order, each under its own conflict policy. One refused
     /// version (a name taken under `fail`) does not stop the others.
-    pub fn add_versions(
-        &self,
-        news: &[NewVersion<'_>],
-    ) -> Result<Vec<Result<(String, u32), DbError>>, DbError> {
+    pub fn add_versions(&self, news: &[NewVersion<'_>]) -> Result<Vec<Recorded>, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(news.len());
