@@ -63,6 +63,8 @@ pub struct Config {
     pub login_failure_delay: Duration,
     /// How long an interrupted upload is kept for a resume.
     pub partial_upload_ttl: Duration,
+    /// Disk space (bytes) that uploads must leave free in the data folder.
+    pub min_free_space: u64,
     /// Print (to stdout) and log a status report this often; `None` or
     /// zero: never.
     pub status_interval: Option<Duration>,
@@ -90,6 +92,7 @@ impl Config {
             admin_password: None,
             login_failure_delay: Duration::from_millis(500),
             partial_upload_ttl: Duration::from_secs(24 * 3600),
+            min_free_space: 256 << 20,
             status_interval: None,
             status_color: false,
             rate_limit: None,
@@ -253,6 +256,26 @@ impl Server {
     /// connections, transfers in progress and bytes in and out.
     pub fn snapshot(&self) -> Snapshot {
         status::snapshot(&self.shared)
+    }
+
+    /// Stops accepting connections, then gives the transfers under way up
+    /// to `grace` to finish (new ones are refused with SHUTTING_DOWN).
+    /// Returns how many were still running when the time ran out.
+    pub fn shutdown_gracefully(mut self, grace: Duration) -> usize {
+        self.stop();
+        let deadline = std::time::Instant::now() + grace;
+        loop {
+            let running = self.snapshot().totals().transfers;
+            if running == 0 || std::time::Instant::now() >= deadline {
+                if running > 0 {
+                    warn!(
+                        "stopping with {running} transfers unfinished; their clients can resume them"
+                    );
+                }
+                return running;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stops accepting connections and waits for the listener, janitor and

@@ -56,6 +56,12 @@ struct Args {
     /// Largest upload accepted (e.g. 500M, 20G).
     #[arg(long, default_value = "1T", value_parser = parse_size, value_name = "SIZE")]
     max_upload_size: u64,
+    /// Seconds to let running transfers finish after Ctrl-C or SIGTERM.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    shutdown_grace: u64,
+    /// Disk space uploads must leave free in the data folder (e.g. 1G).
+    #[arg(long, default_value = "256M", value_parser = parse_size, value_name = "SIZE")]
+    min_free_space: u64,
     /// Hours an interrupted upload is kept for the client to resume it.
     #[arg(long, default_value_t = 24, value_name = "HOURS")]
     partial_upload_hours: u64,
@@ -168,6 +174,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     config.max_upload_size = args.max_upload_size;
     config.bcrypt_cost = args.bcrypt_cost;
     config.partial_upload_ttl = Duration::from_secs(args.partial_upload_hours.saturating_mul(3600));
+    config.min_free_space = args.min_free_space;
     config.admin_password = std::env::var("FERRY_ADMIN_PASSWORD").ok();
     config.status_interval =
         Some(Duration::from_secs(args.status_interval)).filter(|d| !d.is_zero());
@@ -196,10 +203,28 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         args.data.display(),
         log_path.display()
     );
-    // The listeners run on their own threads; this one just keeps the process alive.
-    loop {
-        std::thread::park();
+    // The listeners run on their own threads; this one waits for Ctrl-C or
+    // SIGTERM, then lets the transfers under way finish.
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("while installing the Ctrl-C / SIGTERM handler")?;
+    let _ = stopped.recv();
+    let grace = Duration::from_secs(args.shutdown_grace);
+    eprintln!(
+        "ferry-server: stopping; waiting up to {}s for transfers under way",
+        grace.as_secs()
+    );
+    log::info!("shutdown requested");
+    let unfinished = server.shutdown_gracefully(grace);
+    if unfinished > 0 {
+        eprintln!(
+            "ferry-server: stopped with {unfinished} transfers unfinished (their clients can resume them)"
+        );
     }
+    log::info!("stopped");
+    Ok(())
 }
 
 fn manage_users(data: &Path, action: &UserAction, cost: u32) -> anyhow::Result<()> {

@@ -427,6 +427,18 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     /// Checks that someone is logged in and may run `request`.
     fn authorize(&mut self, request: &Request) -> Result<(), Fault> {
         let role = self.current_role()?;
+        let starts_transfer = matches!(request, Request::Upload { .. } | Request::Download { .. });
+        if starts_transfer
+            && self
+                .shared
+                .stopping
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(refuse(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down; try again in a minute",
+            ));
+        }
         if needs_admin(request) && role != Role::Admin {
             return Err(refuse(
                 ErrorCode::Forbidden,
@@ -889,6 +901,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         if policy == ConflictPolicy::Fail && self.shared.db.file_exists(name)? {
             return Err(exists(name));
         }
+        self.check_free_space(size)?;
         let user = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
         let cannot_store = |e: io::Error| {
             error!("cannot start an upload: {e}");
@@ -919,6 +932,35 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             .map_err(cannot_store)?;
         let claim = Claim::take(self.shared, partial.id())?;
         Ok((partial, claim))
+    }
+
+    /// Refuses an upload the disk cannot hold while keeping the configured
+    /// reserve free (a full disk would otherwise fail it half-way).
+    fn check_free_space(&self, size: u64) -> Result<(), Fault> {
+        let config = &self.shared.config;
+        let free = match fs4::available_space(&config.data_dir) {
+            Ok(free) => free,
+            Err(e) => {
+                warn!("cannot tell the free disk space: {e}; accepting the upload");
+                return Ok(());
+            }
+        };
+        if free < size.saturating_add(config.min_free_space) {
+            warn!(
+                "{} upload refused: {size} bytes with {free} free and {} to keep free",
+                self.who(),
+                config.min_free_space
+            );
+            return Err(refuse(
+                ErrorCode::NoSpace,
+                format!(
+                    "the server's disk is too full for this file ({} free, {} needed); nothing was sent, tell the admin",
+                    ferry_common::units::human_size(free.saturating_sub(config.min_free_space)),
+                    ferry_common::units::human_size(size)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Receives the body into `partial` and checks it: the upload and its
