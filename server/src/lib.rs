@@ -110,6 +110,9 @@ pub(crate) struct Shared {
     stopping: AtomicBool,
     /// Upload ids being received right now.
     active_uploads: Mutex<HashSet<String>>,
+    /// Requests being handled right now (from reading them until their
+    /// reply is sent), so a graceful shutdown knows when all are answered.
+    busy: AtomicUsize,
     /// When the server started (for the status report's uptime).
     started: Instant,
     /// One per bound listener, in the order of `config.listen`.
@@ -179,6 +182,7 @@ impl Server {
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             active_uploads: Mutex::new(HashSet::new()),
+            busy: AtomicUsize::new(0),
             started: Instant::now(),
             listeners: listeners
                 .iter()
@@ -258,18 +262,19 @@ impl Server {
         status::snapshot(&self.shared)
     }
 
-    /// Stops accepting connections, then gives the transfers under way up
-    /// to `grace` to finish (new ones are refused with SHUTTING_DOWN).
-    /// Returns how many were still running when the time ran out.
+    /// Stops accepting connections, then gives the requests under way (a
+    /// transfer up to its final reply) up to `grace` to finish; new
+    /// transfers are refused with SHUTTING_DOWN. Returns how many requests
+    /// were still unanswered when the time ran out.
     pub fn shutdown_gracefully(mut self, grace: Duration) -> usize {
         self.stop();
         let deadline = std::time::Instant::now() + grace;
         loop {
-            let running = self.snapshot().totals().transfers;
+            let running = self.shared.busy.load(Ordering::SeqCst);
             if running == 0 || std::time::Instant::now() >= deadline {
                 if running > 0 {
                     warn!(
-                        "stopping with {running} transfers unfinished; their clients can resume them"
+                        "stopping with {running} requests unanswered; interrupted transfers can be resumed"
                     );
                 }
                 return running;

@@ -213,7 +213,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     let _ = stopped.recv();
     let grace = Duration::from_secs(args.shutdown_grace);
     eprintln!(
-        "ferry-server: stopping; waiting up to {}s for transfers under way",
+        "ferry-server: stopping; waiting up to {}s for requests under way",
         grace.as_secs()
     );
     log::info!("shutdown requested");

@@ -144,6 +144,22 @@ impl Drop for Claim<'_> {
     }
 }
 
+/// Counts one request as being handled until it is dropped.
+struct Busy<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(count)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// What the session needs of its stream beyond reading and writing.
 pub(crate) trait Transport {
     /// Sets how long one read may wait.
@@ -271,6 +287,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         }
         loop {
             let request = self.read_request();
+            let _busy = Busy::new(&self.shared.busy);
             // Anything but another upload first commits the uploads waiting.
             if !matches!(request, Ok(Ok(Request::Upload { .. }))) {
                 self.commit_batch();
