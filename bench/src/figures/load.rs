@@ -23,7 +23,7 @@ use ferry_common::transfer::Connector;
 
 use crate::bench::{Bench, KIB, count_text, mib};
 use crate::data::{self, Rng};
-use crate::figures::small::{SmallFile, upload_batch};
+use crate::figures::small::{SmallFile, count, stored_ok, upload_batch};
 use crate::idle;
 use crate::report::Figure;
 use crate::server::{Memory, RssSampler, ServerOptions, ServerProcess, USER, ensure_nofile};
@@ -52,9 +52,9 @@ pub struct LoadArgs {
     /// Idle connections held open during the run [default: 2000; with --quick 50].
     #[arg(long, value_name = "M")]
     pub idle: Option<usize>,
-    /// Load this running server instead of starting one; the password
-    /// comes from FERRY_PASSWORD. Its memory is reported only with
-    /// --server-pid.
+    /// Load this running server instead of starting one (it uploads files
+    /// named load-*); the password comes from FERRY_PASSWORD. Its memory is
+    /// reported only with --server-pid.
     #[arg(long, value_name = "ADDR:PORT")]
     pub server: Option<String>,
     /// User to log in as on --server [default: admin].
@@ -120,19 +120,30 @@ pub fn run(b: &mut Bench, args: &LoadArgs) -> anyhow::Result<()> {
     let connector = connector.with_timeout(Duration::from_secs(180));
     let addr = connector.addr.clone();
 
-    let seeds: Vec<SmallFile> = (0..SEED_FILES)
-        .map(|i| {
-            SmallFile::new(
-                format!("load-seed-{i:02}.bin"),
-                0x10ad_0000 + i as u64,
-                SEED_SIZE,
-            )
-        })
-        .collect();
+    let seeds = SmallFile::create_many(
+        &b.dir(GROUP)?.join("seeds"),
+        "load-seed",
+        0x10ad_0000,
+        SEED_FILES,
+        SEED_SIZE,
+    )?;
     let mut client = connector
         .connect()
         .context("while logging in to upload the seed files")?;
-    upload_batch(&mut client, &seeds).context("while uploading the seed files")?;
+    let mut seeded = Tally::default();
+    count(
+        upload_batch(&mut client, &seeds),
+        &seeds,
+        &mut seeded,
+        stored_ok,
+    );
+    if seeded.errors > 0 || seeded.corrupted > 0 {
+        anyhow::bail!(
+            "the seed files could not be uploaded: {}",
+            seeded.samples.join("; ")
+        );
+    }
+    drop(client);
 
     b.say(format!(
         "load: opening {} idle connections",

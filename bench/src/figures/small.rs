@@ -1,16 +1,18 @@
-//! Many small files: uploaded then downloaded by one client on one
-//! connection, then by several clients at once, each on its own.
+//! Many small files: uploaded then downloaded by one client in one call
+//! on one connection, then by several clients at once, each on its own.
 //!
-//! [`upload_batch`] and [`download_batch`] are the only places that decide
-//! how a batch goes over the wire; when the client library gains batch
-//! calls that pipeline on one connection, each becomes one call.
+//! The calls are the client library's pipelined batches
+//! (`Client::upload_many` / `Client::download_many`, what `ferry-cli` uses
+//! for several files); [`upload_batch`] and [`download_batch`] are the only
+//! places that know how a batch goes over the wire.
 
-use std::io::Cursor;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Instant;
 
+use anyhow::Context;
 use ferry_common::Md5Digest;
-use ferry_common::client::{Client, ClientError, Stored, no_progress};
+use ferry_common::client::{Client, ClientError, Downloaded, Stored};
 use ferry_common::hash::md5_bytes;
 use ferry_common::protocol::ConflictPolicy;
 
@@ -26,75 +28,139 @@ const UPLOAD_LIMIT: f64 = 1.5;
 const DOWNLOAD_LIMIT: f64 = 1.0;
 const FULL_COUNT: usize = 1000;
 
-/// A file to upload, with what it must come back as.
+/// A file on disk to upload, with what it must come back as.
 pub struct SmallFile {
     pub name: String,
+    pub path: PathBuf,
     pub data: Vec<u8>,
     pub md5: Md5Digest,
 }
 
 impl SmallFile {
-    /// `size` pseudo-random bytes named `name`.
-    pub fn new(name: String, seed: u64, size: usize) -> SmallFile {
+    /// Writes `size` pseudo-random bytes to `dir/name`.
+    pub fn create(dir: &Path, name: String, seed: u64, size: usize) -> anyhow::Result<SmallFile> {
         let data = data::bytes(seed, size);
+        let path = dir.join(&name);
+        std::fs::write(&path, &data)
+            .with_context(|| format!("while writing {}", path.display()))?;
         let md5 = md5_bytes(&data);
-        SmallFile { name, data, md5 }
+        Ok(SmallFile {
+            name,
+            path,
+            data,
+            md5,
+        })
+    }
+
+    /// `count` files named `{prefix}-{i:05}.bin` in `dir`, one seed each.
+    pub fn create_many(
+        dir: &Path,
+        prefix: &str,
+        seed: u64,
+        count: usize,
+        size: usize,
+    ) -> anyhow::Result<Vec<SmallFile>> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("while creating {}", dir.display()))?;
+        (0..count)
+            .map(|i| SmallFile::create(dir, format!("{prefix}-{i:05}.bin"), seed + i as u64, size))
+            .collect()
     }
 }
 
-/// Uploads every file on one connection, in order.
-pub fn upload_batch(client: &mut Client, files: &[SmallFile]) -> Result<Vec<Stored>, ClientError> {
-    files
+/// Every file's outcome, by index; `Err` only when the connection broke.
+type Outcomes<T> = Result<Vec<Result<T, ClientError>>, ClientError>;
+
+/// Uploads every file in one call on one connection.
+pub fn upload_batch(client: &mut Client, files: &[SmallFile]) -> Outcomes<Stored> {
+    let pairs: Vec<(PathBuf, String)> = files
         .iter()
-        .map(|f| {
-            client.upload(
-                Cursor::new(&f.data),
-                f.data.len() as u64,
-                &f.name,
-                ConflictPolicy::Overwrite,
-                &mut no_progress,
-            )
-        })
-        .collect()
+        .map(|f| (f.path.clone(), f.name.clone()))
+        .collect();
+    let mut outcomes: Vec<Option<Result<Stored, ClientError>>> =
+        files.iter().map(|_| None).collect();
+    client.upload_many(&pairs, ConflictPolicy::Overwrite, &mut |i, outcome| {
+        outcomes[i] = Some(outcome);
+    })?;
+    Ok(collect(outcomes))
 }
 
-/// Downloads every file on one connection, in order; the client library
-/// checks each against the server's MD5.
+/// Downloads every file in one call on one connection into `dir`; the
+/// client library checks each against the server's MD5.
 pub fn download_batch(
     client: &mut Client,
     files: &[SmallFile],
-) -> Result<Vec<Vec<u8>>, ClientError> {
-    files
+    dir: &Path,
+) -> Outcomes<Downloaded> {
+    let pairs: Vec<(String, PathBuf)> = files
         .iter()
-        .map(|f| {
-            let mut out = Vec::with_capacity(f.data.len());
-            client.download(&f.name, None, &mut out, &mut no_progress)?;
-            Ok(out)
+        .map(|f| (f.name.clone(), dir.join(&f.name)))
+        .collect();
+    let mut outcomes: Vec<Option<Result<Downloaded, ClientError>>> =
+        files.iter().map(|_| None).collect();
+    client.download_many(&pairs, &mut |i, outcome| outcomes[i] = Some(outcome))?;
+    Ok(collect(outcomes))
+}
+
+fn collect<T>(outcomes: Vec<Option<Result<T, ClientError>>>) -> Vec<Result<T, ClientError>> {
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(ClientError::Protocol(
+                    "the batch reported no outcome for this file".into(),
+                ))
+            })
         })
         .collect()
 }
 
-/// Checks what a batch upload stored against what was sent.
-fn check_stored(files: &[SmallFile], stored: &[Stored], tally: &mut Tally) {
-    for (f, s) in files.iter().zip(stored) {
-        if s.md5 != f.md5 || s.size != f.data.len() as u64 {
-            tally.corrupt(format!(
-                "{} was stored with MD5 {}, sent {}",
-                f.name, s.md5, f.md5
-            ));
+/// Counts a batch call's outcomes: every file an operation, an error or a
+/// corruption.
+pub fn count<T>(
+    outcomes: Outcomes<T>,
+    files: &[SmallFile],
+    tally: &mut Tally,
+    check: impl Fn(&SmallFile, &T) -> Result<(), String>,
+) {
+    let outcomes = match outcomes {
+        Ok(o) => o,
+        Err(e) => {
+            tally.error(format!("the batch broke off: {e}"));
+            return;
+        }
+    };
+    for (f, outcome) in files.iter().zip(outcomes) {
+        match outcome {
+            Ok(value) => match check(f, &value) {
+                Ok(()) => tally.ops += 1,
+                Err(why) => tally.corrupt(why),
+            },
+            Err(e @ ClientError::Corrupt { .. }) => tally.corrupt(format!("{}: {e}", f.name)),
+            Err(e) => tally.error(format!("{}: {e}", f.name)),
         }
     }
-    tally.ops += stored.len() as u64;
 }
 
-/// Checks downloaded bytes against the originals.
-fn check_downloaded(files: &[SmallFile], got: &[Vec<u8>], tally: &mut Tally) {
-    for (f, g) in files.iter().zip(got) {
-        if *g != f.data {
-            tally.corrupt(format!("{} came back different", f.name));
-        }
+/// What the server stored must be what was sent.
+pub fn stored_ok(f: &SmallFile, s: &Stored) -> Result<(), String> {
+    if s.md5 == f.md5 && s.size == f.data.len() as u64 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} was stored with MD5 {}, sent {}",
+            f.name, s.md5, f.md5
+        ))
     }
-    tally.ops += got.len() as u64;
+}
+
+/// What landed on disk must be what was uploaded.
+fn downloaded_ok(dir: &Path) -> impl Fn(&SmallFile, &Downloaded) -> Result<(), String> + '_ {
+    move |f, _| match std::fs::read(dir.join(&f.name)) {
+        Ok(bytes) if bytes == f.data => Ok(()),
+        Ok(_) => Err(format!("{} came back different", f.name)),
+        Err(e) => Err(format!("{} cannot be read back: {e}", f.name)),
+    }
 }
 
 pub fn run(b: &mut Bench) -> anyhow::Result<()> {
@@ -105,20 +171,16 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
     let server = b.server(&dir, &ServerOptions::default())?;
     let label = format!("{} files of {}", count_text(n), size_text(size as u64));
 
-    // One client, one connection.
-    let files: Vec<SmallFile> = (0..n)
-        .map(|i| SmallFile::new(format!("small-{i:05}.bin"), 0x5000 + i as u64, size))
-        .collect();
+    // One client, one call each way.
+    let files = SmallFile::create_many(&dir.join("one"), "small", 0x5000, n, size)?;
+    let back = b.dir(&format!("{GROUP}/one-back"))?;
     b.say(format!("small: {label}, one client"));
     let mut client = server.login()?;
     let mut up = Tally::default();
     let started = Instant::now();
     let stored = upload_batch(&mut client, &files);
     let up_secs = started.elapsed().as_secs_f64();
-    match stored {
-        Ok(stored) => check_stored(&files, &stored, &mut up),
-        Err(e) => up.error(e),
-    }
+    count(stored, &files, &mut up, stored_ok);
     let limit = b.scaled(UPLOAD_LIMIT, n, FULL_COUNT);
     b.push(time_figure(
         "small_upload_1",
@@ -131,12 +193,9 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
 
     let mut down = Tally::default();
     let started = Instant::now();
-    let got = download_batch(&mut client, &files);
+    let got = download_batch(&mut client, &files, &back);
     let down_secs = started.elapsed().as_secs_f64();
-    match got {
-        Ok(got) => check_downloaded(&files, &got, &mut down),
-        Err(e) => down.error(e),
-    }
+    count(got, &files, &mut down, downloaded_ok(&back));
     let limit = b.scaled(DOWNLOAD_LIMIT, n, FULL_COUNT);
     b.push(time_figure(
         "small_download_1",
@@ -150,12 +209,11 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
 
     // Several clients at once, each with its share on its own connection.
     b.say(format!("small: {label}, {clients} clients"));
-    let files: Vec<SmallFile> = (0..n)
-        .map(|i| SmallFile::new(format!("parallel-{i:05}.bin"), 0x6000 + i as u64, size))
-        .collect();
+    let files = SmallFile::create_many(&dir.join("parallel"), "parallel", 0x6000, n, size)?;
     let share = n.div_ceil(clients);
     let groups: Vec<&[SmallFile]> = files.chunks(share).collect();
-    let (up8_secs, up8, down8_secs, down8) = parallel(&server, &groups)?;
+    let back = b.dir(&format!("{GROUP}/parallel-back"))?;
+    let (up8_secs, up8, down8_secs, down8) = parallel(&server, &groups, &back)?;
     b.push(
         Figure::new(
             GROUP,
@@ -211,15 +269,20 @@ fn time_figure(id: &str, name: String, n: usize, secs: f64, limit: f64, tally: &
         .detail("seconds", secs)
         .detail("files", n as u64)
         .detail("limit_seconds", limit)
-        .detail("timed", "the batch call only, after connect and login")
+        .detail(
+            "timed",
+            "one upload_many / download_many call, after connect and login",
+        )
         .detail("error_samples", tally.samples.clone())
 }
 
-/// Each group uploaded then downloaded by its own client, all at once.
-/// Returns the upload and download wall times with their tallies.
+/// Each group uploaded then downloaded by its own client, all at once,
+/// downloads landing in `back`. Returns the upload and download wall times
+/// with their tallies.
 fn parallel(
     server: &ServerProcess,
     groups: &[&[SmallFile]],
+    back: &Path,
 ) -> anyhow::Result<(f64, Tally, f64, Tally)> {
     let phases = Phases::new(groups.len() + 1);
     thread::scope(|scope| {
@@ -233,18 +296,17 @@ fn parallel(
                     let mut client = server.login();
                     seat.wait(); // all logged in
                     match &mut client {
-                        Ok(c) => match upload_batch(c, files) {
-                            Ok(stored) => check_stored(files, &stored, &mut up),
-                            Err(e) => up.error(e),
-                        },
+                        Ok(c) => count(upload_batch(c, files), files, &mut up, stored_ok),
                         Err(e) => up.error(format!("{e:#}")),
                     }
                     seat.wait(); // all uploaded
                     if let Ok(c) = &mut client {
-                        match download_batch(c, files) {
-                            Ok(got) => check_downloaded(files, &got, &mut down),
-                            Err(e) => down.error(e),
-                        }
+                        count(
+                            download_batch(c, files, back),
+                            files,
+                            &mut down,
+                            downloaded_ok(back),
+                        );
                     }
                     seat.wait(); // all downloaded
                     (up, down)

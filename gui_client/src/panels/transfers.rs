@@ -9,11 +9,6 @@ use crate::panels::palette;
 use crate::state::transfers::{Direction, Transfer, TransferState, Transfers};
 use crate::worker::TransferId;
 
-/// Why uploads cannot be paused: the server throws away an upload the
-/// client stops (it keeps one only when the connection breaks).
-pub const UPLOAD_PAUSE: &str = "Uploads cannot be paused: the server discards an upload that is \
-     stopped on purpose (a lost connection is resumed by itself)";
-
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferAction {
@@ -223,15 +218,11 @@ fn buttons(ui: &mut Ui, t: &Transfer, actions: &mut Vec<TransferAction>) {
             actions.push(TransferAction::Resume(id));
         }
     } else if !t.state.is_finished() {
-        let can = t.pausable() && t.state.is_active();
+        let can = t.state.is_active();
         let pause = ui
             .add_enabled(can, Button::new("Pause").small())
             .on_hover_text("Stop for now, keeping what arrived")
-            .on_disabled_hover_text(if t.pausable() {
-                "Only a running transfer can be paused"
-            } else {
-                UPLOAD_PAUSE
-            });
+            .on_disabled_hover_text("Only a running transfer can be paused");
         if pause.clicked() {
             actions.push(TransferAction::Pause(id));
         }

@@ -166,12 +166,6 @@ impl Transfer {
             )
     }
 
-    /// Whether this kind of transfer can be paused and resumed: downloads
-    /// keep their partial file; an upload the client stops is discarded by
-    /// the server, so it could only start over.
-    pub fn pausable(&self) -> bool {
-        self.direction == Direction::Download
-    }
 }
 
 /// Every transfer of this session, oldest first.
@@ -296,27 +290,23 @@ impl Transfers {
         }
     }
 
-    /// Asks a running download to stop, keeping what arrived.
+    /// Asks a running transfer to stop, keeping what arrived: a download
+    /// keeps its partial file, a paused upload leaves its bytes on the
+    /// server (for the resume window) and its id in the state folder.
     pub fn pause(&mut self, id: TransferId) {
         if let Some(row) = self.get_mut(id)
-            && row.pausable()
             && row.state.is_active()
         {
             row.stop.set(Stop::Pause);
         }
     }
 
-    /// Stops every transfer (log out, quit): downloads keep what arrived,
-    /// so downloading the same file to the same place later continues it;
-    /// uploads stop.
+    /// Stops every transfer (log out, quit), keeping what arrived, so the
+    /// same transfer started later continues where it stopped.
     pub fn stop_all(&mut self) {
         for row in &self.rows {
             if row.state.is_active() {
-                row.stop.set(if row.pausable() {
-                    Stop::Pause
-                } else {
-                    Stop::Cancel
-                });
+                row.stop.set(Stop::Pause);
             }
         }
     }
@@ -530,13 +520,13 @@ mod tests {
     }
 
     #[test]
-    fn only_downloads_pause() {
+    fn uploads_and_downloads_pause() {
         let mut t = Transfers::default();
         let up = t.add_upload("/tmp/a".into(), "a", 1);
         let down = t.add_download("a", None, "/tmp/a".into());
         t.pause(up);
         t.pause(down);
-        assert_eq!(t.get(up).unwrap().stop.get(), Stop::Run);
+        assert_eq!(t.get(up).unwrap().stop.get(), Stop::Pause);
         assert_eq!(t.get(down).unwrap().stop.get(), Stop::Pause);
         t.apply(down, progress(Stage::Transferring, 5, 10));
         t.apply(down, TransferUpdate::Paused);
