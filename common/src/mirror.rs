@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ClientError, Stage};
+use crate::client::{Client, ClientError, Stage};
 use crate::hash::{Hasher, Md5Digest, md5_bytes};
 use crate::names::escaped;
 use crate::protocol::CHUNK_SIZE;
@@ -169,14 +169,14 @@ pub fn download(
     let answers = ask_all(&mirrors, name, options.version);
     let claims: Vec<Option<Claim>> = answers
         .iter()
-        .map(|a| a.as_ref().ok().map(|(c, _)| *c))
+        .map(|a| a.as_ref().ok().map(|(c, _, _)| *c))
         .collect();
     let Some(agreed) = majority(&claims) else {
         let said: Vec<String> = mirrors
             .iter()
             .zip(&answers)
             .map(|(m, a)| match a {
-                Ok((c, _)) => format!("{} has {} bytes with MD5 {}", m.addr, c.size, c.md5),
+                Ok((c, _, _)) => format!("{} has {} bytes with MD5 {}", m.addr, c.size, c.md5),
                 Err(e) => format!("{}: {e}", m.addr),
             })
             .collect();
@@ -184,18 +184,24 @@ pub fn download(
     };
     let mut excluded = Vec::new();
     let mut usable = Vec::new();
-    for (i, (m, a)) in mirrors.iter().zip(&answers).enumerate() {
+    let mut clients: Vec<Option<Client>> = Vec::new();
+    for (i, (m, a)) in mirrors.iter().zip(answers).enumerate() {
         match a {
-            Ok((c, version)) if *c == agreed => usable.push((i, *version)),
-            Ok((c, _)) => {
+            Ok((c, version, client)) if c == agreed => {
+                usable.push((i, version));
+                clients.push(Some(client));
+            }
+            Ok((c, _, _)) => {
                 let why = format!("disagrees (md5 {}, {} bytes)", c.md5, c.size);
                 warn!("mirror {} {why} — excluded", m.addr);
                 excluded.push((m.addr.clone(), why));
+                clients.push(None);
             }
             Err(e) => {
                 let why = format!("unreachable ({e})");
                 warn!("mirror {} {why} — excluded", m.addr);
                 excluded.push((m.addr.clone(), why));
+                clients.push(None);
             }
         }
     }
@@ -264,17 +270,22 @@ pub fn download(
     let (events, inbox) = mpsc::channel();
     for &(index, version) in &usable {
         let job = Arc::clone(&job);
-        let connector = mirrors[index].clone();
+        let client = clients[index]
+            .take()
+            .expect("one connection per usable mirror");
         let events = events.clone();
         thread::Builder::new()
-            .name(format!("mirror-{}", connector.addr))
-            .spawn(move || job.work(index, &connector, version, &events))
+            .name(format!("mirror-{}", mirrors[index].addr))
+            .spawn(move || job.work(index, client, version, &events))
             .map_err(ClientError::Io)?;
     }
     drop(events);
 
     let mut in_place = resumed_from;
     let mut last_save = Instant::now();
+    // Pieces are hashed in order as soon as they are in place, while the
+    // others still arrive, so the final check costs almost nothing.
+    let mut check = InOrder::new(agreed.size);
     let mut live = usable.len();
     // Every piece is reported exactly once, by the worker that placed it.
     let mut missing = pieces as usize - done.len();
@@ -296,6 +307,7 @@ pub fn download(
                 statuses[mirror].bytes += bytes;
                 statuses[mirror].speed = speed;
                 state.done.push(piece);
+                check.advance(&job).map_err(|e| local("read", &part, e))?;
                 if last_save.elapsed() > Duration::from_millis(500) {
                     save(&side, &state)?;
                     last_save = Instant::now();
@@ -341,7 +353,10 @@ pub fn download(
     });
     let served_by = job.served_by();
     let mut repaired = Vec::new();
-    let mut actual = hash_file(&job.file, agreed.size).map_err(|e| local("read", &part, e))?;
+    // Pieces already in place from an earlier run (and any whose event came
+    // last) are hashed now.
+    check.advance(&job).map_err(|e| local("read", &part, e))?;
+    let mut actual = check.finish();
     if actual != agreed.md5 {
         warn!(
             "{} failed its MD5 check after the mirrored download; checking chunk by chunk",
@@ -396,7 +411,8 @@ pub fn download(
         }
         info!("repaired chunks {repaired:?} of {}", escaped(name));
     }
-    job.file.sync_all().map_err(|e| local("write", &part, e))?;
+    // Not fsynced: the rename only ever exposes a verified file, and a copy
+    // lost to a power cut can be fetched again (as a single download does).
     fs::rename(&part, dest).map_err(|e| local("save", dest, e))?;
     let _ = fs::remove_file(&side);
     let _ = progress(&MirrorProgress {
@@ -415,12 +431,12 @@ pub fn download(
     })
 }
 
-/// STATs every mirror in parallel: its claim and its version number.
-fn ask_all(
-    mirrors: &[Connector],
-    name: &str,
-    version: Option<u32>,
-) -> Vec<Result<(Claim, u32), ClientError>> {
+/// What one mirror answered: its claim, its version number, and the
+/// logged-in connection, which its worker goes on to use.
+type Answer = Result<(Claim, u32, Client), ClientError>;
+
+/// STATs every mirror in parallel.
+fn ask_all(mirrors: &[Connector], name: &str, version: Option<u32>) -> Vec<Answer> {
     thread::scope(|scope| {
         let handles: Vec<_> = mirrors
             .iter()
@@ -430,13 +446,11 @@ fn ask_all(
                     .spawn_scoped(scope, move || {
                         let mut client = m.connect()?;
                         let info = client.stat(name, version)?;
-                        Ok((
-                            Claim {
-                                size: info.size,
-                                md5: info.md5,
-                            },
-                            info.version,
-                        ))
+                        let claim = Claim {
+                            size: info.size,
+                            md5: info.md5,
+                        };
+                        Ok((claim, info.version, client))
                     })
             })
             .collect();
@@ -584,23 +598,7 @@ impl Job {
     }
 
     /// One mirror's worker: fetch pieces until none are left or it fails.
-    fn work(
-        &self,
-        mirror: usize,
-        connector: &Connector,
-        version: u32,
-        events: &mpsc::Sender<Event>,
-    ) {
-        let mut client = match connector.connect() {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = events.send(Event::Dropped {
-                    mirror,
-                    why: format!("failed ({e})"),
-                });
-                return;
-            }
-        };
+    fn work(&self, mirror: usize, mut client: Client, version: u32, events: &mpsc::Sender<Event>) {
         while !self.stop.load(Ordering::SeqCst) {
             let Some(piece) = self.next_piece() else {
                 if self.done_count() as u64 == self.size.div_ceil(PIECE)
@@ -677,6 +675,44 @@ impl Job {
                 return; // the download was given up
             }
         }
+    }
+}
+
+/// Hashes a file's pieces in order as they become available.
+struct InOrder {
+    hasher: Hasher,
+    next: u64,
+    pieces: u64,
+    size: u64,
+    buf: Vec<u8>,
+}
+
+impl InOrder {
+    fn new(size: u64) -> Self {
+        InOrder {
+            hasher: Hasher::new(),
+            next: 0,
+            pieces: size.div_ceil(PIECE),
+            size,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Hashes every piece from the next one on that is in place.
+    fn advance(&mut self, job: &Job) -> io::Result<()> {
+        while self.next < self.pieces && lock(&job.done).contains_key(&self.next) {
+            let len = piece_len(self.next, self.size) as usize;
+            self.buf.resize(len, 0);
+            job.file.read_exact_at(&mut self.buf, self.next * PIECE)?;
+            self.hasher.update(&self.buf);
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Md5Digest {
+        debug_assert_eq!(self.next, self.pieces);
+        self.hasher.finish()
     }
 }
 

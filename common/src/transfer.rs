@@ -438,7 +438,9 @@ impl DownloadJob<'_, '_> {
                 });
             }
         }
-        file.sync_all().map_err(|e| local("write", &self.part, e))?;
+        // Not fsynced: the rename only ever exposes a verified file, and the
+        // server still holds the original. Syncing a big file would cost
+        // as much as the whole transfer on a slow disk.
         drop(file);
         fs::rename(&self.part, self.dest).map_err(|e| local("save", self.dest, e))?;
         info!(
