@@ -80,7 +80,9 @@ pub(crate) fn serve(
 fn linger(stream: &TcpStream) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
     let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(500)));
-    let mut sink = [0u8; 8192];
+    // On the heap: a big array here would make every connection thread
+    // touch its stack pages (stack probes) from the start.
+    let mut sink = vec![0u8; 8192];
     let mut budget = 1 << 20;
     let mut reader = stream;
     while budget > 0 {
@@ -1157,7 +1159,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     }
 
     fn skip_payload(&mut self, mut n: u64) -> Result<(), Fault> {
-        let mut scratch = [0u8; 8192];
+        let mut scratch = vec![0u8; 8192];
         while n > 0 {
             let piece = n.min(scratch.len() as u64) as usize;
             self.read_payload(&mut scratch[..piece])?;
