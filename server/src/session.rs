@@ -691,13 +691,22 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         Ok(Flow::Continue)
     }
 
-    fn stat(&mut self, name: &str, version: Option<u32>) -> Handled {
+    /// A stored version by name (the current one for `None`), refused
+    /// clearly when the name is not allowed or there is no such version.
+    fn find_version(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<crate::db::StoredVersion, Fault> {
         check_name(name)?;
-        let stored = self
-            .shared
+        self.shared
             .db
             .version(name, version)
-            .map_err(|e| not_found(e, name, version))?;
+            .map_err(|e| not_found(e, name, version))
+    }
+
+    fn stat(&mut self, name: &str, version: Option<u32>) -> Handled {
+        let stored = self.find_version(name, version)?;
         self.conn.queue(Reply::Stat(stored.info));
         Ok(Flow::Continue)
     }
@@ -722,12 +731,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         offset: u64,
         length: Option<u64>,
     ) -> Handled {
-        check_name(name)?;
-        let stored = self
-            .shared
-            .db
-            .version(name, version)
-            .map_err(|e| not_found(e, name, version))?;
+        let stored = self.find_version(name, version)?;
         let size = stored.info.size;
         let length = length.unwrap_or(size.saturating_sub(offset));
         if offset > size || offset.checked_add(length).is_none_or(|end| end > size) {
@@ -1090,12 +1094,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     }
 
     fn chunks(&mut self, name: &str, version: Option<u32>) -> Handled {
-        check_name(name)?;
-        let stored = self
-            .shared
-            .db
-            .version(name, version)
-            .map_err(|e| not_found(e, name, version))?;
+        let stored = self.find_version(name, version)?;
         let sums = match self.shared.db.chunk_sums(&stored.blob, CHUNK_SIZE)? {
             Some(sums) => sums,
             None => {

@@ -199,16 +199,20 @@ pub fn upload(
             failures.push(e);
         }
     }
+    first_failure(failures)
+}
+
+/// The outcome of a batch: the first failure decides the exit status; the
+/// others are printed on stderr.
+fn first_failure(failures: Vec<anyhow::Error>) -> Result<()> {
     let mut failures = failures.into_iter();
-    match failures.next() {
-        None => Ok(()),
-        Some(first) => {
-            for other in failures {
-                eprintln!("ferry-cli: error: {other:#}");
-            }
-            Err(first)
-        }
+    let Some(first) = failures.next() else {
+        return Ok(());
+    };
+    for other in failures {
+        eprintln!("ferry-cli: error: {other:#}");
     }
+    Err(first)
 }
 
 /// Uploads one file through the resumable path, asking what to do about a
@@ -355,16 +359,7 @@ pub fn download_batch(
         return Err(e.into());
     }
     out.flush()?;
-    let mut failures = failures.into_iter();
-    match failures.next() {
-        None => Ok(()),
-        Some(first) => {
-            for other in failures {
-                eprintln!("ferry-cli: error: {other:#}");
-            }
-            Err(first)
-        }
-    }
+    first_failure(failures)
 }
 
 /// Where a download goes: `-o PATH`, a file named NAME inside `-o FOLDER`,
