@@ -320,6 +320,11 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     return reason;
                 }
             };
+            // Held uploads are committed as soon as the client has sent all
+            // it had (whatever the last request was: a refused upload too).
+            if !self.batch.uploads.is_empty() && !self.has_pending_input() {
+                self.commit_batch();
+            }
             if let Err(e) = self.conn.flush() {
                 return format!("connection error: {e}");
             }
@@ -858,22 +863,18 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     offset,
                     started,
                 };
-                // A pipelining client has sent more already: let this one
-                // wait and be committed with the next ones.
-                if size <= BATCH_MAX_FILE && self.has_pending_input() {
-                    self.batch.bytes += size;
-                    self.batch.held.push(Held::Upload(self.batch.uploads.len()));
-                    self.batch.uploads.push(upload);
-                    if self.batch.uploads.len() >= BATCH_MAX_UPLOADS
-                        || self.batch.bytes >= BATCH_MAX_BYTES
-                    {
-                        self.commit_batch();
-                    }
-                    return Ok(Flow::Continue);
-                }
+                // A small upload waits to be committed with the next ones;
+                // the request loop commits the batch once the client has
+                // sent all it had. A big one, or a full batch, goes now.
+                self.batch.bytes += size;
                 self.batch.held.push(Held::Upload(self.batch.uploads.len()));
                 self.batch.uploads.push(upload);
-                self.commit_batch();
+                if size > BATCH_MAX_FILE
+                    || self.batch.uploads.len() >= BATCH_MAX_UPLOADS
+                    || self.batch.bytes >= BATCH_MAX_BYTES
+                {
+                    self.commit_batch();
+                }
                 return Ok(Flow::Continue);
             }
             Ok(None) => Ok(None),

@@ -326,3 +326,22 @@ fn batches_of_small_files_on_one_connection() {
     // The connection is still good afterwards.
     assert_eq!(c.list().unwrap().len(), 302);
 }
+
+#[test]
+fn a_pipelined_batch_ending_in_a_refusal_is_answered() {
+    let srv = TestServer::start();
+    upload(&mut srv.admin(), "taken.txt", b"old", ConflictPolicy::Fail).unwrap();
+    let mut raw = Raw::login_admin(&srv.addr);
+    // Two small uploads in one write: the second is refused before READY
+    // (its name is taken), so nothing after it prompts a commit.
+    let md5 = md5_bytes(b"x");
+    raw.send_bytes(
+        format!("UPLOAD new.txt 1 fail\nDATA 1\nxDONE {md5}\nUPLOAD taken.txt 1 fail\nDATA 1\nxDONE {md5}\n")
+            .as_bytes(),
+    );
+    assert!(raw.line().starts_with("OK READY "));
+    assert_eq!(raw.line(), format!("OK STORED new.txt 1 1 {md5}"));
+    assert!(raw.line().starts_with("ERR EXISTS "));
+    raw.send("LIST");
+    assert_eq!(raw.line(), "OK LIST 2");
+}
