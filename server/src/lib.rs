@@ -443,28 +443,71 @@ fn admit(mut stream: TcpStream, shared: &Arc<Shared>, stats: &Arc<ListenerStats>
     }
     let thread_shared = Arc::clone(shared);
     let stats = Arc::clone(stats);
-    let spawned = thread::Builder::new()
-        .name(format!("conn-{peer}"))
-        // Connection threads keep their big buffers on the heap.
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let _slot = slot;
-            let _open = stats.connection();
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                session::serve(&thread_shared, &stats, stream, peer);
-            }));
-            if result.is_err() {
-                error!("peer={peer} connection thread panicked; only this connection was closed");
-            }
-        });
+    let spawned = spawn_connection(peer, slot, move || {
+        let _open = stats.connection();
+        session::serve(&thread_shared, &stats, stream, peer);
+    });
     if let Err(e) = spawned {
         // The closure (with the stream and slot) was dropped: the client sees a closed connection.
         error!("peer={peer} could not start a connection thread: {e}");
     }
 }
 
+/// Runs one connection's `work` on its own named thread, holding its slot of
+/// the connection cap. A panic in it is logged and ends only this
+/// connection; the slot is given back either way. (Shared locks are taken
+/// with `PoisonError::into_inner`, so a panic while holding one does not
+/// take the others down.)
+fn spawn_connection(
+    peer: SocketAddr,
+    slot: Slot,
+    work: impl FnOnce() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("conn-{peer}"))
+        // Connection threads keep their big buffers on the heap.
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let _slot = slot;
+            if catch_unwind(AssertUnwindSafe(work)).is_err() {
+                error!("peer={peer} connection thread panicked; only this connection was closed");
+            }
+        })
+}
+
 fn refuse_busy(stream: &mut TcpStream, what: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let reply = Reply::error(ErrorCode::Busy, format!("{what}; try again in a moment"));
     let _ = writeln!(stream, "{reply}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_connection_ends_alone_and_gives_its_slot_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("data"), dir.path().join("logs"));
+        config.bcrypt_cost = 4;
+        config.admin_password = Some("admin-secret-1".into());
+        let server = Server::start(config).unwrap();
+        let shared = Arc::clone(&server.shared);
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        let peer = server.local_addrs()[0];
+        let handle = spawn_connection(peer, Slot(Arc::clone(&shared)), || {
+            panic!("a bug in one connection");
+        })
+        .unwrap();
+        assert!(
+            handle.join().is_ok(),
+            "the panic is caught in the connection thread"
+        );
+        assert_eq!(server.connection_count(), 0, "the slot is given back");
+        // Everyone else is served as before.
+        let addr = peer.to_string();
+        let (mut client, _) =
+            ferry_common::Client::connect_and_login(&addr, "admin", "admin-secret-1").unwrap();
+        assert!(client.list().unwrap().is_empty());
+    }
 }
