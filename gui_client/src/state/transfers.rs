@@ -165,7 +165,6 @@ impl Transfer {
                 TransferState::WaitingForChoice | TransferState::Paused
             )
     }
-
 }
 
 /// Every transfer of this session, oldest first.
