@@ -7,6 +7,7 @@
 use std::ops::ControlFlow;
 
 use ferry_common::client::{Progress, Stage};
+use ferry_common::mirror::MirrorProgress;
 use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// The bar's length and position for a progress report: the position
@@ -69,6 +70,37 @@ impl TransferBar {
     }
 }
 
+impl TransferBar {
+    /// Shows a multi-mirror report: the total on the bar, and what each
+    /// mirror has delivered and at what speed in its message.
+    pub fn report_mirrors(&mut self, p: &MirrorProgress) -> ControlFlow<()> {
+        if p.stage == Stage::Transferring {
+            self.bar
+                .set_message(format!("{} {}", self.label, mirror_summary(p)));
+        }
+        self.report(p.overall())
+    }
+}
+
+/// One short line of per-mirror figures: `[a:7878 12.0 MiB 3.1 MiB/s | b:7878 …]`;
+/// a dropped mirror shows as `excluded`.
+pub fn mirror_summary(p: &MirrorProgress) -> String {
+    let parts: Vec<String> = p
+        .mirrors
+        .iter()
+        .map(|m| match &m.dropped {
+            Some(_) => format!("{} excluded", m.addr),
+            None => format!(
+                "{} {} {}/s",
+                m.addr,
+                ferry_common::units::human_size(m.bytes),
+                ferry_common::units::human_size(m.speed)
+            ),
+        })
+        .collect();
+    format!("[{}]", parts.join(" | "))
+}
+
 impl Drop for TransferBar {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
@@ -121,6 +153,31 @@ mod tests {
         assert_eq!(at(Stage::Done, 0, 0), (1, 1));
         let (len, pos) = at(Stage::Verifying, u64::MAX, u64::MAX);
         assert!(pos < len);
+    }
+
+    #[test]
+    fn mirror_summary_names_each_mirror() {
+        use ferry_common::mirror::MirrorStatus;
+        let p = MirrorProgress {
+            done: 3 << 20,
+            total: 8 << 20,
+            stage: Stage::Transferring,
+            mirrors: vec![
+                MirrorStatus {
+                    addr: "a:1".into(),
+                    bytes: 3 << 20,
+                    speed: 1 << 20,
+                    dropped: None,
+                },
+                MirrorStatus {
+                    addr: "b:2".into(),
+                    bytes: 0,
+                    speed: 0,
+                    dropped: Some("disagrees".into()),
+                },
+            ],
+        };
+        assert_eq!(mirror_summary(&p), "[a:1 3.0 MiB 1.0 MiB/s | b:2 excluded]");
     }
 
     #[test]

@@ -469,7 +469,7 @@ fn download_mirrored(
         term.bars,
     );
     let result = mirror::download(&mirrors, args.name(), dest, &options, &mut |p| {
-        bar.report(p.overall())
+        bar.report_mirrors(p)
     });
     drop(bar);
     let report = result.with_context(|| {
