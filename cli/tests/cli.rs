@@ -424,10 +424,10 @@ fn mirrors_outvote_a_liar_and_name_it() {
         run.stderr.contains(&named) && run.stderr.contains("— excluded"),
         "{run:#?}"
     );
-    assert!(
-        run.stdout.contains("verified, from 2 mirror(s)"),
-        "{run:#?}"
-    );
+    // Which honest mirrors get work depends on timing; the liar never does.
+    assert!(run.stdout.contains("verified, from "), "{run:#?}");
+    let liar_line = format!("{} delivered 0 B", liar.addr());
+    assert!(run.stderr.contains(&liar_line), "{run:#?}");
 
     // Two mirrors that disagree with no majority: exit 8, nothing saved.
     let run = liar.admin().run(&[
