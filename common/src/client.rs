@@ -793,65 +793,29 @@ impl Client {
             other => return Err(unexpected(&other)),
         };
         let part = crate::transfer::part_path(dest);
-        let mut file = match File::create(&part) {
-            Ok(f) => Some(f),
-            Err(cause) => {
-                // Keep reading the payload so the conversation stays in step.
-                warn!("cannot create {}: {cause}", part.display());
-                None
-            }
-        };
-        let mut write_error = None;
-        let mut hasher = Hasher::new();
-        let mut received = 0u64;
-        let mut buf = vec![0u8; RECEIVE_PIECE];
-        loop {
-            match self.read_reply()? {
-                Reply::Data(n) if received + n <= size => {
-                    let mut left = n as usize;
-                    while left > 0 {
-                        let piece = left.min(buf.len());
-                        self.conn
-                            .read_payload(&mut buf[..piece])
-                            .map_err(|e| self.lost(e))?;
-                        hasher.update(&buf[..piece]);
-                        if let Some(f) = file.as_mut()
-                            && write_error.is_none()
-                            && let Err(e) = f.write_all(&buf[..piece])
-                        {
-                            write_error = Some(e);
-                        }
-                        left -= piece;
-                    }
-                    received += n;
-                }
-                Reply::End if received == size => break,
-                Reply::Error { code, message } => {
-                    let _ = std::fs::remove_file(&part);
-                    return Ok(Err(ClientError::Server { code, message }));
-                }
-                other => {
-                    self.broken = true;
-                    return Err(unexpected(&other));
-                }
-            }
-        }
         let local = |action, path: &Path, cause| ClientError::Local {
             action,
             path: path.to_owned(),
             cause,
         };
-        let Some(file) = file else {
-            return Ok(Err(local(
-                "create",
-                &part,
-                io::Error::other("see the client log"),
-            )));
+        // Whatever goes wrong locally, the payload is still read to the end
+        // so the conversation stays in step for the next file.
+        let mut file = File::create(&part).map_err(|cause| local("create", &part, cause));
+        let mut hasher = Hasher::new();
+        let mut sink = |piece: &[u8]| {
+            hasher.update(piece);
+            if let Ok(f) = file.as_mut()
+                && let Err(cause) = f.write_all(piece)
+            {
+                file = Err(local("write", &part, cause));
+            }
+            Ok(ControlFlow::Continue(()))
         };
-        drop(file);
-        if let Some(cause) = write_error {
+        let received = self.receive_frames(name, size, &mut sink)?;
+        // The file closes here; a server refusal or a local failure voids it.
+        if let Err(e) = received.and(file) {
             let _ = std::fs::remove_file(&part);
-            return Ok(Err(local("write", &part, cause)));
+            return Ok(Err(e));
         }
         let actual = hasher.finish();
         if actual != expected {
@@ -1029,53 +993,59 @@ impl Client {
             self.broken = true;
             return Err(e);
         }
+        self.receive_frames(name, info.length, sink)?.map(|()| info)
+    }
+
+    /// Reads the DATA frames of a download of `length` bytes up to its END,
+    /// handing every piece to `sink`. The inner `Err` is an `ERR` the server
+    /// sent instead of a frame (the conversation stays in step); the outer
+    /// one leaves the connection unusable: it broke, the server broke the
+    /// framing, or `sink` stopped or failed while the server was sending.
+    fn receive_frames(
+        &mut self,
+        name: &str,
+        length: u64,
+        sink: &mut Sink<'_>,
+    ) -> Result<Result<(), ClientError>, ClientError> {
         let mut buf = vec![0u8; RECEIVE_PIECE];
         let mut received = 0u64;
         loop {
             match self.read_reply()? {
-                Reply::Data(n) => {
-                    if received + n > info.length {
-                        self.broken = true;
-                        return Err(ClientError::Protocol(
-                            "it sent more bytes than announced".into(),
-                        ));
-                    }
+                Reply::Data(n) if received + n <= length => {
                     let mut left = n as usize;
                     while left > 0 {
                         let piece = left.min(buf.len());
                         self.conn
                             .read_payload(&mut buf[..piece])
                             .map_err(|e| self.lost(e))?;
-                        match sink(&buf[..piece]) {
-                            Ok(ControlFlow::Continue(())) => {}
-                            Ok(ControlFlow::Break(())) => {
-                                self.broken = true;
-                                info!(
-                                    "download of {} stopped after {} bytes",
-                                    escaped(name),
-                                    received
-                                );
-                                return Err(ClientError::Cancelled);
-                            }
-                            Err(e) => {
-                                self.broken = true;
-                                return Err(e);
-                            }
+                        let flow = sink(&buf[..piece]).inspect_err(|_| self.broken = true)?;
+                        if flow.is_break() {
+                            self.broken = true;
+                            info!(
+                                "download of {} stopped after {received} bytes",
+                                escaped(name)
+                            );
+                            return Err(ClientError::Cancelled);
                         }
                         left -= piece;
                     }
                     received += n;
                 }
-                Reply::End if received == info.length => return Ok(info),
+                Reply::Data(_) => {
+                    self.broken = true;
+                    return Err(ClientError::Protocol(
+                        "it sent more bytes than announced".into(),
+                    ));
+                }
+                Reply::End if received == length => return Ok(Ok(())),
                 Reply::End => {
                     self.broken = true;
                     return Err(ClientError::Protocol(format!(
-                        "it ended the download after {received} of {} bytes",
-                        info.length
+                        "it ended the download after {received} of {length} bytes"
                     )));
                 }
                 Reply::Error { code, message } => {
-                    return Err(ClientError::Server { code, message });
+                    return Ok(Err(ClientError::Server { code, message }));
                 }
                 other => {
                     self.broken = true;

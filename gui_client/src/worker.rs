@@ -465,11 +465,7 @@ impl Session {
         let slots = self.slots.clone();
         let creds = self.creds();
         self.spawn_transfer(name, id, move || {
-            if job.mirrors.is_empty() {
-                run_download(&creds.connector(), &slots, &job, reporter);
-            } else {
-                run_mirrored_download(&creds, &slots, &job, reporter);
-            }
+            run_download(&creds, &slots, &job, reporter);
         });
     }
 
@@ -672,7 +668,10 @@ fn run_upload(
     }
 }
 
-fn run_download(connector: &Connector, slots: &Slots, job: &DownloadJob, mut reporter: Reporter) {
+/// Runs a download: from the session's server, or from it and the job's
+/// mirrors at once. A pause keeps the partial file for the resume; a
+/// cancel does not.
+fn run_download(creds: &Credentials, slots: &Slots, job: &DownloadJob, mut reporter: Reporter) {
     let Some(_slot) = slots.acquire(&job.stop) else {
         if job.stop.get() == Stop::Cancel {
             transfer::discard_partial_download(&job.dest);
@@ -681,21 +680,14 @@ fn run_download(connector: &Connector, slots: &Slots, job: &DownloadJob, mut rep
         return;
     };
     reporter.send(TransferUpdate::Connecting);
-    let options = DownloadOptions {
-        version: job.version,
-        restart: false,
-        retry: Retry::default(),
+    let result = if job.mirrors.is_empty() {
+        fetch_single(creds, job, &mut reporter)
+    } else {
+        fetch_mirrored(creds, job, &mut reporter)
     };
-    let result = transfer::download(connector, &job.name, &job.dest, &options, &mut |p| {
-        reporter.progress(p)
-    });
     match result {
-        Ok(report) => reporter.send(TransferUpdate::Downloaded {
-            report,
-            dest: job.dest.clone(),
-        }),
+        Ok(update) => reporter.send(update),
         Err(ClientError::Cancelled) => {
-            // A pause keeps the partial file for the resume; a cancel does not.
             if job.stop.get() != Stop::Pause {
                 transfer::discard_partial_download(&job.dest);
             }
@@ -708,50 +700,54 @@ fn run_download(connector: &Connector, slots: &Slots, job: &DownloadJob, mut rep
     }
 }
 
-fn run_mirrored_download(
+fn fetch_single(
     creds: &Credentials,
-    slots: &Slots,
     job: &DownloadJob,
-    mut reporter: Reporter,
-) {
-    let Some(_slot) = slots.acquire(&job.stop) else {
-        if job.stop.get() == Stop::Cancel {
-            transfer::discard_partial_download(&job.dest);
-        }
-        reporter.stopped();
-        return;
+    reporter: &mut Reporter,
+) -> Result<TransferUpdate, ClientError> {
+    let options = DownloadOptions {
+        version: job.version,
+        restart: false,
+        retry: Retry::default(),
     };
-    reporter.send(TransferUpdate::Connecting);
+    let report = transfer::download(
+        &creds.connector(),
+        &job.name,
+        &job.dest,
+        &options,
+        &mut |p| reporter.progress(p),
+    )?;
+    Ok(TransferUpdate::Downloaded {
+        report,
+        dest: job.dest.clone(),
+    })
+}
+
+fn fetch_mirrored(
+    creds: &Credentials,
+    job: &DownloadJob,
+    reporter: &mut Reporter,
+) -> Result<TransferUpdate, ClientError> {
     // The session's server first, then the mirrors, all with this login.
-    let mut connectors = vec![creds.connector()];
-    for addr in &job.mirrors {
-        if *addr != creds.addr {
-            connectors.push(Connector::new(addr, &creds.user, &creds.password));
-        }
-    }
+    let connectors: Vec<Connector> = std::iter::once(creds.connector())
+        .chain(
+            job.mirrors
+                .iter()
+                .filter(|addr| **addr != creds.addr)
+                .map(|addr| creds.connector().for_server(addr)),
+        )
+        .collect();
     let options = MirrorOptions {
         version: job.version,
         ..MirrorOptions::default()
     };
-    let result = mirror::download(&connectors, &job.name, &job.dest, &options, &mut |p| {
+    let report = mirror::download(&connectors, &job.name, &job.dest, &options, &mut |p| {
         reporter.mirror_progress(p)
-    });
-    match result {
-        Ok(report) => reporter.send(TransferUpdate::MirroredDownload {
-            report,
-            dest: job.dest.clone(),
-        }),
-        Err(ClientError::Cancelled) => {
-            if job.stop.get() != Stop::Pause {
-                transfer::discard_partial_download(&job.dest);
-            }
-            reporter.stopped();
-        }
-        Err(e) => {
-            warn!("mirrored download of {} failed: {e}", job.name);
-            reporter.send(TransferUpdate::Failed(e.to_string()));
-        }
-    }
+    })?;
+    Ok(TransferUpdate::MirroredDownload {
+        report,
+        dest: job.dest.clone(),
+    })
 }
 
 /// Turns progress callbacks into throttled events and answers "stop?".

@@ -264,13 +264,6 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records an uploaded version, applying the conflict policy, in one
-    /// transaction. Returns the name and version number it got.
-    pub fn add_version(&self, new: &NewVersion<'_>) -> Recorded {
-        let mut results = self.add_versions(std::slice::from_ref(new))?;
-        results.pop().expect("one result per version")
-    }
-
     /// Records several uploaded versions in one transaction (a group
     /// commit), in order, each under its own conflict policy. One refused
     /// version (a name taken under `fail`) does not stop the others.
@@ -310,12 +303,7 @@ impl Db {
         for blob in &blobs {
             tx.execute("DELETE FROM chunk_sums WHERE blob = ?1", [blob])?;
         }
-        // A file whose last version went is forgotten entirely.
-        tx.execute(
-            "DELETE FROM files WHERE name = ?1
-             AND NOT EXISTS (SELECT 1 FROM versions WHERE name = ?1)",
-            [name],
-        )?;
+        forget_if_empty(&tx, name)?;
         tx.commit()?;
         Ok(blobs)
     }
@@ -379,15 +367,22 @@ impl Db {
             .optional()?;
         tx.execute("DELETE FROM versions WHERE blob = ?1", [blob])?;
         if let Some(name) = name {
-            tx.execute(
-                "DELETE FROM files WHERE name = ?1
-                 AND NOT EXISTS (SELECT 1 FROM versions WHERE name = ?1)",
-                [name],
-            )?;
+            forget_if_empty(&tx, &name)?;
         }
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Forgets a file whose last version is gone, so its name is free again
+/// and a new upload of it starts at version 1.
+fn forget_if_empty(tx: &Connection, name: &str) -> Result<(), DbError> {
+    tx.execute(
+        "DELETE FROM files WHERE name = ?1
+         AND NOT EXISTS (SELECT 1 FROM versions WHERE name = ?1)",
+        [name],
+    )?;
+    Ok(())
 }
 
 fn insert_version(tx: &Connection, new: &NewVersion<'_>) -> Result<(String, u32), DbError> {
@@ -499,29 +494,51 @@ mod tests {
         }
     }
 
+    fn add(db: &Db, new: NewVersion<'_>) -> Recorded {
+        db.add_versions(&[new]).unwrap().pop().expect("one result")
+    }
+
+    #[test]
+    fn a_refused_version_does_not_stop_the_rest_of_a_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        add(&db, new("taken", ConflictPolicy::Fail, "b0")).unwrap();
+        let results = db
+            .add_versions(&[
+                new("a", ConflictPolicy::Fail, "b1"),
+                new("taken", ConflictPolicy::Fail, "b2"),
+                new("a", ConflictPolicy::Overwrite, "b3"),
+            ])
+            .unwrap();
+        assert_eq!(results[0].as_ref().unwrap(), &("a".to_owned(), 1));
+        assert!(matches!(results[1], Err(DbError::Exists)));
+        assert_eq!(results[2].as_ref().unwrap(), &("a".to_owned(), 2));
+        assert_eq!(db.history("a").unwrap().len(), 2);
+    }
+
     #[test]
     fn conflict_policies_and_version_numbers() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
         use ConflictPolicy::*;
         assert_eq!(
-            db.add_version(&new("a.txt", Fail, "b1")).unwrap(),
+            add(&db, new("a.txt", Fail, "b1")).unwrap(),
             ("a.txt".into(), 1)
         );
         assert!(matches!(
-            db.add_version(&new("a.txt", Fail, "b2")),
+            add(&db, new("a.txt", Fail, "b2")),
             Err(DbError::Exists)
         ));
         assert_eq!(
-            db.add_version(&new("a.txt", Overwrite, "b2")).unwrap(),
+            add(&db, new("a.txt", Overwrite, "b2")).unwrap(),
             ("a.txt".into(), 2)
         );
         assert_eq!(
-            db.add_version(&new("a.txt", Rename, "b3")).unwrap(),
+            add(&db, new("a.txt", Rename, "b3")).unwrap(),
             ("a_v2.txt".into(), 1)
         );
         assert_eq!(
-            db.add_version(&new("a.txt", Rename, "b4")).unwrap(),
+            add(&db, new("a.txt", Rename, "b4")).unwrap(),
             ("a_v3.txt".into(), 1)
         );
 
@@ -539,7 +556,7 @@ mod tests {
         assert_eq!(db.delete("a.txt", Some(2)).unwrap(), ["b2"]);
         assert_eq!(db.version("a.txt", None).unwrap().info.version, 1);
         assert_eq!(
-            db.add_version(&new("a.txt", Overwrite, "b5")).unwrap(),
+            add(&db, new("a.txt", Overwrite, "b5")).unwrap(),
             ("a.txt".into(), 3)
         );
         // Deleting the whole file forgets it.
@@ -547,7 +564,7 @@ mod tests {
         assert!(!db.file_exists("a.txt").unwrap());
         assert!(matches!(db.delete("a.txt", None), Err(DbError::NotFound)));
         assert_eq!(
-            db.add_version(&new("a.txt", Fail, "b6")).unwrap(),
+            add(&db, new("a.txt", Fail, "b6")).unwrap(),
             ("a.txt".into(), 1)
         );
     }

@@ -156,18 +156,6 @@ impl Store {
         }))
     }
 
-    /// Makes a fully received upload a durable blob; returns the blob id.
-    pub fn commit(&self, mut partial: Partial) -> io::Result<String> {
-        let file = partial.file.take().expect("a partial is committed once");
-        file.sync_all()?;
-        drop(file);
-        let dest = self.blobs.join(&partial.id);
-        fs::rename(&partial.data_path, &dest)?;
-        sync_dir(&self.blobs)?;
-        let _ = fs::remove_file(&partial.meta_path);
-        Ok(std::mem::take(&mut partial.id))
-    }
-
     /// Commits several fully received uploads at once: their fsyncs run in
     /// parallel (the file system folds them into fewer journal commits) and
     /// the blob folder is synced once. Returns each one's blob id or error.
@@ -452,6 +440,10 @@ mod tests {
 
     const DAY: Duration = Duration::from_secs(86_400);
 
+    fn commit(store: &Store, partial: Partial) -> io::Result<String> {
+        store.commit_many(vec![partial]).pop().expect("one result")
+    }
+
     #[test]
     fn commit_drop_and_cleanup() {
         let dir = tempfile::tempdir().unwrap();
@@ -460,16 +452,14 @@ mod tests {
         let mut kept = store.create_partial("a", 4, "u").unwrap();
         kept.write(b"kept").unwrap();
         assert_eq!(kept.digest(), md5_bytes(b"kept"));
-        let kept = store.commit(kept).unwrap();
+        let kept = commit(&store, kept).unwrap();
 
         let mut dropped = store.create_partial("b", 4, "u").unwrap();
         dropped.write(b"half").unwrap();
         drop(dropped);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
 
-        let orphan = store
-            .commit(store.create_partial("c", 0, "u").unwrap())
-            .unwrap();
+        let orphan = commit(&store, store.create_partial("c", 0, "u").unwrap()).unwrap();
         fs::write(dir.path().join("tmp/leftover"), b"x").unwrap();
         let missing = store
             .clean_orphans(&[kept.clone(), "00ff".to_owned()], DAY)
@@ -529,7 +519,7 @@ mod tests {
         assert_eq!(p.received(), 5);
         p.write(b"56789").unwrap();
         assert_eq!(p.digest(), md5_bytes(b"0123456789"));
-        let blob = store.commit(p).unwrap();
+        let blob = commit(&store, p).unwrap();
         assert_eq!(
             fs::read(dir.path().join("blobs").join(blob)).unwrap(),
             b"0123456789"
