@@ -53,7 +53,7 @@ pub struct PartialMeta {
     pub updated: i64,
 }
 
-/// An upload being received. Dropped without [`Store::commit`] or
+/// An upload being received. Dropped without [`Store::commit_many`] or
 /// [`Partial::keep`], it is deleted.
 pub struct Partial {
     id: String,
