@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use crate::hash::{Hasher, Md5Digest};
+use crate::hash::{Hasher, Md5Digest, StreamHasher};
 use crate::names::{NameError, escaped, validate_name};
 use crate::protocol::{
     CHUNK_SIZE, ConflictPolicy, ErrorCode, FileEntry, MAX_LINE_BYTES, PROTOCOL_VERSION, Reply,
@@ -553,7 +553,7 @@ impl Client {
             cause,
         };
         let mut hasher = match self.hash_prefix(&mut source, offset, resume, origin) {
-            Ok(h) => h,
+            Ok(h) => StreamHasher::new(h, offset),
             Err(e) => {
                 self.abort_upload()?;
                 return Err(e);
@@ -581,9 +581,12 @@ impl Client {
                 .map_err(|e| self.lost(e))?;
             sent += got as u64;
             if sent / CHECKPOINT_BYTES > (sent - got as u64) / CHECKPOINT_BYTES {
+                hasher.mark();
+            }
+            if let Some(snapshot) = hasher.take_snapshot() {
                 journal(UploadEvent::Checkpoint(Checkpoint {
-                    offset: sent,
-                    hash_state: hasher.save(),
+                    offset: snapshot.offset,
+                    hash_state: snapshot.state,
                 }));
             }
             let report = Progress {
@@ -604,7 +607,7 @@ impl Client {
             self.abort_upload()?;
             return Err(ClientError::SourceChanged(origin.to_owned()));
         }
-        let md5 = hasher.finish();
+        let md5 = hasher.finish().finish();
         self.conn.queue(UploadFrame::Done(md5));
         self.flush()?;
         let _ = progress(Progress {
@@ -884,7 +887,7 @@ impl Client {
         progress: ProgressFn<'_>,
     ) -> Result<Downloaded, ClientError> {
         let started = Instant::now();
-        let mut hasher = Hasher::new();
+        let mut hasher = StreamHasher::new(Hasher::new(), 0);
         let mut received = 0u64;
         let total = std::cell::Cell::new(0u64);
         let info = self.download_range(
@@ -916,7 +919,7 @@ impl Client {
             done: info.size,
             total: info.size,
         });
-        let actual = hasher.finish();
+        let actual = hasher.finish().finish();
         if actual != info.md5 {
             warn!(
                 "download corrupt name={} version={} md5={actual} expected={}",

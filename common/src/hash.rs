@@ -14,6 +14,9 @@ use std::str::FromStr;
 use md5::digest::common::hazmat::SerializableState;
 use md5::{Digest, Md5};
 
+mod stream;
+pub use stream::{Snapshot, StreamHasher};
+
 /// An MD5 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Md5Digest(pub [u8; 16]);

@@ -7,8 +7,10 @@
 
 #![deny(missing_docs)]
 
+pub mod appender;
 pub mod client;
 pub mod hash;
+pub mod hashed_file;
 pub mod mirror;
 pub mod names;
 pub mod protocol;

@@ -30,6 +30,7 @@ use crate::client::{
     UploadEvent, open_source,
 };
 use crate::hash::{Hasher, Md5Digest, md5_bytes};
+use crate::hashed_file::HashedFile;
 use crate::names::escaped;
 use crate::protocol::{ConflictPolicy, ErrorCode};
 
@@ -355,14 +356,12 @@ impl DownloadJob<'_, '_> {
             .truncate(false)
             .open(&self.part)
             .map_err(|e| local("create", &self.part, e))?;
-        let (mut hasher, mut received) = self.trusted_prefix(&mut client, &mut file, st, report)?;
-        file.set_len(received)
-            .map_err(|e| local("write", &self.part, e))?;
-        file.seek(SeekFrom::Start(received))
-            .map_err(|e| local("write", &self.part, e))?;
+        let (mut hasher, received) = self.trusted_prefix(&mut client, &mut file, st, report)?;
         st.received = received;
         st.hash_state = hasher.save();
-        save_state(&self.dest_sidecar(), st, &file)?;
+        let mut out = HashedFile::open(&self.part, st.size, received, hasher.clone(), SAVE_EVERY)
+            .map_err(|e| local("write", &self.part, e))?;
+        save_state(&self.dest_sidecar(), st, out.file())?;
 
         if received < st.size {
             info!(
@@ -372,7 +371,6 @@ impl DownloadJob<'_, '_> {
                 st.size
             );
             let (version, md5, size) = (st.version, st.md5, st.size);
-            let mut saved_at = received;
             let side = self.dest_sidecar();
             let part = self.part.clone();
             let progress = &mut self.progress;
@@ -391,29 +389,30 @@ impl DownloadJob<'_, '_> {
                     }
                 },
                 &mut |piece| {
-                    file.write_all(piece)
-                        .map_err(|e| local("write", &part, e))?;
-                    hasher.update(piece);
-                    received += piece.len() as u64;
-                    if received - saved_at >= SAVE_EVERY {
-                        st.received = received;
-                        st.hash_state = hasher.save();
-                        save_state(&side, st, &file)?;
-                        saved_at = received;
+                    let point = out.write(piece).map_err(|e| local("write", &part, e))?;
+                    if let Some(point) = point {
+                        st.received = point.offset;
+                        st.hash_state = point.state;
+                        save_state(&side, st, out.file())?;
                     }
                     Ok(progress(Progress {
                         stage: Stage::Transferring,
-                        done: received,
+                        done: out.len(),
                         total: size,
                     }))
                 },
             );
             // Whatever happened, record what is on disk so the next try resumes.
-            st.received = received;
+            hasher = out
+                .finish()
+                .map_err(|e| local("write", &self.part, e))?
+                .clone();
+            st.received = out.len();
             st.hash_state = hasher.save();
-            save_state(&side, st, &file)?;
+            save_state(&side, st, out.file())?;
             result?;
         }
+        drop(out);
 
         let _ = (self.progress)(Progress {
             stage: Stage::Verifying,

@@ -8,6 +8,7 @@
 //! bytes (the `meter` module), which the status report shows ([`status`]).
 
 pub mod auth;
+mod blob_reader;
 pub mod db;
 pub mod logfile;
 mod meter;

@@ -7,7 +7,7 @@
 //! current role, and answered in order. A refusal is an `ERR` line and the
 //! conversation goes on; broken framing or a dead peer ends it.
 
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, PoisonError};
 use std::thread;
@@ -749,11 +749,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 ),
             ));
         }
-        let mut file = self
+        let mut reader = self
             .shared
             .store
-            .open_blob(&stored.blob)
-            .and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f))
+            .read_blob(&stored.blob, offset, length)
             .map_err(|e| {
                 error!("cannot open blob {} of {}: {e}", stored.blob, escaped(name));
                 refuse(
@@ -776,23 +775,19 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             offset,
             length,
         });
-        let mut buf = vec![0u8; length.min(CHUNK_SIZE) as usize];
-        let mut left = length;
-        while left > 0 {
-            let n = left.min(CHUNK_SIZE) as usize;
-            if let Err(e) = file.read_exact(&mut buf[..n]) {
+        while let Some(piece) = reader.next_piece() {
+            let piece = piece.map_err(|e| {
                 error!(
                     "reading blob {} of {} failed: {e}",
                     stored.blob,
                     escaped(name)
                 );
-                return Err(refuse(
+                refuse(
                     ErrorCode::Internal,
                     "the server could not read its copy of this file; the download is void, tell the admin",
-                ));
-            }
-            self.conn.send_frame(&buf[..n])?;
-            left -= n as u64;
+                )
+            })?;
+            self.conn.send_frame(piece)?;
         }
         self.conn.queue(Reply::End);
         info!(
@@ -1028,7 +1023,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 ),
             ));
         }
-        let md5 = partial.digest();
+        let md5 = partial.finish().map_err(|e| {
+            error!("writing the upload of {} failed: {e}", escaped(name));
+            storage_failure(&e)
+        })?;
         if md5 != client_md5 {
             return Err(refuse(
                 ErrorCode::Md5Mismatch,

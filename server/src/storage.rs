@@ -15,16 +15,20 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferry_common::Md5Digest;
+use ferry_common::appender::DIRECT_FROM;
 use ferry_common::hash::Hasher;
+use ferry_common::hashed_file::HashedFile;
 use ferry_common::time::Timestamp;
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
+
+use crate::blob_reader::BlobReader;
 
 /// How often (in bytes received) a partial upload's record is saved, so a
 /// killed server loses at most this much of an upload.
@@ -36,7 +40,8 @@ pub struct Store {
     tmp: PathBuf,
 }
 
-/// What is known about an upload in flight; saved as `tmp/<id>.json`.
+/// What is known about an upload in flight; saved as `tmp/<id>.json`. The
+/// record may lag behind the upload, never run ahead of what is written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartialMeta {
     /// The name the client asked for.
@@ -45,7 +50,7 @@ pub struct PartialMeta {
     pub size: u64,
     /// Who is uploading.
     pub user: String,
-    /// Bytes received and written so far.
+    /// Bytes written so far.
     pub received: u64,
     /// The MD5 state over those bytes ([`Hasher::save`]).
     pub hash_state: String,
@@ -59,10 +64,9 @@ pub struct Partial {
     id: String,
     data_path: PathBuf,
     meta_path: PathBuf,
-    file: Option<File>,
+    out: Option<HashedFile>,
+    /// The last saved record.
     meta: PartialMeta,
-    hasher: Hasher,
-    saved_at: u64,
 }
 
 impl Store {
@@ -81,29 +85,22 @@ impl Store {
     pub fn create_partial(&self, name: &str, size: u64, user: &str) -> io::Result<Partial> {
         let id = new_id()?;
         let data_path = self.tmp.join(&id);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&data_path)?;
-        let hasher = Hasher::new();
+        let out = HashedFile::create(&data_path, size, CHECKPOINT_BYTES)?;
         let mut partial = Partial {
             meta_path: meta_path(&data_path),
             id,
             data_path,
-            file: Some(file),
+            out: Some(out),
             meta: PartialMeta {
                 name: name.to_owned(),
                 size,
                 user: user.to_owned(),
                 received: 0,
-                hash_state: hasher.save(),
-                updated: Timestamp::now().0,
+                hash_state: Hasher::new().save(),
+                updated: 0,
             },
-            hasher,
-            saved_at: 0,
         };
-        partial.checkpoint()?;
+        partial.save_record()?;
         Ok(partial)
     }
 
@@ -131,48 +128,50 @@ impl Store {
         let Some(hasher) = Hasher::restore(&meta.hash_state) else {
             return Ok(None);
         };
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&data_path)
+        let out = match HashedFile::open(&data_path, size, meta.received, hasher, CHECKPOINT_BYTES)
         {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Ok(out) => out,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                return Ok(None);
+            }
             Err(e) => return Err(e),
         };
-        if file.metadata()?.len() < meta.received {
-            return Ok(None);
-        }
-        file.set_len(meta.received)?;
-        file.seek(SeekFrom::Start(meta.received))?;
         Ok(Some(Partial {
             id: id.to_owned(),
             meta_path: meta_path(&data_path),
             data_path,
-            file: Some(file),
-            saved_at: meta.received,
+            out: Some(out),
             meta,
-            hasher,
         }))
     }
 
     /// Commits several fully received uploads at once: their fsyncs run in
     /// parallel (the file system folds them into fewer journal commits) and
     /// the blob folder is synced once. Returns each one's blob id or error.
-    pub fn commit_many(&self, partials: Vec<Partial>) -> Vec<io::Result<String>> {
+    pub fn commit_many(&self, mut partials: Vec<Partial>) -> Vec<io::Result<String>> {
         const SYNC_THREADS: usize = 8;
-        let per_thread = partials.len().div_ceil(SYNC_THREADS).max(1);
+        let written: Vec<io::Result<()>> = partials
+            .iter_mut()
+            .map(|p| p.out().finish().map(drop))
+            .collect();
+        let files: Vec<&File> = partials
+            .iter()
+            .map(|p| p.out.as_ref().expect("open until committed").file())
+            .collect();
+        let per_thread = files.len().div_ceil(SYNC_THREADS).max(1);
         let synced: Vec<io::Result<()>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = partials
+            let handles: Vec<_> = files
                 .chunks(per_thread)
                 .map(|group| {
                     std::thread::Builder::new()
                         .name("fsync".into())
                         .spawn_scoped(scope, move || {
-                            group
-                                .iter()
-                                .map(|p| p.file.as_ref().expect("open until committed").sync_all())
-                                .collect::<Vec<_>>()
+                            group.iter().map(|f| f.sync_all()).collect::<Vec<_>>()
                         })
                 })
                 .collect();
@@ -188,10 +187,11 @@ impl Store {
         });
         let mut results: Vec<io::Result<String>> = partials
             .into_iter()
-            .zip(synced)
-            .map(|(mut partial, synced)| {
+            .zip(written.into_iter().zip(synced))
+            .map(|(mut partial, (written, synced))| {
+                written?;
                 synced?;
-                partial.file = None;
+                partial.out = None;
                 let dest = self.blobs.join(&partial.id);
                 fs::rename(&partial.data_path, &dest)?;
                 let _ = fs::remove_file(&partial.meta_path);
@@ -212,6 +212,24 @@ impl Store {
             .read(true)
             .custom_flags(libc::O_NOFOLLOW)
             .open(self.blob_path(id)?)
+    }
+
+    /// The pieces of `length` bytes of a blob from `offset`, for a download.
+    pub fn read_blob(&self, id: &str, offset: u64, length: u64) -> io::Result<BlobReader> {
+        let path = self.blob_path(id)?;
+        let file = self.open_blob(id)?;
+        // Large blobs are read directly; a file system that refuses gets
+        // ordinary reads.
+        let direct = (length >= DIRECT_FROM)
+            .then(|| {
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECT)
+                    .open(path)
+                    .ok()
+            })
+            .flatten();
+        BlobReader::new(file, direct, offset, length)
     }
 
     /// The MD5 of every `chunk`-sized piece of a blob.
@@ -339,50 +357,56 @@ impl Partial {
 
     /// Bytes received so far.
     pub fn received(&self) -> u64 {
-        self.meta.received
+        self.out
+            .as_ref()
+            .map_or(self.meta.received, HashedFile::len)
     }
 
-    /// Appends received bytes, hashing them; saves the record now and then.
+    /// Appends received bytes; now and then saves the record.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let file = self.file.as_mut().expect("open until committed");
-        file.write_all(bytes)?;
-        self.hasher.update(bytes);
-        self.meta.received += bytes.len() as u64;
-        if self.meta.received - self.saved_at >= CHECKPOINT_BYTES {
-            self.checkpoint()?;
+        if let Some(point) = self.out().write(bytes)? {
+            self.meta.received = point.offset;
+            self.meta.hash_state = point.state;
+            self.save_record()?;
         }
         Ok(())
     }
 
-    /// The MD5 of everything received.
-    pub fn digest(&self) -> Md5Digest {
-        self.hasher.clone().finish()
+    /// Writes out every received byte; the MD5 of them all.
+    pub fn finish(&mut self) -> io::Result<Md5Digest> {
+        Ok(self.out().finish()?.clone().finish())
+    }
+
+    fn out(&mut self) -> &mut HashedFile {
+        self.out.as_mut().expect("open until committed or kept")
     }
 
     /// Saves the record (atomically: a new file renamed over the old).
-    fn checkpoint(&mut self) -> io::Result<()> {
-        self.meta.hash_state = self.hasher.save();
+    fn save_record(&mut self) -> io::Result<()> {
         self.meta.updated = Timestamp::now().0;
         let json = serde_json::to_vec(&self.meta).map_err(io::Error::other)?;
         let tmp = self.meta_path.with_extension("json.new");
         fs::write(&tmp, json)?;
-        fs::rename(&tmp, &self.meta_path)?;
-        self.saved_at = self.meta.received;
-        Ok(())
+        fs::rename(&tmp, &self.meta_path)
     }
 
     /// Leaves the upload on disk, record saved, for a later resume.
     pub fn keep(mut self) {
-        match self.checkpoint() {
+        let saved = self.out().finish().map(Hasher::save).and_then(|state| {
+            self.meta.received = self.received();
+            self.meta.hash_state = state;
+            self.save_record()
+        });
+        match saved {
             Ok(()) => {
                 info!(
                     "kept unfinished upload {} at {} of {} bytes",
                     self.id, self.meta.received, self.meta.size
                 );
-                self.file = None;
+                self.out = None;
             }
             Err(e) => warn!(
-                "could not save the record of upload {}: {e}; it is dropped",
+                "could not save the upload {} for a resume: {e}; it is dropped",
                 self.id
             ),
         }
@@ -391,7 +415,7 @@ impl Partial {
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if self.out.take().is_some() {
             for path in [&self.data_path, &self.meta_path] {
                 if let Err(e) = fs::remove_file(path)
                     && e.kind() != io::ErrorKind::NotFound
@@ -451,7 +475,7 @@ mod tests {
 
         let mut kept = store.create_partial("a", 4, "u").unwrap();
         kept.write(b"kept").unwrap();
-        assert_eq!(kept.digest(), md5_bytes(b"kept"));
+        assert_eq!(kept.finish().unwrap(), md5_bytes(b"kept"));
         let kept = commit(&store, kept).unwrap();
 
         let mut dropped = store.create_partial("b", 4, "u").unwrap();
@@ -518,7 +542,7 @@ mod tests {
             .unwrap();
         assert_eq!(p.received(), 5);
         p.write(b"56789").unwrap();
-        assert_eq!(p.digest(), md5_bytes(b"0123456789"));
+        assert_eq!(p.finish().unwrap(), md5_bytes(b"0123456789"));
         let blob = commit(&store, p).unwrap();
         assert_eq!(
             fs::read(dir.path().join("blobs").join(blob)).unwrap(),

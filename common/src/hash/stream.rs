@@ -1,0 +1,364 @@
+//! Hashing a transfer without slowing it down: [`StreamHasher`] hashes a
+//! stream's first bytes inline and, once the stream proves large, moves the
+//! MD5 work to a thread of its own. The thread that moves the bytes (socket
+//! and disk) then only copies each piece into a hand-off buffer, so hashing
+//! overlaps the I/O instead of running between its reads and writes.
+//!
+//! A resumable transfer must save the MD5 state that matches the bytes it
+//! has kept. [`StreamHasher::mark`] asks for the state at the current
+//! offset without waiting for the hashing thread to catch up;
+//! [`StreamHasher::take_snapshot`] returns it once it is ready.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::{self, JoinHandle};
+
+use super::Hasher;
+
+/// Bytes hashed inline before a hashing thread is started: a thread per
+/// small file would cost more than it saves, and memory for hand-off
+/// buffers is spent only on large transfers.
+pub const THREAD_AFTER: u64 = 32 << 20;
+/// Size of one hand-off buffer.
+const PIECE: usize = 256 * 1024;
+/// Hand-off buffers per stream: how far the I/O may run ahead of hashing.
+const DEPTH: usize = 4;
+/// The hashing thread needs little stack.
+const STACK: usize = 64 * 1024;
+
+/// The MD5 state over the first `offset` bytes of a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Bytes hashed.
+    pub offset: u64,
+    /// [`Hasher::save`] output.
+    pub state: String,
+}
+
+/// A running MD5 of a stream that moves to its own thread once the stream
+/// is large. Results are the same as [`Hasher`]'s, byte for byte.
+pub struct StreamHasher {
+    fed: u64,
+    mode: Mode,
+    snapshot: Option<Snapshot>,
+}
+
+enum Mode {
+    Inline(Hasher),
+    Threaded(Worker),
+}
+
+struct Worker {
+    jobs: Sender<Job>,
+    done: Receiver<Done>,
+    thread: JoinHandle<Hasher>,
+    /// The buffer being filled; handed off when full.
+    current: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+    /// Buffers handed off and not yet returned.
+    in_flight: usize,
+}
+
+enum Job {
+    Bytes(Vec<u8>),
+    Mark(u64),
+}
+
+enum Done {
+    Buffer(Vec<u8>),
+    Marked(Snapshot),
+}
+
+impl StreamHasher {
+    /// Continues `hasher`, which has seen the stream's first `offset` bytes.
+    pub fn new(hasher: Hasher, offset: u64) -> Self {
+        StreamHasher {
+            fed: offset,
+            mode: Mode::Inline(hasher),
+            snapshot: None,
+        }
+    }
+
+    /// Bytes of the stream fed so far (including the starting offset).
+    pub fn fed(&self) -> u64 {
+        self.fed
+    }
+
+    /// Feeds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.fed += bytes.len() as u64;
+        if let Mode::Inline(hasher) = &mut self.mode {
+            if self.fed <= THREAD_AFTER {
+                hasher.update(bytes);
+                return;
+            }
+            let hasher = std::mem::take(hasher);
+            match Worker::start(hasher) {
+                Ok(worker) => self.mode = Mode::Threaded(worker),
+                Err(hasher) => {
+                    // No thread to be had (a process at its limit): hash here.
+                    self.mode = Mode::Inline(hasher);
+                    if let Mode::Inline(hasher) = &mut self.mode {
+                        hasher.update(bytes);
+                    }
+                    return;
+                }
+            }
+        }
+        if let Mode::Threaded(worker) = &mut self.mode {
+            worker.feed(bytes, &mut self.snapshot);
+        }
+    }
+
+    /// Asks for the MD5 state at the current offset; it arrives through
+    /// [`StreamHasher::take_snapshot`] once every byte before it is hashed.
+    pub fn mark(&mut self) {
+        match &mut self.mode {
+            Mode::Inline(hasher) => {
+                self.snapshot = Some(Snapshot {
+                    offset: self.fed,
+                    state: hasher.save(),
+                });
+            }
+            Mode::Threaded(worker) => worker.mark(self.fed),
+        }
+    }
+
+    /// The newest marked state that is ready, if one became ready since the
+    /// last call. Never waits.
+    pub fn take_snapshot(&mut self) -> Option<Snapshot> {
+        if let Mode::Threaded(worker) = &mut self.mode {
+            worker.collect(&mut self.snapshot);
+        }
+        self.snapshot.take()
+    }
+
+    /// Waits until every byte fed so far is hashed; the hasher over them.
+    /// Feeding may go on afterwards.
+    pub fn hasher(&mut self) -> &Hasher {
+        if let Mode::Threaded(_) = self.mode {
+            let Mode::Threaded(worker) =
+                std::mem::replace(&mut self.mode, Mode::Inline(Hasher::new()))
+            else {
+                unreachable!("matched above")
+            };
+            self.mode = Mode::Inline(worker.finish());
+        }
+        match &self.mode {
+            Mode::Inline(hasher) => hasher,
+            Mode::Threaded(_) => unreachable!("joined above"),
+        }
+    }
+
+    /// Waits for every byte to be hashed; the hasher over the whole stream.
+    pub fn finish(self) -> Hasher {
+        match self.mode {
+            Mode::Inline(hasher) => hasher,
+            Mode::Threaded(worker) => worker.finish(),
+        }
+    }
+}
+
+impl Worker {
+    /// Starts the hashing thread; gives the hasher back if it cannot.
+    fn start(hasher: Hasher) -> Result<Worker, Hasher> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (done_tx, done) = mpsc::channel::<Done>();
+        // A copy goes to the thread, so the original can be given back if
+        // there is no thread.
+        let mut seed = hasher.clone();
+        let spawned = thread::Builder::new()
+            .name("md5".into())
+            .stack_size(STACK)
+            .spawn(move || {
+                for job in job_rx {
+                    let reply = match job {
+                        Job::Bytes(buf) => {
+                            seed.update(&buf);
+                            Done::Buffer(buf)
+                        }
+                        Job::Mark(offset) => Done::Marked(Snapshot {
+                            offset,
+                            state: seed.save(),
+                        }),
+                    };
+                    // The owner may be gone (dropped mid-transfer): keep going
+                    // only while someone listens.
+                    if done_tx.send(reply).is_err() {
+                        break;
+                    }
+                }
+                seed
+            });
+        match spawned {
+            Ok(thread) => Ok(Worker {
+                jobs,
+                done,
+                thread,
+                current: Vec::with_capacity(PIECE),
+                spare: Vec::new(),
+                in_flight: 0,
+            }),
+            Err(e) => {
+                log::warn!("cannot start a hashing thread ({e}); hashing inline");
+                Err(hasher)
+            }
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8], snapshot: &mut Option<Snapshot>) {
+        while !bytes.is_empty() {
+            let room = PIECE - self.current.len();
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.current.extend_from_slice(now);
+            bytes = rest;
+            if self.current.len() == PIECE {
+                self.hand_off(snapshot);
+            }
+        }
+    }
+
+    fn mark(&mut self, offset: u64) {
+        self.hand_off(&mut None);
+        self.send(Job::Mark(offset));
+    }
+
+    /// Sends the current buffer (if it holds anything) to be hashed and
+    /// takes a free one, waiting for the hashing thread to return one when
+    /// all are in flight.
+    fn hand_off(&mut self, snapshot: &mut Option<Snapshot>) {
+        if self.current.is_empty() {
+            return;
+        }
+        self.collect(snapshot);
+        let next = match self.spare.pop() {
+            Some(buf) => buf,
+            None if self.in_flight + 1 < DEPTH => Vec::with_capacity(PIECE),
+            None => loop {
+                match self.done.recv() {
+                    Ok(Done::Buffer(mut buf)) => {
+                        self.in_flight -= 1;
+                        buf.clear();
+                        break buf;
+                    }
+                    Ok(Done::Marked(s)) => *snapshot = Some(s),
+                    Err(_) => hashing_thread_died(),
+                }
+            },
+        };
+        let full = std::mem::replace(&mut self.current, next);
+        self.in_flight += 1;
+        self.send(Job::Bytes(full));
+    }
+
+    /// Takes back what the hashing thread has finished, without waiting.
+    fn collect(&mut self, snapshot: &mut Option<Snapshot>) {
+        while let Ok(done) = self.done.try_recv() {
+            match done {
+                Done::Buffer(mut buf) => {
+                    self.in_flight -= 1;
+                    buf.clear();
+                    self.spare.push(buf);
+                }
+                Done::Marked(s) => *snapshot = Some(s),
+            }
+        }
+    }
+
+    fn send(&self, job: Job) {
+        if self.jobs.send(job).is_err() {
+            hashing_thread_died();
+        }
+    }
+
+    fn finish(mut self) -> Hasher {
+        self.hand_off(&mut None);
+        drop(self.jobs);
+        match self.thread.join() {
+            Ok(hasher) => hasher,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// The hashing thread only ends when told to, unless it panicked; that
+/// panic is the bug to report, so it is raised here too.
+fn hashing_thread_died() -> ! {
+    panic!("the MD5 hashing thread stopped unexpectedly")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::md5_bytes;
+
+    /// `data` cut into pieces of the given sizes, cycling through them.
+    fn pieces(data: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for size in sizes.iter().cycle() {
+            if at >= data.len() {
+                break;
+            }
+            let end = (at + size).min(data.len());
+            out.push(data[at..end].to_vec());
+            at = end;
+        }
+        out
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len as u64).map(|i| (i * 31 + i / 977) as u8).collect()
+    }
+
+    #[test]
+    fn a_large_stream_hashes_the_same_on_its_thread() {
+        let data = data(THREAD_AFTER as usize + 3 * PIECE + 12_345);
+        let mut stream = StreamHasher::new(Hasher::new(), 0);
+        for piece in pieces(&data, &[1, 70_000, PIECE, 3 * PIECE + 5, 4096]) {
+            stream.update(&piece);
+        }
+        assert!(matches!(stream.mode, Mode::Threaded(_)));
+        assert_eq!(stream.fed(), data.len() as u64);
+        assert_eq!(stream.finish().finish(), md5_bytes(&data));
+    }
+
+    #[test]
+    fn snapshots_match_their_offset_and_a_resume_continues_from_them() {
+        let data = data(THREAD_AFTER as usize * 2);
+        let mut stream = StreamHasher::new(Hasher::new(), 0);
+        let mut snapshots = Vec::new();
+        for (i, piece) in pieces(&data, &[1 << 20]).into_iter().enumerate() {
+            stream.update(&piece);
+            if i % 5 == 4 {
+                stream.mark();
+            }
+            snapshots.extend(stream.take_snapshot());
+        }
+        let whole = stream.finish();
+        assert_eq!(whole.finish(), md5_bytes(&data));
+        assert!(!snapshots.is_empty());
+        for s in &snapshots {
+            let at = s.offset as usize;
+            assert_eq!(at % (5 << 20), 0, "marks fall every 5 MiB");
+            let mut resumed = StreamHasher::new(Hasher::restore(&s.state).unwrap(), s.offset);
+            resumed.update(&data[at..]);
+            assert_eq!(resumed.finish().finish(), md5_bytes(&data), "from {at}");
+        }
+    }
+
+    #[test]
+    fn a_small_stream_stays_inline_and_marks_at_once() {
+        let data = data(100_000);
+        let mut stream = StreamHasher::new(Hasher::new(), 0);
+        stream.update(&data[..40_000]);
+        stream.mark();
+        let s = stream
+            .take_snapshot()
+            .expect("inline marks are ready at once");
+        assert_eq!(s.offset, 40_000);
+        assert!(stream.take_snapshot().is_none());
+        stream.update(&data[40_000..]);
+        assert!(matches!(stream.mode, Mode::Inline(_)));
+        assert_eq!(stream.finish().finish(), md5_bytes(&data));
+    }
+}
