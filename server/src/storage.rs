@@ -461,6 +461,7 @@ fn remove_any(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use ferry_common::hash::md5_bytes;
+    use std::io::Write;
 
     const DAY: Duration = Duration::from_secs(86_400);
 
