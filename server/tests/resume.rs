@@ -422,6 +422,61 @@ fn child_download() {
     let _ = download(&connector, "k.bin", Path::new(&dest), 0);
 }
 
+/// Large transfers go to and come from the disk directly, in aligned
+/// blocks; cuts at arbitrary bytes must still resume exactly, on both sides.
+#[test]
+fn large_direct_transfers_resume_at_unaligned_bytes() {
+    let srv = TestServer::start();
+    let size = ferry_common::appender::DIRECT_FROM as usize + 3 * MIB as usize + 777;
+    let data = payload(size, 11);
+    let source = srv.dir.path().join("large.src");
+    fs::write(&source, &data).unwrap();
+    let proxy = Proxy::start(&srv.addr);
+    proxy.plan(&[Fault::CutUp(37 * MIB + 4321), Fault::CutUp(11 * MIB + 99)]);
+    let options = UploadOptions {
+        policy: ConflictPolicy::Fail,
+        retry: quick(5),
+        state_dir: None,
+    };
+    let up = transfer::upload(
+        &via(&proxy),
+        &source,
+        "large.bin",
+        &options,
+        &mut no_progress,
+    )
+    .unwrap();
+    assert!(up.retries >= 2, "{up:?}");
+    assert_eq!(up.stored.md5, md5_bytes(&data));
+    let sent: u64 = proxy.up_bytes().iter().sum();
+    assert!(
+        sent < size as u64 + 8 * MIB,
+        "sent {sent}: resumes continued, not restarted"
+    );
+
+    proxy.plan(&[
+        Fault::CutDown(29 * MIB + 12_345),
+        Fault::CutDown(23 * MIB + 1),
+    ]);
+    let dest = srv.dir.path().join("large.bin");
+    let down = download(&via(&proxy), "large.bin", &dest, 5).unwrap();
+    assert!(down.retries >= 2, "{down:?}");
+    assert_eq!(fs::read(&dest).unwrap(), data);
+    let moved: u64 = proxy.down_bytes().iter().sum();
+    assert!(
+        moved < size as u64 + 8 * MIB,
+        "moved {moved}: resumes continued, not restarted"
+    );
+    // And a ranged read from an unaligned offset of the stored file.
+    let mut client = srv.admin();
+    let offset = 40 * MIB + 3;
+    let piece = transfer::fetch_range(&mut client, "large.bin", 1, offset, 70_000).unwrap();
+    assert_eq!(piece, data[offset as usize..offset as usize + 70_000]);
+    let tail = (size as u64) - 5;
+    let end = transfer::fetch_range(&mut client, "large.bin", 1, tail, 5).unwrap();
+    assert_eq!(end, data[tail as usize..]);
+}
+
 /// 5 GiB through upload, ranged read past 4 GiB, and a resumable download.
 /// Slow (minutes) and needs ~11 GB of disk: run it with
 /// `cargo test --release -p ferry-server --test resume -- --ignored five_gib`.

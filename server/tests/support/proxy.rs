@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::Duration;
 
@@ -38,7 +38,8 @@ struct Shared {
     /// Bytes sent down, per connection in order of arrival.
     down: Mutex<Vec<Arc<AtomicU64>>>,
     up: Mutex<Vec<Arc<AtomicU64>>>,
-    sockets: Mutex<Vec<TcpStream>>,
+    /// Open connections; a connection's sockets close when both its pumps end.
+    pairs: Mutex<Vec<Weak<Pair>>>,
     stop: AtomicBool,
 }
 
@@ -56,7 +57,7 @@ impl Proxy {
             plan: Mutex::new(VecDeque::new()),
             down: Mutex::default(),
             up: Mutex::default(),
-            sockets: Mutex::default(),
+            pairs: Mutex::default(),
             stop: AtomicBool::new(false),
         });
         let s = Arc::clone(&shared);
@@ -89,8 +90,10 @@ impl Proxy {
 
     /// Cuts every open connection now.
     pub fn cut_all(&self) {
-        for s in self.shared.sockets.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
+        for pair in self.shared.pairs.lock().unwrap().drain(..) {
+            if let Some(pair) = pair.upgrade() {
+                pair.close();
+            }
         }
     }
 }
@@ -126,11 +129,6 @@ fn accept(listener: TcpListener, shared: Arc<Shared>) {
         let up = Arc::new(AtomicU64::new(0));
         shared.down.lock().unwrap().push(Arc::clone(&down));
         shared.up.lock().unwrap().push(Arc::clone(&up));
-        {
-            let mut sockets = shared.sockets.lock().unwrap();
-            sockets.push(client.try_clone().unwrap());
-            sockets.push(server.try_clone().unwrap());
-        }
         let (cut_down, cut_up, stall_down, stall_up, flip) = match fault {
             Fault::None => (None, None, None, None, None),
             Fault::CutDown(n) => (Some(n), None, None, None, None),
@@ -139,12 +137,13 @@ fn accept(listener: TcpListener, shared: Arc<Shared>) {
             Fault::StallUp(n) => (None, None, None, Some(n), None),
             Fault::FlipDown(n) => (None, None, None, None, Some(n)),
         };
-        let pair = Pair {
+        let pair = Arc::new(Pair {
             client: client.try_clone().unwrap(),
             server: server.try_clone().unwrap(),
-        };
+        });
+        shared.pairs.lock().unwrap().push(Arc::downgrade(&pair));
         let s = Arc::clone(&shared);
-        let p = pair.clone();
+        let p = Arc::clone(&pair);
         thread::Builder::new()
             .name("proxy-down".into())
             .spawn(move || pump(server, client, &down, cut_down, stall_down, flip, &p, &s))
@@ -171,15 +170,6 @@ fn accept(listener: TcpListener, shared: Arc<Shared>) {
 struct Pair {
     client: TcpStream,
     server: TcpStream,
-}
-
-impl Clone for Pair {
-    fn clone(&self) -> Self {
-        Pair {
-            client: self.client.try_clone().unwrap(),
-            server: self.server.try_clone().unwrap(),
-        }
-    }
 }
 
 impl Pair {
