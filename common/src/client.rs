@@ -553,18 +553,20 @@ impl Client {
             cause,
         };
         let mut hasher = match self.hash_prefix(&mut source, offset, resume, origin) {
-            Ok(h) => StreamHasher::new(h, offset),
+            Ok(h) => StreamHasher::with_end(h, offset, size),
             Err(e) => {
                 self.abort_upload()?;
                 return Err(e);
             }
         };
 
-        let mut buf = chunk_buffer();
         let mut sent = offset;
         while sent < size {
-            let want = (size - sent).min(CHUNK_SIZE) as usize;
-            let got = match read_full(&mut source, &mut buf[..want]) {
+            // Read into the hasher's buffer: it hashes the bytes once they
+            // are sent, on its own thread for a large file, without a copy.
+            let mut buf = hasher.buffer((size - sent).min(CHUNK_SIZE) as usize);
+            let want = buf.len();
+            let got = match read_full(&mut source, &mut buf) {
                 Ok(n) => n,
                 Err(e) => {
                     self.abort_upload()?;
@@ -575,10 +577,11 @@ impl Client {
                 self.abort_upload()?;
                 return Err(ClientError::SourceChanged(origin.to_owned()));
             }
-            hasher.update(&buf[..got]);
             self.conn
                 .send_frame(&buf[..got])
                 .map_err(|e| self.lost(e))?;
+            buf.truncate(got);
+            hasher.update_owned(buf);
             sent += got as u64;
             if sent / CHECKPOINT_BYTES > (sent - got as u64) / CHECKPOINT_BYTES {
                 hasher.mark();
@@ -603,7 +606,7 @@ impl Client {
             }
         }
         // A source that grew since it was measured is not what was announced.
-        if read_full(&mut source, &mut buf[..1]).unwrap_or(0) != 0 {
+        if read_full(&mut source, &mut [0u8]).unwrap_or(0) != 0 {
             self.abort_upload()?;
             return Err(ClientError::SourceChanged(origin.to_owned()));
         }

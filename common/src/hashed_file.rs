@@ -26,7 +26,7 @@ impl HashedFile {
     /// point is offered every `every` bytes.
     pub fn create(path: &Path, size: u64, every: u64) -> io::Result<HashedFile> {
         let out = Appender::create(path, size >= DIRECT_FROM)?;
-        Ok(HashedFile::with(out, Hasher::new(), 0, every))
+        Ok(HashedFile::with(out, Hasher::new(), 0, size, every))
     }
 
     /// Continues `path` of `size` bytes after its first `keep` bytes, whose
@@ -40,13 +40,13 @@ impl HashedFile {
         every: u64,
     ) -> io::Result<HashedFile> {
         let out = Appender::open(path, keep, size - keep.min(size) >= DIRECT_FROM)?;
-        Ok(HashedFile::with(out, hasher, keep, every))
+        Ok(HashedFile::with(out, hasher, keep, size, every))
     }
 
-    fn with(out: Appender, hasher: Hasher, offset: u64, every: u64) -> HashedFile {
+    fn with(out: Appender, hasher: Hasher, offset: u64, size: u64, every: u64) -> HashedFile {
         HashedFile {
             out,
-            hasher: StreamHasher::new(hasher, offset),
+            hasher: StreamHasher::with_end(hasher, offset, size),
             every,
             marked_at: offset,
             pending: None,
@@ -68,6 +68,23 @@ impl HashedFile {
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<Option<Snapshot>> {
         self.out.append(bytes)?;
         self.hasher.update(bytes);
+        self.resume_point()
+    }
+
+    /// A buffer of `len` bytes (at most 1 MiB) to
+    /// fill and give to [`HashedFile::write_owned`].
+    pub fn buffer(&mut self, len: usize) -> Vec<u8> {
+        self.hasher.buffer(len)
+    }
+
+    /// [`HashedFile::write`] for all of `buf`, which is hashed without a copy.
+    pub fn write_owned(&mut self, buf: Vec<u8>) -> io::Result<Option<Snapshot>> {
+        self.out.append(&buf)?;
+        self.hasher.update_owned(buf);
+        self.resume_point()
+    }
+
+    fn resume_point(&mut self) -> io::Result<Option<Snapshot>> {
         if self.len() - self.marked_at >= self.every {
             self.hasher.mark();
             self.marked_at = self.len();

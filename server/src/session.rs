@@ -1047,7 +1047,6 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         size: u64,
         body: &mut Body,
     ) -> Result<Option<Md5Digest>, Fault> {
-        let mut buf = Vec::new();
         loop {
             match self.next_frame()? {
                 UploadFrame::Data(n) => {
@@ -1056,15 +1055,14 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                         self.skip_payload(n)?;
                         continue;
                     }
-                    if buf.is_empty() {
-                        buf = vec![0u8; size.min(RECEIVE_PIECE as u64) as usize];
-                    }
                     let mut left = n;
                     while left > 0 {
-                        let piece = left.min(buf.len() as u64) as usize;
-                        self.read_payload(&mut buf[..piece])?;
+                        // Received into the hasher's buffer: no copy to hash it.
+                        let piece = left.min(RECEIVE_PIECE as u64) as usize;
+                        let mut buf = partial.buffer(piece);
+                        self.read_payload(&mut buf)?;
                         if body.write_error.is_none()
-                            && let Err(e) = partial.write(&buf[..piece])
+                            && let Err(e) = partial.write_owned(buf)
                         {
                             body.write_error = Some(e);
                         }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use ferry_common::Md5Digest;
 use ferry_common::appender::DIRECT_FROM;
-use ferry_common::hash::Hasher;
+use ferry_common::hash::{Hasher, Snapshot};
 use ferry_common::hashed_file::HashedFile;
 use ferry_common::time::Timestamp;
 use log::{info, warn};
@@ -364,7 +364,24 @@ impl Partial {
 
     /// Appends received bytes; now and then saves the record.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let Some(point) = self.out().write(bytes)? {
+        let point = self.out().write(bytes)?;
+        self.record(point)
+    }
+
+    /// A buffer of `len` bytes (at most 1 MiB) to receive into and give to
+    /// [`Partial::write_owned`].
+    pub fn buffer(&mut self, len: usize) -> Vec<u8> {
+        self.out().buffer(len)
+    }
+
+    /// [`Partial::write`] for all of `buf`, without copying it for the hash.
+    pub fn write_owned(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        let point = self.out().write_owned(buf)?;
+        self.record(point)
+    }
+
+    fn record(&mut self, point: Option<Snapshot>) -> io::Result<()> {
+        if let Some(point) = point {
             self.meta.received = point.offset;
             self.meta.hash_state = point.state;
             self.save_record()?;

@@ -19,7 +19,7 @@ use super::Hasher;
 /// buffers is spent only on large transfers.
 pub const THREAD_AFTER: u64 = 32 << 20;
 /// Size of one hand-off buffer.
-const PIECE: usize = 256 * 1024;
+pub const PIECE: usize = 1 << 20;
 /// Hand-off buffers per stream: how far the I/O may run ahead of hashing.
 const DEPTH: usize = 4;
 /// The hashing thread needs little stack.
@@ -40,6 +40,8 @@ pub struct StreamHasher {
     fed: u64,
     mode: Mode,
     snapshot: Option<Snapshot>,
+    /// The buffer of the last [`StreamHasher::update_owned`] while inline.
+    spare: Option<Vec<u8>>,
 }
 
 enum Mode {
@@ -75,7 +77,18 @@ impl StreamHasher {
             fed: offset,
             mode: Mode::Inline(hasher),
             snapshot: None,
+            spare: None,
         }
+    }
+
+    /// Like [`StreamHasher::new`] for a stream known to end at byte `end`:
+    /// a large one gets its hashing thread at once.
+    pub fn with_end(hasher: Hasher, offset: u64, end: u64) -> Self {
+        let mut stream = StreamHasher::new(hasher, offset);
+        if end.saturating_sub(offset) > THREAD_AFTER {
+            stream.start_thread();
+        }
+        stream
     }
 
     /// Bytes of the stream fed so far (including the starting offset).
@@ -86,26 +99,55 @@ impl StreamHasher {
     /// Feeds bytes.
     pub fn update(&mut self, bytes: &[u8]) {
         self.fed += bytes.len() as u64;
-        if let Mode::Inline(hasher) = &mut self.mode {
-            if self.fed <= THREAD_AFTER {
-                hasher.update(bytes);
-                return;
-            }
-            let hasher = std::mem::take(hasher);
-            match Worker::start(hasher) {
-                Ok(worker) => self.mode = Mode::Threaded(worker),
-                Err(hasher) => {
-                    // No thread to be had (a process at its limit): hash here.
-                    self.mode = Mode::Inline(hasher);
-                    if let Mode::Inline(hasher) = &mut self.mode {
-                        hasher.update(bytes);
-                    }
-                    return;
-                }
-            }
+        self.thread_if_large();
+        match &mut self.mode {
+            Mode::Inline(hasher) => hasher.update(bytes),
+            Mode::Threaded(worker) => worker.feed(bytes, &mut self.snapshot),
         }
-        if let Mode::Threaded(worker) = &mut self.mode {
-            worker.feed(bytes, &mut self.snapshot);
+    }
+
+    /// A buffer of `len` bytes, at most [`PIECE`], of no particular value,
+    /// to fill and give to [`StreamHasher::update_owned`], which hashes it
+    /// without a copy.
+    pub fn buffer(&mut self, len: usize) -> Vec<u8> {
+        let mut buf = match &mut self.mode {
+            Mode::Inline(_) => self.spare.take().unwrap_or_default(),
+            Mode::Threaded(worker) => worker.free_buffer(&mut self.snapshot),
+        };
+        // A reused buffer is mostly long enough already: little to fill.
+        buf.resize(len.min(PIECE), 0);
+        buf
+    }
+
+    /// Feeds all of `buf`, best one from [`StreamHasher::buffer`] (cut to
+    /// the bytes it holds).
+    pub fn update_owned(&mut self, buf: Vec<u8>) {
+        self.fed += buf.len() as u64;
+        self.thread_if_large();
+        match &mut self.mode {
+            Mode::Inline(hasher) => {
+                hasher.update(&buf);
+                self.spare = Some(buf);
+            }
+            Mode::Threaded(worker) => worker.feed_owned(buf, &mut self.snapshot),
+        }
+    }
+
+    /// Moves the hashing to a thread once the stream is large.
+    fn thread_if_large(&mut self) {
+        if self.fed > THREAD_AFTER {
+            self.start_thread();
+        }
+    }
+
+    fn start_thread(&mut self) {
+        if let Mode::Inline(hasher) = &mut self.mode {
+            let hasher = std::mem::take(hasher);
+            self.mode = match Worker::start(hasher) {
+                Ok(worker) => Mode::Threaded(worker),
+                // No thread to be had (a process at its limit): hash here.
+                Err(hasher) => Mode::Inline(hasher),
+            };
         }
     }
 
@@ -217,46 +259,59 @@ impl Worker {
         }
     }
 
+    fn feed_owned(&mut self, buf: Vec<u8>, snapshot: &mut Option<Snapshot>) {
+        // Bytes fed by copy before these go first.
+        self.hand_off(snapshot);
+        self.in_flight += 1;
+        self.send(Job::Bytes(buf));
+    }
+
     fn mark(&mut self, offset: u64) {
         self.hand_off(&mut None);
         self.send(Job::Mark(offset));
     }
 
     /// Sends the current buffer (if it holds anything) to be hashed and
-    /// takes a free one, waiting for the hashing thread to return one when
-    /// all are in flight.
+    /// takes a free one in its place.
     fn hand_off(&mut self, snapshot: &mut Option<Snapshot>) {
         if self.current.is_empty() {
             return;
         }
-        self.collect(snapshot);
-        let next = match self.spare.pop() {
-            Some(buf) => buf,
-            None if self.in_flight + 1 < DEPTH => Vec::with_capacity(PIECE),
-            None => loop {
-                match self.done.recv() {
-                    Ok(Done::Buffer(mut buf)) => {
-                        self.in_flight -= 1;
-                        buf.clear();
-                        break buf;
-                    }
-                    Ok(Done::Marked(s)) => *snapshot = Some(s),
-                    Err(_) => hashing_thread_died(),
-                }
-            },
-        };
+        let mut next = self.free_buffer(snapshot);
+        next.clear();
         let full = std::mem::replace(&mut self.current, next);
         self.in_flight += 1;
         self.send(Job::Bytes(full));
+    }
+
+    /// A buffer that is not in flight, waiting for the hashing thread to
+    /// return one when all are.
+    fn free_buffer(&mut self, snapshot: &mut Option<Snapshot>) -> Vec<u8> {
+        self.collect(snapshot);
+        if let Some(buf) = self.spare.pop() {
+            return buf;
+        }
+        if self.in_flight + 1 < DEPTH {
+            return Vec::with_capacity(PIECE);
+        }
+        loop {
+            match self.done.recv() {
+                Ok(Done::Buffer(buf)) => {
+                    self.in_flight -= 1;
+                    return buf;
+                }
+                Ok(Done::Marked(s)) => *snapshot = Some(s),
+                Err(_) => hashing_thread_died(),
+            }
+        }
     }
 
     /// Takes back what the hashing thread has finished, without waiting.
     fn collect(&mut self, snapshot: &mut Option<Snapshot>) {
         while let Ok(done) = self.done.try_recv() {
             match done {
-                Done::Buffer(mut buf) => {
+                Done::Buffer(buf) => {
                     self.in_flight -= 1;
-                    buf.clear();
                     self.spare.push(buf);
                 }
                 Done::Marked(s) => *snapshot = Some(s),
@@ -344,6 +399,30 @@ mod tests {
             resumed.update(&data[at..]);
             assert_eq!(resumed.finish().finish(), md5_bytes(&data), "from {at}");
         }
+    }
+
+    #[test]
+    fn owned_buffers_and_copies_mix_in_order() {
+        let data = data(THREAD_AFTER as usize + 5 * PIECE + 999);
+        let mut stream = StreamHasher::new(Hasher::new(), 0);
+        let mut at = 0;
+        let mut owned = true;
+        while at < data.len() {
+            let n = (data.len() - at).min(if owned { PIECE - 7 } else { 5000 });
+            if owned {
+                let mut buf = stream.buffer(PIECE);
+                assert_eq!(buf.len(), PIECE);
+                buf[..n].copy_from_slice(&data[at..at + n]);
+                buf.truncate(n);
+                stream.update_owned(buf);
+            } else {
+                stream.update(&data[at..at + n]);
+            }
+            at += n;
+            owned = !owned;
+        }
+        assert!(matches!(stream.mode, Mode::Threaded(_)));
+        assert_eq!(stream.finish().finish(), md5_bytes(&data));
     }
 
     #[test]
