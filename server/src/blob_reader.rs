@@ -172,7 +172,7 @@ fn read_piece(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
             Ok(0) => break,
             Ok(n) => {
                 got += n;
-                if n as u64 % ALIGN != 0 {
+                if !(n as u64).is_multiple_of(ALIGN) {
                     break;
                 }
             }
