@@ -39,7 +39,7 @@ impl HashedFile {
         hasher: Hasher,
         every: u64,
     ) -> io::Result<HashedFile> {
-        let out = Appender::open(path, keep, size - keep.min(size) >= DIRECT_FROM)?;
+        let out = Appender::open(path, keep, size.saturating_sub(keep) >= DIRECT_FROM)?;
         Ok(HashedFile::with(out, hasher, keep, size, every))
     }
 

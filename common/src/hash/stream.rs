@@ -1,8 +1,11 @@
 //! Hashing a transfer without slowing it down: [`StreamHasher`] hashes a
-//! stream's first bytes inline and, once the stream proves large, moves the
-//! MD5 work to a thread of its own. The thread that moves the bytes (socket
-//! and disk) then only copies each piece into a hand-off buffer, so hashing
-//! overlaps the I/O instead of running between its reads and writes.
+//! stream's first bytes inline and, once the stream proves large (or from
+//! the start, when it is known to be large), moves the MD5 work to a thread
+//! of its own, so hashing overlaps the I/O instead of running between its
+//! reads and writes. The thread that moves the bytes reads or receives them
+//! straight into the hasher's buffers ([`StreamHasher::buffer`], then
+//! [`StreamHasher::update_owned`]), or has them copied in
+//! ([`StreamHasher::update`]).
 //!
 //! A resumable transfer must save the MD5 state that matches the bytes it
 //! has kept. [`StreamHasher::mark`] asks for the state at the current
