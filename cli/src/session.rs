@@ -76,6 +76,11 @@ impl Session {
         )
     }
 
+    /// The connection, for a [`Connector`] to hand to its first transfer.
+    pub fn into_client(self) -> Client {
+        self.client
+    }
+
     /// Says goodbye. The command's work is done by now, so a failure here
     /// changes nothing for the user.
     pub fn close(self) {

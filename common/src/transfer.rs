@@ -19,6 +19,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -51,6 +52,9 @@ pub struct Connector {
     password: String,
     /// How long one read or write may stall before the connection counts as lost.
     pub io_timeout: Duration,
+    /// A logged-in connection for the next [`Connector::connect`] (shared
+    /// by clones for the same server).
+    spare: Arc<Mutex<Option<Client>>>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -71,6 +75,7 @@ impl Connector {
             user: user.into(),
             password: password.into(),
             io_timeout: crate::client::DEFAULT_IO_TIMEOUT,
+            spare: Arc::default(),
         }
     }
 
@@ -78,8 +83,16 @@ impl Connector {
     pub fn for_server(&self, addr: impl Into<String>) -> Connector {
         Connector {
             addr: addr.into(),
+            spare: Arc::default(),
             ..self.clone()
         }
+    }
+
+    /// Keeps `client`, logged in to this connector's server, for the next
+    /// [`Connector::connect`]: a caller that logged in first to check the
+    /// credentials saves the transfer a second login.
+    pub fn keep_for_next(&self, client: Client) {
+        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(client);
     }
 
     /// The same connector with another stall timeout.
@@ -88,8 +101,16 @@ impl Connector {
         self
     }
 
-    /// Connects and logs in.
+    /// Connects and logs in (or hands out the kept connection).
     pub fn connect(&self) -> Result<Client, ClientError> {
+        let kept = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(client) = kept {
+            return Ok(client);
+        }
         let mut client = Client::connect_with_timeout(&self.addr, self.io_timeout)?;
         client.login(&self.user, &self.password)?;
         Ok(client)

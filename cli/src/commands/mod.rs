@@ -91,11 +91,12 @@ fn open(cli: &Cli) -> Result<Session> {
 /// Logs in once and hands back what the transfer functions need to connect
 /// by themselves. They retry lost connections with back-off, which is right
 /// mid-transfer but would make a wrong address or password take many
-/// seconds to report; this first login fails at once instead.
+/// seconds to report; this first login fails at once instead. Its
+/// connection serves the first transfer.
 fn check_login(cli: &Cli) -> Result<Connector> {
     let session = open(cli)?;
     let connector = session.connector();
-    session.close();
+    connector.keep_for_next(session.into_client());
     Ok(connector)
 }
 
