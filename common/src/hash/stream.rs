@@ -20,9 +20,9 @@ use super::Hasher;
 /// Bytes hashed inline before a hashing thread is started: a thread per
 /// small file would cost more than it saves, and memory for hand-off
 /// buffers is spent only on large transfers.
-pub const THREAD_AFTER: u64 = 32 << 20;
+const THREAD_AFTER: u64 = 32 << 20;
 /// Size of one hand-off buffer.
-pub const PIECE: usize = 1 << 20;
+const PIECE: usize = 1 << 20;
 /// Hand-off buffers per stream: how far the I/O may run ahead of hashing.
 const DEPTH: usize = 4;
 /// The hashing thread needs little stack.
@@ -109,7 +109,7 @@ impl StreamHasher {
         }
     }
 
-    /// A buffer of `len` bytes, at most [`PIECE`], of no particular value,
+    /// A buffer of `len` bytes, at most 1 MiB, of no particular value,
     /// to fill and give to [`StreamHasher::update_owned`], which hashes it
     /// without a copy.
     pub fn buffer(&mut self, len: usize) -> Vec<u8> {
