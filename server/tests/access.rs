@@ -245,3 +245,22 @@ fn malformed_lines_get_one_error_each() {
     assert!(raw.line().starts_with("ERR LINE_TOO_LONG "));
     assert!(raw.is_closed());
 }
+
+#[test]
+fn a_kept_connection_serves_the_next_connect_only() {
+    let srv = TestServer::start();
+    // The password is wrong: only the kept connection gets in.
+    let connector = ferry_common::transfer::Connector::new(&srv.addr, "admin", "not the password");
+    connector.keep_for_next(srv.admin());
+    let mirror = connector.for_server(&srv.addr);
+    assert!(
+        mirror.connect().is_err(),
+        "another server's connector has its own"
+    );
+    let mut kept = connector.clone().connect().expect("the kept connection");
+    assert!(kept.list().unwrap().is_empty());
+    assert_eq!(
+        code(connector.connect().map(drop)),
+        Some(ErrorCode::AuthFailed)
+    );
+}
