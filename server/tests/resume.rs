@@ -478,7 +478,7 @@ fn large_direct_transfers_resume_at_unaligned_bytes() {
 }
 
 /// 5 GiB through upload, ranged read past 4 GiB, and a resumable download.
-/// Slow (minutes) and needs ~11 GB of disk: run it with
+/// Slow (about 30 s in a release build) and needs ~11 GB of disk: run it with
 /// `cargo test --release -p ferry-server --test resume -- --ignored five_gib`.
 #[test]
 #[ignore = "moves 5 GiB; run explicitly"]
