@@ -1062,7 +1062,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                         let mut buf = partial.buffer(piece);
                         self.read_payload(&mut buf)?;
                         if body.write_error.is_none()
-                            && let Err(e) = partial.write_owned(buf)
+                            && let Err(e) = partial.write(buf)
                         {
                             body.write_error = Some(e);
                         }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use ferry_common::Md5Digest;
 use ferry_common::appender::DIRECT_FROM;
-use ferry_common::hash::{Hasher, Snapshot};
+use ferry_common::hash::Hasher;
 use ferry_common::hashed_file::HashedFile;
 use ferry_common::time::Timestamp;
 use log::{info, warn};
@@ -362,26 +362,16 @@ impl Partial {
             .map_or(self.meta.received, HashedFile::len)
     }
 
-    /// Appends received bytes; now and then saves the record.
-    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let point = self.out().write(bytes)?;
-        self.record(point)
-    }
-
     /// A buffer of `len` bytes (at most 1 MiB) to receive into and give to
-    /// [`Partial::write_owned`].
+    /// [`Partial::write`].
     pub fn buffer(&mut self, len: usize) -> Vec<u8> {
         self.out().buffer(len)
     }
 
-    /// [`Partial::write`] for all of `buf`, without copying it for the hash.
-    pub fn write_owned(&mut self, buf: Vec<u8>) -> io::Result<()> {
-        let point = self.out().write_owned(buf)?;
-        self.record(point)
-    }
-
-    fn record(&mut self, point: Option<Snapshot>) -> io::Result<()> {
-        if let Some(point) = point {
+    /// Appends all of `buf` (hashed without a copy); now and then saves the
+    /// record.
+    pub fn write(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        if let Some(point) = self.out().write_owned(buf)? {
             self.meta.received = point.offset;
             self.meta.hash_state = point.state;
             self.save_record()?;
@@ -482,6 +472,12 @@ mod tests {
 
     const DAY: Duration = Duration::from_secs(86_400);
 
+    fn put(partial: &mut Partial, bytes: &[u8]) {
+        let mut buf = partial.buffer(bytes.len());
+        buf.copy_from_slice(bytes);
+        partial.write(buf).unwrap();
+    }
+
     fn commit(store: &Store, partial: Partial) -> io::Result<String> {
         store.commit_many(vec![partial]).pop().expect("one result")
     }
@@ -492,12 +488,12 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
 
         let mut kept = store.create_partial("a", 4, "u").unwrap();
-        kept.write(b"kept").unwrap();
+        put(&mut kept, b"kept");
         assert_eq!(kept.finish().unwrap(), md5_bytes(b"kept"));
         let kept = commit(&store, kept).unwrap();
 
         let mut dropped = store.create_partial("b", 4, "u").unwrap();
-        dropped.write(b"half").unwrap();
+        put(&mut dropped, b"half");
         drop(dropped);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
 
@@ -520,7 +516,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let mut p = store.create_partial("big.bin", 10, "ann").unwrap();
-        p.write(b"01234").unwrap();
+        put(&mut p, b"01234");
         let id = p.id().to_owned();
         p.keep();
         // A crash after the record was saved can leave extra bytes: they go.
@@ -559,7 +555,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.received(), 5);
-        p.write(b"56789").unwrap();
+        put(&mut p, b"56789");
         assert_eq!(p.finish().unwrap(), md5_bytes(b"0123456789"));
         let blob = commit(&store, p).unwrap();
         assert_eq!(
