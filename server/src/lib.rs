@@ -16,7 +16,7 @@ mod session;
 pub mod status;
 pub mod storage;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -109,8 +109,9 @@ pub(crate) struct Shared {
     throttle: Mutex<Throttle>,
     connections: AtomicUsize,
     stopping: AtomicBool,
-    /// Upload ids being received right now.
-    active_uploads: Mutex<HashSet<String>>,
+    /// Upload ids being received right now, each with the socket of the
+    /// connection receiving it (cut when its client is back on a new one).
+    active_uploads: Mutex<HashMap<String, Option<TcpStream>>>,
     /// Requests being handled right now (from reading them until their
     /// reply is sent), so a graceful shutdown knows when all are answered.
     busy: AtomicUsize,
@@ -182,7 +183,7 @@ impl Server {
             throttle: Mutex::new(Throttle::default()),
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
-            active_uploads: Mutex::new(HashSet::new()),
+            active_uploads: Mutex::new(HashMap::new()),
             busy: AtomicUsize::new(0),
             started: Instant::now(),
             listeners: listeners
@@ -363,7 +364,7 @@ fn janitor(shared: &Shared) {
                     .active_uploads
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .contains(id)
+                    .contains_key(id)
             };
             match shared
                 .store

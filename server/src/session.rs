@@ -7,6 +7,7 @@
 //! current role, and answered in order. A refusal is an `ERR` line and the
 //! conversation goes on; broken framing or a dead peer ends it.
 
+use std::collections::hash_map::Entry;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, PoisonError};
@@ -55,10 +56,12 @@ pub(crate) fn serve(
     }
     info!("peer={peer} connect");
     let started = Instant::now();
+    let socket = stream.try_clone().ok();
     let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit);
     let mut session = Session {
         shared,
         stats,
+        socket,
         conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
         peer,
         user: None,
@@ -111,20 +114,41 @@ struct Claim<'a> {
 }
 
 impl<'a> Claim<'a> {
-    /// Claims `id`, waiting a little for a connection that is just dying
-    /// (a client that reconnects after a network cut may be faster than the
-    /// server's notice that the old connection is gone).
-    fn take(shared: &'a Shared, id: &str) -> Result<Claim<'a>, Fault> {
+    /// Claims `id` for the connection on `socket`, waiting a little for
+    /// another connection that holds it. A client that reconnects after a
+    /// network cut is usually faster than the server's notice that its old
+    /// connection is gone, and a silent cut is noticed only at the I/O
+    /// timeout. So with `take_over` (the same user continuing the same
+    /// upload) the old connection is cut at once, which makes it keep what
+    /// it received and let go.
+    fn take(
+        shared: &'a Shared,
+        id: &str,
+        socket: Option<&TcpStream>,
+        take_over: bool,
+    ) -> Result<Claim<'a>, Fault> {
+        let mut cut = false;
         for _ in 0..60 {
             let mut active = shared
                 .active_uploads
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if active.insert(id.to_owned()) {
-                return Ok(Claim {
-                    shared,
-                    id: id.to_owned(),
-                });
+            match active.entry(id.to_owned()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(socket.and_then(|s| s.try_clone().ok()));
+                    return Ok(Claim {
+                        shared,
+                        id: id.to_owned(),
+                    });
+                }
+                Entry::Occupied(holder) if take_over && !cut => {
+                    if let Some(old) = holder.get() {
+                        info!("upload {id} is continued on a new connection; cutting the old one");
+                        let _ = old.shutdown(std::net::Shutdown::Both);
+                    }
+                    cut = true;
+                }
+                Entry::Occupied(_) => {}
             }
             drop(active);
             thread::sleep(std::time::Duration::from_millis(50));
@@ -236,6 +260,9 @@ struct Session<'a, S> {
     shared: &'a Shared,
     /// The counters of the listener that accepted this connection.
     stats: &'a ListenerStats,
+    /// This connection's socket, for a connection that takes over one of
+    /// its uploads to cut it.
+    socket: Option<TcpStream>,
     conn: Conn<S>,
     peer: SocketAddr,
     user: Option<User>,
@@ -930,7 +957,12 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             )
         };
         if let Some(id) = resume {
-            let claim = Claim::take(self.shared, id)?;
+            let ours = self
+                .shared
+                .store
+                .partial_meta(id)
+                .is_some_and(|m| m.user == user && m.name == name && m.size == size);
+            let claim = Claim::take(self.shared, id, self.socket.as_ref(), ours)?;
             if let Some(partial) = self
                 .shared
                 .store
@@ -949,7 +981,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             .store
             .create_partial(name, size, &user)
             .map_err(cannot_store)?;
-        let claim = Claim::take(self.shared, partial.id())?;
+        let claim = Claim::take(self.shared, partial.id(), self.socket.as_ref(), false)?;
         Ok((partial, claim))
     }
 

@@ -150,6 +150,13 @@ impl Store {
         }))
     }
 
+    /// The record of a kept or running upload, if `id` names one.
+    pub fn partial_meta(&self, id: &str) -> Option<PartialMeta> {
+        is_id(id)
+            .then(|| read_meta(&meta_path(&self.tmp.join(id))))
+            .flatten()
+    }
+
     /// Commits several fully received uploads at once: their fsyncs run in
     /// parallel (the file system folds them into fewer journal commits) and
     /// the blob folder is synced once. Returns each one's blob id or error.

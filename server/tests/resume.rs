@@ -192,6 +192,35 @@ fn an_upload_retries_through_several_cuts() {
     );
 }
 
+/// A connection that goes silent is noticed by the server only at its I/O
+/// timeout (60 s here). The client's resume on a new connection must not
+/// wait for that: the server cuts the old connection and continues.
+#[test]
+fn a_resume_takes_over_from_a_connection_that_went_silent() {
+    let srv = TestServer::start();
+    let data = payload(20 * MIB as usize, 13);
+    let source = srv.dir.path().join("source.bin");
+    fs::write(&source, &data).unwrap();
+    let proxy = Proxy::start(&srv.addr);
+    proxy.plan(&[Fault::StallUp(9 * MIB)]);
+    let options = UploadOptions {
+        policy: ConflictPolicy::Fail,
+        // Without the take-over, both retries would meet BUSY.
+        retry: quick(2),
+        state_dir: None,
+    };
+    let connector = via(&proxy).with_timeout(Duration::from_secs(1));
+    let report =
+        transfer::upload(&connector, &source, "quiet.bin", &options, &mut no_progress).unwrap();
+    assert_eq!(report.retries, 1, "{report:?}");
+    assert!(
+        report.resumed_from > 5 * MIB,
+        "resumed from {}",
+        report.resumed_from
+    );
+    assert_eq!(get(&srv, "quiet.bin"), data);
+}
+
 #[test]
 fn an_overwritten_file_is_never_spliced() {
     let srv = TestServer::start();
