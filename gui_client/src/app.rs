@@ -539,13 +539,18 @@ impl FerryApp {
                     self.users.error = None;
                     self.set_info(format!("Done: {what}."));
                     self.users.notice = Some(what);
-                    self.users.loading = true;
-                    if let Some(session) = &self.session {
+                    if self.role == Some(Role::Admin)
+                        && let Some(session) = &self.session
+                    {
+                        self.users.loading = true;
                         session.send(Command::Users);
                     }
                 }
                 Err(e) => {
                     self.users.notice = None;
+                    // Shown in the Users tab, and in the status bar for
+                    // users who change their own password without one.
+                    self.set_error(e.clone());
                     self.users.error = Some(e);
                 }
             },
@@ -803,6 +808,15 @@ impl FerryApp {
                 if ui.button("Log out").clicked() {
                     self.logout();
                     return;
+                }
+                // Anyone may change their own password; admins also from the Users tab.
+                if let Some(session) = &self.session
+                    && ui.button("Change my password…").clicked()
+                {
+                    self.password = Some(PasswordDialog {
+                        user: session.user().to_owned(),
+                        ..PasswordDialog::default()
+                    });
                 }
                 if let (Some(session), Some(role)) = (&self.session, self.role) {
                     let who = format!("{} @ {}", session.user(), session.addr());

@@ -5,6 +5,7 @@
 mod support;
 
 use egui_kittest::kittest::Queryable;
+use ferry_common::Client;
 use ferry_common::protocol::Role;
 use ferry_common::units::human_size;
 use gui_client::app::Tab;
@@ -323,6 +324,26 @@ fn a_plain_user_sees_no_admin_panel() {
     for admin_only in ["Server log", "Users", "Delete…"] {
         assert!(admin.query_by_label(admin_only).is_some(), "{admin_only}");
     }
+}
+
+#[test]
+fn a_plain_user_changes_their_own_password() {
+    let server = TestServer::start();
+    server.add_user("bob", Role::User);
+    let mut h = logged_in(&server, "bob", USER_PASSWORD);
+    h.get_by_label("Change my password…").click();
+    settle(&mut h);
+    assert!(shows(&h, "New password for bob"));
+    type_into(&mut h, "New password", "bob-secret-2");
+    type_into(&mut h, "Repeat it", "bob-secret-2");
+    h.get_by_label("Set password").click();
+    wait_for(&mut h, "the password change", |app| {
+        app.status()
+            .is_some_and(|s| s.text.contains("changed the password of bob"))
+    });
+    assert!(!h.state().status().is_some_and(|s| s.error));
+    assert!(Client::connect_and_login(&server.addr, "bob", "bob-secret-2").is_ok());
+    assert!(Client::connect_and_login(&server.addr, "bob", USER_PASSWORD).is_err());
 }
 
 #[test]
