@@ -10,6 +10,7 @@
 pub mod auth;
 mod blob_reader;
 pub mod db;
+mod finished;
 pub mod logfile;
 mod meter;
 mod session;
@@ -32,6 +33,7 @@ use log::{error, info, warn};
 
 use crate::auth::Throttle;
 use crate::db::Db;
+use crate::finished::FinishedUploads;
 use crate::meter::ListenerStats;
 use crate::status::Snapshot;
 use crate::storage::Store;
@@ -112,6 +114,9 @@ pub(crate) struct Shared {
     /// Upload ids being received right now, each with the socket of the
     /// connection receiving it (cut when its client is back on a new one).
     active_uploads: Mutex<HashMap<String, Option<TcpStream>>>,
+    /// Uploads committed lately, for clients that resume one after missing
+    /// its `OK STORED`.
+    finished_uploads: Mutex<FinishedUploads>,
     /// Requests being handled right now (from reading them until their
     /// reply is sent), so a graceful shutdown knows when all are answered.
     busy: AtomicUsize,
@@ -176,6 +181,7 @@ impl Server {
             );
         }
 
+        let remember_finished = config.partial_upload_ttl;
         let shared = Arc::new(Shared {
             config,
             db,
@@ -184,6 +190,7 @@ impl Server {
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             active_uploads: Mutex::new(HashMap::new()),
+            finished_uploads: Mutex::new(FinishedUploads::new(remember_finished)),
             busy: AtomicUsize::new(0),
             started: Instant::now(),
             listeners: listeners

@@ -26,6 +26,7 @@ use log::{error, info, warn};
 use crate::Shared;
 use crate::auth::{self, check_password, check_user_name, verify_password};
 use crate::db::{DbError, NewVersion};
+use crate::finished::Finished;
 use crate::logfile;
 use crate::meter::{ListenerStats, Metered};
 use crate::storage::Partial;
@@ -267,27 +268,44 @@ struct Session<'a, S> {
     peer: SocketAddr,
     user: Option<User>,
     /// Verified uploads from a pipelining client, committed together.
-    batch: Batch,
+    batch: Batch<'a>,
 }
 
 /// Uploads received and verified but not yet committed, and every reply
 /// that must wait behind them so replies stay in request order.
 #[derive(Default)]
-struct Batch {
-    uploads: Vec<Verified>,
+struct Batch<'a> {
+    uploads: Vec<Verified<'a>>,
     held: Vec<Held>,
     bytes: u64,
 }
 
 /// An upload whose bytes arrived intact, waiting for its commit.
-struct Verified {
+struct Verified<'a> {
     partial: Partial,
+    landing: Landing<'a>,
+}
+
+/// What is known of a verified upload besides its bytes.
+struct Landing<'a> {
+    id: String,
     name: String,
     policy: ConflictPolicy,
     size: u64,
     md5: Md5Digest,
     offset: u64,
     started: Instant,
+    /// Held until the upload is recorded, so that a resume of it waits for
+    /// the outcome.
+    _claim: Claim<'a>,
+}
+
+/// How an upload request goes on once its checks passed.
+enum Prepared<'a> {
+    /// Receive the body into this upload.
+    Receive(Box<Partial>, Claim<'a>),
+    /// The resumed upload was committed already: confirm it.
+    Stored(Finished),
 }
 
 /// A reply held behind uncommitted uploads.
@@ -538,21 +556,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             return;
         }
         let count = batch.uploads.len();
-        let (partials, uploads): (Vec<Partial>, Vec<_>) = batch
+        let (partials, uploads): (Vec<Partial>, Vec<Landing<'_>>) = batch
             .uploads
             .into_iter()
-            .map(|v| {
-                let Verified {
-                    partial,
-                    name,
-                    policy,
-                    size,
-                    md5,
-                    offset,
-                    started,
-                } = v;
-                (partial, (name, policy, size, md5, offset, started))
-            })
+            .map(|v| (v.partial, v.landing))
             .unzip();
         let blobs = self.shared.store.commit_many(partials);
         let uploader = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
@@ -560,12 +567,12 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         let news: Vec<NewVersion<'_>> = committed
             .iter()
             .map(|&i| {
-                let (name, policy, size, md5, ..) = &uploads[i];
+                let upload = &uploads[i];
                 NewVersion {
-                    name,
-                    policy: *policy,
-                    size: *size,
-                    md5: *md5,
+                    name: &upload.name,
+                    policy: upload.policy,
+                    size: upload.size,
+                    md5: upload.md5,
                     blob: blobs[i].as_ref().expect("committed"),
                     uploader: &uploader,
                 }
@@ -575,7 +582,8 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         let mut replies: Vec<Option<Reply>> = (0..count).map(|_| None).collect();
         let mut unrecorded = Vec::new();
         for (k, &i) in committed.iter().enumerate() {
-            let (name, _, size, md5, offset, started) = &uploads[i];
+            let upload = &uploads[i];
+            let (name, size, md5) = (&upload.name, upload.size, upload.md5);
             let outcome = match &recorded {
                 Ok(results) => match &results[k] {
                     Ok((stored, version)) => {
@@ -584,14 +592,27 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                             self.who(),
                             escaped(name),
                             escaped(stored),
-                            size - offset,
-                            started.elapsed().as_secs_f64()
+                            size - upload.offset,
+                            upload.started.elapsed().as_secs_f64()
                         );
+                        let finished = Finished {
+                            user: uploader.clone(),
+                            name: name.clone(),
+                            size,
+                            md5,
+                            stored_as: stored.clone(),
+                            version: *version,
+                        };
+                        self.shared
+                            .finished_uploads
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .record(upload.id.clone(), finished, Instant::now());
                         Ok(Reply::Stored {
                             name: stored.clone(),
                             version: *version,
-                            size: *size,
-                            md5: *md5,
+                            size,
+                            md5,
                         })
                     }
                     Err(DbError::Exists) => Err(exists(name)),
@@ -611,7 +632,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             if let Err(e) = blob {
                 error!(
                     "cannot commit the upload of {}: {e}",
-                    escaped(&uploads[i].0)
+                    escaped(&uploads[i].name)
                 );
                 replies[i] = Some(fault_reply(storage_failure(e)));
             }
@@ -851,7 +872,11 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         resume: Option<&str>,
     ) -> Handled {
         let (partial, claim) = match self.prepare_upload(name, size, policy, resume) {
-            Ok(prepared) => prepared,
+            Ok(Prepared::Receive(partial, claim)) => (*partial, claim),
+            Ok(Prepared::Stored(finished)) => {
+                let id = resume.expect("only a resume finds a stored upload");
+                return self.confirm_stored(id, finished);
+            }
             Err(refusal) => return self.refuse_upload(Err(refusal)),
         };
         let started = Instant::now();
@@ -873,17 +898,20 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         let verified = self.receive_upload(partial, name, size);
         drop(transfer);
         self.transfer_timeouts(false);
-        drop(claim);
         let outcome = match verified {
             Ok(Some((partial, md5))) => {
                 let upload = Verified {
+                    landing: Landing {
+                        id: partial.id().to_owned(),
+                        name: name.to_owned(),
+                        policy,
+                        size,
+                        md5,
+                        offset,
+                        started,
+                        _claim: claim,
+                    },
                     partial,
-                    name: name.to_owned(),
-                    policy,
-                    size,
-                    md5,
-                    offset,
-                    started,
                 };
                 // A small upload waits to be committed with the next ones;
                 // the request loop commits the batch once the client has
@@ -902,6 +930,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         };
+        drop(claim);
         match outcome {
             Ok(Some(())) => unreachable!("verified uploads are handled above"),
             Ok(None) => {
@@ -935,7 +964,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         size: u64,
         policy: ConflictPolicy,
         resume: Option<&str>,
-    ) -> Result<(Partial, Claim<'a>), Fault> {
+    ) -> Result<Prepared<'a>, Fault> {
         check_name(name)?;
         let max = self.shared.config.max_upload_size;
         if size > max {
@@ -944,11 +973,35 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 format!("this server accepts files of at most {max} bytes; this one has {size}"),
             ));
         }
+        let user = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
+        // A resume first claims its id: that waits for a commit of the same
+        // upload in progress, whose outcome is then known.
+        let resumed = match resume {
+            Some(id) => {
+                let ours = self
+                    .shared
+                    .store
+                    .partial_meta(id)
+                    .is_some_and(|m| m.user == user && m.name == name && m.size == size);
+                let claim = Claim::take(self.shared, id, self.socket.as_ref(), ours)?;
+                let finished = self
+                    .shared
+                    .finished_uploads
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .find(id, &user, name, size, Instant::now())
+                    .cloned();
+                if let Some(finished) = finished {
+                    return Ok(Prepared::Stored(finished));
+                }
+                Some((id, claim))
+            }
+            None => None,
+        };
         if policy == ConflictPolicy::Fail && self.shared.db.file_exists(name)? {
             return Err(exists(name));
         }
         self.check_free_space(size)?;
-        let user = self.user.as_ref().map_or(String::new(), |u| u.name.clone());
         let cannot_store = |e: io::Error| {
             error!("cannot start an upload: {e}");
             refuse(
@@ -956,20 +1009,14 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 "the server cannot store files right now; tell the admin",
             )
         };
-        if let Some(id) = resume {
-            let ours = self
-                .shared
-                .store
-                .partial_meta(id)
-                .is_some_and(|m| m.user == user && m.name == name && m.size == size);
-            let claim = Claim::take(self.shared, id, self.socket.as_ref(), ours)?;
+        if let Some((id, claim)) = resumed {
             if let Some(partial) = self
                 .shared
                 .store
                 .resume_partial(id, name, size, &user)
                 .map_err(cannot_store)?
             {
-                return Ok((partial, claim));
+                return Ok(Prepared::Receive(Box::new(partial), claim));
             }
             info!(
                 "{} upload {id} cannot be resumed (expired or unknown); starting afresh",
@@ -982,7 +1029,61 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             .create_partial(name, size, &user)
             .map_err(cannot_store)?;
         let claim = Claim::take(self.shared, partial.id(), self.socket.as_ref(), false)?;
-        Ok((partial, claim))
+        Ok(Prepared::Receive(Box::new(partial), claim))
+    }
+
+    /// Answers the resume of an upload that was committed already (its
+    /// client missed the `OK STORED`): nothing is left to send, and once
+    /// the client's MD5 matches, the stored version is confirmed.
+    fn confirm_stored(&mut self, id: &str, finished: Finished) -> Handled {
+        info!(
+            "{} upload {id} of {} was stored already as {} version {}; confirming it",
+            self.who(),
+            escaped(&finished.name),
+            escaped(&finished.stored_as),
+            finished.version
+        );
+        self.emit_now(Reply::Ready {
+            upload_id: id.to_owned(),
+            offset: finished.size,
+        })?;
+        let mut extra = false;
+        let client_md5 = loop {
+            match self.next_frame()? {
+                UploadFrame::Data(n) => {
+                    extra = true;
+                    self.skip_payload(n)?;
+                }
+                UploadFrame::Done(md5) => break md5,
+                UploadFrame::Abort => return self.ok(),
+            }
+        };
+        let reply = if extra {
+            Reply::error(
+                ErrorCode::SizeMismatch,
+                format!(
+                    "this upload was complete at {} bytes and more arrived; nothing was changed",
+                    finished.size
+                ),
+            )
+        } else if client_md5 != finished.md5 {
+            Reply::error(
+                ErrorCode::Md5Mismatch,
+                format!(
+                    "this upload was stored with MD5 {} but the client announced {client_md5}; nothing was changed, send it again as a new upload",
+                    finished.md5
+                ),
+            )
+        } else {
+            Reply::Stored {
+                name: finished.stored_as,
+                version: finished.version,
+                size: finished.size,
+                md5: finished.md5,
+            }
+        };
+        self.emit(reply);
+        Ok(Flow::Continue)
     }
 
     /// Refuses an upload the disk cannot hold while keeping the configured

@@ -10,8 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_common::client::{Progress, no_progress};
+use ferry_common::client::{Resume, UploadEvent};
 use ferry_common::hash::md5_bytes;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_common::protocol::{ConflictPolicy, ErrorCode};
 use ferry_common::transfer::{
     self, Connector, DownloadOptions, Retry, UploadOptions, partial_download,
 };
@@ -219,6 +220,51 @@ fn a_resume_takes_over_from_a_connection_that_went_silent() {
         report.resumed_from
     );
     assert_eq!(get(&srv, "quiet.bin"), data);
+}
+
+/// The connection broke after the whole upload was sent, before the client
+/// heard `OK STORED`. Its resume of the same id is told the outcome: no
+/// second copy, and no "exists" under policy `fail`.
+#[test]
+fn a_resume_of_a_committed_upload_confirms_it() {
+    let srv = TestServer::start();
+    let data = payload(3 * MIB as usize, 14);
+    let mut client = srv.admin();
+    let mut upload = |resume: Option<&str>, data: &[u8]| {
+        let mut id = None;
+        let resume = resume.map(|upload_id| Resume {
+            upload_id,
+            checkpoints: &[],
+        });
+        let stored = client.upload_with(
+            std::io::Cursor::new(data),
+            data.len() as u64,
+            "once.bin",
+            ConflictPolicy::Fail,
+            resume.as_ref(),
+            &mut |event| {
+                if let UploadEvent::Ready { upload_id, offset } = event {
+                    id = Some((upload_id, offset));
+                }
+            },
+            &mut no_progress,
+            Path::new("once.bin"),
+        );
+        (stored, id.expect("the server answered READY"))
+    };
+    let (first, (id, _)) = upload(None, &data);
+    let first = first.unwrap();
+    let (again, (same_id, offset)) = upload(Some(&id), &data);
+    assert_eq!(again.unwrap(), first);
+    assert_eq!((same_id, offset), (id.clone(), data.len() as u64));
+    // Other content under the same id is refused, and changes nothing.
+    let mut other = data.clone();
+    other[0] ^= 1;
+    let (refused, _) = upload(Some(&id), &other);
+    assert_eq!(refused.unwrap_err().code(), Some(ErrorCode::Md5Mismatch));
+    let history = srv.admin().history("once.bin").unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(get(&srv, "once.bin"), data);
 }
 
 #[test]
