@@ -28,7 +28,7 @@ use log::info;
 /// Transfers of at least this many bytes are written directly.
 pub const DIRECT_FROM: u64 = 64 << 20;
 /// Alignment for direct I/O: the largest logical block size in common use.
-const ALIGN: usize = 4096;
+pub const ALIGN: usize = 4096;
 /// Bytes staged before a direct write.
 const STAGE: usize = 2 << 20;
 
@@ -77,17 +77,12 @@ struct Done {
 
 impl Stage {
     fn new(base: u64) -> Stage {
-        let buf = vec![0u8; STAGE + ALIGN];
-        let start = buf.as_ptr().align_offset(ALIGN);
-        Stage {
-            buf,
-            start,
-            filled: 0,
-            base,
-        }
+        Stage::in_buffer(vec![0u8; STAGE + ALIGN], base)
     }
 
-    fn reuse(buf: Vec<u8>, base: u64) -> Stage {
+    /// An empty stage in `buf`, which holds `STAGE + ALIGN` bytes (of an
+    /// earlier stage, say: their values do not matter).
+    fn in_buffer(buf: Vec<u8>, base: u64) -> Stage {
         let start = buf.as_ptr().align_offset(ALIGN);
         Stage {
             buf,
@@ -262,7 +257,7 @@ impl Appender {
         };
         let base = direct.stage.base + direct.stage.filled as u64;
         let next = match buf {
-            Some(buf) => Stage::reuse(buf, base),
+            Some(buf) => Stage::in_buffer(buf, base),
             None => Stage::new(base),
         };
         let full = std::mem::replace(&mut direct.stage, next);

@@ -11,10 +11,11 @@ use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 
+use ferry_common::appender;
 use ferry_common::protocol::CHUNK_SIZE;
 
 /// Alignment for direct reads.
-const ALIGN: u64 = 4096;
+const ALIGN: u64 = appender::ALIGN as u64;
 /// Bytes per direct read.
 const PIECE: usize = 2 << 20;
 /// Buffers per download: how far reading may run ahead of sending.
