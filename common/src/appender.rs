@@ -16,7 +16,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::ops::Range;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,10 +30,14 @@ pub const DIRECT_FROM: u64 = 64 << 20;
 pub const ALIGN: usize = 4096;
 /// Bytes staged before a direct write.
 const STAGE: usize = 2 << 20;
+/// Stages in use at once: one filling, the others being hashed, queued or
+/// written.
+const STAGES: usize = 4;
 
 /// Appends bytes to a file, directly or through the page cache.
 pub struct Appender {
-    file: Arc<File>,
+    /// Opened the ordinary way: for ordinary writes, cutting and syncing.
+    file: File,
     path: PathBuf,
     /// Present while writing directly.
     direct: Option<Direct>,
@@ -45,12 +48,18 @@ pub struct Appender {
 }
 
 struct Direct {
+    /// Opened with `O_DIRECT`.
+    file: Arc<File>,
+    /// The stage being filled.
     stage: Stage,
-    /// The thread writing full stages.
-    jobs: Sender<Job>,
-    done: Receiver<Done>,
-    /// The stage being written, if any.
-    busy: bool,
+    /// To the thread writing full stages.
+    writer: Sender<Stage>,
+    /// Written stages coming back.
+    done: Receiver<Written>,
+    /// Full stages handed out and not back yet.
+    out: usize,
+    /// Buffers of written stages, to fill again.
+    free: Vec<Vec<u8>>,
 }
 
 /// An aligned buffer holding the bytes from file offset `base` on.
@@ -63,16 +72,48 @@ struct Stage {
     base: u64,
 }
 
-/// Bytes of `buf` to write at file offset `at`.
-struct Job {
-    buf: Vec<u8>,
-    range: Range<usize>,
-    at: u64,
+struct Written {
+    stage: Stage,
+    result: io::Result<()>,
 }
 
-struct Done {
-    job: Job,
-    result: io::Result<()>,
+/// A full stage on its way to the disk: its bytes may be looked at (and
+/// hashed) on any thread before [`Staged::write`] sends it on. A stage
+/// dropped unwritten is written all the same, so the appender never waits
+/// for it in vain.
+pub struct Staged {
+    stage: Option<Stage>,
+    writer: Sender<Stage>,
+}
+
+impl Staged {
+    /// The file offset of the first byte.
+    pub fn offset(&self) -> u64 {
+        self.stage().base
+    }
+
+    /// The bytes to be written.
+    pub fn bytes(&self) -> &[u8] {
+        self.stage().bytes()
+    }
+
+    /// Queues the stage for writing.
+    pub fn write(self) {
+        drop(self);
+    }
+
+    fn stage(&self) -> &Stage {
+        self.stage.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(stage) = self.stage.take() {
+            // If the appender is gone, so is the need to write it.
+            let _ = self.writer.send(stage);
+        }
+    }
 }
 
 impl Stage {
@@ -94,6 +135,10 @@ impl Stage {
 
     fn bytes(&self) -> &[u8] {
         &self.buf[self.start..self.start + self.filled]
+    }
+
+    fn end(&self) -> u64 {
+        self.base + self.filled as u64
     }
 }
 
@@ -120,16 +165,23 @@ impl Appender {
 
     fn with(file: File, path: &Path, len: u64, direct: bool) -> io::Result<Appender> {
         let mut appender = Appender {
-            file: Arc::new(file),
+            file,
             path: path.to_owned(),
             direct: None,
             len,
             written: len,
         };
-        if !direct {
-            return Ok(appender);
+        if direct {
+            appender.direct = appender.start_direct()?;
         }
-        let direct_file = match OpenOptions::new()
+        Ok(appender)
+    }
+
+    /// Opens the file for direct writes and starts the writer thread;
+    /// `None` if the file system or the process cannot.
+    fn start_direct(&self) -> io::Result<Option<Direct>> {
+        let path = &self.path;
+        let file = match OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECT)
@@ -138,20 +190,36 @@ impl Appender {
             Ok(f) => Arc::new(f),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 info!("{} cannot be written directly ({e})", path.display());
-                return Ok(appender);
+                return Ok(None);
             }
             Err(e) => return Err(e),
         };
-        let (jobs, job_rx) = mpsc::channel::<Job>();
-        let (done_tx, done) = mpsc::channel::<Done>();
-        let writer_file = Arc::clone(&direct_file);
+        let (writer, stages) = mpsc::channel::<Stage>();
+        let (done_tx, done) = mpsc::channel::<Written>();
+        let direct_file = Arc::clone(&file);
+        let ordinary = self.file.try_clone()?;
+        let shown = path.display().to_string();
         let spawned = thread::Builder::new()
             .name("writer".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                for job in job_rx {
-                    let result = writer_file.write_all_at(&job.buf[job.range.clone()], job.at);
-                    if done_tx.send(Done { job, result }).is_err() {
+                let mut refused = false;
+                for stage in stages {
+                    let bytes = stage.bytes();
+                    let mut result = Ok(());
+                    if !refused {
+                        result = direct_file.write_all_at(bytes, stage.base);
+                        refused = is_refusal(&result);
+                        if refused {
+                            info!(
+                                "{shown} cannot be written directly; writing through the page cache"
+                            );
+                        }
+                    }
+                    if refused {
+                        result = ordinary.write_all_at(bytes, stage.base);
+                    }
+                    if done_tx.send(Written { stage, result }).is_err() {
                         break;
                     }
                 }
@@ -161,55 +229,101 @@ impl Appender {
                 "no writer thread for {} ({e}); writing through the page cache",
                 path.display()
             );
-            return Ok(appender);
+            return Ok(None);
         }
         // The last partial block is staged again, so direct writes start aligned.
-        let mut stage = Stage::new(len / ALIGN as u64 * ALIGN as u64);
-        let tail = (len - stage.base) as usize;
+        let mut stage = Stage::new(self.len / ALIGN as u64 * ALIGN as u64);
+        let tail = (self.len - stage.base) as usize;
         let at = stage.start;
-        appender
-            .file
+        self.file
             .read_exact_at(&mut stage.buf[at..at + tail], stage.base)?;
         stage.filled = tail;
-        appender.file = direct_file;
-        appender.written = stage.base;
-        appender.direct = Some(Direct {
+        Ok(Some(Direct {
+            file,
             stage,
-            jobs,
+            writer,
             done,
-            busy: false,
-        });
-        Ok(appender)
+            out: 0,
+            free: Vec::new(),
+        }))
+    }
+
+    /// Bytes appended so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// While writing directly: room for the next bytes in the stage, to
+    /// fill and confirm with [`Appender::filled`]. `None` otherwise.
+    pub fn space(&mut self) -> Option<&mut [u8]> {
+        let stage = &mut self.direct.as_mut()?.stage;
+        let from = stage.start + stage.filled;
+        Some(&mut stage.buf[from..stage.start + STAGE])
+    }
+
+    /// Counts the first `n` bytes of [`Appender::space`] as appended; a
+    /// stage they fill is handed out, to be passed on and then written
+    /// with [`Staged::write`]. `n` must fit the space.
+    pub fn filled(&mut self, n: usize) -> io::Result<Option<Staged>> {
+        let Some(direct) = &mut self.direct else {
+            return Ok(None);
+        };
+        assert!(direct.stage.filled + n <= STAGE, "more than the space");
+        direct.stage.filled += n;
+        self.len += n as u64;
+        if direct.stage.filled < STAGE {
+            return Ok(None);
+        }
+        let buf = self.free_buffer()?;
+        let direct = self.direct.as_mut().expect("checked above");
+        let next = Stage::in_buffer(buf, direct.stage.end());
+        let full = std::mem::replace(&mut direct.stage, next);
+        direct.out += 1;
+        Ok(Some(Staged {
+            stage: Some(full),
+            writer: direct.writer.clone(),
+        }))
+    }
+
+    /// While writing directly: the staged bytes from file offset `from`
+    /// on, which is within the stage. Empty otherwise.
+    pub fn staged_from(&self, from: u64) -> &[u8] {
+        match &self.direct {
+            Some(direct) => &direct.stage.bytes()[(from - direct.stage.base) as usize..],
+            None => &[],
+        }
     }
 
     /// Appends bytes.
     pub fn append(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while let Some(direct) = &mut self.direct {
+        while let Some(space) = self.space() {
             if bytes.is_empty() {
                 return Ok(());
             }
-            let stage = &mut direct.stage;
-            let n = (STAGE - stage.filled).min(bytes.len());
-            let at = stage.start + stage.filled;
-            stage.buf[at..at + n].copy_from_slice(&bytes[..n]);
-            stage.filled += n;
-            self.len += n as u64;
+            let n = space.len().min(bytes.len());
+            space[..n].copy_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
-            if stage.filled == STAGE {
-                self.hand_off()?;
+            if let Some(staged) = self.filled(n)? {
+                staged.write();
             }
         }
-        // Ordinary writes: from the start, or since a fallback.
         self.file.write_all_at(bytes, self.len)?;
         self.len += bytes.len() as u64;
         self.written = self.len;
         Ok(())
     }
 
-    /// Writes everything appended, so the file holds every byte. Appending
-    /// may go on afterwards.
+    /// Writes everything appended, so the file holds every byte. Stages
+    /// handed out must have been written. Appending may go on afterwards.
     pub fn finish(&mut self) -> io::Result<()> {
-        self.wait()?;
+        while self.direct.as_ref().is_some_and(|d| d.out > 0) {
+            self.reclaim(true)?;
+        }
         let Some(direct) = &mut self.direct else {
             return Ok(());
         };
@@ -221,9 +335,11 @@ impl Appender {
         let padded = stage.filled.next_multiple_of(ALIGN);
         let region = stage.start..stage.start + padded;
         stage.buf[stage.start + stage.filled..region.end].fill(0);
-        match self.file.write_all_at(&stage.buf[region], stage.base) {
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return self.stop_direct(None, e),
-            result => result?,
+        let result = direct.file.write_all_at(&stage.buf[region], stage.base);
+        if is_refusal(&result) {
+            self.file.write_all_at(stage.bytes(), stage.base)?;
+        } else {
+            result?;
         }
         self.file.set_len(self.len)?;
         // Whole blocks leave the stage; the partial one moves to its front
@@ -248,71 +364,64 @@ impl Appender {
         &self.file
     }
 
-    /// Sends the full stage to the writer thread and takes the buffer of
-    /// the previous write (once it is done) as the next stage.
-    fn hand_off(&mut self) -> io::Result<()> {
-        let buf = self.wait()?;
-        let Some(direct) = &mut self.direct else {
-            return Ok(());
-        };
-        let base = direct.stage.base + direct.stage.filled as u64;
-        let next = match buf {
-            Some(buf) => Stage::in_buffer(buf, base),
-            None => Stage::new(base),
-        };
-        let full = std::mem::replace(&mut direct.stage, next);
-        let job = Job {
-            range: full.start..full.start + full.filled,
-            at: full.base,
-            buf: full.buf,
-        };
-        direct.busy = direct.jobs.send(job).is_ok();
-        if !direct.busy {
-            return Err(io::Error::other("the writer thread stopped"));
-        }
-        Ok(())
-    }
-
-    /// Waits for the write in flight, if any; its buffer.
-    fn wait(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let Some(direct) = self.direct.as_mut().filter(|d| d.busy) else {
-            return Ok(None);
-        };
-        direct.busy = false;
-        let Ok(Done { job, result }) = direct.done.recv() else {
-            return Err(io::Error::other("the writer thread stopped"));
-        };
-        match result {
-            Ok(()) => {
-                self.written = job.at + job.range.len() as u64;
-                Ok(Some(job.buf))
+    /// The buffer for the next stage: a written one's, a new one while
+    /// fewer than [`STAGES`] are in use, or else the next to be written.
+    fn free_buffer(&mut self) -> io::Result<Vec<u8>> {
+        self.reclaim(false)?;
+        loop {
+            let direct = self.direct.as_mut().expect("writing directly");
+            if let Some(buf) = direct.free.pop() {
+                return Ok(buf);
             }
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                self.stop_direct(Some(job), e)?;
-                Ok(None)
+            if direct.out + 1 < STAGES {
+                return Ok(vec![0u8; STAGE + ALIGN]);
             }
-            Err(e) => Err(e),
+            self.reclaim(true)?;
         }
     }
 
-    /// The file system refused a direct write: write what is buffered (the
-    /// refused `job` first) the ordinary way and carry on like that.
-    fn stop_direct(&mut self, job: Option<Job>, why: io::Error) -> io::Result<()> {
-        info!(
-            "{} cannot be written directly ({why}); writing through the page cache",
-            self.path.display()
-        );
-        let direct = self.direct.take().expect("writing directly");
-        self.file = Arc::new(open(&self.path, false)?);
-        if let Some(job) = job {
-            self.file.write_all_at(&job.buf[job.range], job.at)?;
+    /// Takes back written stages: those already back, or (with `wait`) at
+    /// least the next one.
+    fn reclaim(&mut self, mut wait: bool) -> io::Result<()> {
+        let direct = self.direct.as_mut().expect("writing directly");
+        loop {
+            let back = if wait {
+                wait = false;
+                match direct.done.recv() {
+                    Ok(back) => back,
+                    Err(_) => return Err(io::Error::other("the writer thread stopped")),
+                }
+            } else {
+                match direct.done.try_recv() {
+                    Ok(back) => back,
+                    Err(_) => return Ok(()),
+                }
+            };
+            direct.out -= 1;
+            back.result?;
+            // One writer takes stages in order: each ends after the last.
+            self.written = back.stage.end();
+            direct.free.push(back.stage.buf);
         }
-        self.file
-            .write_all_at(direct.stage.bytes(), direct.stage.base)?;
-        self.file.set_len(self.len)?;
-        self.written = self.len;
-        Ok(())
     }
+}
+
+impl Drop for Appender {
+    /// Waits for the stages handed out, so no write lands after the file
+    /// is reopened or removed.
+    fn drop(&mut self) {
+        while self.direct.as_ref().is_some_and(|d| d.out > 0) {
+            if self.reclaim(true).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Whether a direct write was refused because the file system cannot do
+/// direct I/O (or not with this alignment).
+fn is_refusal(result: &io::Result<()>) -> bool {
+    matches!(result, Err(e) if e.raw_os_error() == Some(libc::EINVAL))
 }
 
 /// Opens for reading and writing, never through a symlink planted in our folder.

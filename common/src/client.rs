@@ -564,9 +564,10 @@ impl Client {
         while sent < size {
             // Read into the hasher's buffer: it hashes the bytes once they
             // are sent, on its own thread for a large file, without a copy.
-            let mut buf = hasher.buffer((size - sent).min(CHUNK_SIZE) as usize);
-            let want = buf.len();
-            let got = match read_full(&mut source, &mut buf) {
+            let want = (size - sent).min(CHUNK_SIZE) as usize;
+            let mut buf = hasher.buffer(want);
+            let want = want.min(buf.len());
+            let got = match read_full(&mut source, &mut buf[..want]) {
                 Ok(n) => n,
                 Err(e) => {
                     self.abort_upload()?;
@@ -580,8 +581,7 @@ impl Client {
             self.conn
                 .send_frame(&buf[..got])
                 .map_err(|e| self.lost(e))?;
-            buf.truncate(got);
-            hasher.update_owned(buf);
+            hasher.update_owned(buf, got);
             sent += got as u64;
             if sent / CHECKPOINT_BYTES > (sent - got as u64) / CHECKPOINT_BYTES {
                 hasher.mark();

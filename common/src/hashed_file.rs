@@ -14,6 +14,9 @@ use crate::hash::{Hasher, Snapshot, StreamHasher};
 pub struct HashedFile {
     out: Appender,
     hasher: StreamHasher,
+    /// The hasher's buffer lent by [`HashedFile::space`] while the file is
+    /// not written directly.
+    lent: Option<Vec<u8>>,
     /// Bytes between resume points.
     every: u64,
     marked_at: u64,
@@ -47,6 +50,7 @@ impl HashedFile {
         HashedFile {
             out,
             hasher: StreamHasher::with_end(hasher, offset, size),
+            lent: None,
             every,
             marked_at: offset,
             pending: None,
@@ -55,7 +59,7 @@ impl HashedFile {
 
     /// Bytes in the file so far, written or still buffered.
     pub fn len(&self) -> u64 {
-        self.hasher.fed()
+        self.out.len()
     }
 
     /// Whether nothing was received yet.
@@ -65,22 +69,47 @@ impl HashedFile {
 
     /// Appends bytes and hashes them. Returns a resume point when one is
     /// ready: the MD5 state over bytes that are all written.
-    pub fn write(&mut self, bytes: &[u8]) -> io::Result<Option<Snapshot>> {
-        self.out.append(bytes)?;
-        self.hasher.update(bytes);
-        self.resume_point()
+    pub fn write(&mut self, mut bytes: &[u8]) -> io::Result<Option<Snapshot>> {
+        let mut point = None;
+        while !bytes.is_empty() {
+            let space = self.space(bytes.len());
+            let n = space.len();
+            space.copy_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            point = self.filled(n)?.or(point);
+        }
+        Ok(point)
     }
 
-    /// A buffer of `len` bytes (at most 1 MiB) to
-    /// fill and give to [`HashedFile::write_owned`].
-    pub fn buffer(&mut self, len: usize) -> Vec<u8> {
-        self.hasher.buffer(len)
+    /// Room for the next bytes, at least one and at most `max`, to receive
+    /// into and confirm with [`HashedFile::filled`]: the bytes are then
+    /// written and hashed where they are, without a copy.
+    pub fn space(&mut self, max: usize) -> &mut [u8] {
+        if let Some(space) = self.out.space() {
+            let n = space.len().min(max);
+            return &mut space[..n];
+        }
+        let buf = self.lent.insert(self.hasher.buffer(max));
+        let n = buf.len().min(max);
+        &mut buf[..n]
     }
 
-    /// [`HashedFile::write`] for all of `buf`, which is hashed without a copy.
-    pub fn write_owned(&mut self, buf: Vec<u8>) -> io::Result<Option<Snapshot>> {
-        self.out.append(&buf)?;
-        self.hasher.update_owned(buf);
+    /// Appends the first `n` bytes of the last [`HashedFile::space`]. Returns
+    /// a resume point when one is ready, as [`HashedFile::write`] does.
+    pub fn filled(&mut self, n: usize) -> io::Result<Option<Snapshot>> {
+        if let Some(buf) = self.lent.take() {
+            self.out.append(&buf[..n])?;
+            self.hasher.update_owned(buf, n);
+        } else if let Some(staged) = self.out.filled(n)? {
+            // A stage may begin with bytes hashed already (the block a
+            // resume started in): they are written again, not hashed.
+            let skip = (self.hasher.fed() - staged.offset()) as usize;
+            let len = staged.bytes().len() - skip;
+            self.hasher.update_with(len, move |hasher| {
+                hasher.update(&staged.bytes()[skip..]);
+                staged.write();
+            });
+        }
         self.resume_point()
     }
 
@@ -99,6 +128,7 @@ impl HashedFile {
     /// Writes out every byte received and waits for the hashing: the MD5
     /// state over the whole file. Writing may go on afterwards.
     pub fn finish(&mut self) -> io::Result<&Hasher> {
+        self.hasher.update(self.out.staged_from(self.hasher.fed()));
         self.out.finish()?;
         Ok(self.hasher.hasher())
     }

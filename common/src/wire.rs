@@ -105,6 +105,19 @@ impl<S: Read + Write> Conn<S> {
         self.stream.read_exact(buf)
     }
 
+    /// Reads the payload bytes that have arrived, at least one and at most
+    /// `buf.len()`: nothing received is lost if the connection then fails.
+    pub fn read_some_payload(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.stream.read(buf) {
+                Ok(0) if !buf.is_empty() => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Queues a line (anything that renders as one, such as a
     /// [`crate::Request`] or [`crate::Reply`]) to be sent by the next flush.
     pub fn queue(&mut self, line: impl fmt::Display) {

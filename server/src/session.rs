@@ -20,7 +20,7 @@ use ferry_common::protocol::{
     CHUNK_SIZE, ConflictPolicy, ErrorCode, MAX_LOG_LINES, PROTOCOL_VERSION, ProtocolError, Reply,
     Request, Role, Secret, UploadFrame, line_str,
 };
-use ferry_common::wire::{Conn, LineError, RECEIVE_PIECE};
+use ferry_common::wire::{Conn, LineError};
 use log::{error, info, warn};
 
 use crate::Shared;
@@ -1190,16 +1190,17 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     }
                     let mut left = n;
                     while left > 0 {
-                        // Received into the hasher's buffer: no copy to hash it.
-                        let piece = left.min(RECEIVE_PIECE as u64) as usize;
-                        let mut buf = partial.buffer(piece);
-                        self.read_payload(&mut buf)?;
-                        if body.write_error.is_none()
-                            && let Err(e) = partial.write(buf)
-                        {
+                        if body.write_error.is_some() {
+                            self.skip_payload(left)?;
+                            break;
+                        }
+                        // Received where it is written and hashed: no copies.
+                        let space = partial.space(left as usize);
+                        let got = self.read_some_payload(space)?;
+                        if let Err(e) = partial.filled(got) {
                             body.write_error = Some(e);
                         }
-                        left -= piece as u64;
+                        left -= got as u64;
                     }
                     body.arrived += n;
                 }
@@ -1274,17 +1275,28 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     }
 
     fn read_payload(&mut self, buf: &mut [u8]) -> Result<(), Fault> {
-        self.conn.read_payload(buf).map_err(|e| {
-            if is_timeout(&e) {
-                let _ = self.conn.send(Reply::error(
-                    ErrorCode::Timeout,
-                    "the upload stalled for too long; what arrived is kept for a resume, closing the connection",
-                ));
-                Fault::End("timed out mid-upload".into())
-            } else {
-                Fault::End(format!("connection lost mid-upload: {e}"))
-            }
-        })
+        self.conn
+            .read_payload(buf)
+            .map_err(|e| self.lost_mid_upload(e))
+    }
+
+    /// Reads the payload bytes that have arrived (at least one).
+    fn read_some_payload(&mut self, buf: &mut [u8]) -> Result<usize, Fault> {
+        self.conn
+            .read_some_payload(buf)
+            .map_err(|e| self.lost_mid_upload(e))
+    }
+
+    fn lost_mid_upload(&mut self, e: io::Error) -> Fault {
+        if is_timeout(&e) {
+            let _ = self.conn.send(Reply::error(
+                ErrorCode::Timeout,
+                "the upload stalled for too long; what arrived is kept for a resume, closing the connection",
+            ));
+            Fault::End("timed out mid-upload".into())
+        } else {
+            Fault::End(format!("connection lost mid-upload: {e}"))
+        }
     }
 
     fn skip_payload(&mut self, mut n: u64) -> Result<(), Fault> {

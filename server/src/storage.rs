@@ -369,16 +369,16 @@ impl Partial {
             .map_or(self.meta.received, HashedFile::len)
     }
 
-    /// A buffer of `len` bytes (at most 1 MiB) to receive into and give to
-    /// [`Partial::write`].
-    pub fn buffer(&mut self, len: usize) -> Vec<u8> {
-        self.out().buffer(len)
+    /// Room for the next bytes, at least one and at most `max`, to receive
+    /// into and confirm with [`Partial::filled`].
+    pub fn space(&mut self, max: usize) -> &mut [u8] {
+        self.out().space(max)
     }
 
-    /// Appends all of `buf` (hashed without a copy); now and then saves the
-    /// record.
-    pub fn write(&mut self, buf: Vec<u8>) -> io::Result<()> {
-        if let Some(point) = self.out().write_owned(buf)? {
+    /// Appends the first `n` bytes of the last [`Partial::space`] (written
+    /// and hashed without a copy); now and then saves the record.
+    pub fn filled(&mut self, n: usize) -> io::Result<()> {
+        if let Some(point) = self.out().filled(n)? {
             self.meta.received = point.offset;
             self.meta.hash_state = point.state;
             self.save_record()?;
@@ -479,10 +479,14 @@ mod tests {
 
     const DAY: Duration = Duration::from_secs(86_400);
 
-    fn put(partial: &mut Partial, bytes: &[u8]) {
-        let mut buf = partial.buffer(bytes.len());
-        buf.copy_from_slice(bytes);
-        partial.write(buf).unwrap();
+    fn put(partial: &mut Partial, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let space = partial.space(bytes.len());
+            let n = space.len();
+            space.copy_from_slice(&bytes[..n]);
+            partial.filled(n).unwrap();
+            bytes = &bytes[n..];
+        }
     }
 
     fn commit(store: &Store, partial: Partial) -> io::Result<String> {

@@ -64,7 +64,9 @@ struct Worker {
 }
 
 enum Job {
-    Bytes(Vec<u8>),
+    /// A buffer and how many of its bytes to hash.
+    Bytes(Vec<u8>, usize),
+    Run(Box<dyn FnOnce(&mut Hasher) + Send>),
     Mark(u64),
 }
 
@@ -109,30 +111,45 @@ impl StreamHasher {
         }
     }
 
-    /// A buffer of `len` bytes, at most 1 MiB, of no particular value,
-    /// to fill and give to [`StreamHasher::update_owned`], which hashes it
-    /// without a copy.
+    /// A buffer of at least `len` bytes (or 1 MiB if that is less) of no
+    /// particular value, to fill and give to [`StreamHasher::update_owned`],
+    /// which hashes it without a copy.
     pub fn buffer(&mut self, len: usize) -> Vec<u8> {
         let mut buf = match &mut self.mode {
             Mode::Inline(_) => self.spare.take().unwrap_or_default(),
             Mode::Threaded(worker) => worker.free_buffer(&mut self.snapshot),
         };
-        // A reused buffer is mostly long enough already: little to fill.
-        buf.resize(len.min(PIECE), 0);
+        // A reused buffer keeps its length, so it is not filled again.
+        let want = len.min(PIECE);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
         buf
     }
 
-    /// Feeds all of `buf`, best one from [`StreamHasher::buffer`] (cut to
-    /// the bytes it holds).
-    pub fn update_owned(&mut self, buf: Vec<u8>) {
-        self.fed += buf.len() as u64;
+    /// Feeds the first `len` bytes of `buf`, best one from
+    /// [`StreamHasher::buffer`].
+    pub fn update_owned(&mut self, buf: Vec<u8>, len: usize) {
+        self.fed += len as u64;
         self.thread_if_large();
         match &mut self.mode {
             Mode::Inline(hasher) => {
-                hasher.update(&buf);
+                hasher.update(&buf[..len]);
                 self.spare = Some(buf);
             }
-            Mode::Threaded(worker) => worker.feed_owned(buf, &mut self.snapshot),
+            Mode::Threaded(worker) => worker.feed_owned(buf, len, &mut self.snapshot),
+        }
+    }
+
+    /// Feeds `len` bytes that live elsewhere: `hash` gives them to the
+    /// hasher, on the hashing thread when there is one, in order with all
+    /// other bytes, and may then pass their buffer on (to be written, say).
+    pub fn update_with(&mut self, len: usize, hash: impl FnOnce(&mut Hasher) + Send + 'static) {
+        self.fed += len as u64;
+        self.thread_if_large();
+        match &mut self.mode {
+            Mode::Inline(hasher) => hash(hasher),
+            Mode::Threaded(worker) => worker.run(Box::new(hash), &mut self.snapshot),
         }
     }
 
@@ -164,7 +181,7 @@ impl StreamHasher {
                     state: hasher.save(),
                 });
             }
-            Mode::Threaded(worker) => worker.mark(self.fed),
+            Mode::Threaded(worker) => worker.mark(self.fed, &mut self.snapshot),
         }
     }
 
@@ -217,9 +234,13 @@ impl Worker {
             .spawn(move || {
                 for job in job_rx {
                     let reply = match job {
-                        Job::Bytes(buf) => {
-                            seed.update(&buf);
+                        Job::Bytes(buf, len) => {
+                            seed.update(&buf[..len]);
                             Done::Buffer(buf)
+                        }
+                        Job::Run(hash) => {
+                            hash(&mut seed);
+                            continue;
                         }
                         Job::Mark(offset) => Done::Marked(Snapshot {
                             offset,
@@ -262,15 +283,21 @@ impl Worker {
         }
     }
 
-    fn feed_owned(&mut self, buf: Vec<u8>, snapshot: &mut Option<Snapshot>) {
+    fn feed_owned(&mut self, buf: Vec<u8>, len: usize, snapshot: &mut Option<Snapshot>) {
         // Bytes fed by copy before these go first.
         self.hand_off(snapshot);
         self.in_flight += 1;
-        self.send(Job::Bytes(buf));
+        self.send(Job::Bytes(buf, len));
     }
 
-    fn mark(&mut self, offset: u64) {
-        self.hand_off(&mut None);
+    fn run(&mut self, hash: Box<dyn FnOnce(&mut Hasher) + Send>, snapshot: &mut Option<Snapshot>) {
+        // Bytes fed by copy before these go first.
+        self.hand_off(snapshot);
+        self.send(Job::Run(hash));
+    }
+
+    fn mark(&mut self, offset: u64, snapshot: &mut Option<Snapshot>) {
+        self.hand_off(snapshot);
         self.send(Job::Mark(offset));
     }
 
@@ -284,7 +311,8 @@ impl Worker {
         next.clear();
         let full = std::mem::replace(&mut self.current, next);
         self.in_flight += 1;
-        self.send(Job::Bytes(full));
+        let len = full.len();
+        self.send(Job::Bytes(full, len));
     }
 
     /// A buffer that is not in flight, waiting for the hashing thread to
@@ -416,8 +444,7 @@ mod tests {
                 let mut buf = stream.buffer(PIECE);
                 assert_eq!(buf.len(), PIECE);
                 buf[..n].copy_from_slice(&data[at..at + n]);
-                buf.truncate(n);
-                stream.update_owned(buf);
+                stream.update_owned(buf, n);
             } else {
                 stream.update(&data[at..at + n]);
             }
