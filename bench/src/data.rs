@@ -7,6 +7,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use ferry_common::client::UploadSource;
+
 /// The SplitMix64 step: golden-ratio increment, then a bit mixer.
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -78,6 +80,9 @@ impl Read for Pattern {
         Ok(n)
     }
 }
+
+/// Generated, not a file: always read the ordinary way.
+impl UploadSource for Pattern {}
 
 impl Seek for Pattern {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {

@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
+use crate::appender::DIRECT_FROM;
 use crate::hash::{Hasher, Md5Digest, StreamHasher};
 use crate::names::{NameError, escaped, validate_name};
 use crate::protocol::{
     CHUNK_SIZE, ConflictPolicy, ErrorCode, FileEntry, MAX_LINE_BYTES, PROTOCOL_VERSION, Reply,
     Request, Role, Secret, UploadFrame, VersionInfo, line_str,
 };
+use crate::read_ahead::ReadAhead;
 use crate::wire::{Conn, LineError, RECEIVE_PIECE, chunk_buffer};
 
 /// How long to wait for a TCP connection to be accepted.
@@ -195,6 +197,30 @@ pub struct RangeInfo {
     pub offset: u64,
     /// Bytes sent.
     pub length: u64,
+}
+
+/// The bytes of an upload: anything to read and seek. A local file says
+/// so, and a large one is then read directly from the disk, past the page
+/// cache (see [`ReadAhead`]).
+pub trait UploadSource: Read + Seek {
+    /// The file behind the source, if it is one.
+    fn as_file(&self) -> Option<&File> {
+        None
+    }
+}
+
+impl UploadSource for File {
+    fn as_file(&self) -> Option<&File> {
+        Some(self)
+    }
+}
+
+impl<T: AsRef<[u8]>> UploadSource for io::Cursor<T> {}
+
+impl<S: UploadSource + ?Sized> UploadSource for &mut S {
+    fn as_file(&self) -> Option<&File> {
+        (**self).as_file()
+    }
 }
 
 /// An interrupted upload to continue.
@@ -478,7 +504,7 @@ impl Client {
     /// Uploads `size` bytes from `source` under `name`.
     pub fn upload(
         &mut self,
-        source: impl Read + Seek,
+        source: impl UploadSource,
         size: u64,
         name: &str,
         policy: ConflictPolicy,
@@ -504,7 +530,7 @@ impl Client {
     #[allow(clippy::too_many_arguments)]
     pub fn upload_with(
         &mut self,
-        mut source: impl Read + Seek,
+        mut source: impl UploadSource,
         size: u64,
         name: &str,
         policy: ConflictPolicy,
@@ -561,27 +587,62 @@ impl Client {
         };
 
         let mut sent = offset;
+        let mut ahead = match source.as_file() {
+            Some(file) if size - offset >= DIRECT_FROM => {
+                ReadAhead::start(file, offset, size - offset)
+            }
+            _ => None,
+        };
         while sent < size {
-            // Read into the hasher's buffer: it hashes the bytes once they
-            // are sent, on its own thread for a large file, without a copy.
-            let want = (size - sent).min(CHUNK_SIZE) as usize;
-            let mut buf = hasher.buffer(want);
-            let want = want.min(buf.len());
-            let got = match read_full(&mut source, &mut buf[..want]) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.abort_upload()?;
-                    return Err(local(e));
+            let got = match &mut ahead {
+                // A large file is read directly, a few pieces ahead, and
+                // each piece hashed where it lies once it is sent.
+                Some(ahead) => {
+                    let piece = match ahead.next_piece() {
+                        Some(Ok(piece)) => piece,
+                        failed => {
+                            self.abort_upload()?;
+                            return Err(match failed {
+                                Some(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                                    ClientError::SourceChanged(origin.to_owned())
+                                }
+                                Some(Err(e)) => local(e),
+                                _ => local(io::Error::other("the read-ahead thread stopped")),
+                            });
+                        }
+                    };
+                    self.conn
+                        .send_frame(piece.bytes())
+                        .map_err(|e| self.lost(e))?;
+                    let got = piece.bytes().len();
+                    hasher.update_with(got, move |hasher| hasher.update(piece.bytes()));
+                    got
+                }
+                // Otherwise read into the hasher's buffer: it hashes the
+                // bytes once they are sent (on its own thread for a large
+                // file) without a copy.
+                None => {
+                    let want = (size - sent).min(CHUNK_SIZE) as usize;
+                    let mut buf = hasher.buffer(want);
+                    let want = want.min(buf.len());
+                    let got = match read_full(&mut source, &mut buf[..want]) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            self.abort_upload()?;
+                            return Err(local(e));
+                        }
+                    };
+                    if got < want {
+                        self.abort_upload()?;
+                        return Err(ClientError::SourceChanged(origin.to_owned()));
+                    }
+                    self.conn
+                        .send_frame(&buf[..got])
+                        .map_err(|e| self.lost(e))?;
+                    hasher.update_owned(buf, got);
+                    got
                 }
             };
-            if got < want {
-                self.abort_upload()?;
-                return Err(ClientError::SourceChanged(origin.to_owned()));
-            }
-            self.conn
-                .send_frame(&buf[..got])
-                .map_err(|e| self.lost(e))?;
-            hasher.update_owned(buf, got);
             sent += got as u64;
             if sent / CHECKPOINT_BYTES > (sent - got as u64) / CHECKPOINT_BYTES {
                 hasher.mark();
@@ -606,6 +667,9 @@ impl Client {
             }
         }
         // A source that grew since it was measured is not what was announced.
+        if ahead.is_some() {
+            source.seek(SeekFrom::Start(size)).map_err(local)?;
+        }
         if read_full(&mut source, &mut [0u8]).unwrap_or(0) != 0 {
             self.abort_upload()?;
             return Err(ClientError::SourceChanged(origin.to_owned()));

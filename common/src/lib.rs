@@ -14,6 +14,7 @@ pub mod hashed_file;
 pub mod mirror;
 pub mod names;
 pub mod protocol;
+pub mod read_ahead;
 pub mod time;
 pub mod transfer;
 pub mod units;

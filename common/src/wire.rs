@@ -6,7 +6,7 @@
 //! in one write. What the lines mean is [`crate::protocol`]'s business.
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
 
 use crate::protocol::CHUNK_SIZE;
 
@@ -126,18 +126,20 @@ impl<S: Read + Write> Conn<S> {
     }
 
     /// Sends one DATA frame: its header line and then `payload`. Small frames
-    /// are queued with the header; large ones flush everything queued and are
-    /// written directly.
+    /// are queued with the header; large ones go out at once, with
+    /// everything queued, in one system call: the header is no tiny segment
+    /// of its own for the peer to wake up for.
     pub fn send_frame(&mut self, payload: &[u8]) -> io::Result<()> {
         debug_assert!(!payload.is_empty());
         self.queue(format_args!("DATA {}", payload.len()));
         if payload.len() <= COALESCE_LIMIT {
             self.out.extend_from_slice(payload);
-            Ok(())
-        } else {
-            self.flush()?;
-            self.stream.get_mut().write_all(payload)
+            return Ok(());
         }
+        let mut parts = [IoSlice::new(&self.out), IoSlice::new(payload)];
+        let result = write_all_vectored(self.stream.get_mut(), &mut parts);
+        self.out.clear();
+        result
     }
 
     /// Writes everything queued in one write and flushes the stream.
@@ -160,6 +162,20 @@ impl<S: Read + Write> Conn<S> {
         self.queue(line);
         self.flush()
     }
+}
+
+/// Writes every byte of `parts`, in order.
+fn write_all_vectored(out: &mut impl Write, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut parts, 0);
+    while !parts.is_empty() {
+        match out.write_vectored(parts) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A reusable payload buffer of one chunk, allocated only while a transfer runs.

@@ -160,6 +160,21 @@ impl<S: Write> Write for Metered<S> {
         result
     }
 
+    /// Unlimited, a frame's header and payload leave in one system call;
+    /// paced, one piece at a time.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        if self.limit.is_some() {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &**b);
+            return self.write(first);
+        }
+        let n = self.inner.write_vectored(bufs)?;
+        self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }

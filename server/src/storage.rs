@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferry_common::Md5Digest;
-use ferry_common::appender::DIRECT_FROM;
 use ferry_common::hash::Hasher;
 use ferry_common::hashed_file::HashedFile;
 use ferry_common::time::Timestamp;
@@ -223,20 +222,7 @@ impl Store {
 
     /// The pieces of `length` bytes of a blob from `offset`, for a download.
     pub fn read_blob(&self, id: &str, offset: u64, length: u64) -> io::Result<BlobReader> {
-        let path = self.blob_path(id)?;
-        let file = self.open_blob(id)?;
-        // Large blobs are read directly; a file system that refuses gets
-        // ordinary reads.
-        let direct = (length >= DIRECT_FROM)
-            .then(|| {
-                OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECT)
-                    .open(path)
-                    .ok()
-            })
-            .flatten();
-        BlobReader::new(file, direct, offset, length)
+        BlobReader::new(self.open_blob(id)?, offset, length)
     }
 
     /// The MD5 of every `chunk`-sized piece of a blob.

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 
 use ferry_common::client::{Stage, no_progress};
 use ferry_common::hash::md5_bytes;
@@ -344,4 +344,49 @@ fn a_pipelined_batch_ending_in_a_refusal_is_answered() {
     assert!(raw.line().starts_with("ERR EXISTS "));
     raw.send("LIST");
     assert_eq!(raw.line(), "OK LIST 2");
+}
+
+/// A file that shrinks or grows while it is uploaded is refused on the
+/// client's side, whether it is read directly (large) or the ordinary way,
+/// and nothing is stored.
+#[test]
+fn a_source_that_changes_mid_upload_is_refused_and_nothing_is_stored() {
+    let srv = TestServer::start();
+    let large = ferry_common::appender::DIRECT_FROM as usize + 5 * 1024 * 1024;
+    for (name, size, shrink) in [
+        ("shrinks.bin", large, true),
+        ("grows.bin", 3 * 1024 * 1024, false),
+    ] {
+        let path = srv.dir.path().join(name);
+        std::fs::write(&path, payload(size, 21)).unwrap();
+        let mut changed = false;
+        let mut change = |report: ferry_common::client::Progress| {
+            if !changed && report.stage == Stage::Transferring {
+                changed = true;
+                let file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
+                if shrink {
+                    file.set_len(size as u64 / 2).unwrap();
+                } else {
+                    (&file).write_all(b"more").unwrap();
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        };
+        let err = srv
+            .admin()
+            .upload_file(&path, name, ConflictPolicy::Fail, &mut change)
+            .unwrap_err();
+        assert!(
+            matches!(err, ClientError::SourceChanged(_)),
+            "{name}: {err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("changed while it was being uploaded")
+        );
+    }
+    assert!(srv.admin().list().unwrap().is_empty(), "nothing is stored");
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_common::client::{Progress, no_progress};
-use ferry_common::client::{Resume, UploadEvent};
+use ferry_common::client::{Resume, UploadEvent, UploadSource};
 use ferry_common::hash::md5_bytes;
 use ferry_common::protocol::{ConflictPolicy, ErrorCode};
 use ferry_common::transfer::{
@@ -624,6 +624,8 @@ impl Seek for Generated {
         Ok(self.pos)
     }
 }
+
+impl UploadSource for Generated {}
 
 fn get(srv: &TestServer, name: &str) -> Vec<u8> {
     let mut out = Vec::new();
