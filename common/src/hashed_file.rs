@@ -10,6 +10,10 @@ use std::path::Path;
 use crate::appender::{Appender, DIRECT_FROM};
 use crate::hash::{Hasher, Snapshot, StreamHasher};
 
+/// Most bytes lent by [`HashedFile::space`] while the file is not written
+/// directly: many small uploads run at once, each holding one such buffer.
+const LEND: usize = 256 * 1024;
+
 /// A file being received, hashed as it grows.
 pub struct HashedFile {
     out: Appender,
@@ -89,7 +93,7 @@ impl HashedFile {
             let n = space.len().min(max);
             return &mut space[..n];
         }
-        let buf = self.lent.insert(self.hasher.buffer(max));
+        let buf = self.lent.insert(self.hasher.buffer(max.min(LEND)));
         let n = buf.len().min(max);
         &mut buf[..n]
     }

@@ -188,6 +188,10 @@ impl<S: Transport> Transport for Metered<S> {
     fn has_pending_input(&self) -> bool {
         self.inner.has_pending_input()
     }
+
+    fn socket(&self) -> Option<std::net::TcpStream> {
+        self.inner.socket()
+    }
 }
 
 /// Token amounts are kept in byte-nanoseconds, so that refilling for any

@@ -57,12 +57,10 @@ pub(crate) fn serve(
     }
     info!("peer={peer} connect");
     let started = Instant::now();
-    let socket = stream.try_clone().ok();
     let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit);
     let mut session = Session {
         shared,
         stats,
-        socket,
         conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
         peer,
         user: None,
@@ -125,7 +123,7 @@ impl<'a> Claim<'a> {
     fn take(
         shared: &'a Shared,
         id: &str,
-        socket: Option<&TcpStream>,
+        mut socket: Option<TcpStream>,
         take_over: bool,
     ) -> Result<Claim<'a>, Fault> {
         let mut cut = false;
@@ -136,7 +134,7 @@ impl<'a> Claim<'a> {
                 .unwrap_or_else(PoisonError::into_inner);
             match active.entry(id.to_owned()) {
                 Entry::Vacant(slot) => {
-                    slot.insert(socket.and_then(|s| s.try_clone().ok()));
+                    slot.insert(socket.take());
                     return Ok(Claim {
                         shared,
                         id: id.to_owned(),
@@ -193,6 +191,9 @@ pub(crate) trait Transport {
     fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()>;
     /// Whether the peer has sent bytes not yet read, without waiting.
     fn has_pending_input(&self) -> bool;
+    /// A second handle on the socket, for another connection to cut this
+    /// one (asked for only while an upload runs: it costs a descriptor).
+    fn socket(&self) -> Option<TcpStream>;
 }
 
 impl Transport for TcpStream {
@@ -208,6 +209,10 @@ impl Transport for TcpStream {
         let pending = matches!(self.peek(&mut byte), Ok(n) if n > 0);
         let _ = self.set_nonblocking(false);
         pending
+    }
+
+    fn socket(&self) -> Option<TcpStream> {
+        self.try_clone().ok()
     }
 }
 
@@ -261,9 +266,6 @@ struct Session<'a, S> {
     shared: &'a Shared,
     /// The counters of the listener that accepted this connection.
     stats: &'a ListenerStats,
-    /// This connection's socket, for a connection that takes over one of
-    /// its uploads to cut it.
-    socket: Option<TcpStream>,
     conn: Conn<S>,
     peer: SocketAddr,
     user: Option<User>,
@@ -983,7 +985,8 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     .store
                     .partial_meta(id)
                     .is_some_and(|m| m.user == user && m.name == name && m.size == size);
-                let claim = Claim::take(self.shared, id, self.socket.as_ref(), ours)?;
+                let socket = self.conn.get_ref().socket();
+                let claim = Claim::take(self.shared, id, socket, ours)?;
                 let finished = self
                     .shared
                     .finished_uploads
@@ -1028,7 +1031,8 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             .store
             .create_partial(name, size, &user)
             .map_err(cannot_store)?;
-        let claim = Claim::take(self.shared, partial.id(), self.socket.as_ref(), false)?;
+        let socket = self.conn.get_ref().socket();
+        let claim = Claim::take(self.shared, partial.id(), socket, false)?;
         Ok(Prepared::Receive(Box::new(partial), claim))
     }
 

@@ -207,3 +207,25 @@ fn sigterm_lets_a_running_transfer_finish_then_exits() {
     let exit = server.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// An idle connection costs the server one file descriptor, its socket, so
+/// that 10,000 idle connections fit a limit of about 10,000 open files.
+#[test]
+fn an_idle_connection_costs_the_server_one_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr, _) = support::start_binary(dir.path(), Some(ADMIN_PASSWORD));
+    let open_files = || {
+        std::fs::read_dir(format!("/proc/{}/fd", server.0.id()))
+            .unwrap()
+            .count()
+    };
+    let before = open_files();
+    // Connected and greeted: each has its thread on the server.
+    let idle: Vec<Raw> = (0..40).map(|_| Raw::connect(&addr)).collect();
+    let added = open_files() - before;
+    assert!(
+        added <= idle.len() + 2,
+        "{added} descriptors for {} idle connections",
+        idle.len()
+    );
+}
