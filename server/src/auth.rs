@@ -7,6 +7,7 @@
 //! sleeping.
 
 use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The shortest password accepted.
@@ -24,6 +25,48 @@ const FIRST_LOCKOUT: Duration = Duration::from_secs(30);
 const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// How many keys are remembered before quiet ones are forgotten.
 const MAX_KEYS: usize = 100_000;
+
+/// Lets only as many bcrypt computations run at once as there are cores.
+/// Each costs tens of milliseconds of CPU; in a storm of logins, hundreds
+/// sharing two cores would all finish late together (and time out
+/// together), while taking turns answers each one as fast as the cores
+/// allow.
+pub struct BcryptGate {
+    free: Mutex<usize>,
+    turn: Condvar,
+}
+
+impl BcryptGate {
+    /// A gate for `slots` computations at once (at least one).
+    pub fn new(slots: usize) -> Self {
+        BcryptGate {
+            free: Mutex::new(slots.max(1)),
+            turn: Condvar::new(),
+        }
+    }
+
+    /// Runs `compute` once a slot is free.
+    pub fn run<T>(&self, compute: impl FnOnce() -> T) -> T {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self.turn.wait(free).unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        drop(free);
+        let _slot = Slot(self);
+        compute()
+    }
+}
+
+/// A slot taken from a [`BcryptGate`], given back when dropped (even by a panic).
+struct Slot<'a>(&'a BcryptGate);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.turn.notify_one();
+    }
+}
 
 /// Checks a new user name: 1–64 letters, digits, `.`, `_` or `-`.
 pub fn check_user_name(name: &str) -> Result<(), String> {
@@ -211,5 +254,32 @@ mod tests {
         let pw = random_password().unwrap();
         assert_eq!(pw.len(), 20);
         assert!(check_password(&pw).is_ok());
+    }
+
+    #[test]
+    fn the_bcrypt_gate_lets_only_its_slots_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let gate = BcryptGate::new(2);
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    gate.run(|| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                });
+            }
+        });
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        // A panic inside gives its slot back.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gate.run(|| panic!("inside the gate"))
+        }));
+        assert!(caught.is_err());
+        assert_eq!(gate.run(|| 7), 7);
+        assert_eq!(*gate.free.lock().unwrap(), 2);
     }
 }

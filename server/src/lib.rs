@@ -18,8 +18,8 @@ pub mod status;
 pub mod storage;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,8 +30,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ferry_common::protocol::{ErrorCode, MAX_LINE_BYTES, Reply, Role};
 use log::{error, info, warn};
+use socket2::{Domain, Socket, Type};
 
-use crate::auth::Throttle;
+use crate::auth::{BcryptGate, Throttle};
 use crate::db::Db;
 use crate::finished::FinishedUploads;
 use crate::meter::ListenerStats;
@@ -103,12 +104,46 @@ impl Config {
     }
 }
 
+/// Connections the kernel may hold for the accept thread (capped by the
+/// system's `net.core.somaxconn`). The standard library's 128 overflows when
+/// hundreds of clients connect at once while the cores are busy (with
+/// their logins, say): the kernel then drops the handshake's last step, and
+/// those clients wait for a greeting that never comes.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Listens on the first address `addr` resolves to that can be bound, as
+/// [`TcpListener::bind`] does, but with [`LISTEN_BACKLOG`].
+fn listen(addr: &str) -> io::Result<TcpListener> {
+    let mut failed = None;
+    for addr in addr.to_socket_addrs()? {
+        let bound = Socket::new(Domain::for_address(addr), Type::STREAM, None).and_then(|socket| {
+            // As the standard library does: a restarted server binds at once.
+            socket.set_reuse_address(true)?;
+            socket.bind(&addr.into())?;
+            socket.listen(LISTEN_BACKLOG)?;
+            Ok(socket)
+        });
+        match bound {
+            Ok(socket) => return Ok(socket.into()),
+            Err(e) => failed = Some(e),
+        }
+    }
+    Err(failed.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
+}
+
 /// State every connection thread shares.
 pub(crate) struct Shared {
     config: Config,
     db: Db,
     store: Store,
     throttle: Mutex<Throttle>,
+    /// Password checks take turns on the cores.
+    bcrypt: BcryptGate,
     connections: AtomicUsize,
     stopping: AtomicBool,
     /// Upload ids being received right now, each with the socket of the
@@ -165,7 +200,7 @@ impl Server {
         let mut listeners = Vec::new();
         let mut bind_errors = Vec::new();
         for addr in &config.listen {
-            match TcpListener::bind(addr).and_then(|l| Ok((l.local_addr()?, l))) {
+            match listen(addr).and_then(|l| Ok((l.local_addr()?, l))) {
                 Ok(bound) => listeners.push(bound),
                 Err(e) => {
                     let message = bind_failure(addr, &e);
@@ -187,6 +222,7 @@ impl Server {
             db,
             store,
             throttle: Mutex::new(Throttle::default()),
+            bcrypt: BcryptGate::new(thread::available_parallelism().map_or(1, |n| n.get())),
             connections: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             active_uploads: Mutex::new(HashMap::new()),
@@ -493,6 +529,29 @@ fn refuse_busy(stream: &mut TcpStream, what: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hundreds of clients connecting at once all get through the handshake
+    /// before a single one is accepted (the standard library's backlog of
+    /// 128 would leave the rest waiting for the kernel to retry).
+    #[test]
+    fn a_burst_of_connections_waits_in_the_backlog() {
+        let listener = listen("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The system caps every backlog (at 4096 on current Linux).
+        let cap: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(128);
+        let burst: Vec<TcpStream> = (0..cap.min(400))
+            .map(|i| {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                    .unwrap_or_else(|e| panic!("connection {i}: {e}"))
+            })
+            .collect();
+        listener.set_nonblocking(true).unwrap();
+        let accepted = std::iter::from_fn(|| listener.accept().ok()).count();
+        assert_eq!(accepted, burst.len());
+    }
 
     #[test]
     fn a_panicking_connection_ends_alone_and_gives_its_slot_back() {

@@ -702,7 +702,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             Some((hash, role)) => (hash.as_str(), Some(*role)),
             None => (DUMMY_HASH, None),
         };
-        let valid = verify_password(&password.0, hash);
+        let valid = self
+            .shared
+            .bcrypt
+            .run(|| verify_password(&password.0, hash));
         match role {
             Some(role) if valid => {
                 self.shared
@@ -1431,7 +1434,12 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     }
 
     fn hash(&self, password: &Secret) -> Result<String, Fault> {
-        auth::hash_password(&password.0, self.shared.config.bcrypt_cost).map_err(|e| {
+        let cost = self.shared.config.bcrypt_cost;
+        let hash = self
+            .shared
+            .bcrypt
+            .run(|| auth::hash_password(&password.0, cost));
+        hash.map_err(|e| {
             error!("bcrypt failed: {e}");
             refuse(
                 ErrorCode::Internal,
