@@ -3,7 +3,7 @@
 //! through `log`; this only gives them somewhere to go.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, LineWriter};
 use std::path::Path;
 
 use log::LevelFilter;
@@ -23,7 +23,10 @@ pub fn init(dir: &Path) {
             .set_target_level(LevelFilter::Off)
             .set_thread_level(LevelFilter::Off)
             .build();
-        WriteLogger::init(LevelFilter::Info, config, file).map_err(io::Error::other)
+        // One write per line: the logger writes each part of a line on its
+        // own, and lines from two commands at once must not interleave.
+        WriteLogger::init(LevelFilter::Info, config, LineWriter::new(file))
+            .map_err(io::Error::other)
     });
     if let Err(e) = result {
         eprintln!(

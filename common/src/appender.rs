@@ -11,8 +11,11 @@
 //! an aligned buffer, writes whole buffers, and writes a final partial block
 //! padded with zeros before cutting the file back to its real length. Full
 //! buffers are written by a thread of the appender's own while the next one
-//! fills, so the disk's latency does not hold up the network. A file system
-//! that refuses direct I/O gets ordinary writes instead.
+//! fills, so the disk's latency does not hold up the network. The bytes can
+//! be received straight into the stage ([`Appender::space`]), and a full
+//! stage can be looked at on another thread before it is written
+//! ([`Staged`]): that is how a transfer is hashed without a copy. A file
+//! system that refuses direct I/O gets ordinary writes instead.
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -6,7 +6,7 @@
 //! panel. It does not decide what is logged.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, LineWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -19,12 +19,13 @@ pub const LOG_FILE: &str = "client.log";
 /// How much of the end of the log the panel reads.
 const TAIL_BYTES: u64 = 512 * 1024;
 
-/// The file the global logger writes to; swapped when the folder changes.
-static TARGET: OnceLock<Arc<Mutex<Option<File>>>> = OnceLock::new();
+/// The file the global logger writes to, a line at a time; swapped when
+/// the folder changes.
+static TARGET: OnceLock<Arc<Mutex<Option<LineWriter<File>>>>> = OnceLock::new();
 
 /// Where log lines go. Writes to nowhere when no file could be opened, so a
 /// read-only folder never stops the app.
-struct SwitchableFile(Arc<Mutex<Option<File>>>);
+struct SwitchableFile(Arc<Mutex<Option<LineWriter<File>>>>);
 
 impl Write for SwitchableFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -79,7 +80,7 @@ pub fn switch_dir(dir: &Path) -> Result<(), String> {
     let mut target = slot.lock().unwrap_or_else(PoisonError::into_inner);
     match opened {
         Ok(file) => {
-            *target = Some(file);
+            *target = Some(LineWriter::new(file));
             Ok(())
         }
         Err(e) => {

@@ -7,7 +7,7 @@
 //! that logs it, so one event is always one line.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, LineWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use simplelog::{
@@ -31,7 +31,8 @@ pub fn init(logs_dir: &Path, console: bool) -> anyhow::Result<PathBuf> {
         .set_target_level(LevelFilter::Off)
         .build();
     let mut loggers: Vec<Box<dyn SharedLogger>> =
-        vec![WriteLogger::new(LevelFilter::Info, config.clone(), file)];
+        // One write per line: the logger writes each part of a line on its own.
+        vec![WriteLogger::new(LevelFilter::Info, config.clone(), LineWriter::new(file))];
     if console {
         loggers.push(TermLogger::new(
             LevelFilter::Warn,
