@@ -204,7 +204,8 @@ impl Server {
                 Ok(bound) => listeners.push(bound),
                 Err(e) => {
                     let message = bind_failure(addr, &e);
-                    error!("{message}");
+                    // The caller reports it on the console.
+                    error!(target: logfile::FILE_ONLY, "{message}");
                     bind_errors.push(message);
                 }
             }

@@ -18,25 +18,31 @@ use simplelog::{
 /// The server log's file name inside the logs folder.
 pub const SERVER_LOG: &str = "server.log";
 
+/// The log target of records that `main` also reports on the console in
+/// its own words (a listener that cannot start): they go to the file only,
+/// so the console shows each problem once.
+pub const FILE_ONLY: &str = "ferry_server::file_only";
+
 /// Sends log records to `logs_dir/server.log` (and warnings to stderr).
 /// Returns the log file's path.
 pub fn init(logs_dir: &Path, console: bool) -> anyhow::Result<PathBuf> {
     fs::create_dir_all(logs_dir)?;
     let path = logs_dir.join(SERVER_LOG);
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    let config = ConfigBuilder::new()
+    let mut config = ConfigBuilder::new();
+    config
         .set_time_format_rfc3339()
         .set_thread_level(LevelFilter::Error)
         .set_thread_mode(ThreadLogMode::Names)
-        .set_target_level(LevelFilter::Off)
-        .build();
+        .set_target_level(LevelFilter::Off);
+    // One write per line: the logger writes each part of a line on its own.
+    let file = LineWriter::new(file);
     let mut loggers: Vec<Box<dyn SharedLogger>> =
-        // One write per line: the logger writes each part of a line on its own.
-        vec![WriteLogger::new(LevelFilter::Info, config.clone(), LineWriter::new(file))];
+        vec![WriteLogger::new(LevelFilter::Info, config.build(), file)];
     if console {
         loggers.push(TermLogger::new(
             LevelFilter::Warn,
-            config,
+            config.add_filter_ignore_str(FILE_ONLY).build(),
             TerminalMode::Stderr,
             ColorChoice::Auto,
         ));

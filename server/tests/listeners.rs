@@ -197,6 +197,11 @@ fn the_binary_exits_non_zero_when_no_listener_starts() {
         error.contains("cannot listen on not-an-address: "),
         "{error}"
     );
+    assert_eq!(
+        stderr.matches(&format!("cannot listen on {taken_addr}")).count(),
+        1,
+        "each problem is told once: {stderr}"
+    );
 }
 
 /// The listener lines of the last complete report in `lines` (the report
