@@ -198,7 +198,9 @@ fn the_binary_exits_non_zero_when_no_listener_starts() {
         "{error}"
     );
     assert_eq!(
-        stderr.matches(&format!("cannot listen on {taken_addr}")).count(),
+        stderr
+            .matches(&format!("cannot listen on {taken_addr}"))
+            .count(),
         1,
         "each problem is told once: {stderr}"
     );
