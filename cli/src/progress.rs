@@ -31,6 +31,9 @@ pub struct TransferBar {
     /// Drawing starts with the first report, so a transfer the server
     /// refuses at once (a name that exists) does not flash an empty bar.
     waiting_to_show: bool,
+    /// Whether the message says the MD5 is being checked (after the bytes,
+    /// or of a changed partial download before the rest comes).
+    checking: bool,
 }
 
 impl TransferBar {
@@ -43,6 +46,7 @@ impl TransferBar {
             bar,
             label,
             waiting_to_show: visible,
+            checking: false,
         }
     }
 
@@ -62,9 +66,14 @@ impl TransferBar {
         } else {
             self.bar.set_position(position);
         }
-        if p.stage == Stage::Verifying {
-            self.bar
-                .set_message(format!("{} (checking MD5)", self.label));
+        let checking = p.stage == Stage::Verifying;
+        if checking != self.checking {
+            self.checking = checking;
+            self.bar.set_message(if checking {
+                format!("{} (checking MD5)", self.label)
+            } else {
+                self.label.clone()
+            });
         }
         ControlFlow::Continue(())
     }
@@ -192,5 +201,22 @@ mod tests {
             .is_continue()
         );
         assert_eq!(bar.bar.position(), 4);
+    }
+
+    #[test]
+    fn the_message_says_checking_only_while_checking() {
+        let mut bar = TransferBar::new("f.bin".into(), false);
+        let mut report = |stage, done| {
+            let _ = bar.report(Progress {
+                stage,
+                done,
+                total: 8,
+            });
+            bar.bar.message()
+        };
+        // A changed partial download is checked before the rest comes.
+        assert_eq!(report(Stage::Verifying, 2), "f.bin (checking MD5)");
+        assert_eq!(report(Stage::Transferring, 4), "f.bin");
+        assert_eq!(report(Stage::Verifying, 8), "f.bin (checking MD5)");
     }
 }

@@ -447,8 +447,15 @@ impl DownloadJob<'_, '_> {
                 escaped(name),
                 st.md5
             );
-            let (rehashed, repaired) =
-                verify_chunks(&mut client, name, st, &mut file, &self.part, st.size)?;
+            let (rehashed, repaired) = verify_chunks(
+                &mut client,
+                name,
+                st,
+                &mut file,
+                &self.part,
+                st.size,
+                &mut *self.progress,
+            )?;
             report.repaired_chunks.extend(repaired);
             actual = rehashed.finish();
             if actual != st.md5 {
@@ -512,7 +519,15 @@ impl DownloadJob<'_, '_> {
         );
         let chunk = crate::protocol::CHUNK_SIZE;
         let upto = meta.len().min(st.received) / chunk * chunk;
-        let (hasher, repaired) = verify_chunks(client, self.name, st, file, &self.part, upto)?;
+        let (hasher, repaired) = verify_chunks(
+            client,
+            self.name,
+            st,
+            file,
+            &self.part,
+            upto,
+            &mut *self.progress,
+        )?;
         report.repaired_chunks.extend(repaired);
         Ok((hasher, upto))
     }
@@ -521,6 +536,7 @@ impl DownloadJob<'_, '_> {
 /// Compares the first `upto` bytes of `file` chunk by chunk with the
 /// server's per-chunk MD5s, fetching and rewriting every chunk that differs.
 /// Returns the MD5 state over those bytes and the chunks it repaired.
+/// Reports its progress as [`Stage::Verifying`]; a `Break` cancels.
 fn verify_chunks(
     client: &mut Client,
     name: &str,
@@ -528,6 +544,7 @@ fn verify_chunks(
     file: &mut File,
     path: &Path,
     upto: u64,
+    progress: ProgressFn<'_>,
 ) -> Result<(Hasher, Vec<u64>), ClientError> {
     let (chunk_size, sums) = client.chunks(name, Some(st.version))?;
     if chunk_size == 0 || sums.len() as u64 != st.size.div_ceil(chunk_size) {
@@ -563,6 +580,14 @@ fn verify_chunks(
         }
         hasher.update(&buf[..len]);
         start += len as u64;
+        let report = Progress {
+            stage: Stage::Verifying,
+            done: start,
+            total: st.size,
+        };
+        if progress(report).is_break() {
+            return Err(ClientError::Cancelled);
+        }
     }
     if !repaired.is_empty() {
         info!("repaired chunks {repaired:?} of {}", escaped(name));

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_common::client::{Progress, no_progress};
+use ferry_common::client::{Progress, Stage, no_progress};
 use ferry_common::client::{Resume, UploadEvent, UploadSource};
 use ferry_common::hash::md5_bytes;
 use ferry_common::protocol::{ConflictPolicy, ErrorCode};
@@ -329,8 +329,21 @@ fn a_corrupted_part_byte_is_found_and_repaired_chunk_wise() {
         .set_modified(later)
         .unwrap();
 
-    let report = download(&via(&proxy), "c.bin", &dest, 0).unwrap();
+    // The check of the part file before the download goes on is watchable.
+    let mut checked = Vec::new();
+    let options = DownloadOptions {
+        retry: quick(0),
+        ..DownloadOptions::default()
+    };
+    let report = transfer::download(&via(&proxy), "c.bin", &dest, &options, &mut |p| {
+        if p.stage == Stage::Verifying && p.done < p.total {
+            checked.push(p.done);
+        }
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
     assert_eq!(report.repaired_chunks, [1]);
+    assert_eq!(checked, [MIB, 2 * MIB, 3 * MIB, 4 * MIB], "chunk by chunk");
     assert_eq!(fs::read(&dest).unwrap(), data);
 }
 
