@@ -282,9 +282,9 @@ impl Appender {
         if direct.stage.filled < STAGE {
             return Ok(None);
         }
-        let buf = self.free_buffer()?;
+        let base = direct.stage.end();
+        let next = self.next_stage(base)?;
         let direct = self.direct.as_mut().expect("checked above");
-        let next = Stage::in_buffer(buf, direct.stage.end());
         let full = std::mem::replace(&mut direct.stage, next);
         direct.out += 1;
         Ok(Some(Staged {
@@ -324,9 +324,7 @@ impl Appender {
     /// Writes everything appended, so the file holds every byte. Stages
     /// handed out must have been written. Appending may go on afterwards.
     pub fn finish(&mut self) -> io::Result<()> {
-        while self.direct.as_ref().is_some_and(|d| d.out > 0) {
-            self.reclaim(true)?;
-        }
+        self.wait_for_stages()?;
         let Some(direct) = &mut self.direct else {
             return Ok(());
         };
@@ -367,20 +365,29 @@ impl Appender {
         &self.file
     }
 
-    /// The buffer for the next stage: a written one's, a new one while
-    /// fewer than [`STAGES`] are in use, or else the next to be written.
-    fn free_buffer(&mut self) -> io::Result<Vec<u8>> {
+    /// An empty stage from file offset `base` on, in a written stage's
+    /// buffer, in a new one while fewer than [`STAGES`] are in use, or else
+    /// in the next one to be written.
+    fn next_stage(&mut self, base: u64) -> io::Result<Stage> {
         self.reclaim(false)?;
         loop {
             let direct = self.direct.as_mut().expect("writing directly");
             if let Some(buf) = direct.free.pop() {
-                return Ok(buf);
+                return Ok(Stage::in_buffer(buf, base));
             }
             if direct.out + 1 < STAGES {
-                return Ok(vec![0u8; STAGE + ALIGN]);
+                return Ok(Stage::new(base));
             }
             self.reclaim(true)?;
         }
+    }
+
+    /// Waits until every stage handed out is written.
+    fn wait_for_stages(&mut self) -> io::Result<()> {
+        while self.direct.as_ref().is_some_and(|d| d.out > 0) {
+            self.reclaim(true)?;
+        }
+        Ok(())
     }
 
     /// Takes back written stages: those already back, or (with `wait`) at
@@ -413,11 +420,8 @@ impl Drop for Appender {
     /// Waits for the stages handed out, so no write lands after the file
     /// is reopened or removed.
     fn drop(&mut self) {
-        while self.direct.as_ref().is_some_and(|d| d.out > 0) {
-            if self.reclaim(true).is_err() {
-                break;
-            }
-        }
+        // A write that failed was reported to no one: nothing to do about it.
+        let _ = self.wait_for_stages();
     }
 }
 

@@ -114,10 +114,10 @@ impl HashedFile {
                 staged.write();
             });
         }
-        self.resume_point()
+        Ok(self.resume_point())
     }
 
-    fn resume_point(&mut self) -> io::Result<Option<Snapshot>> {
+    fn resume_point(&mut self) -> Option<Snapshot> {
         if self.len() - self.marked_at >= self.every {
             self.hasher.mark();
             self.marked_at = self.len();
@@ -126,7 +126,7 @@ impl HashedFile {
             self.pending = Some(snapshot);
         }
         let written = self.out.written();
-        Ok(self.pending.take_if(|s| s.offset <= written))
+        self.pending.take_if(|s| s.offset <= written)
     }
 
     /// Writes out every byte received and waits for the hashing: the MD5

@@ -456,6 +456,56 @@ mod tests {
     }
 
     #[test]
+    fn bytes_hashed_elsewhere_keep_their_place_and_their_offsets() {
+        let data = data(THREAD_AFTER as usize + 4 * PIECE + 777);
+        let mut stream = StreamHasher::new(Hasher::new(), 0);
+        let (tx, rx) = mpsc::channel();
+        let mut at = 0;
+        let mut marked_at = 0;
+        for (i, n) in [5000, PIECE, 3 * PIECE, 123].iter().cycle().enumerate() {
+            let n = (*n).min(data.len() - at);
+            if n == 0 {
+                break;
+            }
+            let piece = data[at..at + n].to_vec();
+            if i % 2 == 0 {
+                stream.update(&piece);
+            } else {
+                // As a stage is: hashed where it lies, then passed on.
+                let passed_on = tx.clone();
+                stream.update_with(n, move |hasher| {
+                    hasher.update(&piece);
+                    passed_on.send(piece.len()).unwrap();
+                });
+            }
+            at += n;
+            if i == 5 {
+                stream.mark();
+                marked_at = at;
+            }
+        }
+        assert!(matches!(stream.mode, Mode::Threaded(_)));
+        assert_eq!(stream.fed(), data.len() as u64);
+        // The mark arrives once the hashing thread gets to it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mark = loop {
+            if let Some(mark) = stream.take_snapshot() {
+                break mark;
+            }
+            assert!(std::time::Instant::now() < deadline, "the mark never came");
+            thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(mark.offset, marked_at as u64);
+        let mut resumed = StreamHasher::new(Hasher::restore(&mark.state).unwrap(), mark.offset);
+        resumed.update(&data[marked_at..]);
+        assert_eq!(resumed.finish().finish(), md5_bytes(&data));
+        let whole = stream.finish();
+        drop(tx);
+        assert!(rx.iter().count() > 0, "the buffers were passed on");
+        assert_eq!(whole.finish(), md5_bytes(&data));
+    }
+
+    #[test]
     fn a_small_stream_stays_inline_and_marks_at_once() {
         let data = data(100_000);
         let mut stream = StreamHasher::new(Hasher::new(), 0);
