@@ -8,6 +8,7 @@ use serde_json::Value;
 
 /// Every figure `ferry-bench all` reports.
 const FIGURES: &[&str] = &[
+    "md5sum_baseline",
     "md5_baseline",
     "tcp_baseline",
     "disk_baseline",

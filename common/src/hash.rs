@@ -11,10 +11,9 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::str::FromStr;
 
-use md5::digest::common::hazmat::SerializableState;
-use md5::{Digest, Md5};
-
+mod md5;
 mod stream;
+use md5::Md5;
 pub use stream::{Snapshot, StreamHasher};
 
 /// An MD5 digest.
@@ -77,19 +76,18 @@ impl Hasher {
 
     /// The digest of everything fed so far.
     pub fn finish(self) -> Md5Digest {
-        Md5Digest(self.0.finalize().into())
+        Md5Digest(self.0.finish())
     }
 
     /// The running state as hex, to be stored and later given to [`Hasher::restore`].
     pub fn save(&self) -> String {
-        hex(&self.0.serialize())
+        hex(&self.0.save())
     }
 
     /// Rebuilds a hasher from [`Hasher::save`]'s output; `None` if the text is not one.
     pub fn restore(saved: &str) -> Option<Hasher> {
         let bytes = unhex(saved)?;
-        let state = bytes.as_slice().try_into().ok()?;
-        Md5::deserialize(state).ok().map(Hasher)
+        Md5::restore(bytes.as_slice().try_into().ok()?).map(Hasher)
     }
 }
 
