@@ -57,35 +57,28 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
 
     b.say("transfer: md5sum baseline");
     let md5sum_run = md5sum(&source);
-    let md5sum_secs = match &md5sum_run {
-        Ok((digest, secs)) => {
-            let (digest, secs) = (digest.clone(), *secs);
-            b.push(
-                Figure::new(
-                    GROUP,
-                    "md5sum_baseline",
-                    format!("md5sum of {label} (the targets' baseline)"),
-                    mb_per_s(size, secs),
-                    "MB/s",
-                )
-                .baseline(format!("{secs:.2} s"))
-                .detail("seconds", secs)
-                .detail("bytes", size)
-                .detail("md5", digest),
-            );
-            Some(secs)
-        }
-        Err(e) => {
-            b.push(Figure::skipped(
-                GROUP,
-                "md5sum_baseline",
-                format!("md5sum of {label} (the targets' baseline)"),
-                "MB/s",
-                format!("{e:#}; the targets use Ferry's own MD5 pass"),
-            ));
-            None
-        }
-    };
+    let md5sum_name = format!("md5sum of {label} (the targets' baseline)");
+    b.push(match &md5sum_run {
+        Ok((digest, secs)) => Figure::new(
+            GROUP,
+            "md5sum_baseline",
+            md5sum_name,
+            mb_per_s(size, *secs),
+            "MB/s",
+        )
+        .baseline(format!("{secs:.2} s"))
+        .detail("seconds", *secs)
+        .detail("bytes", size)
+        .detail("md5", digest.as_str()),
+        Err(e) => Figure::skipped(
+            GROUP,
+            "md5sum_baseline",
+            md5sum_name,
+            "MB/s",
+            format!("{e:#}; the targets use Ferry's own MD5 pass"),
+        ),
+    });
+    let md5sum_secs = md5sum_run.as_ref().ok().map(|&(_, secs)| secs);
 
     b.say("transfer: Ferry's own MD5 pass");
     let started = Instant::now();
