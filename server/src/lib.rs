@@ -16,6 +16,8 @@ mod meter;
 mod session;
 pub mod status;
 pub mod storage;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::io::{self, Write};

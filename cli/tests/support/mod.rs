@@ -9,11 +9,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use ferry_server::{Config, Server};
-use tempfile::TempDir;
-
 /// The admin password every test server starts with.
-pub const ADMIN_PASSWORD: &str = "admin-secret-1";
+pub use ferry_server::testing::ADMIN_PASSWORD;
+use ferry_server::{Server, testing};
+use tempfile::TempDir;
 
 /// A running server with its own data, logs and scratch folders; all of it
 /// disappears when the value is dropped.
@@ -28,9 +27,7 @@ impl TestServer {
     /// Starts a server with an `admin` account (password [`ADMIN_PASSWORD`]).
     pub fn start() -> TestServer {
         let dir = TempDir::new().expect("a temporary folder");
-        let mut config = Config::new(dir.path().join("data"), dir.path().join("server-logs"));
-        config.bcrypt_cost = 4; // the minimum: tests log in a lot
-        config.admin_password = Some(ADMIN_PASSWORD.to_owned());
+        let config = testing::config(dir.path().join("data"), dir.path().join("server-logs"));
         let server = Server::start(config).expect("the server starts");
         let addr = server.local_addrs()[0].to_string();
         for sub in ["work", "client-logs", "state"] {

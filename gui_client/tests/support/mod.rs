@@ -13,12 +13,12 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_common::Client;
 use ferry_common::client::no_progress;
 use ferry_common::protocol::{ConflictPolicy, Role};
-use ferry_server::{Config, Server};
+pub use ferry_server::testing::ADMIN_PASSWORD;
+use ferry_server::{Server, testing};
 use gui_client::settings::{MemoryStorage, Settings};
 use gui_client::{AppOptions, FerryApp};
 use tempfile::TempDir;
 
-pub const ADMIN_PASSWORD: &str = "admin-secret-1";
 pub const USER_PASSWORD: &str = "user-secret-1";
 
 /// How long a test waits for the app's workers before failing.
@@ -34,10 +34,7 @@ pub struct TestServer {
 impl TestServer {
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(dir.path().join("data"), dir.path().join("logs"));
-        config.bcrypt_cost = 4;
-        config.admin_password = Some(ADMIN_PASSWORD.to_owned());
-        config.login_failure_delay = Duration::from_millis(10);
+        let config = testing::config(dir.path().join("data"), dir.path().join("logs"));
         let server = Server::start(config).expect("server starts");
         let addr = server.local_addrs()[0].to_string();
         TestServer { server, addr, dir }

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use ferry_common::Client;
 use ferry_common::protocol::Role;
-use ferry_server::{Config, Server};
+pub use ferry_server::testing::ADMIN_PASSWORD;
+use ferry_server::{Config, Server, testing};
 use tempfile::TempDir;
 
-pub const ADMIN_PASSWORD: &str = "admin-secret-1";
 pub const USER_PASSWORD: &str = "user-secret-1";
 
 /// A running server over its own temp folder; both go away on drop.
@@ -35,10 +35,7 @@ impl TestServer {
 
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(dir.path().join("data"), dir.path().join("logs"));
-        config.bcrypt_cost = 4;
-        config.admin_password = Some(ADMIN_PASSWORD.to_owned());
-        config.login_failure_delay = Duration::from_millis(10);
+        let mut config = testing::config(dir.path().join("data"), dir.path().join("logs"));
         adjust(&mut config);
         let server = Server::start(config).expect("server starts");
         let addr = server.local_addrs()[0].to_string();
