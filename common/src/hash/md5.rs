@@ -93,7 +93,9 @@ impl Md5 {
     /// The digest of everything fed: the message padded with a one bit,
     /// zeros and its length in bits (RFC 1321, sections 3.1 and 3.2).
     pub fn finish(mut self) -> [u8; 16] {
-        let bits = (self.blocks * BLOCK as u64 + self.pos as u64).wrapping_mul(8);
+        // The length modulo 2^64 bits, as the RFC counts it.
+        let bytes = self.blocks.wrapping_mul(BLOCK as u64) + self.pos as u64;
+        let bits = bytes.wrapping_mul(8);
         let mut tail = [0u8; 2 * BLOCK];
         tail[..self.pos].copy_from_slice(&self.buf[..self.pos]);
         tail[self.pos] = 0x80;
