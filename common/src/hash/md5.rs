@@ -94,7 +94,10 @@ impl Md5 {
     /// zeros and its length in bits (RFC 1321, sections 3.1 and 3.2).
     pub fn finish(mut self) -> [u8; 16] {
         // The length modulo 2^64 bits, as the RFC counts it.
-        let bytes = (self.blocks.wrapping_mul(BLOCK as u64)).wrapping_add(self.pos as u64);
+        let bytes = self
+            .blocks
+            .wrapping_mul(BLOCK as u64)
+            .wrapping_add(self.pos as u64);
         let bits = bytes.wrapping_mul(8);
         let mut tail = [0u8; 2 * BLOCK];
         tail[..self.pos].copy_from_slice(&self.buf[..self.pos]);
