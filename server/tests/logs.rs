@@ -7,12 +7,13 @@ use std::io::Cursor;
 use ferry_common::Client;
 use ferry_common::client::no_progress;
 use ferry_common::protocol::ConflictPolicy;
+use support::ADMIN_PASSWORD;
 
 #[test]
 fn log_file_has_timestamped_events_and_no_passwords() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addr, _) = support::start_binary(dir.path(), Some("admin-secret-1"));
-    let (mut c, _) = Client::connect_and_login(&addr, "admin", "admin-secret-1").unwrap();
+    let (_server, addr, _) = support::start_binary(dir.path(), Some(ADMIN_PASSWORD));
+    let (mut c, _) = Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
     let _ = Client::connect(&addr)
         .unwrap()
         .login("admin", "not-the-password");
@@ -62,7 +63,7 @@ fn log_file_has_timestamped_events_and_no_passwords() {
         assert!(log.contains(event), "log lacks {event:?}:\n{log}");
     }
     assert!(
-        !log.contains("admin-secret-1") && !log.contains("not-the-password"),
+        !log.contains(ADMIN_PASSWORD) && !log.contains("not-the-password"),
         "a password reached the log"
     );
     assert!(!log.contains("evil\nname"), "a name broke a log line");
