@@ -456,8 +456,10 @@ pub enum ProtocolError {
     /// The line was not UTF-8.
     #[error("the line is not valid UTF-8 text")]
     NotUtf8,
-    /// The verb is unknown.
-    #[error("unknown command {0:?}; the commands are {ALL_VERBS}")]
+    /// The verb is unknown. It holds the verb as sent when that is at most
+    /// 20 ASCII letters and digits, and is empty otherwise: a verb run
+    /// together with its arguments (by a tab, say) could hold a password.
+    #[error("{}", unknown_verb_message(.0))]
     UnknownVerb(String),
     /// A required argument is missing.
     #[error("{verb} is missing its {field}; usage: {usage}")]
@@ -499,6 +501,101 @@ pub enum ProtocolError {
         /// The repeated key.
         key: String,
     },
+    /// A malformed request that carries a password (`LOGIN`, `USERADD`,
+    /// `PASSWD`): what is wrong, without repeating any of its arguments.
+    #[error("{verb}: {problem} (the line is not repeated: it may hold a password); usage: {usage}")]
+    Concealed {
+        /// The verb.
+        verb: &'static str,
+        /// What is wrong, in words that quote nothing the client sent.
+        problem: String,
+        /// The verb's usage line.
+        usage: &'static str,
+    },
+}
+
+impl ProtocolError {
+    /// The verb of the line when it was recognised, so that a caller can
+    /// tell a malformed `UPLOAD` (which is still followed by its body) from
+    /// a line that is no request at all. Parsing is the one place that
+    /// splits a line into its verb and arguments.
+    pub fn verb(&self) -> Option<&'static str> {
+        match self {
+            ProtocolError::Missing { verb, .. }
+            | ProtocolError::Extra { verb, .. }
+            | ProtocolError::Invalid { verb, .. }
+            | ProtocolError::Duplicate { verb, .. }
+            | ProtocolError::Concealed { verb, .. } => Some(verb),
+            ProtocolError::Empty | ProtocolError::NotUtf8 | ProtocolError::UnknownVerb(_) => None,
+        }
+    }
+
+    /// The same error with nothing of the client's text in it, for a line
+    /// that carries a secret.
+    fn concealed(self) -> ProtocolError {
+        match self {
+            ProtocolError::Extra { verb, usage, .. } => ProtocolError::Concealed {
+                verb,
+                problem: "there is an argument too many".to_owned(),
+                usage,
+            },
+            ProtocolError::Invalid {
+                verb,
+                field,
+                expected,
+                ..
+            } => ProtocolError::Concealed {
+                verb,
+                problem: format!("the {field} is not valid: it must be {expected}"),
+                usage: usage_of(verb),
+            },
+            ProtocolError::Duplicate { verb, .. } => ProtocolError::Concealed {
+                verb,
+                problem: "an option is given twice".to_owned(),
+                usage: usage_of(verb),
+            },
+            other => other,
+        }
+    }
+}
+
+/// The requests whose lines carry a password: no error about them may
+/// repeat what was sent.
+const SECRET_VERBS: [&str; 3] = ["LOGIN", "USERADD", "PASSWD"];
+
+const LOGIN_USAGE: &str = "LOGIN <user> <password>";
+const USERADD_USAGE: &str = "USERADD <user> <admin|user> <password>";
+const PASSWD_USAGE: &str = "PASSWD <user> <password>";
+
+fn usage_of(verb: &str) -> &'static str {
+    match verb {
+        "LOGIN" => LOGIN_USAGE,
+        "USERADD" => USERADD_USAGE,
+        "PASSWD" => PASSWD_USAGE,
+        _ => "see docs/PROTOCOL.md",
+    }
+}
+
+/// The longest verb an `UNKNOWN_VERB` reply repeats.
+const MAX_SHOWN_VERB: usize = 20;
+
+/// The verb as an `UnknownVerb` error may hold it: itself when it is a
+/// short run of ASCII letters and digits, else nothing.
+fn shown_verb(verb: &str) -> String {
+    let plain = !verb.is_empty()
+        && verb.len() <= MAX_SHOWN_VERB
+        && verb.bytes().all(|b| b.is_ascii_alphanumeric());
+    if plain { verb.to_owned() } else { String::new() }
+}
+
+fn unknown_verb_message(verb: &str) -> String {
+    if verb.is_empty() {
+        format!(
+            "unknown command (a command is a word of letters followed by a space); the commands are {ALL_VERBS}"
+        )
+    } else {
+        format!("unknown command {verb:?}; the commands are {ALL_VERBS}")
+    }
 }
 
 const ALL_VERBS: &str = "LOGIN, LIST, STAT, HISTORY, DOWNLOAD, UPLOAD, CHUNKS, DELETE, LOGS, USERS, USERADD, USERDEL, PASSWD, ROLE, PING, QUIT";
@@ -738,9 +835,19 @@ impl Request {
     pub fn parse(line: &str) -> Result<Request, ProtocolError> {
         let (verb, rest) = split_verb(line)?;
         let verb_upper = verb.to_ascii_uppercase();
-        let request = match verb_upper.as_str() {
+        let parsed = Self::parse_verb(&verb_upper, rest);
+        if SECRET_VERBS.contains(&verb_upper.as_str()) {
+            parsed.map_err(ProtocolError::concealed)
+        } else {
+            parsed
+        }
+    }
+
+    /// Parses the arguments `rest` of a request with the (uppercased) verb.
+    fn parse_verb(verb: &str, rest: &str) -> Result<Request, ProtocolError> {
+        let request = match verb {
             "LOGIN" => {
-                let mut a = Args::new("LOGIN", "LOGIN <user> <password>", rest);
+                let mut a = Args::new("LOGIN", LOGIN_USAGE, rest);
                 let user = a.word("user")?;
                 let password = Secret(a.word("password")?);
                 a.finish()?;
@@ -830,7 +937,7 @@ impl Request {
                 Request::Users
             }
             "USERADD" => {
-                let mut a = Args::new("USERADD", "USERADD <user> <admin|user> <password>", rest);
+                let mut a = Args::new("USERADD", USERADD_USAGE, rest);
                 let user = a.word("user")?;
                 let role = a.parsed("role", "admin or user")?;
                 let password = Secret(a.word("password")?);
@@ -848,7 +955,7 @@ impl Request {
                 Request::UserDel { user }
             }
             "PASSWD" => {
-                let mut a = Args::new("PASSWD", "PASSWD <user> <password>", rest);
+                let mut a = Args::new("PASSWD", PASSWD_USAGE, rest);
                 let user = a.word("user")?;
                 let password = Secret(a.word("password")?);
                 a.finish()?;
@@ -869,7 +976,7 @@ impl Request {
                 Args::new("QUIT", "QUIT", rest).finish()?;
                 Request::Quit
             }
-            _ => return Err(ProtocolError::UnknownVerb(verb.chars().take(40).collect())),
+            _ => return Err(ProtocolError::UnknownVerb(shown_verb(verb))),
         };
         Ok(request)
     }
@@ -1072,7 +1179,7 @@ impl Reply {
                 a.finish()?;
                 Reply::User { name, role }
             }
-            other => return Err(ProtocolError::UnknownVerb(other.chars().take(40).collect())),
+            other => return Err(ProtocolError::UnknownVerb(shown_verb(other))),
         };
         Ok(reply)
     }
@@ -1168,10 +1275,7 @@ fn parse_ok(rest: &str) -> Result<Reply, ProtocolError> {
             Reply::Deleted { name, versions }
         }
         other => {
-            return Err(ProtocolError::UnknownVerb(format!(
-                "OK {}",
-                other.chars().take(40).collect::<String>()
-            )));
+            return Err(ProtocolError::UnknownVerb(shown_verb(other)));
         }
     };
     Ok(reply)

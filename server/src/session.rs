@@ -391,11 +391,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             Ok(text) => text,
             Err(e) => return Ok(Err((ErrorCode::BadRequest, e.to_string(), false))),
         };
-        let upload_verb = text
-            .split_ascii_whitespace()
-            .next()
-            .is_some_and(|v| v.eq_ignore_ascii_case("UPLOAD"));
         Ok(Request::parse(text).map_err(|e| {
+            // The parser alone splits off the verb: a line it does not take
+            // for an UPLOAD has no body to swallow.
+            let upload_verb = e.verb() == Some("UPLOAD");
             let code = match e {
                 ProtocolError::UnknownVerb(_) => ErrorCode::UnknownVerb,
                 _ => ErrorCode::BadRequest,

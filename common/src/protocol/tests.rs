@@ -130,6 +130,67 @@ fn malformed_requests_say_what_is_wrong() {
     }
 }
 
+/// Every way to make a secret-carrying line malformed: the error (which the
+/// server sends back and logs) repeats none of what was sent.
+#[test]
+fn malformed_secret_lines_repeat_nothing_of_the_line() {
+    let secret = "Tr0ub4dor%zz";
+    let lines = [
+        format!("LOGIN alice {secret}"),
+        format!("LOGIN alice {secret} extra"),
+        format!("LOGIN {secret}%zz pw"),
+        format!("login alice pw {secret}"),
+        format!("USERADD bob user {secret}"),
+        format!("USERADD bob {secret} pw"),
+        format!("USERADD bob user pw {secret}"),
+        format!("USERADD {secret} user pw"),
+        format!("PASSWD bob {secret}"),
+        format!("PASSWD bob pw {secret}"),
+        format!("passwd {secret} pw"),
+        format!("LOGIN\talice\t{secret}"),
+        format!("LOGIN\u{a0}alice\u{a0}{secret}"),
+        format!("USERADD\tbob user {secret}"),
+        format!("{secret}LOGIN alice pw"),
+    ];
+    for line in &lines {
+        let err = Request::parse(line).expect_err(line);
+        let text = err.to_string();
+        assert!(
+            !text.contains("Tr0ub4dor") && !text.contains("bob") && !text.contains("alice"),
+            "{line:?} is repeated in {text:?}"
+        );
+    }
+    // What is wrong is still said.
+    let err = Request::parse("LOGIN alice pw extra").unwrap_err();
+    assert!(err.to_string().contains("an argument too many"), "{err}");
+    assert!(err.to_string().contains("LOGIN <user> <password>"), "{err}");
+}
+
+#[test]
+fn unknown_verbs_are_repeated_only_when_plain() {
+    let err = Request::parse("FETCH a").unwrap_err();
+    assert!(err.to_string().contains("\"FETCH\""), "{err}");
+    for line in ["UPLOAD\tname 5 fail", "LIST\u{a0}x", &"X".repeat(21)] {
+        let err = Request::parse(line).unwrap_err();
+        assert_eq!(err, ProtocolError::UnknownVerb(String::new()), "{line:?}");
+        assert!(err.to_string().starts_with("unknown command ("), "{err}");
+    }
+}
+
+/// The parser is the one tokenizer: a line it does not read as an UPLOAD
+/// reports no verb, so the server expects no upload body after it.
+#[test]
+fn errors_name_the_verb_only_when_it_was_recognised() {
+    assert_eq!(Request::parse("UPLOAD\tname 5 fail").unwrap_err().verb(), None);
+    assert_eq!(
+        Request::parse("upload name -5 fail").unwrap_err().verb(),
+        Some("UPLOAD")
+    );
+    assert_eq!(Request::parse("UPLOAD").unwrap_err().verb(), Some("UPLOAD"));
+    assert_eq!(Request::parse("").unwrap_err().verb(), None);
+    assert_eq!(Request::parse("LOGIN a b c").unwrap_err().verb(), Some("LOGIN"));
+}
+
 #[test]
 fn passwords_never_show_in_debug_output() {
     let r = req(b"LOGIN alice hunter2").unwrap();
