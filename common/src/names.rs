@@ -4,9 +4,21 @@
 //! [`validate_name`] before anything else looks at it. Names are labels in the
 //! server's database, never paths: the server stores content under ids it
 //! chooses itself. The rules still forbid everything that could be mistaken
-//! for a path or forge a log line on any platform, so a name that is valid
-//! here is also a safe file name to save under on the client.
+//! for a path or forge a log line on any platform, so a valid name is always
+//! one path component: joined to a folder, it cannot leave that folder.
+//!
+//! A valid name is not always a file name the client's system will create,
+//! though. Windows refuses `CON`, `NUL.txt`, `a?b` and `notes.`, all valid
+//! here. A client that saves a download under the server's name (the user
+//! gave no file name) first validates it, then saves under
+//! [`local_file_name`], which maps it to a name the local system accepts by
+//! the rule documented at [`local_file_name_for`]; when that differs from the
+//! server's name, the client says so. The mapping is for saving only: the
+//! server, the logs and resume sidecars keep the server's name.
+//!
+//! This module does not touch the file system.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The longest name accepted, in bytes of UTF-8.
@@ -87,6 +99,143 @@ pub fn versioned_name(name: &str, n: u32) -> String {
         cut -= 1;
     }
     format!("{}{tag}{ext}", stem[..cut].trim_end())
+}
+
+/// The kind of system a download is saved on, which decides
+/// [`local_file_name_for`]'s rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LocalOs {
+    /// Windows: reserved device names, `< > : " / \ | ? *`, control
+    /// characters and a trailing dot or space cannot be saved.
+    Windows,
+    /// macOS: `:` is shown as `/` in the Finder.
+    MacOs,
+    /// Linux and other Unix-like systems: names are kept as they are (every
+    /// valid name is a legal file name there, though a FAT or SMB file
+    /// system mounted there may still refuse some).
+    Other,
+}
+
+impl LocalOs {
+    /// The system this program was built for.
+    pub fn current() -> LocalOs {
+        if cfg!(target_os = "windows") {
+            LocalOs::Windows
+        } else if cfg!(target_os = "macos") {
+            LocalOs::MacOs
+        } else {
+            LocalOs::Other
+        }
+    }
+}
+
+impl fmt::Display for LocalOs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LocalOs::Windows => "Windows",
+            LocalOs::MacOs => "macOS",
+            LocalOs::Other => "this system",
+        })
+    }
+}
+
+/// [`local_file_name_for`] on the system this program runs on.
+pub fn local_file_name(name: &str) -> Cow<'_, str> {
+    local_file_name_for(name, LocalOs::current())
+}
+
+/// The file name under which a download of `name` is saved on `os` when the
+/// user did not choose one. `name` must have passed [`validate_name`]: this
+/// function makes a valid name savable, it does not make an arbitrary string
+/// safe to join to a path.
+///
+/// The rule:
+///
+/// - **Windows.** Each of `<` `>` `:` `"` `/` `\` `|` `?` `*` and each
+///   control character U+0000–U+001F becomes `_` (`a?b` → `a_b`). A trailing
+///   `.` or space becomes `_` (`notes.` → `notes_`). Then, if the part before
+///   the first `.`, ignoring trailing spaces and case, is a reserved device
+///   name (`CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9`,
+///   `COM¹`–`COM³`, `LPT¹`–`LPT³`), a `_` is put in front (`CON` → `_CON`,
+///   `nul.tar.gz` → `_nul.tar.gz`). If that `_` would make the name longer
+///   than [`MAX_NAME_BYTES`], the character just before the last `.` is
+///   dropped to make room.
+/// - **macOS.** `:` becomes `_` (the Finder shows `:` as `/`). Valid names
+///   never hold `:`, so in practice nothing changes.
+/// - **Other systems** (Linux, BSD): the name is unchanged.
+///
+/// The result of a valid name is itself valid, and mapping it again changes
+/// nothing. Two different names can map to the same local name (`a?b` and
+/// `a_b` on Windows); a client saving several files into one folder checks
+/// for that.
+pub fn local_file_name_for(name: &str, os: LocalOs) -> Cow<'_, str> {
+    match os {
+        LocalOs::Windows => windows_file_name(name),
+        LocalOs::MacOs => replace_chars(name, |c| c == ':'),
+        LocalOs::Other => Cow::Borrowed(name),
+    }
+}
+
+fn windows_file_name(name: &str) -> Cow<'_, str> {
+    let mut local = replace_chars(name, |c| {
+        matches!(
+            c,
+            '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0'..='\x1f'
+        )
+    });
+    // Windows silently drops a trailing dot or space, so "notes." would be
+    // saved as "notes" (or refused); keep the character, visibly.
+    if local.ends_with(['.', ' ']) {
+        let text = local.to_mut();
+        text.pop();
+        text.push('_');
+    }
+    if is_windows_device_name(&local) {
+        let text = local.to_mut();
+        text.insert(0, '_');
+        if text.len() > MAX_NAME_BYTES {
+            // A reserved stem is followed by a '.', so there is one; the
+            // character before the last one is never the '_' just added.
+            let dot = text.rfind('.').unwrap_or(text.len());
+            if let Some((at, _)) = text[..dot].char_indices().next_back() {
+                text.remove(at);
+            }
+        }
+    }
+    local
+}
+
+/// Whether Windows takes `name` for a device: its part before the first
+/// `.`, trailing spaces ignored, is a reserved name in any case.
+fn is_windows_device_name(name: &str) -> bool {
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(' ');
+    if ["CON", "PRN", "AUX", "NUL"]
+        .iter()
+        .any(|device| stem.eq_ignore_ascii_case(device))
+    {
+        return true;
+    }
+    let Some((port, number)) = stem.get(..3).zip(stem.get(3..)) else {
+        return false;
+    };
+    (port.eq_ignore_ascii_case("COM") || port.eq_ignore_ascii_case("LPT"))
+        && matches!(
+            number,
+            "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+        )
+}
+
+/// `text` with every character for which `bad` holds replaced by `_`,
+/// borrowed when there is none.
+fn replace_chars(text: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&bad) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().map(|c| if bad(c) { '_' } else { c }).collect())
 }
 
 /// Shows untrusted text in a log line: quoted, with control characters,
@@ -177,6 +326,140 @@ mod tests {
             renamed.len() <= MAX_NAME_BYTES && renamed.ends_with("_v2"),
             "{renamed}"
         );
+    }
+
+    #[test]
+    fn local_names_by_system() {
+        use LocalOs::*;
+        let long_con = format!("CON.{}.txt", "x".repeat(247));
+        let long_con_local = format!("_CON.{}.txt", "x".repeat(246));
+        let long_dotless = format!("con.{}a", "é".repeat(125));
+        let long_dotless_local = format!("_co.{}a", "é".repeat(125));
+        let cases: &[(&str, LocalOs, &str)] = &[
+            // Ordinary names are kept everywhere.
+            ("report.pdf", Windows, "report.pdf"),
+            ("Übersicht März.txt", Windows, "Übersicht März.txt"),
+            (".profile", Windows, ".profile"),
+            ("a..b", Windows, "a..b"),
+            ("CONTRACT.pdf", Windows, "CONTRACT.pdf"),
+            ("console", Windows, "console"),
+            ("COM10", Windows, "COM10"),
+            ("COM0", Windows, "COM0"),
+            ("LPT", Windows, "LPT"),
+            ("my CON.txt", Windows, "my CON.txt"),
+            ("notes.CON", Windows, "notes.CON"),
+            // Characters Windows refuses.
+            ("a?b", Windows, "a_b"),
+            ("<>\"|?*.txt", Windows, "______.txt"),
+            ("why?.txt", Windows, "why_.txt"),
+            // Refused by validate_name, mapped anyway.
+            ("a:b/c\\d", Windows, "a_b_c_d"),
+            ("tab\there\x1f", Windows, "tab_here_"),
+            // A trailing dot or space.
+            ("trailing.", Windows, "trailing_"),
+            ("a..", Windows, "a._"),
+            ("a .", Windows, "a _"),
+            ("trailing ", Windows, "trailing_"),
+            // Reserved device names, with or without extensions, any case.
+            ("CON", Windows, "_CON"),
+            ("CON.txt", Windows, "_CON.txt"),
+            ("con.txt", Windows, "_con.txt"),
+            ("Nul.tar.gz", Windows, "_Nul.tar.gz"),
+            ("PRN", Windows, "_PRN"),
+            ("aux.c", Windows, "_aux.c"),
+            ("COM1", Windows, "_COM1"),
+            ("com9.log", Windows, "_com9.log"),
+            ("LPT5", Windows, "_LPT5"),
+            ("COM¹", Windows, "_COM¹"),
+            ("lpt³.txt", Windows, "_lpt³.txt"),
+            ("CON .txt", Windows, "_CON .txt"),
+            ("NUL..txt", Windows, "_NUL..txt"),
+            // Steps combine: the dot goes first, then the stem is checked.
+            ("CON.", Windows, "CON_"),
+            ("CON..", Windows, "_CON._"),
+            ("NUL?.txt", Windows, "NUL_.txt"),
+            // The prefix never makes a name too long.
+            (&long_con, Windows, &long_con_local),
+            (&long_dotless, Windows, &long_dotless_local),
+            // macOS: only ':' (which validate_name refuses anyway).
+            ("a:b", MacOs, "a_b"),
+            ("CON", MacOs, "CON"),
+            ("a?b", MacOs, "a?b"),
+            ("trailing.", MacOs, "trailing."),
+            // Elsewhere: unchanged.
+            ("CON", Other, "CON"),
+            ("a?b*", Other, "a?b*"),
+            ("trailing.", Other, "trailing."),
+        ];
+        for &(name, os, want) in cases {
+            let got = local_file_name_for(name, os);
+            assert_eq!(got, want, "{name:?} on {os}");
+            assert_eq!(
+                local_file_name_for(&got, os),
+                got,
+                "mapping {name:?} on {os} again changes it"
+            );
+            if validate_name(name).is_ok() {
+                assert_eq!(validate_name(&got), Ok(()), "{name:?} on {os} -> {got:?}");
+            }
+        }
+        assert_eq!(validate_name(&long_con), Ok(()));
+        assert_eq!(long_con.len(), MAX_NAME_BYTES);
+        assert_eq!(validate_name(&long_dotless), Ok(()));
+        assert_eq!(long_dotless.len(), MAX_NAME_BYTES);
+    }
+
+    #[test]
+    fn unchanged_names_are_borrowed() {
+        for os in [LocalOs::Windows, LocalOs::MacOs, LocalOs::Other] {
+            assert!(matches!(
+                local_file_name_for("report.pdf", os),
+                Cow::Borrowed("report.pdf")
+            ));
+        }
+        assert_eq!(local_file_name("report.pdf"), "report.pdf");
+    }
+
+    #[test]
+    fn the_current_system_is_the_target() {
+        let want = if cfg!(windows) {
+            LocalOs::Windows
+        } else if cfg!(target_os = "macos") {
+            LocalOs::MacOs
+        } else {
+            LocalOs::Other
+        };
+        assert_eq!(LocalOs::current(), want);
+        assert_eq!(local_file_name("CON"), local_file_name_for("CON", want));
+        assert_eq!(LocalOs::Windows.to_string(), "Windows");
+        assert_eq!(LocalOs::MacOs.to_string(), "macOS");
+    }
+
+    #[test]
+    fn every_valid_name_maps_to_a_valid_stable_name() {
+        // Short names built from the characters that matter, exhaustively.
+        let alphabet = ["C", "O", "N", "1", "¹", ".", " ", "?", "é", "a"];
+        let mut names = vec![String::new()];
+        for _ in 0..4 {
+            names = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            for name in &names {
+                if validate_name(name).is_err() {
+                    continue;
+                }
+                for os in [LocalOs::Windows, LocalOs::MacOs, LocalOs::Other] {
+                    let local = local_file_name_for(name, os);
+                    assert_eq!(validate_name(&local), Ok(()), "{name:?} on {os}");
+                    assert_eq!(local_file_name_for(&local, os), local, "{name:?} on {os}");
+                    if os == LocalOs::Windows {
+                        assert!(!is_windows_device_name(&local), "{name:?} -> {local:?}");
+                        assert!(!local.ends_with(['.', ' ']), "{name:?} -> {local:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
