@@ -8,6 +8,7 @@ use std::path::Path;
 use ferry_common::Role;
 use ferry_common::client::Stored;
 use ferry_common::mirror::MirrorReport;
+use ferry_common::names::LocalOs;
 use ferry_common::protocol::{FileEntry, VersionInfo};
 use ferry_common::transfer::DownloadReport;
 use unicode_width::UnicodeWidthStr;
@@ -199,6 +200,17 @@ pub fn mirrored_line(name: &str, dest: &Path, got: &MirrorReport) -> String {
         quoted(&dest.display().to_string()),
         human_size(got.size),
         got.md5
+    )
+}
+
+/// The stderr note for a download saved under another name than the
+/// server's, because that name cannot be saved on `os` as it is.
+pub fn renamed_note(name: &str, local: &str, os: LocalOs) -> String {
+    format!(
+        "ferry-cli: note: saved {} as {}: {} is not a valid file name on {os}",
+        quoted(name),
+        quoted(local),
+        quoted(name)
     )
 }
 

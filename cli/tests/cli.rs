@@ -484,3 +484,60 @@ fn many_files_go_up_and_down_in_one_call() {
         .run(&["download", "-o", "one.txt", "note 1.txt", "note 2.txt"]);
     assert_eq!(run.code, 2, "{run:#?}");
 }
+
+#[test]
+fn names_this_system_cannot_save_still_download() {
+    use ferry_common::names::{LocalOs, local_file_name};
+    let server = TestServer::start();
+    // Valid on the server; Windows cannot create any of these as they are.
+    let names = ["CON", "nul.txt", "why?.txt", "trailing."];
+    for (i, name) in names.iter().enumerate() {
+        let source = server.write_file(&format!("source {i}"), name.as_bytes());
+        server.admin_ok(&["upload", source.to_str().unwrap(), "--as", name]);
+    }
+    // The note, if this system needs one, for `name`.
+    let note = |name: &str| {
+        let local = local_file_name(name);
+        (local != name).then(|| {
+            format!(
+                "ferry-cli: note: saved {name:?} as {local:?}: {name:?} is not a valid file name on {}",
+                LocalOs::current()
+            )
+        })
+    };
+    let check = |folder: &str, name: &str, stderr: &str| {
+        let saved = server.work_dir().join(folder).join(&*local_file_name(name));
+        assert_eq!(fs::read(&saved).unwrap(), name.as_bytes(), "{name}");
+        match note(name) {
+            Some(line) => assert!(stderr.lines().any(|l| l == line), "{stderr}"),
+            None => assert!(!stderr.contains("is not a valid file name"), "{stderr}"),
+        }
+    };
+
+    fs::create_dir(server.work_dir().join("one by one")).unwrap();
+    for name in names {
+        let run = server.admin_ok(&["download", name, "-o", "one by one/"]);
+        check("one by one", name, &run.stderr);
+    }
+
+    fs::create_dir(server.work_dir().join("batch")).unwrap();
+    let mut args = vec!["download", "-o", "batch"];
+    args.extend(names);
+    let run = server.admin_ok(&args);
+    assert_eq!(run.stdout.lines().count(), names.len(), "{run:#?}");
+    for name in names {
+        check("batch", name, &run.stderr);
+    }
+
+    // The server itself counts as a second mirror: same size, same MD5.
+    fs::create_dir(server.work_dir().join("mirrored")).unwrap();
+    let run = server.admin_ok(&[
+        "download",
+        "CON",
+        "-o",
+        "mirrored",
+        "--mirror",
+        server.addr(),
+    ]);
+    check("mirrored", "CON", &run.stderr);
+}

@@ -12,6 +12,7 @@ mod users;
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::Result;
+use ferry_common::names::LocalOs;
 use ferry_common::transfer::Connector;
 
 use crate::args::{Cli, Command, UsersCommand};
@@ -74,11 +75,11 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
             transfer::upload(&check_login(cli)?, &plan, retry(cli), term, out)
         }
         Command::Download(args) if args.names.len() > 1 => {
-            let plan = transfer::plan_downloads(args)?;
+            let plan = transfer::plan_downloads(args, LocalOs::current())?;
             transfer::download_batch(&check_login(cli)?, &plan, out)
         }
         Command::Download(args) => {
-            let dest = transfer::download_destination(args)?;
+            let dest = transfer::download_destination(args, LocalOs::current())?;
             transfer::download(&check_login(cli)?, args, &dest, retry(cli), term, out)
         }
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use ferry_common::client::BATCH_MAX_FILE;
 use ferry_common::mirror::{self, MirrorOptions};
-use ferry_common::names::validate_name;
+use ferry_common::names::{LocalOs, local_file_name_for, validate_name};
 use ferry_common::transfer::{self, Connector, DownloadOptions, Retry, UploadOptions};
 use ferry_common::{ClientError, ConflictPolicy, ErrorCode};
 
@@ -290,9 +290,20 @@ fn upload_failure(item: &UploadItem, error: ClientError, policy: PolicyChoice) -
     anyhow::Error::new(error).context(format!("could not upload {}{again}", shown(&item.path)))
 }
 
+/// What `download` with several names will do, checked before connecting.
+#[derive(Debug)]
+pub struct BatchPlan {
+    /// Each name on the server with the file it is saved to.
+    files: Vec<(String, PathBuf)>,
+    /// For each file, the note that says its name was changed to be saved
+    /// on this system, if it was.
+    renamed: Vec<Option<String>>,
+}
+
 /// Checks several names and where each will be saved (all into the `-o`
-/// folder, or the current one), before connecting.
-pub fn plan_downloads(args: &DownloadArgs) -> Result<Vec<(String, PathBuf)>> {
+/// folder, or the current one, under the name `os` can save), before
+/// connecting. Two names that would land in the same file are refused.
+pub fn plan_downloads(args: &DownloadArgs, os: LocalOs) -> Result<BatchPlan> {
     if args.version.is_some() || !args.mirror.is_empty() {
         return Err(Failure::usage(
             "--version and --mirror apply to a single file; download the others separately",
@@ -307,36 +318,68 @@ pub fn plan_downloads(args: &DownloadArgs) -> Result<Vec<(String, PathBuf)>> {
         ))
         .into());
     }
-    let mut plan = Vec::with_capacity(args.names.len());
+    let mut plan = BatchPlan {
+        files: Vec::with_capacity(args.names.len()),
+        renamed: Vec::with_capacity(args.names.len()),
+    };
     for name in &args.names {
-        validate_name(name).map_err(|reason| ClientError::BadName {
-            name: name.clone(),
-            reason,
-        })?;
-        let dest = folder.join(name);
-        check_free(&dest, args.force)?;
-        plan.push((name.clone(), dest));
+        checked_name(name)?;
+        let dest = destination(name, Some(&folder), |_| true, os);
+        if let Some((other, _)) = plan
+            .files
+            .iter()
+            .find(|(other, path)| other != name && same_file(path, &dest.path, os))
+        {
+            return Err(Failure::usage(format!(
+                "{} and {} would both be saved as {} on {os}; \
+                 download one of them separately with -o PATH",
+                quoted(other),
+                quoted(name),
+                shown(&dest.path)
+            ))
+            .into());
+        }
+        check_free(&dest.path, args.force)?;
+        plan.files.push((name.clone(), dest.path));
+        plan.renamed.push(dest.renamed);
     }
     Ok(plan)
 }
 
+/// Whether two paths in one folder name the same file on `os`: Windows and
+/// macOS (by default) ignore case.
+fn same_file(a: &Path, b: &Path, os: LocalOs) -> bool {
+    match os {
+        LocalOs::Windows | LocalOs::MacOs => {
+            a.to_string_lossy().to_lowercase() == b.to_string_lossy().to_lowercase()
+        }
+        LocalOs::Other => a == b,
+    }
+}
+
+fn checked_name(name: &str) -> Result<(), ClientError> {
+    validate_name(name).map_err(|reason| ClientError::BadName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
 /// Downloads several files on one connection, pipelined, printing one line
 /// per file. Every file is attempted; the first failure decides the exit status.
-pub fn download_batch(
-    connector: &Connector,
-    plan: &[(String, PathBuf)],
-    out: &mut dyn Write,
-) -> Result<()> {
+pub fn download_batch(connector: &Connector, plan: &BatchPlan, out: &mut dyn Write) -> Result<()> {
     let mut client = connector
         .connect()
         .context("could not start the downloads")?;
     let mut failures: Vec<anyhow::Error> = Vec::new();
     let mut write_error = None;
     client
-        .download_many(plan, &mut |i, result| {
-            let (name, dest) = &plan[i];
+        .download_many(&plan.files, &mut |i, result| {
+            let (name, dest) = &plan.files[i];
             match result {
                 Ok(got) => {
+                    if let Some(note) = &plan.renamed[i] {
+                        eprintln!("{note}");
+                    }
                     let line = format!(
                         "saved {} version {} to {} ({}, md5 {} verified)",
                         quoted(name),
@@ -362,26 +405,50 @@ pub fn download_batch(
     first_failure(failures)
 }
 
-/// Where a download goes: `-o PATH`, a file named NAME inside `-o FOLDER`,
-/// or `./NAME`. `is_dir` is passed in to keep this a pure decision.
-pub fn destination(name: &str, output: Option<&Path>, is_dir: impl Fn(&Path) -> bool) -> PathBuf {
-    match output {
-        None => Path::new(".").join(name),
-        Some(folder) if is_dir(folder) => folder.join(name),
-        Some(path) => path.to_owned(),
+/// Where one download goes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// The file to create.
+    pub path: PathBuf,
+    /// When the file is named after the name on the server but that name
+    /// cannot be saved here as it is: the line that says what was done.
+    pub renamed: Option<String>,
+}
+
+/// Where a download goes: `-o PATH` as given, or, inside `-o FOLDER` or the
+/// current folder, a file named after NAME by the rule of
+/// [`local_file_name_for`] for `os`. `is_dir` is passed in to keep this a
+/// pure decision. The name passed `validate_name`, so it is a single path
+/// component to join, and so is its local form.
+pub fn destination(
+    name: &str,
+    output: Option<&Path>,
+    is_dir: impl Fn(&Path) -> bool,
+    os: LocalOs,
+) -> Destination {
+    let folder = match output {
+        None => Path::new("."),
+        Some(folder) if is_dir(folder) => folder,
+        Some(path) => {
+            return Destination {
+                path: path.to_owned(),
+                renamed: None,
+            };
+        }
+    };
+    let local = local_file_name_for(name, os);
+    Destination {
+        path: folder.join(&*local),
+        renamed: (local != name).then(|| output::renamed_note(name, &local, os)),
     }
 }
 
-/// Checks the name and the output path before connecting. The name passed
-/// `validate_name`, so it is a single safe path component to join.
-pub fn download_destination(args: &DownloadArgs) -> Result<PathBuf> {
+/// Checks the name and the output path before connecting.
+pub fn download_destination(args: &DownloadArgs, os: LocalOs) -> Result<Destination> {
     let name = args.name();
-    validate_name(name).map_err(|reason| ClientError::BadName {
-        name: name.to_owned(),
-        reason,
-    })?;
-    let dest = destination(name, args.output.as_deref(), Path::is_dir);
-    check_free(&dest, args.force)?;
+    checked_name(name)?;
+    let dest = destination(name, args.output.as_deref(), Path::is_dir, os);
+    check_free(&dest.path, args.force)?;
     Ok(dest)
 }
 
@@ -407,13 +474,14 @@ fn check_free(dest: &Path, force: bool) -> Result<(), Failure> {
 pub fn download(
     connector: &Connector,
     args: &DownloadArgs,
-    dest: &Path,
+    target: &Destination,
     retry: Retry,
     term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let dest = target.path.as_path();
     if !args.mirror.is_empty() {
-        return download_mirrored(connector, args, dest, term, out);
+        return download_mirrored(connector, args, target, term, out);
     }
     let options = DownloadOptions {
         version: args.version,
@@ -437,7 +505,10 @@ pub fn download(
         };
         format!("could not download {what}{again}")
     })?;
-    for note in output::download_notes(&report) {
+    for note in output::download_notes(&report)
+        .into_iter()
+        .chain(target.renamed.clone())
+    {
         eprintln!("{note}");
     }
     writeln!(out, "{}", output::saved_line(args.name(), dest, &report))?;
@@ -449,10 +520,11 @@ pub fn download(
 fn download_mirrored(
     connector: &Connector,
     args: &DownloadArgs,
-    dest: &Path,
+    target: &Destination,
     term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let dest = target.path.as_path();
     let mut mirrors = vec![connector.clone()];
     mirrors.extend(args.mirror.iter().map(|m| connector.for_server(m)));
     let options = MirrorOptions {
@@ -480,7 +552,10 @@ fn download_mirrored(
         };
         format!("could not download {}{again}", quoted(args.name()))
     })?;
-    for note in output::mirror_notes(&report) {
+    for note in output::mirror_notes(&report)
+        .into_iter()
+        .chain(target.renamed.clone())
+    {
         eprintln!("{note}");
     }
     writeln!(out, "{}", output::mirrored_line(args.name(), dest, &report))?;
@@ -563,15 +638,252 @@ mod tests {
     fn download_destinations() {
         let never = |_: &Path| false;
         let always = |_: &Path| true;
-        assert_eq!(destination("a b.txt", None, never), Path::new("./a b.txt"));
+        let here = LocalOs::Other;
+        let plain = |path: &str| Destination {
+            path: PathBuf::from(path),
+            renamed: None,
+        };
         assert_eq!(
-            destination("a.txt", Some(Path::new("out")), always),
-            Path::new("out/a.txt")
+            destination("a b.txt", None, never, here),
+            plain("./a b.txt")
         );
         assert_eq!(
-            destination("a.txt", Some(Path::new("copy.txt")), never),
-            Path::new("copy.txt")
+            destination("a.txt", Some(Path::new("out")), always, here),
+            plain("out/a.txt")
         );
+        assert_eq!(
+            destination("a.txt", Some(Path::new("copy.txt")), never, here),
+            plain("copy.txt")
+        );
+        assert_eq!(destination("CON", None, never, here), plain("./CON"));
+    }
+
+    #[test]
+    fn names_windows_cannot_save_are_mapped_and_said() {
+        let never = |_: &Path| false;
+        let always = |_: &Path| true;
+        let win = LocalOs::Windows;
+        let con = destination("CON", Some(Path::new("out")), always, win);
+        assert_eq!(con.path, Path::new("out/_CON"));
+        assert_eq!(
+            con.renamed.as_deref(),
+            Some(
+                r#"ferry-cli: note: saved "CON" as "_CON": "CON" is not a valid file name on Windows"#
+            )
+        );
+        let here = destination("a?b.txt", None, never, win);
+        assert_eq!(here.path, Path::new("./a_b.txt"));
+        assert!(
+            here.renamed
+                .unwrap()
+                .contains(r#"saved "a?b.txt" as "a_b.txt""#)
+        );
+        assert_eq!(
+            destination("notes.", None, never, win).path,
+            Path::new("./notes_")
+        );
+        // A name that needs no change says nothing.
+        assert_eq!(destination("report.pdf", None, never, win).renamed, None);
+        // An explicit -o PATH is the user's choice, used as given.
+        assert_eq!(
+            destination("CON", Some(Path::new("console.txt")), never, win),
+            Destination {
+                path: PathBuf::from("console.txt"),
+                renamed: None
+            }
+        );
+    }
+
+    fn download_args(names: &[&str], output: &Path) -> DownloadArgs {
+        DownloadArgs {
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+            version: None,
+            output: Some(output.to_owned()),
+            force: false,
+            restart: false,
+            mirror: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn batch_plans_use_local_names_and_refuse_collisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = download_args(&["CON.txt", "a?b", "plain.txt"], dir.path());
+        let plan = plan_downloads(&args, LocalOs::Windows).unwrap();
+        let paths: Vec<&Path> = plan.files.iter().map(|(_, p)| p.as_path()).collect();
+        assert_eq!(
+            paths,
+            [
+                dir.path().join("_CON.txt"),
+                dir.path().join("a_b"),
+                dir.path().join("plain.txt")
+            ]
+        );
+        assert_eq!(plan.files[0].0, "CON.txt", "the server's name is asked for");
+        assert!(plan.renamed[0].as_deref().unwrap().ends_with(
+            r#"saved "CON.txt" as "_CON.txt": "CON.txt" is not a valid file name on Windows"#
+        ));
+        assert!(plan.renamed[1].is_some());
+        assert_eq!(plan.renamed[2], None);
+        // On Linux the same names are saved as they are.
+        let plan = plan_downloads(&args, LocalOs::Other).unwrap();
+        assert_eq!(plan.files[1].1, dir.path().join("a?b"));
+        assert!(plan.renamed.iter().all(Option::is_none));
+
+        let clash = plan_downloads(
+            &download_args(&["a?b", "a_b"], dir.path()),
+            LocalOs::Windows,
+        )
+        .unwrap_err();
+        assert_eq!(classify(&clash), Exit::Usage);
+        let text = clash.to_string();
+        assert!(
+            text.starts_with(r#""a?b" and "a_b" would both be saved as "#)
+                && text.contains(" on Windows; download one of them separately"),
+            "{text}"
+        );
+        let case = plan_downloads(
+            &download_args(&["A.txt", "a.txt"], dir.path()),
+            LocalOs::MacOs,
+        );
+        assert!(case.is_err(), "macOS ignores case by default");
+        assert!(
+            plan_downloads(
+                &download_args(&["A.txt", "a.txt"], dir.path()),
+                LocalOs::Other
+            )
+            .is_ok()
+        );
+        // An existing local file counts under its local name.
+        fs::write(dir.path().join("_CON.txt"), b"x").unwrap();
+        let taken =
+            plan_downloads(&download_args(&["CON.txt"], dir.path()), LocalOs::Windows).unwrap_err();
+        assert!(taken.to_string().contains("_CON.txt"), "{taken}");
+    }
+
+    /// The real server with "CON.bin" (version 1, then 2) and "a?b.txt".
+    struct Served {
+        server: Option<ferry_server::Server>,
+        connector: Connector,
+        dir: tempfile::TempDir,
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            if let Some(server) = self.server.take() {
+                server.shutdown();
+            }
+        }
+    }
+
+    fn upload_bytes(connector: &Connector, dir: &Path, name: &str, bytes: &[u8]) {
+        let source = dir.join("source");
+        fs::write(&source, bytes).unwrap();
+        let options = UploadOptions {
+            policy: ConflictPolicy::Overwrite,
+            retry: Retry::default(),
+            state_dir: None,
+        };
+        transfer::upload(connector, &source, name, &options, &mut |_| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    }
+
+    fn serve() -> Served {
+        use ferry_server::testing;
+        let dir = tempfile::tempdir().unwrap();
+        let config = testing::config(dir.path().join("data"), dir.path().join("logs"));
+        let server = ferry_server::Server::start(config).unwrap();
+        let addr = server.local_addrs()[0].to_string();
+        let connector = Connector::new(addr, "admin", testing::ADMIN_PASSWORD);
+        Served {
+            server: Some(server),
+            connector,
+            dir,
+        }
+    }
+
+    fn version_1() -> Vec<u8> {
+        (0..3u32 << 20).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn a_windows_rename_downloads_and_resumes_under_the_local_name() {
+        let served = serve();
+        let connector = &served.connector;
+        upload_bytes(connector, served.dir.path(), "CON.bin", &version_1());
+        let out_dir = served.dir.path().join("out");
+        fs::create_dir(&out_dir).unwrap();
+        let args = download_args(&["CON.bin"], &out_dir);
+        let target = download_destination(&args, LocalOs::Windows).unwrap();
+        assert_eq!(target.path, out_dir.join("_CON.bin"));
+        assert!(target.renamed.is_some());
+
+        // An interrupted first run leaves its partial beside the local name.
+        let stopped = transfer::download(
+            connector,
+            "CON.bin",
+            &target.path,
+            &DownloadOptions::default(),
+            &mut |p| {
+                if p.done > 0 {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
+            },
+        );
+        assert!(
+            matches!(stopped, Err(ClientError::Cancelled)),
+            "{stopped:?}"
+        );
+        let partial = transfer::partial_download(&target.path).expect("a sidecar");
+        assert_eq!(
+            partial.name, "CON.bin",
+            "the sidecar keeps the server's name"
+        );
+        assert!(partial.received > 0 && partial.received < partial.size);
+        assert!(transfer::part_path(&target.path).exists());
+
+        // The file changes on the server; only a resume still fetches version 1.
+        upload_bytes(connector, served.dir.path(), "CON.bin", b"version 2");
+        let term = Terminal {
+            interactive: false,
+            bars: false,
+        };
+        let again = download_destination(&args, LocalOs::Windows).unwrap();
+        assert_eq!(again, target, "the same command finds the same file");
+        let mut out = Vec::new();
+        download(connector, &args, &again, Retry::default(), term, &mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.starts_with(r#"saved "CON.bin" version 1 to "#) && line.contains("_CON.bin"),
+            "{line}"
+        );
+        assert!(fs::read(&target.path).unwrap() == version_1());
+        assert!(transfer::partial_download(&target.path).is_none());
+        assert!(!transfer::part_path(&target.path).exists());
+        assert!(!out_dir.join("CON.bin").exists());
+    }
+
+    #[test]
+    fn a_batch_saves_windows_names_under_their_local_names() {
+        let served = serve();
+        let connector = &served.connector;
+        upload_bytes(connector, served.dir.path(), "a?b.txt", b"question");
+        upload_bytes(connector, served.dir.path(), "plain.txt", b"plain");
+        let out_dir = served.dir.path().join("out");
+        fs::create_dir(&out_dir).unwrap();
+        let args = download_args(&["a?b.txt", "plain.txt"], &out_dir);
+        let plan = plan_downloads(&args, LocalOs::Windows).unwrap();
+        let mut out = Vec::new();
+        download_batch(connector, &plan, &mut out).unwrap();
+        assert_eq!(fs::read(out_dir.join("a_b.txt")).unwrap(), b"question");
+        assert_eq!(fs::read(out_dir.join("plain.txt")).unwrap(), b"plain");
+        assert!(!out_dir.join("a?b.txt").exists());
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#"saved "a?b.txt" version 1 to "#), "{text}");
     }
 
     #[test]
