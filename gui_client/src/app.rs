@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Align, Align2, Color32, Id, Layout, RichText, Ui};
 use ferry_common::ClientError;
-use ferry_common::names::{validate_name, versioned_name};
+use ferry_common::names::{LocalOs, validate_name};
 use ferry_common::protocol::{ConflictPolicy, Role};
 use log::{info, warn};
 
@@ -30,7 +30,7 @@ use crate::settings::Settings;
 use crate::state::admin::{ServerLogView, UsersView};
 use crate::state::client_log::ClientLogView;
 use crate::state::conflicts::{Choice, Conflict, Conflicts};
-use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
+use crate::state::dialogs::{OfferedName, PasswordDialog, PathPrompt, Pending};
 use crate::state::files::FileTable;
 use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
@@ -64,6 +64,10 @@ pub struct AppOptions {
     /// Where uploads keep what lets them resume after the app was closed
     /// (`None`: they resume only within one attempt).
     pub state_dir: Option<PathBuf>,
+    /// Whose file-name rules a download named after the server's name
+    /// follows (`None`: this system's). Tests set Windows to check its rule
+    /// on any system.
+    pub local_os: Option<LocalOs>,
 }
 
 /// The main screen's tabs.
@@ -118,6 +122,7 @@ pub struct FerryApp {
     next_batch: u64,
     quitting: bool,
     state_dir: Option<PathBuf>,
+    local_os: LocalOs,
 }
 
 impl FerryApp {
@@ -165,6 +170,7 @@ impl FerryApp {
             next_batch: 0,
             quitting: false,
             state_dir: options.state_dir,
+            local_os: options.local_os.unwrap_or_else(LocalOs::current),
         }
     }
 
@@ -283,6 +289,8 @@ impl FerryApp {
 
     /// Starts downloading `name` to `dest` from the server and, at the same
     /// time, from `mirrors` (`host:port`, same login; empty: the server only).
+    /// When `dest` ends in the name the download dialog offers and that is
+    /// not the server's name, the transfer row and the status line say why.
     pub fn start_mirrored_download(
         &mut self,
         name: &str,
@@ -297,31 +305,42 @@ impl FerryApp {
         if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
             self.settings.download_dir = Some(dir.to_owned());
         }
+        let renamed = self.offered_name(name, version).reason_for(&dest);
         let id = self
             .transfers
             .add_mirrored_download(name, version, dest, mirrors);
+        if let Some(row) = self.transfers.get_mut(id) {
+            row.renamed = renamed;
+        }
         self.run_download(id);
     }
 
     /// Opens the download dialog for `name` (a version, or the current one):
     /// where to save it ("Browse…" opens the system's save dialog) and
     /// optional mirrors. Double-click and the Download button both land here.
+    /// The name offered is one this system can save (see [`OfferedName`]);
+    /// the dialog says so when it is not the server's.
     pub fn request_download(&mut self, name: &str, version: Option<u32>) {
-        let file_name = match version {
-            Some(v) if Some(v) != self.files.get(name).map(|e| e.current.version) => {
-                versioned_name(name, v)
-            }
-            _ => name.to_owned(),
-        };
+        let offered = self.offered_name(name, version);
         self.prompt = Some(PathPrompt {
             purpose: Purpose::Save {
                 name: name.to_owned(),
                 version,
             },
-            text: self.download_dir().join(file_name).display().to_string(),
-            note: None,
+            text: self
+                .download_dir()
+                .join(&offered.file_name)
+                .display()
+                .to_string(),
+            note: offered.note(),
             mirrors: String::new(),
         });
+    }
+
+    /// The file name a download of `name` is offered under here.
+    fn offered_name(&self, name: &str, version: Option<u32>) -> OfferedName {
+        let current = self.files.get(name).map(|e| e.current.version);
+        OfferedName::new(name, version, current, self.local_os)
     }
 
     /// Asks for files to upload.
@@ -621,7 +640,12 @@ impl FerryApp {
             }
             Followup::Downloaded => {
                 if let Some(row) = self.transfers.get(id) {
-                    let text = format!("Downloaded {} to {}.", row.name, row.local.display());
+                    let why = row
+                        .renamed
+                        .as_ref()
+                        .map(|why| format!(" ({why})"))
+                        .unwrap_or_default();
+                    let text = format!("Downloaded {} to {}{why}.", row.name, row.local.display());
                     self.set_info(text);
                 }
             }
@@ -1033,14 +1057,15 @@ impl FerryApp {
                     let file_name = typed
                         .as_deref()
                         .and_then(Path::file_name)
-                        .map_or(name, |n| n.to_string_lossy().into_owned());
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| self.offered_name(&name, version).file_name);
                     let start = typed
                         .as_deref()
                         .and_then(Path::parent)
                         .filter(|d| d.is_dir())
                         .map_or_else(|| self.download_dir(), Path::to_owned);
                     self.dialogs
-                        .save_file(ctx, &file_name, version, Some(&start));
+                        .save_file(ctx, &name, &file_name, version, Some(&start));
                 }
                 None => {}
             }

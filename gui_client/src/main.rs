@@ -15,6 +15,7 @@ fn main() -> eframe::Result {
         init_logging: true,
         native_dialogs: true,
         state_dir: ferry_common::transfer::default_state_dir(),
+        local_os: None,
     };
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -90,11 +90,13 @@ impl NativeDialogs {
         });
     }
 
-    /// Asks where to save `name`.
+    /// Asks where to save `name` (the name on the server), offering
+    /// `file_name` as the local file's name.
     pub fn save_file(
         &mut self,
         ctx: &egui::Context,
         name: &str,
+        file_name: &str,
         version: Option<u32>,
         start: Option<&Path>,
     ) {
@@ -102,7 +104,9 @@ impl NativeDialogs {
             Some(v) => format!("Save {name} (version {v})"),
             None => format!("Save {name}"),
         };
-        let mut dialog = rfd::FileDialog::new().set_title(title).set_file_name(name);
+        let mut dialog = rfd::FileDialog::new()
+            .set_title(title)
+            .set_file_name(file_name);
         if let Some(dir) = start {
             dialog = dialog.set_directory(dir);
         }

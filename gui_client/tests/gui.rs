@@ -756,3 +756,96 @@ fn logging_out_returns_to_a_filled_login_form() {
         "the password is forgotten"
     );
 }
+
+#[test]
+fn names_windows_cannot_save_are_offered_renamed_and_the_app_says_so() {
+    use ferry_common::names::LocalOs;
+    use gui_client::{AppOptions, FerryApp};
+
+    let server = TestServer::start();
+    server.put("CON", b"console");
+    server.put("why?.txt", b"first");
+    server.put("why?.txt", b"second");
+    let local = Local::new();
+    let settings = Settings {
+        download_dir: Some(local.path("")),
+        ..Settings::default()
+    };
+    let mut storage = MemoryStorage::default();
+    settings.save(&mut storage);
+    // The Windows rule, checked on whatever system runs the test.
+    let options = AppOptions {
+        local_os: Some(LocalOs::Windows),
+        ..AppOptions::default()
+    };
+    let mut h = harness(FerryApp::new(Some(&storage), options));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for(&mut h, "the first listing", |app| app.files().loaded);
+
+    // The dialog offers "_CON" and says why before anything is saved.
+    h.get_by_label("CON").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    assert!(
+        shows(
+            &h,
+            "“CON” is not a valid file name on Windows, so it is saved as “_CON” \
+             unless you choose another name."
+        ),
+        "{:?}",
+        labels(&h)
+    );
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the download", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(local.path("_CON")).unwrap(), b"console");
+    assert!(!local.path("CON").exists());
+    let row = &h.state().transfers().rows[0];
+    assert_eq!(row.name, "CON", "the row names the file on the server");
+    assert!(shows(
+        &h,
+        "“CON” is not a valid file name on Windows: saved to "
+    ));
+    let status = h.state().status().expect("a status line").text.clone();
+    assert_eq!(
+        status,
+        format!(
+            "Downloaded CON to {} (“CON” is not a valid file name on Windows).",
+            local.path("_CON").display()
+        )
+    );
+
+    // An older version: its _vN name, mapped as well.
+    h.get_by_label("why?.txt").click();
+    h.run();
+    h.get_by_label("History").click();
+    wait_for(&mut h, "the history", |app| {
+        app.history().is_some_and(|v| v.versions.len() == 2)
+    });
+    h.get_by_label("Download v1").click();
+    h.run();
+    assert!(shows(&h, "so it is saved as “why__v1.txt”"));
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the old version", |app| {
+        app.transfers().rows.len() == 2 && app.transfers().rows[1].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(local.path("why__v1.txt")).unwrap(), b"first");
+
+    // A name the user types is theirs: no word about it.
+    h.get_by_label("CON").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    let typed = local.path("console.txt");
+    type_into(&mut h, "Save as (full path)", &typed.display().to_string());
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the typed download", |app| {
+        app.transfers().rows.len() == 3 && app.transfers().rows[2].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(&typed).unwrap(), b"console");
+    assert_eq!(h.state().transfers().rows[2].renamed, None);
+    let status = h.state().status().expect("a status line").text.clone();
+    assert_eq!(status, format!("Downloaded CON to {}.", typed.display()));
+}

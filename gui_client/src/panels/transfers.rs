@@ -134,7 +134,7 @@ pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
 fn second_line(t: &Transfer) -> Option<(String, bool)> {
     match &t.state {
         TransferState::Failed(reason) => Some((reason.clone(), true)),
-        _ => t.note.clone().map(|n| (n, false)),
+        _ => t.detail().map(|n| (n, false)),
     }
 }
 

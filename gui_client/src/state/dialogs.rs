@@ -2,7 +2,10 @@
 //! path field used when no native file dialog is available, and the
 //! password dialog of the users tab.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use ferry_common::names::{LocalOs, local_file_name_for, versioned_name};
 
 use crate::native_dialog::Purpose;
 
@@ -93,6 +96,53 @@ impl PathPrompt {
     }
 }
 
+/// The file name the download dialog offers for a file on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedName {
+    /// The file name offered.
+    pub file_name: String,
+    /// Why it is not the server's name, when it is not (“CON” is not a
+    /// valid file name on Windows).
+    pub reason: Option<String>,
+}
+
+impl OfferedName {
+    /// For `name` (a `version`, or the current one when `None` or equal to
+    /// `current`): the server's name, or for an older version its `_vN`
+    /// name, in the form `os` can save (see
+    /// [`ferry_common::names::local_file_name_for`]).
+    pub fn new(name: &str, version: Option<u32>, current: Option<u32>, os: LocalOs) -> Self {
+        let wanted = match version {
+            Some(v) if Some(v) != current => versioned_name(name, v),
+            _ => name.to_owned(),
+        };
+        let local = local_file_name_for(&wanted, os);
+        OfferedName {
+            reason: (local != wanted)
+                .then(|| format!("“{wanted}” is not a valid file name on {os}")),
+            file_name: local.into_owned(),
+        }
+    }
+
+    /// The dialog's note when the offered name differs from the server's.
+    pub fn note(&self) -> Option<String> {
+        let reason = self.reason.as_ref()?;
+        Some(format!(
+            "{reason}, so it is saved as “{}” unless you choose another name.",
+            self.file_name
+        ))
+    }
+
+    /// Why a download to `dest` is saved under another name than the
+    /// server's: only when `dest` ends in the offered name and that had to
+    /// differ. A name the user typed or picked is theirs and needs no word.
+    pub fn reason_for(&self, dest: &Path) -> Option<String> {
+        self.reason
+            .clone()
+            .filter(|_| dest.file_name() == Some(OsStr::new(&self.file_name)))
+    }
+}
+
 /// The "new password" dialog of the users tab.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PasswordDialog {
@@ -120,6 +170,48 @@ impl PasswordDialog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offered_names_follow_the_local_rule_and_say_so() {
+        let win = LocalOs::Windows;
+        let con = OfferedName::new("CON", None, Some(1), win);
+        assert_eq!(con.file_name, "_CON");
+        assert_eq!(
+            con.reason.as_deref(),
+            Some("“CON” is not a valid file name on Windows")
+        );
+        assert_eq!(
+            con.note().unwrap(),
+            "“CON” is not a valid file name on Windows, so it is saved as “_CON” \
+             unless you choose another name."
+        );
+        assert_eq!(
+            con.reason_for(Path::new("/home/ann/Downloads/_CON")),
+            con.reason
+        );
+        assert_eq!(con.reason_for(Path::new("/home/ann/console.txt")), None);
+
+        // Older versions are offered under their _vN name, mapped too.
+        let old = OfferedName::new("a?b.txt", Some(1), Some(2), win);
+        assert_eq!(old.file_name, "a_b_v1.txt");
+        assert_eq!(
+            old.reason.as_deref(),
+            Some("“a?b_v1.txt” is not a valid file name on Windows")
+        );
+        // The current version asked for by number is the plain name.
+        assert_eq!(
+            OfferedName::new("notes.", Some(2), Some(2), win).file_name,
+            "notes_"
+        );
+
+        let plain = OfferedName::new("report.pdf", None, None, win);
+        assert_eq!(plain.file_name, "report.pdf");
+        assert_eq!((plain.reason.clone(), plain.note()), (None, None));
+        assert_eq!(plain.reason_for(Path::new("/tmp/report.pdf")), None);
+
+        let linux = OfferedName::new("CON", None, None, LocalOs::Other);
+        assert_eq!((linux.file_name.as_str(), linux.reason), ("CON", None));
+    }
 
     #[test]
     fn typed_paths() {

@@ -125,6 +125,10 @@ pub struct Transfer {
     pub verified: bool,
     /// A note for finished rows: "stored as …", "saved to …".
     pub note: Option<String>,
+    /// For a download saved under another name than the server's because
+    /// this system cannot save that one: why (“CON” is not a valid file
+    /// name on Windows).
+    pub renamed: Option<String>,
     /// The other servers a multi-server download also fetches from.
     pub mirror_addrs: Vec<String>,
     /// Per-mirror progress of a multi-server download (empty otherwise).
@@ -155,6 +159,20 @@ impl Transfer {
             return String::new();
         }
         format!("{} / {}", human_size(self.done), human_size(self.total))
+    }
+
+    /// The line under the name, if any: what happened, or while a renamed
+    /// download runs, the name it is saved under and why.
+    pub fn detail(&self) -> Option<String> {
+        if let Some(note) = &self.note {
+            return Some(note.clone());
+        }
+        let why = self
+            .renamed
+            .as_ref()
+            .filter(|_| !self.state.is_finished())?;
+        let local = self.local.file_name()?.to_string_lossy();
+        Some(format!("{why}: saving as “{local}”"))
     }
 
     /// Whether the row offers Cancel.
@@ -206,6 +224,7 @@ impl Transfers {
             speed: 0.0,
             verified: false,
             note: None,
+            renamed: None,
             mirror_addrs: Vec::new(),
             mirrors: Vec::new(),
             stop: Arc::new(StopFlag::default()),
@@ -376,7 +395,8 @@ impl Transfers {
                 row.total = report.size;
                 row.verified = true;
                 row.version = Some(report.version);
-                let mut note = format!("saved to {} (MD5 {})", dest.display(), report.md5);
+                let mut note = renamed_prefix(&row.renamed);
+                note.push_str(&format!("saved to {} (MD5 {})", dest.display(), report.md5));
                 if report.resumed_from > 0 {
                     note.push_str(&format!("; resumed at {}", human_size(report.resumed_from)));
                 }
@@ -403,12 +423,13 @@ impl Transfers {
                     .iter()
                     .filter(|(_, b)| *b > 0)
                     .count();
-                let mut note = format!(
+                let mut note = renamed_prefix(&row.renamed);
+                note.push_str(&format!(
                     "saved to {} (MD5 {}) from {used} server{}",
                     dest.display(),
                     report.md5,
                     if used == 1 { "" } else { "s" }
-                );
+                ));
                 if !report.excluded.is_empty() {
                     let names: Vec<_> = report.excluded.iter().map(|(a, _)| a.as_str()).collect();
                     note.push_str(&format!("; left out: {}", names.join(", ")));
@@ -437,6 +458,15 @@ impl Transfers {
         }
         Followup::None
     }
+}
+
+/// "“CON” is not a valid file name on Windows: " before a renamed
+/// download's note, so the reason is seen first.
+fn renamed_prefix(renamed: &Option<String>) -> String {
+    renamed
+        .as_ref()
+        .map(|why| format!("{why}: "))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -488,6 +518,41 @@ mod tests {
         assert_eq!(row.fraction(), 1.0);
         assert_eq!(row.name, "a_v2.txt");
         assert!(row.note.as_deref().unwrap().contains("stored as a_v2.txt"));
+    }
+
+    #[test]
+    fn a_renamed_download_says_why_while_running_and_when_done() {
+        use ferry_common::transfer::DownloadReport;
+        let mut t = Transfers::default();
+        let id = t.add_download("CON", None, "/tmp/dl/_CON".into());
+        t.get_mut(id).unwrap().renamed =
+            Some("“CON” is not a valid file name on Windows".to_owned());
+        t.apply(id, progress(Stage::Transferring, 5, 10));
+        assert_eq!(
+            t.get(id).unwrap().detail().as_deref(),
+            Some("“CON” is not a valid file name on Windows: saving as “_CON”")
+        );
+        t.restart(id);
+        assert!(t.get(id).unwrap().renamed.is_some(), "a retry keeps it");
+        let report = DownloadReport {
+            version: 1,
+            size: 10,
+            md5: md5_bytes(b"x"),
+            ..DownloadReport::default()
+        };
+        let dest = PathBuf::from("/tmp/dl/_CON");
+        t.apply(id, TransferUpdate::Downloaded { report, dest });
+        let note = t.get(id).unwrap().detail().unwrap();
+        assert!(
+            note.starts_with(
+                "“CON” is not a valid file name on Windows: saved to /tmp/dl/_CON (MD5 "
+            ),
+            "{note}"
+        );
+
+        let plain = t.add_download("a.txt", None, "/tmp/dl/a.txt".into());
+        t.apply(plain, progress(Stage::Transferring, 5, 10));
+        assert_eq!(t.get(plain).unwrap().detail(), None);
     }
 
     #[test]
