@@ -14,7 +14,8 @@
 //! [`local_file_name`], which maps it to a name the local system accepts by
 //! the rule documented at [`local_file_name_for`]; when that differs from the
 //! server's name, the client says so. The mapping is for saving only: the
-//! server, the logs and resume sidecars keep the server's name.
+//! server, the logs and the name recorded in a resume sidecar stay the
+//! server's; the `.part` file and its sidecar sit beside the local file.
 //!
 //! This module does not touch the file system.
 
