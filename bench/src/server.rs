@@ -48,11 +48,17 @@ pub struct ServeArgs {
 /// The body of `ferry-bench serve-internal`: the server with its defaults,
 /// the admin password taken from `FERRY_ADMIN_PASSWORD`.
 pub fn serve_internal(args: &ServeArgs) -> anyhow::Result<()> {
-    logfile::init(&args.logs, false)
+    logfile::init(&args.logs, false, logfile::Rotation::default())
         .with_context(|| format!("while opening the log folder {}", args.logs.display()))?;
     let mut config = Config::new(&args.data, &args.logs);
     config.listen = vec![args.listen.clone()];
     config.max_connections = args.max_connections;
+    // Every client of a benchmark comes from 127.0.0.1, standing in for
+    // many machines, and the memory figure's idle connections are greeted
+    // but never log in: lift the per-address cap on connections that have
+    // not logged in, and the login deadline.
+    config.max_unauthenticated = args.max_connections;
+    config.login_timeout = std::time::Duration::from_secs(3600);
     config.admin_password = std::env::var("FERRY_ADMIN_PASSWORD").ok();
     config.rate_limit = Some(args.rate_limit).filter(|&r| r > 0);
     let server = Server::start(config)?;

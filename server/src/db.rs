@@ -67,6 +67,17 @@ pub enum DbError {
     LastAdmin,
 }
 
+impl DbError {
+    /// Whether SQLite failed because the disk (or its quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sql(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+}
+
 /// A stored version plus the blob that holds its bytes.
 #[derive(Debug, Clone)]
 pub struct StoredVersion {

@@ -7,13 +7,16 @@
 //! mirror one store); each listener counts its connections, transfers and
 //! bytes (the `meter` module), which the status report shows ([`status`]).
 
+mod anonymous;
 pub mod auth;
 mod blob_reader;
 pub mod db;
 mod finished;
+mod log_budget;
 pub mod logfile;
 mod meter;
 mod session;
+mod space;
 pub mod status;
 pub mod storage;
 #[cfg(feature = "test-support")]
@@ -34,10 +37,13 @@ use ferry_common::protocol::{ErrorCode, MAX_LINE_BYTES, Reply, Role};
 use log::{error, info, warn};
 use socket2::{Domain, Socket, Type};
 
-use crate::auth::{BcryptGate, Throttle};
+use crate::anonymous::Anonymous;
+use crate::auth::{BcryptGate, Logins};
 use crate::db::Db;
 use crate::finished::FinishedUploads;
+use crate::log_budget::{LogBudget, held_back_note};
 use crate::meter::ListenerStats;
+use crate::space::Reservations;
 use crate::status::Snapshot;
 use crate::storage::Store;
 
@@ -54,8 +60,15 @@ pub struct Config {
     pub max_connections: usize,
     /// Longest request line, terminator included.
     pub max_line: usize,
-    /// How long a client may stay silent between requests.
+    /// How long a client may stay silent between requests; a request line
+    /// must also be complete this long after the server began waiting for
+    /// it, however slowly its bytes trickle in.
     pub idle_timeout: Duration,
+    /// How long after being accepted a connection must have logged in.
+    pub login_timeout: Duration,
+    /// Connections from one client address that may be open at once
+    /// without having logged in.
+    pub max_unauthenticated: usize,
     /// How long one read or write may stall in the middle of a transfer.
     pub io_timeout: Duration,
     /// Largest upload accepted, in bytes.
@@ -92,6 +105,8 @@ impl Config {
             max_connections: 1024,
             max_line: MAX_LINE_BYTES,
             idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(20),
+            max_unauthenticated: 32,
             io_timeout: Duration::from_secs(60),
             max_upload_size: 1 << 40,
             bcrypt_cost: 10,
@@ -143,10 +158,20 @@ pub(crate) struct Shared {
     config: Config,
     db: Db,
     store: Store,
-    throttle: Mutex<Throttle>,
+    /// Failed-login budgets per account and address.
+    logins: Logins,
+    /// What unknown user names are checked against, at the configured
+    /// bcrypt cost (see [`auth::dummy_hash`]).
+    dummy_hash: String,
     /// Password checks take turns on the cores.
     bcrypt: BcryptGate,
     connections: AtomicUsize,
+    /// Disk space promised to uploads in flight.
+    space: Arc<Reservations>,
+    /// Connections not logged in yet, per address.
+    anonymous: Arc<Anonymous>,
+    /// Refusals at the door (cap reached) are logged within this budget.
+    door_log: Mutex<LogBudget>,
     stopping: AtomicBool,
     /// Upload ids being received right now, each with the socket of the
     /// connection receiving it (cut when its client is back on a new one).
@@ -198,6 +223,8 @@ impl Server {
         })?;
         clean_storage(&db, &store, config.partial_upload_ttl)?;
         let admin_password = ensure_admin(&db, &config)?;
+        let dummy_hash =
+            auth::dummy_hash(config.bcrypt_cost).context("while preparing the password checks")?;
 
         let mut listeners = Vec::new();
         let mut bind_errors = Vec::new();
@@ -224,9 +251,13 @@ impl Server {
             config,
             db,
             store,
-            throttle: Mutex::new(Throttle::default()),
+            logins: Logins::default(),
+            dummy_hash,
             bcrypt: BcryptGate::new(thread::available_parallelism().map_or(1, |n| n.get())),
             connections: AtomicUsize::new(0),
+            space: Arc::default(),
+            anonymous: Arc::default(),
+            door_log: Mutex::new(LogBudget::new(20, Duration::from_secs(1), Instant::now())),
             stopping: AtomicBool::new(false),
             active_uploads: Mutex::new(HashMap::new()),
             finished_uploads: Mutex::new(FinishedUploads::new(remember_finished)),
@@ -481,19 +512,30 @@ fn admit(mut stream: TcpStream, shared: &Arc<Shared>, stats: &Arc<ListenerStats>
     };
     let open = shared.connections.fetch_add(1, Ordering::SeqCst);
     let slot = Slot(Arc::clone(shared));
-    if open >= shared.config.max_connections {
-        warn!(
-            "peer={peer} refused: {open} connections open (the cap is {})",
-            shared.config.max_connections
-        );
+    let cap = shared.config.max_connections;
+    if open >= cap {
+        log_at_the_door(shared, || {
+            format!("peer={peer} refused: {open} connections open (the cap is {cap})")
+        });
         refuse_busy(&mut stream, "the server is busy");
         return;
     }
+    let cap = shared.config.max_unauthenticated;
+    let Some(stranger) = shared.anonymous.enter(peer.ip(), cap) else {
+        log_at_the_door(shared, || {
+            format!("peer={peer} refused: {cap} connections from this address have not logged in")
+        });
+        refuse_busy(
+            &mut stream,
+            "too many connections from your address have not logged in; log in on those or close them",
+        );
+        return;
+    };
     let thread_shared = Arc::clone(shared);
     let stats = Arc::clone(stats);
     let spawned = spawn_connection(peer, slot, move || {
         let _open = stats.connection();
-        session::serve(&thread_shared, &stats, stream, peer);
+        session::serve(&thread_shared, &stats, stream, peer, stranger);
     });
     if let Err(e) = spawned {
         // The closure (with the stream and slot) was dropped: the client sees a closed connection.
@@ -521,6 +563,19 @@ fn spawn_connection(
                 error!("peer={peer} connection thread panicked; only this connection was closed");
             }
         })
+}
+
+/// Logs a refusal at the door within the server's budget for them: a flood
+/// of connections cannot flood the log.
+fn log_at_the_door(shared: &Shared, line: impl FnOnce() -> String) {
+    let allowed = shared
+        .door_log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .allow(Instant::now());
+    if let Some(held_back) = allowed {
+        warn!("{}{}", line(), held_back_note(held_back));
+    }
 }
 
 fn refuse_busy(stream: &mut TcpStream, what: &str) {

@@ -50,6 +50,19 @@ struct Args {
     /// Seconds a client may stay silent between requests.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     idle_timeout: u64,
+    /// Seconds after connecting within which a client must log in.
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    login_timeout: u64,
+    /// Connections from one client address that may be open at once
+    /// without having logged in; more get a "busy" reply.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    max_unauthenticated: usize,
+    /// Size at which server.log is rotated to server.log.1 (e.g. 10M).
+    #[arg(long, default_value = "10M", value_parser = parse_size, value_name = "SIZE")]
+    log_max_size: u64,
+    /// Rotated log files kept (server.log.1 … server.log.N).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    log_keep: u32,
     /// Seconds one read or write may stall during a transfer.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     io_timeout: u64,
@@ -163,7 +176,11 @@ fn main() {
 }
 
 fn serve(args: &Args) -> anyhow::Result<()> {
-    let log_path = logfile::init(&args.logs, true)
+    let rotation = logfile::Rotation {
+        max_size: args.log_max_size,
+        keep: args.log_keep,
+    };
+    let log_path = logfile::init(&args.logs, true, rotation)
         .with_context(|| format!("while opening the log folder {}", args.logs.display()))?;
     let mut config = Config::new(&args.data, &args.logs);
     config.listen = args.listen.clone();
@@ -171,6 +188,8 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     config.max_line = args.max_line;
     config.idle_timeout = Duration::from_secs(args.idle_timeout);
     config.io_timeout = Duration::from_secs(args.io_timeout);
+    config.login_timeout = Duration::from_secs(args.login_timeout);
+    config.max_unauthenticated = args.max_unauthenticated;
     config.max_upload_size = args.max_upload_size;
     config.bcrypt_cost = args.bcrypt_cost;
     config.partial_upload_ttl = Duration::from_secs(args.partial_upload_hours.saturating_mul(3600));

@@ -10,6 +10,7 @@
 //! exactly; only [`Metered`] sleeps. Rendering what was counted is
 //! [`crate::status`]'s business.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -87,12 +88,27 @@ impl Drop for Counted<'_> {
 }
 
 /// A connection's stream, counted into its listener's stats and, with a
-/// rate limit, paced in both directions.
+/// rate limit, paced in both directions. It also keeps the session's
+/// deadline: past it every read fails as timed out, however the bytes
+/// trickle in (a read timeout alone restarts with every byte).
 pub(crate) struct Metered<S> {
     inner: S,
     stats: Arc<ListenerStats>,
     /// Pacing of reads and writes; `None` without a rate limit.
     limit: Option<(TokenBucket, TokenBucket)>,
+    /// Reads must be done by then, if set.
+    deadline: Cell<Option<Instant>>,
+    /// The read timeout the session asked for.
+    timeout: Cell<Option<Duration>>,
+    /// The read timeout the socket has now (shorter near the deadline).
+    applied: Cell<Option<Duration>>,
+    /// The socket's write timeout: a write that blocked this long moved
+    /// only part of its bytes, and the peer has stopped reading.
+    write_timeout: Option<Duration>,
+    /// A write stalled for the whole write timeout; every later one fails
+    /// at once, so a peer that stops reading is closed after one timeout,
+    /// not after one per retry.
+    stalled: bool,
 }
 
 impl<S> Metered<S> {
@@ -110,7 +126,39 @@ impl<S> Metered<S> {
             inner,
             stats,
             limit,
+            deadline: Cell::new(None),
+            timeout: Cell::new(None),
+            applied: Cell::new(None),
+            write_timeout: None,
+            stalled: false,
         }
+    }
+
+    /// Tells the stream the write timeout its socket has.
+    pub(crate) fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Writes through `write`, timing it: a write that took the whole write
+    /// timeout (and so moved only part of its bytes, or none) marks the
+    /// stream as stalled.
+    fn timed<T>(&mut self, write: impl FnOnce(&mut S) -> io::Result<T>) -> io::Result<T> {
+        if self.stalled {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer stopped reading",
+            ));
+        }
+        let started = Instant::now();
+        let result = write(&mut self.inner);
+        if let Some(timeout) = self.write_timeout {
+            // The kernel's timer may end a hair early by our clock.
+            if started.elapsed() + Duration::from_millis(10) >= timeout {
+                self.stalled = true;
+            }
+        }
+        result
     }
 
     /// The wrapped stream.
@@ -129,8 +177,32 @@ fn paced(bucket: &mut TokenBucket, want: usize) -> usize {
     }
 }
 
-impl<S: Read> Read for Metered<S> {
+impl<S: Transport> Metered<S> {
+    /// Before a read: fails once the deadline has passed, and otherwise
+    /// makes the socket's timeout end no later than the deadline.
+    fn keep_deadline(&self) -> io::Result<()> {
+        let mut want = self.timeout.get();
+        if let Some(deadline) = self.deadline.get() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the deadline for this request passed",
+                ));
+            }
+            want = Some(want.map_or(left, |t| t.min(left)));
+        }
+        if want != self.applied.get() {
+            self.inner.set_read_timeout(want)?;
+            self.applied.set(want);
+        }
+        Ok(())
+    }
+}
+
+impl<S: Read + Transport> Read for Metered<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.keep_deadline()?;
         let Some((bucket, _)) = &mut self.limit else {
             let n = self.inner.read(buf)?;
             self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
@@ -147,15 +219,15 @@ impl<S: Read> Read for Metered<S> {
 
 impl<S: Write> Write for Metered<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Some((_, bucket)) = &mut self.limit else {
-            let n = self.inner.write(buf)?;
-            self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
-            return Ok(n);
+        let granted = match &mut self.limit {
+            Some((_, bucket)) => paced(bucket, buf.len()),
+            None => buf.len(),
         };
-        let granted = paced(bucket, buf.len());
-        let result = self.inner.write(&buf[..granted]);
+        let result = self.timed(|inner| inner.write(&buf[..granted]));
         let n = *result.as_ref().unwrap_or(&0);
-        bucket.refund(granted - n);
+        if let Some((_, bucket)) = &mut self.limit {
+            bucket.refund(granted - n);
+        }
         self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
         result
     }
@@ -170,7 +242,7 @@ impl<S: Write> Write for Metered<S> {
                 .map_or(&[][..], |b| &**b);
             return self.write(first);
         }
-        let n = self.inner.write_vectored(bufs)?;
+        let n = self.timed(|inner| inner.write_vectored(bufs))?;
         self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
@@ -182,7 +254,14 @@ impl<S: Write> Write for Metered<S> {
 
 impl<S: Transport> Transport for Metered<S> {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
+        self.timeout.set(timeout);
+        self.inner.set_read_timeout(timeout)?;
+        self.applied.set(timeout);
+        Ok(())
+    }
+
+    fn set_deadline(&self, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
     }
 
     fn has_pending_input(&self) -> bool {
@@ -419,6 +498,36 @@ mod tests {
         m.read_to_end(&mut all).unwrap();
         assert_eq!(all.len(), 300_000);
         assert_eq!(stats.bytes_in(), 300_005);
+    }
+
+    /// An in-memory stream stands in for a socket.
+    impl Transport for Cursor<Vec<u8>> {
+        fn set_read_timeout(&self, _timeout: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn has_pending_input(&self) -> bool {
+            (self.position() as usize) < self.get_ref().len()
+        }
+
+        fn socket(&self) -> Option<std::net::TcpStream> {
+            None
+        }
+    }
+
+    #[test]
+    fn past_the_deadline_every_read_times_out() {
+        let stats = Arc::new(ListenerStats::new("127.0.0.1:1".parse().unwrap()));
+        let m = Metered::new(Cursor::new(b"hello".to_vec()), stats, None);
+        let mut m = m;
+        m.set_deadline(Some(Instant::now() + Duration::from_secs(60)));
+        let mut buf = [0u8; 2];
+        m.read_exact(&mut buf).unwrap();
+        m.set_deadline(Some(Instant::now()));
+        let e = m.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        m.set_deadline(None);
+        assert_eq!(m.read(&mut buf).unwrap(), 2);
     }
 
     #[test]

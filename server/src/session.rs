@@ -24,20 +24,19 @@ use ferry_common::wire::{Conn, LineError};
 use log::{error, info, warn};
 
 use crate::Shared;
-use crate::auth::{self, check_password, check_user_name, verify_password};
+use crate::anonymous::Stranger;
+use crate::auth::{self, Key, Refusal, check_password, check_user_name, verify_password};
 use crate::db::{DbError, NewVersion};
 use crate::finished::Finished;
+use crate::log_budget::{LogBudget, held_back_note};
 use crate::logfile;
 use crate::meter::{ListenerStats, Metered};
+use crate::space::{self, Reserved};
 use crate::storage::Partial;
 
 /// Read buffer per connection; transfer buffers are allocated only while a
 /// transfer runs, so idle connections stay small.
 const READ_BUFFER: usize = 8 * 1024;
-
-/// A bcrypt hash of a random string: verified against when the user does
-/// not exist, so a wrong user name costs as much time as a wrong password.
-const DUMMY_HASH: &str = "$2b$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3G6ItbwE3ty6I9z7XDdpYIC";
 
 /// Serves one connection accepted by the listener counting into `stats`,
 /// until it ends.
@@ -46,18 +45,25 @@ pub(crate) fn serve(
     stats: &Arc<ListenerStats>,
     stream: TcpStream,
     peer: SocketAddr,
+    stranger: Stranger,
 ) {
+    let accepted = Instant::now();
+    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit)
+        .with_write_timeout(shared.config.io_timeout);
     let setup = stream
+        .get_ref()
         .set_nodelay(true)
-        .and_then(|()| stream.set_read_timeout(Some(shared.config.idle_timeout)))
-        .and_then(|()| stream.set_write_timeout(Some(shared.config.io_timeout)));
+        .and_then(|()| {
+            stream
+                .get_ref()
+                .set_write_timeout(Some(shared.config.io_timeout))
+        })
+        .and_then(|()| Transport::set_read_timeout(&stream, Some(shared.config.idle_timeout)));
     if let Err(e) = setup {
         warn!("peer={peer} connection setup failed: {e}");
         return;
     }
     info!("peer={peer} connect");
-    let started = Instant::now();
-    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit);
     let mut session = Session {
         shared,
         stats,
@@ -65,16 +71,33 @@ pub(crate) fn serve(
         peer,
         user: None,
         batch: Batch::default(),
+        stranger: Some(stranger),
+        login_deadline: accepted + shared.config.login_timeout,
+        strikes: 0,
+        refusal_log: LogBudget::new(REFUSALS_LOGGED, REFUSAL_LOG_EVERY, accepted),
     };
     let end = session.run();
     // What the client still sends after the end is discarded unmetered.
     linger(session.conn.get_ref().get_ref());
+    let held_back = match session.refusal_log.take_held_back() {
+        0 => String::new(),
+        n => format!("; {n} of its refusals were not logged"),
+    };
     info!(
-        "{} disconnect ({end}) after {:.1}s",
+        "{} disconnect ({end}) after {:.1}s{held_back}",
         session.who(),
-        started.elapsed().as_secs_f64()
+        accepted.elapsed().as_secs_f64()
     );
 }
+
+/// Malformed request lines (or refused requests before a login) that a
+/// connection may send before it is closed: a real client sends none.
+pub(crate) const MAX_STRIKES: u32 = 20;
+/// Refusals of one connection logged one per line before the log budget
+/// holds them back ...
+const REFUSALS_LOGGED: u32 = 10;
+/// ... and then one per this long.
+const REFUSAL_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Closes politely: stops sending, then reads (briefly, boundedly) what the
 /// client still sends. Closing a socket with unread input makes the kernel
@@ -110,6 +133,8 @@ struct Body {
 struct Claim<'a> {
     shared: &'a Shared,
     id: String,
+    /// The disk space promised to the upload, given back with the claim.
+    space: Option<Reserved>,
 }
 
 impl<'a> Claim<'a> {
@@ -138,6 +163,7 @@ impl<'a> Claim<'a> {
                     return Ok(Claim {
                         shared,
                         id: id.to_owned(),
+                        space: None,
                     });
                 }
                 Entry::Occupied(holder) if take_over && !cut => {
@@ -189,6 +215,9 @@ impl Drop for Busy<'_> {
 pub(crate) trait Transport {
     /// Sets how long one read may wait.
     fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()>;
+    /// Sets when reads must be done, whatever the read timeout (`None`:
+    /// no deadline). Only a stream that keeps one implements it.
+    fn set_deadline(&self, _deadline: Option<Instant>) {}
     /// Whether the peer has sent bytes not yet read, without waiting.
     fn has_pending_input(&self) -> bool;
     /// A second handle on the socket, for another connection to cut this
@@ -237,8 +266,14 @@ impl From<DbError> for Fault {
 }
 
 /// Logs a database failure; the refusal the client gets for it.
-fn db_failure(e: &dyn std::fmt::Display) -> Fault {
+fn db_failure(e: &DbError) -> Fault {
     error!("database failure: {e}");
+    if e.is_disk_full() {
+        return refuse(
+            ErrorCode::NoSpace,
+            "the server's disk is full; nothing was changed, tell the admin",
+        );
+    }
     refuse(
         ErrorCode::Internal,
         "the server's database failed; try again, and tell the admin if it persists",
@@ -271,6 +306,14 @@ struct Session<'a, S> {
     user: Option<User>,
     /// Verified uploads from a pipelining client, committed together.
     batch: Batch<'a>,
+    /// Counts this connection as not logged in, until its first login.
+    stranger: Option<Stranger>,
+    /// Reads before the first login must be done by then.
+    login_deadline: Instant,
+    /// Malformed lines, and refused requests before a login, so far.
+    strikes: u32,
+    /// How many of this connection's refusals reach the log.
+    refusal_log: LogBudget,
 }
 
 /// Uploads received and verified but not yet committed, and every reply
@@ -334,6 +377,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         if let Err(e) = self.conn.send(hello) {
             return format!("could not greet: {e}");
         }
+        self.conn.get_ref().set_deadline(self.base_deadline());
         loop {
             let request = self.read_request();
             let _busy = Busy::new(&self.shared.busy);
@@ -341,9 +385,12 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             if !matches!(request, Ok(Ok(Request::Upload { .. }))) {
                 self.commit_batch();
             }
+            let mut struck = false;
             let outcome = match request {
                 Ok(Ok(request)) => self.handle(request),
                 Ok(Err((code, message, upload_verb))) => {
+                    self.strikes += 1;
+                    struck = true;
                     let refusal = Err(Fault::Refuse(code, message));
                     if upload_verb {
                         self.refuse_upload(refusal)
@@ -356,7 +403,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             let flow = match outcome {
                 Ok(flow) => flow,
                 Err(Fault::Refuse(code, message)) => {
-                    info!("{} refused: {code} {}", self.who(), escaped(&message));
+                    if !struck && self.user.is_none() {
+                        self.strikes += 1;
+                    }
+                    self.log_refusal(format_args!("refused: {code} {}", escaped(&message)));
                     self.emit(Reply::error(code, message));
                     Flow::Continue
                 }
@@ -372,6 +422,14 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             if !self.batch.uploads.is_empty() && !self.has_pending_input() {
                 self.commit_batch();
             }
+            if self.strikes >= MAX_STRIKES {
+                self.commit_batch();
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::BadRequest,
+                    "too many malformed or refused requests; closing the connection",
+                ));
+                return format!("closed after {MAX_STRIKES} malformed or refused requests");
+            }
             if let Err(e) = self.conn.flush() {
                 return format!("connection error: {e}");
             }
@@ -381,12 +439,47 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         }
     }
 
+    /// The deadline for every read outside a request line: the login
+    /// deadline until the first login (so a refused upload's body cannot be
+    /// trickled in for ever either), none after it.
+    fn base_deadline(&self) -> Option<Instant> {
+        self.stranger.is_some().then_some(self.login_deadline)
+    }
+
+    /// Logs one of this connection's refusals, within its log budget; the
+    /// next line logged says how many were held back.
+    fn log_refusal(&mut self, what: std::fmt::Arguments<'_>) {
+        if let Some(held_back) = self.refusal_log.allow(Instant::now()) {
+            info!("{} {what}{}", self.who(), held_back_note(held_back));
+        }
+    }
+
     /// Reads and parses the next request. The inner `Err` is a refusal to
     /// send (code, message, whether the verb was UPLOAD); the outer one ends
     /// the conversation.
     #[allow(clippy::type_complexity)]
     fn read_request(&mut self) -> Result<Result<Request, (ErrorCode, String, bool)>, String> {
-        let line = self.read_line()?;
+        // The idle timeout restarts with every byte; the deadline does not,
+        // so a line sent a byte at a time cannot hold the connection.
+        let deadline = self.base_deadline();
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.shared.config.idle_timeout);
+        self.conn.get_ref().set_deadline(Some(deadline));
+        let read = self.conn.read_line().map(drop);
+        self.conn.get_ref().set_deadline(self.base_deadline());
+        let line = match read {
+            Ok(()) => self.conn.last_line(),
+            Err(e) if self.stranger.is_some() && Instant::now() >= self.login_deadline => {
+                let secs = self.shared.config.login_timeout.as_secs_f64();
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::Timeout,
+                    format!(
+                        "no login within {secs:.0} seconds of connecting; closing the connection, connect again and log in"
+                    ),
+                ));
+                return Err(format!("not logged in within {secs:.0}s ({e})"));
+            }
+            Err(e) => return Err(self.line_failure(e)),
+        };
         let text = match line_str(line) {
             Ok(text) => text,
             Err(e) => return Ok(Err((ErrorCode::BadRequest, e.to_string(), false))),
@@ -677,41 +770,41 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     // -- login --------------------------------------------------------------
 
     fn login(&mut self, user: &str, password: &Secret) -> Handled {
-        let user_key = format!("user:{user}");
-        let addr_key = format!("addr:{}", self.peer.ip());
-        let keys = [user_key.as_str(), addr_key.as_str()];
-        let locked = self
-            .shared
-            .throttle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .locked_for(&keys, Instant::now());
-        if let Some(wait) = locked {
-            warn!("peer={} login throttled user={}", self.peer, escaped(user));
-            return Err(refuse(
-                ErrorCode::Throttled,
-                format!(
-                    "too many failed logins; wait {} seconds and try again",
-                    wait.as_secs().max(1)
-                ),
-            ));
-        }
+        let keys = [Key::account(user), Key::address(self.peer.ip())];
+        // The places are taken before the password is checked, so parallel
+        // connections get no more guesses than one connection in a row.
+        let attempt = match self.shared.logins.admit(&keys, auth::ADMIT_WAIT) {
+            Ok(attempt) => attempt,
+            Err(refusal) => {
+                let user = escaped(user);
+                self.log_refusal(format_args!("login throttled user={user}"));
+                let wait = match refusal {
+                    Refusal::Locked(wait) => wait.as_secs().max(1),
+                    Refusal::Crowded => auth::ADMIT_WAIT.as_secs(),
+                };
+                return Err(refuse(
+                    ErrorCode::Throttled,
+                    format!("too many failed logins; wait {wait} seconds and try again"),
+                ));
+            }
+        };
         let stored = self.shared.db.user(user)?;
         let (hash, role) = match &stored {
             Some((hash, role)) => (hash.as_str(), Some(*role)),
-            None => (DUMMY_HASH, None),
+            None => (self.shared.dummy_hash.as_str(), None),
         };
-        let valid = self
-            .shared
-            .bcrypt
-            .run(|| verify_password(&password.0, hash));
+        // bcrypt would cut a longer password at 72 bytes and let
+        // "password + anything" in; no account has one.
+        let valid = auth::could_be_a_password(&password.0)
+            && self
+                .shared
+                .bcrypt
+                .run(|| verify_password(&password.0, hash));
         match role {
             Some(role) if valid => {
-                self.shared
-                    .throttle
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .success(&user_key);
+                attempt.end(true);
+                self.stranger = None;
+                self.conn.get_ref().set_deadline(None);
                 self.user = Some(User {
                     name: user.to_owned(),
                     role,
@@ -721,11 +814,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 Ok(Flow::Continue)
             }
             _ => {
-                self.shared
-                    .throttle
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .failure(&keys, Instant::now());
+                attempt.end(false);
                 warn!("peer={} login failed user={}", self.peer, escaped(user));
                 self.user = None;
                 thread::sleep(self.shared.config.login_failure_delay);
@@ -858,11 +947,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         let Err(Fault::Refuse(code, message)) = refusal else {
             return refusal;
         };
-        info!(
-            "{} upload refused: {code} {}",
-            self.who(),
-            escaped(&message)
-        );
+        if self.user.is_none() {
+            self.strikes += 1;
+        }
+        self.log_refusal(format_args!("upload refused: {code} {}", escaped(&message)));
         self.emit_now(Reply::error(code, message))?;
         self.discard_body()?;
         Ok(Flow::Continue)
@@ -1006,21 +1094,28 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         if policy == ConflictPolicy::Fail && self.shared.db.file_exists(name)? {
             return Err(exists(name));
         }
-        self.check_free_space(size)?;
         let cannot_store = |e: io::Error| {
             error!("cannot start an upload: {e}");
-            refuse(
-                ErrorCode::Internal,
-                "the server cannot store files right now; tell the admin",
-            )
+            if is_disk_full(&e) {
+                refuse(
+                    ErrorCode::NoSpace,
+                    "the server's disk is full; nothing was sent, tell the admin",
+                )
+            } else {
+                refuse(
+                    ErrorCode::Internal,
+                    "the server cannot store files right now; tell the admin",
+                )
+            }
         };
-        if let Some((id, claim)) = resumed {
+        if let Some((id, mut claim)) = resumed {
             if let Some(partial) = self
                 .shared
                 .store
                 .resume_partial(id, name, size, &user)
                 .map_err(cannot_store)?
             {
+                claim.space = Some(self.reserve_space(size - partial.received())?);
                 return Ok(Prepared::Receive(Box::new(partial), claim));
             }
             info!(
@@ -1028,13 +1123,15 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 self.who()
             );
         }
+        let space = self.reserve_space(size)?;
         let partial = self
             .shared
             .store
             .create_partial(name, size, &user)
             .map_err(cannot_store)?;
         let socket = self.conn.get_ref().socket();
-        let claim = Claim::take(self.shared, partial.id(), socket, false)?;
+        let mut claim = Claim::take(self.shared, partial.id(), socket, false)?;
+        claim.space = Some(space);
         Ok(Prepared::Receive(Box::new(partial), claim))
     }
 
@@ -1092,33 +1189,39 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         Ok(Flow::Continue)
     }
 
-    /// Refuses an upload the disk cannot hold while keeping the configured
+    /// Reserves `need` bytes of disk for an upload, refusing one that does
+    /// not fit beside the uploads in flight while keeping the configured
     /// reserve free (a full disk would otherwise fail it half-way).
-    fn check_free_space(&self, size: u64) -> Result<(), Fault> {
+    fn reserve_space(&self, need: u64) -> Result<Reserved, Fault> {
         let config = &self.shared.config;
         let free = match fs4::available_space(&config.data_dir) {
             Ok(free) => free,
             Err(e) => {
                 warn!("cannot tell the free disk space: {e}; accepting the upload");
-                return Ok(());
+                u64::MAX
             }
         };
-        if free < size.saturating_add(config.min_free_space) {
+        let keep = config.min_free_space;
+        let mut promised = 0;
+        let reserved = self.shared.space.reserve(need, |reserved| {
+            promised = reserved;
+            space::fits(free, reserved, need, keep)
+        });
+        reserved.ok_or_else(|| {
             warn!(
-                "{} upload refused: {size} bytes with {free} free and {} to keep free",
+                "{} upload refused: {need} bytes with {free} free, {promised} promised to uploads in flight and {keep} to keep free",
                 self.who(),
-                config.min_free_space
             );
-            return Err(refuse(
+            let left = free.saturating_sub(promised).saturating_sub(keep);
+            refuse(
                 ErrorCode::NoSpace,
                 format!(
                     "the server's disk is too full for this file ({} free, {} needed); nothing was sent, tell the admin",
-                    ferry_common::units::human_size(free.saturating_sub(config.min_free_space)),
-                    ferry_common::units::human_size(size)
+                    ferry_common::units::human_size(left),
+                    ferry_common::units::human_size(need)
                 ),
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 
     /// Receives the body into `partial` and checks it: the upload and its
@@ -1238,9 +1341,13 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 let sums = self
                     .shared
                     .store
-                    .chunk_sums(&stored.blob, CHUNK_SIZE)
+                    .chunk_sums(&stored.blob, stored.info.size, CHUNK_SIZE)
                     .map_err(|e| {
-                        error!("cannot read blob {} of {}: {e}", stored.blob, escaped(name));
+                        if e.kind() == io::ErrorKind::InvalidData {
+                            error!("damage: stored content of {}: {e}", escaped(name));
+                        } else {
+                            error!("cannot read blob {} of {}: {e}", stored.blob, escaped(name));
+                        }
                         refuse(
                             ErrorCode::Internal,
                             "the server cannot read its copy of this file; tell the admin",
@@ -1348,9 +1455,9 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
 
     fn logs(&mut self, lines: u32) -> Handled {
         let lines = lines.min(MAX_LOG_LINES) as usize;
-        let path = self.shared.config.logs_dir.join(logfile::SERVER_LOG);
-        let tail = logfile::last_lines(&path, lines).map_err(|e| {
-            error!("cannot read {}: {e}", path.display());
+        let dir = &self.shared.config.logs_dir;
+        let tail = logfile::last_log_lines(dir, lines).map_err(|e| {
+            error!("cannot read the log in {}: {e}", dir.display());
             refuse(
                 ErrorCode::Internal,
                 "the server cannot read its log file; check its permissions",
@@ -1530,7 +1637,7 @@ fn fault_reply(fault: Fault) -> Reply {
 
 /// The refusal for a failed write of an upload.
 fn storage_failure(e: &io::Error) -> Fault {
-    if e.raw_os_error() == Some(libc::ENOSPC) {
+    if is_disk_full(e) {
         refuse(
             ErrorCode::NoSpace,
             "the server's disk is full; nothing was stored, tell the admin",
@@ -1541,6 +1648,11 @@ fn storage_failure(e: &io::Error) -> Fault {
             "the server could not store the file; nothing was stored, tell the admin",
         )
     }
+}
+
+/// Whether a write failed for want of disk space (or of quota).
+fn is_disk_full(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -225,11 +225,14 @@ impl Store {
         BlobReader::new(self.open_blob(id)?, offset, length)
     }
 
-    /// The MD5 of every `chunk`-sized piece of a blob.
-    pub fn chunk_sums(&self, id: &str, chunk: u64) -> io::Result<Vec<Md5Digest>> {
+    /// The MD5 of every `chunk`-sized piece of a blob that should hold
+    /// `size` bytes. A blob of any other length is damaged: that is an
+    /// `InvalidData` error, never a list of sums for what is there.
+    pub fn chunk_sums(&self, id: &str, size: u64, chunk: u64) -> io::Result<Vec<Md5Digest>> {
         let mut file = self.open_blob(id)?;
         let mut buf = vec![0u8; chunk as usize];
         let mut sums = Vec::new();
+        let mut total = 0u64;
         loop {
             let mut filled = 0;
             while filled < buf.len() {
@@ -240,14 +243,29 @@ impl Store {
                     Err(e) => return Err(e),
                 }
             }
-            if filled == 0 {
-                return Ok(sums);
+            total += filled as u64;
+            if total > size {
+                break;
             }
-            sums.push(ferry_common::hash::md5_bytes(&buf[..filled]));
+            if filled > 0 {
+                sums.push(ferry_common::hash::md5_bytes(&buf[..filled]));
+            }
             if filled < buf.len() {
-                return Ok(sums);
+                break;
             }
         }
+        if total != size {
+            let found = if total > size {
+                "more".to_owned()
+            } else {
+                total.to_string()
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("blob {id} has {found} bytes on disk but {size} are recorded"),
+            ));
+        }
+        Ok(sums)
     }
 
     /// Removes blobs the database no longer refers to. Failures are logged:
@@ -386,7 +404,7 @@ impl Partial {
         self.meta.updated = Timestamp::now().0;
         let json = serde_json::to_vec(&self.meta).map_err(io::Error::other)?;
         let tmp = self.meta_path.with_extension("json.new");
-        fs::write(&tmp, json)?;
+        write_new(&tmp, &json)?;
         fs::rename(&tmp, &self.meta_path)
     }
 
@@ -455,6 +473,23 @@ fn remove_any(path: &Path) -> io::Result<()> {
         true => fs::remove_dir_all(path),
         false => fs::remove_file(path),
     }
+}
+
+/// Writes `bytes` to a file at `path` that this call creates: whatever
+/// was there (a stale leftover, or a symlink planted to make the server
+/// write elsewhere) is removed first, not followed.
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    io::Write::write_all(&mut file, bytes)
 }
 
 #[cfg(test)]
@@ -591,5 +626,20 @@ mod tests {
         std::os::unix::fs::symlink(&secret, dir.path().join("blobs/abcd")).unwrap();
         assert!(store.open_blob("abcd").is_err());
         assert!(store.open_blob("../secret").is_err());
+    }
+
+    #[test]
+    fn a_record_is_never_written_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let secret = dir.path().join("secret");
+        fs::write(&secret, b"outside").unwrap();
+        let p = store.create_partial("x", 10, "u").unwrap();
+        let planted = dir.path().join("tmp").join(format!("{}.json.new", p.id()));
+        std::os::unix::fs::symlink(&secret, &planted).unwrap();
+        let id = p.id().to_owned();
+        p.keep();
+        assert_eq!(fs::read(&secret).unwrap(), b"outside");
+        assert!(store.partial_meta(&id).is_some(), "the record was saved");
     }
 }

@@ -121,13 +121,24 @@ fn wrong_passwords_are_refused_then_throttled() {
     // A failed login leaves the connection logged out.
     assert_eq!(code(client.list()), Some(ErrorCode::NotLoggedIn));
 
-    for _ in 0..3 {
+    // Five failures of one account lock it.
+    for _ in 0..4 {
         let _ = client.login("bob", "wrong-password");
     }
     let throttled = client.login("bob", USER_PASSWORD).unwrap_err();
     assert_eq!(throttled.code(), Some(ErrorCode::Throttled));
     assert!(throttled.to_string().contains("wait"), "{throttled}");
-    // Five failures from this address lock the address too, whatever the user name.
+    // Another account from this address is not locked by bob's five...
+    let (_, role) = Client::connect_and_login(&srv.addr, "admin", ADMIN_PASSWORD).unwrap();
+    assert_eq!(role, Role::Admin);
+    // ...but twenty failures from one address lock it, whatever the user name.
+    for i in 0..14 {
+        let mut guesser = Client::connect(&srv.addr).unwrap();
+        let e = guesser
+            .login(&format!("guess{i}"), "wrong-password")
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::AuthFailed), "{e}");
+    }
     let other = Client::connect(&srv.addr)
         .unwrap()
         .login("admin", ADMIN_PASSWORD)
