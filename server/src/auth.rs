@@ -38,8 +38,10 @@ pub const FIRST_LOCKOUT: Duration = Duration::from_secs(30);
 /// The longest lock-out.
 pub const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// How long a login waits for a place when its account's (or address's)
-/// remaining budget is taken by checks in progress.
-pub const ADMIT_WAIT: Duration = Duration::from_secs(10);
+/// remaining budget is taken by checks in progress. Generous: each check
+/// takes milliseconds, so only a storm of good logins (hundreds at once,
+/// queued for the cores anyway) waits long, and it must not be refused.
+pub const ADMIT_WAIT: Duration = Duration::from_secs(60);
 /// How many keys are remembered before quiet ones are forgotten.
 const MAX_KEYS: usize = 100_000;
 

@@ -778,14 +778,14 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             Err(refusal) => {
                 let user = escaped(user);
                 self.log_refusal(format_args!("login throttled user={user}"));
-                let wait = match refusal {
-                    Refusal::Locked(wait) => wait.as_secs().max(1),
-                    Refusal::Crowded => auth::ADMIT_WAIT.as_secs(),
+                let message = match refusal {
+                    Refusal::Locked(wait) => format!(
+                        "too many failed logins; wait {} seconds and try again",
+                        wait.as_secs().max(1)
+                    ),
+                    Refusal::Crowded => "too many logins to this account are being checked at once; wait a minute and try again".to_owned(),
                 };
-                return Err(refuse(
-                    ErrorCode::Throttled,
-                    format!("too many failed logins; wait {wait} seconds and try again"),
-                ));
+                return Err(refuse(ErrorCode::Throttled, message));
             }
         };
         let stored = self.shared.db.user(user)?;
