@@ -403,7 +403,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             let flow = match outcome {
                 Ok(flow) => flow,
                 Err(Fault::Refuse(code, message)) => {
-                    if !struck && self.user.is_none() {
+                    if !struck && self.stranger.is_some() {
                         self.strikes += 1;
                     }
                     self.log_refusal(format_args!("refused: {code} {}", escaped(&message)));
@@ -545,6 +545,10 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             request => match self.authorize(&request) {
                 Ok(()) => self.dispatch(request),
                 Err(refusal) if matches!(request, Request::Upload { .. }) => {
+                    // Answered here, not by the request loop: count it.
+                    if self.stranger.is_some() {
+                        self.strikes += 1;
+                    }
                     self.refuse_upload(Err(refusal))
                 }
                 Err(refusal) => Err(refusal),
@@ -773,7 +777,14 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         let keys = [Key::account(user), Key::address(self.peer.ip())];
         // The places are taken before the password is checked, so parallel
         // connections get no more guesses than one connection in a row.
-        let attempt = match self.shared.logins.admit(&keys, auth::ADMIT_WAIT) {
+        // Never past the login deadline of a connection that must log in.
+        let wait = match self.base_deadline() {
+            Some(deadline) => {
+                auth::ADMIT_WAIT.min(deadline.saturating_duration_since(Instant::now()))
+            }
+            None => auth::ADMIT_WAIT,
+        };
+        let attempt = match self.shared.logins.admit(&keys, wait) {
             Ok(attempt) => attempt,
             Err(refusal) => {
                 let user = escaped(user);
@@ -783,7 +794,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                         "too many failed logins; wait {} seconds and try again",
                         wait.as_secs().max(1)
                     ),
-                    Refusal::Crowded => "too many logins to this account are being checked at once; wait a minute and try again".to_owned(),
+                    Refusal::Crowded => "too many logins from your address or to this account are being checked at once; try again in a moment".to_owned(),
                 };
                 return Err(refuse(ErrorCode::Throttled, message));
             }
@@ -947,9 +958,6 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         let Err(Fault::Refuse(code, message)) = refusal else {
             return refusal;
         };
-        if self.user.is_none() {
-            self.strikes += 1;
-        }
         self.log_refusal(format_args!("upload refused: {code} {}", escaped(&message)));
         self.emit_now(Reply::error(code, message))?;
         self.discard_body()?;
@@ -1109,13 +1117,16 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             }
         };
         if let Some((id, mut claim)) = resumed {
+            // Reserved before the kept upload is opened: a refusal must
+            // leave it as it was, for a later resume.
+            let kept = self.shared.store.partial_meta(id).map_or(0, |m| m.received);
+            claim.space = Some(self.reserve_space(size.saturating_sub(kept))?);
             if let Some(partial) = self
                 .shared
                 .store
                 .resume_partial(id, name, size, &user)
                 .map_err(cannot_store)?
             {
-                claim.space = Some(self.reserve_space(size - partial.received())?);
                 return Ok(Prepared::Receive(Box::new(partial), claim));
             }
             info!(

@@ -270,22 +270,28 @@ fn drip_feeding_sockets_are_cut_at_the_login_deadline() {
 }
 
 /// After a login, a request line sent a byte at a time must still be
-/// complete within the idle timeout.
+/// complete within the idle timeout (which used to restart with each byte).
 #[test]
 fn a_request_line_must_be_complete_within_the_idle_timeout() {
     let srv = TestServer::start_with(|c| c.idle_timeout = Duration::from_secs(1));
     let mut raw = Raw::login_admin(&srv.addr);
+    let mut writer = raw.writer();
     let started = Instant::now();
-    for byte in b"LIST".iter().cycle().take(30) {
-        raw.send_bytes(&[*byte]);
-        thread::sleep(Duration::from_millis(200));
-        if started.elapsed() > Duration::from_secs(2) {
-            break;
+    // A byte every 200 ms for up to 6 s, until the server closes.
+    let dripper = thread::spawn(move || {
+        for byte in b"LIST".iter().cycle().take(30) {
+            if writer.write_all(&[*byte]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(200));
         }
-    }
+    });
     let reply = raw.line();
+    let took = started.elapsed();
     assert!(reply.starts_with("ERR TIMEOUT "), "{reply}");
+    assert!(took < Duration::from_secs(4), "cut after {took:?}");
     assert!(raw.is_closed());
+    dripper.join().unwrap();
 }
 
 // -- 6. log amplification ----------------------------------------------------
@@ -355,6 +361,24 @@ fn refused_requests_before_a_login_close_the_connection() {
         assert_eq!(e.code(), Some(ErrorCode::NotFound));
     }
     assert!(admin.list().unwrap().is_empty());
+}
+
+/// A malformed UPLOAD before a login is one strike, not two (its refusal
+/// and its swallowed body are one request).
+#[test]
+fn each_refused_request_is_one_strike() {
+    let srv = TestServer::start();
+    let mut raw = Raw::connect(&srv.addr);
+    for _ in 0..15 {
+        raw.send("UPLOAD x.txt -1 fail");
+        raw.send("ABORT");
+    }
+    raw.send("PING");
+    for _ in 0..15 {
+        let reply = raw.line();
+        assert!(reply.starts_with("ERR BAD_REQUEST UPLOAD"), "{reply}");
+    }
+    assert_eq!(raw.line(), "OK");
 }
 
 /// `server.log` rotates by size and keeps its number of old files, so no
@@ -540,4 +564,46 @@ fn uploads_in_flight_reserve_their_space() {
     assert!(second.line().starts_with("OK READY "));
     second.send("ABORT");
     assert_eq!(second.line(), "OK");
+}
+
+/// A resume refused for want of space keeps the bytes it had: the kept
+/// upload used to be opened first and deleted with the refusal.
+#[test]
+fn a_resume_refused_for_space_keeps_what_arrived() {
+    let srv = TestServer::start_with(|c| c.min_free_space = 0);
+    let free = fs4::available_space(srv.data_dir()).unwrap();
+    let size = free / 10 * 8;
+    let mut cut = Raw::login_admin(&srv.addr);
+    cut.send(&format!("UPLOAD kept.bin {size} fail"));
+    let ready = cut.line();
+    let id = ready
+        .strip_prefix("OK READY ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{ready}"))
+        .to_owned();
+    cut.send_bytes(
+        b"DATA 17
+some of the bytes",
+    );
+    cut.shutdown();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while srv.server.connection_count() > 0 {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Another upload holds half the disk; the resume needs more than is left.
+    let mut holder = Raw::login_admin(&srv.addr);
+    holder.send(&format!("UPLOAD holder.bin {} fail", free / 2));
+    assert!(holder.line().starts_with("OK READY "));
+    let mut resume = Raw::login_admin(&srv.addr);
+    resume.send(&format!("UPLOAD kept.bin {size} fail resume={id}"));
+    resume.send("ABORT");
+    let refused = resume.line();
+    assert!(refused.starts_with("ERR NO_SPACE "), "{refused}");
+    holder.send("ABORT");
+    assert_eq!(holder.line(), "OK");
+    resume.send(&format!("UPLOAD kept.bin {size} fail resume={id}"));
+    assert_eq!(resume.line(), format!("OK READY {id} 17"));
+    resume.send("ABORT");
+    assert_eq!(resume.line(), "OK");
 }

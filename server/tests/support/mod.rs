@@ -156,6 +156,11 @@ impl Raw {
     pub fn shutdown(&self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
     }
+
+    /// A second handle for writing, e.g. from another thread.
+    pub fn writer(&self) -> TcpStream {
+        self.writer.try_clone().expect("clone the socket")
+    }
 }
 
 /// The real `ferry-server` binary, killed (SIGKILL) when dropped.
