@@ -585,7 +585,11 @@ fn shown_verb(verb: &str) -> String {
     let plain = !verb.is_empty()
         && verb.len() <= MAX_SHOWN_VERB
         && verb.bytes().all(|b| b.is_ascii_alphanumeric());
-    if plain { verb.to_owned() } else { String::new() }
+    if plain {
+        verb.to_owned()
+    } else {
+        String::new()
+    }
 }
 
 fn unknown_verb_message(verb: &str) -> String {

@@ -181,14 +181,20 @@ fn unknown_verbs_are_repeated_only_when_plain() {
 /// reports no verb, so the server expects no upload body after it.
 #[test]
 fn errors_name_the_verb_only_when_it_was_recognised() {
-    assert_eq!(Request::parse("UPLOAD\tname 5 fail").unwrap_err().verb(), None);
+    assert_eq!(
+        Request::parse("UPLOAD\tname 5 fail").unwrap_err().verb(),
+        None
+    );
     assert_eq!(
         Request::parse("upload name -5 fail").unwrap_err().verb(),
         Some("UPLOAD")
     );
     assert_eq!(Request::parse("UPLOAD").unwrap_err().verb(), Some("UPLOAD"));
     assert_eq!(Request::parse("").unwrap_err().verb(), None);
-    assert_eq!(Request::parse("LOGIN a b c").unwrap_err().verb(), Some("LOGIN"));
+    assert_eq!(
+        Request::parse("LOGIN a b c").unwrap_err().verb(),
+        Some("LOGIN")
+    );
 }
 
 #[test]
