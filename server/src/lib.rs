@@ -10,6 +10,7 @@
 mod anonymous;
 pub mod auth;
 mod blob_reader;
+mod commit;
 pub mod db;
 mod finished;
 mod log_budget;
@@ -21,6 +22,7 @@ pub mod status;
 pub mod storage;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod transport;
 
 use std::collections::HashMap;
 use std::io::{self, Write};

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::session::Transport;
+use crate::transport::Transport;
 
 /// What one listener has seen since the server started. Shared by the
 /// listener's connection threads (which count) and the status report

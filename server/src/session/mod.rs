@@ -1,0 +1,503 @@
+//! One client connection: greeting, login, and the request loop.
+//!
+//! This module owns the conversation: it reads one request line at a time
+//! (within the connection's deadlines), checks it against the user's
+//! current role, hands it to the handler of its family and sends the
+//! replies in order. A refusal is an `ERR` line and the conversation goes
+//! on; broken framing, a dead peer or too many strikes end it. The
+//! handlers live in the submodules, one per family of commands; what they
+//! do to stored files goes through [`crate::commit`], [`crate::storage`]
+//! and [`crate::db`].
+//!
+//! The conversation is generic over `Read + Write + Transport`; only
+//! [`serve`] knows it is a `TcpStream` (wrapped in a [`Metered`] that
+//! counts and paces its bytes).
+
+mod admin;
+mod batch;
+mod body;
+mod fault;
+mod files;
+mod login;
+mod upload;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_common::names::escaped;
+use ferry_common::protocol::{
+    ErrorCode, PROTOCOL_VERSION, ProtocolError, Reply, Request, Role, line_str,
+};
+use ferry_common::wire::{Conn, LineError};
+use log::{info, warn};
+
+use crate::Shared;
+use crate::anonymous::Stranger;
+use crate::log_budget::{LogBudget, held_back_note};
+use crate::meter::{ListenerStats, Metered};
+use crate::transport::Transport;
+
+use self::batch::{Batch, Held};
+use self::fault::{Fault, refuse};
+
+/// Read buffer per connection; transfer buffers are allocated only while a
+/// transfer runs, so idle connections stay small.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// Serves one connection accepted by the listener counting into `stats`,
+/// until it ends.
+pub(crate) fn serve(
+    shared: &Shared,
+    stats: &Arc<ListenerStats>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    stranger: Stranger,
+) {
+    let accepted = Instant::now();
+    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit)
+        .with_write_timeout(shared.config.io_timeout);
+    let setup = stream
+        .get_ref()
+        .set_nodelay(true)
+        .and_then(|()| {
+            stream
+                .get_ref()
+                .set_write_timeout(Some(shared.config.io_timeout))
+        })
+        .and_then(|()| Transport::set_read_timeout(&stream, Some(shared.config.idle_timeout)));
+    if let Err(e) = setup {
+        warn!("peer={peer} connection setup failed: {e}");
+        return;
+    }
+    info!("peer={peer} connect");
+    let mut session = Session {
+        shared,
+        stats,
+        conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
+        peer,
+        user: None,
+        batch: Batch::default(),
+        stranger: Some(stranger),
+        login_deadline: accepted + shared.config.login_timeout,
+        strikes: 0,
+        refusal_log: LogBudget::new(REFUSALS_LOGGED, REFUSAL_LOG_EVERY, accepted),
+    };
+    let end = session.run();
+    // What the client still sends after the end is discarded unmetered.
+    linger(session.conn.get_ref().get_ref());
+    let held_back = match session.refusal_log.take_held_back() {
+        0 => String::new(),
+        n => format!("; {n} of its refusals were not logged"),
+    };
+    info!(
+        "{} disconnect ({end}) after {:.1}s{held_back}",
+        session.who(),
+        accepted.elapsed().as_secs_f64()
+    );
+}
+
+/// Malformed request lines (or refused requests before a login) that a
+/// connection may send before it is closed: a real client sends none.
+pub(crate) const MAX_STRIKES: u32 = 20;
+
+/// Refusals of one connection logged one per line before the log budget
+/// holds them back ...
+const REFUSALS_LOGGED: u32 = 10;
+
+/// ... and then one per this long.
+const REFUSAL_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Closes politely: stops sending, then reads (briefly, boundedly) what the
+/// client still sends. Closing a socket with unread input makes the kernel
+/// reset the connection, which can destroy our last error line in flight.
+fn linger(stream: &TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+    // On the heap: a big array here would make every connection thread
+    // touch its stack pages (stack probes) from the start.
+    let mut sink = vec![0u8; 8192];
+    let mut budget = 1 << 20;
+    let mut reader = stream;
+    while budget > 0 {
+        match reader.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => budget -= n.min(budget),
+        }
+    }
+}
+
+/// Counts one request as being handled until it is dropped.
+struct Busy<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(count)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+type Handled = Result<Flow, Fault>;
+
+/// Whether the conversation goes on after a request.
+enum Flow {
+    Continue,
+    Quit,
+}
+
+struct User {
+    name: String,
+    role: Role,
+}
+
+struct Session<'a, S> {
+    shared: &'a Shared,
+    /// The counters of the listener that accepted this connection.
+    stats: &'a ListenerStats,
+    conn: Conn<S>,
+    peer: SocketAddr,
+    user: Option<User>,
+    /// Verified uploads from a pipelining client, committed together.
+    batch: Batch<'a>,
+    /// Counts this connection as not logged in, until its first login.
+    stranger: Option<Stranger>,
+    /// Reads before the first login must be done by then.
+    login_deadline: Instant,
+    /// Malformed lines, and refused requests before a login, so far.
+    strikes: u32,
+    /// How many of this connection's refusals reach the log.
+    refusal_log: LogBudget,
+}
+
+impl<'a, S: Read + Write + Transport> Session<'a, S> {
+    /// The request loop; returns why it ended.
+    fn run(&mut self) -> String {
+        let hello = Reply::Hello {
+            version: PROTOCOL_VERSION,
+            text: format!("ferry-server {} ready", env!("CARGO_PKG_VERSION")),
+        };
+        if let Err(e) = self.conn.send(hello) {
+            return format!("could not greet: {e}");
+        }
+        self.conn.get_ref().set_deadline(self.base_deadline());
+        loop {
+            let request = self.read_request();
+            let _busy = Busy::new(&self.shared.busy);
+            // Anything but another upload first commits the uploads waiting.
+            if !matches!(request, Ok(Ok(Request::Upload { .. }))) {
+                self.commit_batch();
+            }
+            let mut struck = false;
+            let outcome = match request {
+                Ok(Ok(request)) => self.handle(request),
+                Ok(Err((code, message, upload_verb))) => {
+                    self.strikes += 1;
+                    struck = true;
+                    let refusal = Err(Fault::Refuse(code, message));
+                    if upload_verb {
+                        self.refuse_upload(refusal)
+                    } else {
+                        refusal
+                    }
+                }
+                Err(reason) => return reason,
+            };
+            let flow = match outcome {
+                Ok(flow) => flow,
+                Err(Fault::Refuse(code, message)) => {
+                    if !struck && self.stranger.is_some() {
+                        self.strikes += 1;
+                    }
+                    self.log_refusal(format_args!("refused: {code} {}", escaped(&message)));
+                    self.emit(Reply::error(code, message));
+                    Flow::Continue
+                }
+                Err(Fault::End(reason)) => {
+                    // Uploads that arrived intact are kept even so.
+                    self.commit_batch();
+                    let _ = self.conn.flush();
+                    return reason;
+                }
+            };
+            // Held uploads are committed as soon as the client has sent all
+            // it had (whatever the last request was: a refused upload too).
+            if !self.batch.uploads.is_empty() && !self.has_pending_input() {
+                self.commit_batch();
+            }
+            if self.strikes >= MAX_STRIKES {
+                self.commit_batch();
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::BadRequest,
+                    "too many malformed or refused requests; closing the connection",
+                ));
+                return format!("closed after {MAX_STRIKES} malformed or refused requests");
+            }
+            if let Err(e) = self.conn.flush() {
+                return format!("connection error: {e}");
+            }
+            if let Flow::Quit = flow {
+                return "quit".into();
+            }
+        }
+    }
+
+    /// The deadline for every read outside a request line: the login
+    /// deadline until the first login (so a refused upload's body cannot be
+    /// trickled in for ever either), none after it.
+    fn base_deadline(&self) -> Option<Instant> {
+        self.stranger.is_some().then_some(self.login_deadline)
+    }
+
+    /// Logs one of this connection's refusals, within its log budget; the
+    /// next line logged says how many were held back.
+    fn log_refusal(&mut self, what: std::fmt::Arguments<'_>) {
+        if let Some(held_back) = self.refusal_log.allow(Instant::now()) {
+            info!("{} {what}{}", self.who(), held_back_note(held_back));
+        }
+    }
+
+    /// Reads and parses the next request. The inner `Err` is a refusal to
+    /// send (code, message, whether the verb was UPLOAD); the outer one ends
+    /// the conversation.
+    #[allow(clippy::type_complexity)]
+    fn read_request(&mut self) -> Result<Result<Request, (ErrorCode, String, bool)>, String> {
+        // The idle timeout restarts with every byte; the deadline does not,
+        // so a line sent a byte at a time cannot hold the connection.
+        let deadline = self.base_deadline();
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.shared.config.idle_timeout);
+        self.conn.get_ref().set_deadline(Some(deadline));
+        let read = self.conn.read_line().map(drop);
+        self.conn.get_ref().set_deadline(self.base_deadline());
+        let line = match read {
+            Ok(()) => self.conn.last_line(),
+            Err(e) if self.stranger.is_some() && Instant::now() >= self.login_deadline => {
+                let secs = self.shared.config.login_timeout.as_secs_f64();
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::Timeout,
+                    format!(
+                        "no login within {secs:.0} seconds of connecting; closing the connection, connect again and log in"
+                    ),
+                ));
+                return Err(format!("not logged in within {secs:.0}s ({e})"));
+            }
+            Err(e) => return Err(self.line_failure(e)),
+        };
+        let text = match line_str(line) {
+            Ok(text) => text,
+            Err(e) => return Ok(Err((ErrorCode::BadRequest, e.to_string(), false))),
+        };
+        Ok(Request::parse(text).map_err(|e| {
+            // The parser alone splits off the verb: a line it does not take
+            // for an UPLOAD has no body to swallow.
+            let upload_verb = e.verb() == Some("UPLOAD");
+            let code = match e {
+                ProtocolError::UnknownVerb(_) => ErrorCode::UnknownVerb,
+                _ => ErrorCode::BadRequest,
+            };
+            (code, e.to_string(), upload_verb)
+        }))
+    }
+
+    /// Reads one line; any failure ends the conversation (after telling the
+    /// client why, where that is possible).
+    fn read_line(&mut self) -> Result<&[u8], String> {
+        match self.conn.read_line() {
+            Ok(_) => Ok(self.conn.last_line()),
+            Err(e) => Err(self.line_failure(e)),
+        }
+    }
+
+    fn line_failure(&mut self, e: LineError) -> String {
+        match e {
+            LineError::Closed => "closed by client".into(),
+            LineError::Truncated => "closed by client mid-line".into(),
+            LineError::TooLong(max) => {
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::LineTooLong,
+                    format!("a line may be at most {max} bytes; closing the connection"),
+                ));
+                format!("line longer than {max} bytes")
+            }
+            LineError::Io(e) if is_timeout(&e) => {
+                let _ = self.conn.send(Reply::error(
+                    ErrorCode::Timeout,
+                    "nothing was received for too long; closing the connection, connect again when needed",
+                ));
+                "timed out".into()
+            }
+            LineError::Io(e) => format!("connection error: {e}"),
+        }
+    }
+
+    fn who(&self) -> String {
+        match &self.user {
+            Some(u) => format!("peer={} user={}", self.peer, escaped(&u.name)),
+            None => format!("peer={}", self.peer),
+        }
+    }
+
+    fn handle(&mut self, request: Request) -> Handled {
+        match request {
+            Request::Login { user, password } => self.login(&user, &password),
+            Request::Ping => self.ok(),
+            Request::Quit => {
+                self.conn.queue(Reply::Bye);
+                Ok(Flow::Quit)
+            }
+            request => match self.authorize(&request) {
+                Ok(()) => self.dispatch(request),
+                Err(refusal) if matches!(request, Request::Upload { .. }) => {
+                    // Answered here, not by the request loop: count it.
+                    if self.stranger.is_some() {
+                        self.strikes += 1;
+                    }
+                    self.refuse_upload(Err(refusal))
+                }
+                Err(refusal) => Err(refusal),
+            },
+        }
+    }
+
+    fn dispatch(&mut self, request: Request) -> Handled {
+        match request {
+            Request::List => self.list(),
+            Request::Stat { name, version } => self.stat(&name, version),
+            Request::History { name } => self.history(&name),
+            Request::Download {
+                name,
+                version,
+                offset,
+                length,
+            } => self.download(&name, version, offset, length),
+            Request::Upload {
+                name,
+                size,
+                policy,
+                resume,
+            } => self.upload(&name, size, policy, resume.as_deref()),
+            Request::Chunks { name, version } => self.chunks(&name, version),
+            Request::Delete { name, version } => self.delete(&name, version),
+            Request::Logs { lines } => self.logs(lines),
+            Request::Users => self.users(),
+            Request::UserAdd {
+                user,
+                role,
+                password,
+            } => self.user_add(&user, role, &password),
+            Request::UserDel { user } => self.user_del(&user),
+            Request::Passwd { user, password } => self.passwd(&user, &password),
+            Request::SetRole { user, role } => self.set_role(&user, role),
+            Request::Login { .. } | Request::Ping | Request::Quit => {
+                unreachable!("handled before dispatch")
+            }
+        }
+    }
+
+    /// Checks that someone is logged in and may run `request`.
+    fn authorize(&mut self, request: &Request) -> Result<(), Fault> {
+        let role = self.current_role()?;
+        let starts_transfer = matches!(request, Request::Upload { .. } | Request::Download { .. });
+        if starts_transfer
+            && self
+                .shared
+                .stopping
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(refuse(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down; try again in a minute",
+            ));
+        }
+        if needs_admin(request) && role != Role::Admin {
+            return Err(refuse(
+                ErrorCode::Forbidden,
+                format!(
+                    "{} is for admins only; ask an admin to do it",
+                    request.verb()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn ok(&mut self) -> Handled {
+        self.emit(Reply::Ok);
+        Ok(Flow::Continue)
+    }
+
+    /// Queues a reply, or holds it behind uncommitted uploads.
+    fn emit(&mut self, reply: Reply) {
+        if self.batch.uploads.is_empty() {
+            self.conn.queue(reply);
+        } else {
+            self.batch.held.push(Held::Line(reply));
+        }
+    }
+
+    /// Like [`Session::emit`], and sends it at once if the client may be
+    /// waiting for it (it has sent nothing further yet).
+    fn emit_now(&mut self, reply: Reply) -> io::Result<()> {
+        self.emit(reply);
+        if self.batch.uploads.is_empty() && !self.has_pending_input() {
+            self.conn.flush()?;
+        }
+        Ok(())
+    }
+
+    fn has_pending_input(&self) -> bool {
+        self.conn.has_buffered_input() || self.conn.get_ref().has_pending_input()
+    }
+
+    /// The logged-in user's role as the database has it now, so a removed
+    /// or demoted user loses rights at once.
+    fn current_role(&mut self) -> Result<Role, Fault> {
+        let Some(user) = &self.user else {
+            return Err(refuse(
+                ErrorCode::NotLoggedIn,
+                "log in first with LOGIN <user> <password>",
+            ));
+        };
+        match self.shared.db.user(&user.name)? {
+            Some((_, role)) => {
+                if let Some(u) = self.user.as_mut() {
+                    u.role = role;
+                }
+                Ok(role)
+            }
+            None => {
+                self.user = None;
+                Err(refuse(
+                    ErrorCode::NotLoggedIn,
+                    "your account no longer exists; ask an admin",
+                ))
+            }
+        }
+    }
+}
+
+/// Commands only admins may run (PASSWD is checked per target user).
+fn needs_admin(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Delete { .. }
+            | Request::Logs { .. }
+            | Request::Users
+            | Request::UserAdd { .. }
+            | Request::UserDel { .. }
+            | Request::SetRole { .. }
+    )
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
