@@ -11,7 +11,8 @@ use log::{info, warn};
 
 use super::fault::refuse;
 use super::{Flow, Handled, Session, User};
-use crate::auth::{self, Key, Refusal, verify_password};
+use crate::auth::{could_be_a_password, verify_password};
+use crate::throttle::{self, Key, Refusal};
 use crate::transport::Transport;
 
 impl<'a, S: Read + Write + Transport> Session<'a, S> {
@@ -22,9 +23,9 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         // Never past the login deadline of a connection that must log in.
         let wait = match self.base_deadline() {
             Some(deadline) => {
-                auth::ADMIT_WAIT.min(deadline.saturating_duration_since(Instant::now()))
+                throttle::ADMIT_WAIT.min(deadline.saturating_duration_since(Instant::now()))
             }
-            None => auth::ADMIT_WAIT,
+            None => throttle::ADMIT_WAIT,
         };
         let attempt = match self.shared.logins.admit(&keys, wait) {
             Ok(attempt) => attempt,
@@ -48,7 +49,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         };
         // bcrypt would cut a longer password at 72 bytes and let
         // "password + anything" in; no account has one.
-        let valid = auth::could_be_a_password(&password.0)
+        let valid = could_be_a_password(&password.0)
             && self
                 .shared
                 .bcrypt
