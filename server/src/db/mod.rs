@@ -5,6 +5,9 @@
 //! One connection behind a mutex: SQLite serialises writers anyway, every
 //! statement here is short, and it keeps the commit of an upload (pick the
 //! name, pick the version number, insert) a single transaction.
+//!
+//! Files and versions are here; the users table is [`users`]'s, and the
+//! schema with its versions and migrations is [`schema`]'s.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -12,43 +15,15 @@ use std::time::Duration;
 
 use ferry_common::Md5Digest;
 use ferry_common::names::versioned_name;
-use ferry_common::protocol::{ConflictPolicy, FileEntry, Role, VersionInfo};
+use ferry_common::protocol::{ConflictPolicy, FileEntry, VersionInfo};
 use ferry_common::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+mod schema;
+mod users;
+
 /// The file the database lives in, inside the data folder.
 pub const DB_FILE: &str = "ferry.db";
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    name          TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    role          TEXT NOT NULL CHECK (role IN ('admin', 'user')),
-    created       INTEGER NOT NULL
-);
--- One row per file that exists: the highest version number it has used, so
--- numbers are never reused while the file exists.
-CREATE TABLE IF NOT EXISTS files (
-    name         TEXT PRIMARY KEY,
-    last_version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS versions (
-    name     TEXT NOT NULL REFERENCES files(name),
-    version  INTEGER NOT NULL,
-    size     INTEGER NOT NULL,
-    md5      TEXT NOT NULL,
-    blob     TEXT NOT NULL UNIQUE,
-    uploader TEXT NOT NULL,
-    created  INTEGER NOT NULL,
-    PRIMARY KEY (name, version)
-);
--- Per-chunk MD5s of a blob, computed on first request (CHUNKS) and kept.
-CREATE TABLE IF NOT EXISTS chunk_sums (
-    blob       TEXT PRIMARY KEY,
-    chunk_size INTEGER NOT NULL,
-    sums       BLOB NOT NULL
-);
-";
 
 /// A database failure, or a rule the request broke.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +40,16 @@ pub enum DbError {
     /// The change would leave the server without an admin.
     #[error("last admin")]
     LastAdmin,
+    /// The database was made by a newer server.
+    #[error(
+        "the database has schema version {found}, newer than the {known} this ferry-server knows; run a newer ferry-server, or restore a backup made for this one"
+    )]
+    TooNew {
+        /// The version found.
+        found: u32,
+        /// The newest version this server knows.
+        known: u32,
+    },
 }
 
 impl DbError {
@@ -121,7 +106,7 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)?;
+        schema::migrate(&conn)?;
         Ok(Db {
             conn: Mutex::new(conn),
         })
@@ -134,98 +119,6 @@ impl Db {
     }
 
     // -- users --------------------------------------------------------------
-
-    /// Whether any user exists.
-    pub fn has_users(&self) -> Result<bool, DbError> {
-        let n: i64 = self
-            .lock()
-            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
-        Ok(n > 0)
-    }
-
-    /// A user's password hash and role.
-    pub fn user(&self, name: &str) -> Result<Option<(String, Role)>, DbError> {
-        let row = self
-            .lock()
-            .query_row(
-                "SELECT password_hash, role FROM users WHERE name = ?1",
-                [name],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-            )
-            .optional()?;
-        Ok(row.map(|(hash, role)| (hash, parse_role(&role))))
-    }
-
-    /// All users, sorted by name.
-    pub fn users(&self) -> Result<Vec<(String, Role)>, DbError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached("SELECT name, role FROM users ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, parse_role(&r.get::<_, String>(1)?)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Adds a user.
-    pub fn add_user(&self, name: &str, password_hash: &str, role: Role) -> Result<(), DbError> {
-        let result = self.lock().execute(
-            "INSERT INTO users (name, password_hash, role, created) VALUES (?1, ?2, ?3, ?4)",
-            params![name, password_hash, role.as_str(), Timestamp::now().0],
-        );
-        match result {
-            Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(DbError::Exists)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Removes a user; refuses to remove the last admin.
-    pub fn remove_user(&self, name: &str) -> Result<(), DbError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let role = user_role(&tx, name)?.ok_or(DbError::NotFound)?;
-        if role == Role::Admin && admin_count(&tx)? <= 1 {
-            return Err(DbError::LastAdmin);
-        }
-        tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Replaces a user's password hash.
-    pub fn set_password(&self, name: &str, password_hash: &str) -> Result<(), DbError> {
-        let n = self.lock().execute(
-            "UPDATE users SET password_hash = ?2 WHERE name = ?1",
-            params![name, password_hash],
-        )?;
-        if n == 0 {
-            Err(DbError::NotFound)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Changes a user's role; refuses to demote the last admin.
-    pub fn set_role(&self, name: &str, role: Role) -> Result<(), DbError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = user_role(&tx, name)?.ok_or(DbError::NotFound)?;
-        if current == Role::Admin && role == Role::User && admin_count(&tx)? <= 1 {
-            return Err(DbError::LastAdmin);
-        }
-        tx.execute(
-            "UPDATE users SET role = ?2 WHERE name = ?1",
-            params![name, role.as_str()],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    // -- files --------------------------------------------------------------
 
     /// Whether a file of this name exists.
     pub fn file_exists(&self, name: &str) -> Result<bool, DbError> {
@@ -425,32 +318,6 @@ fn insert_version(tx: &Connection, new: &NewVersion<'_>) -> Result<(String, u32)
     Ok((name, version))
 }
 
-fn parse_role(text: &str) -> Role {
-    // The CHECK constraint admits only these two.
-    if text == "admin" {
-        Role::Admin
-    } else {
-        Role::User
-    }
-}
-
-fn user_role(conn: &Connection, name: &str) -> Result<Option<Role>, DbError> {
-    Ok(conn
-        .query_row("SELECT role FROM users WHERE name = ?1", [name], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()?
-        .map(|r| parse_role(&r)))
-}
-
-fn admin_count(conn: &Connection) -> Result<i64, DbError> {
-    Ok(
-        conn.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| {
-            r.get(0)
-        })?,
-    )
-}
-
 fn file_last_version(conn: &Connection, name: &str) -> Result<Option<u32>, DbError> {
     Ok(conn
         .prepare_cached("SELECT last_version FROM files WHERE name = ?1")?
@@ -493,6 +360,7 @@ fn stored_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
 mod tests {
     use super::*;
     use ferry_common::hash::md5_bytes;
+    use ferry_common::protocol::Role;
 
     fn new<'a>(name: &'a str, policy: ConflictPolicy, blob: &'a str) -> NewVersion<'a> {
         NewVersion {
