@@ -25,9 +25,12 @@ use ferry_common::hash::Hasher;
 use ferry_common::hashed_file::HashedFile;
 use ferry_common::time::Timestamp;
 use log::{info, warn};
-use serde::{Deserialize, Serialize};
 
 use crate::blob_reader::BlobReader;
+
+mod partial;
+
+pub use self::partial::{Partial, PartialMeta};
 
 /// How often (in bytes received) a partial upload's record is saved, so a
 /// killed server loses at most this much of an upload.
@@ -37,35 +40,6 @@ const CHECKPOINT_BYTES: u64 = 8 << 20;
 pub struct Store {
     blobs: PathBuf,
     tmp: PathBuf,
-}
-
-/// What is known about an upload in flight; saved as `tmp/<id>.json`. The
-/// record may lag behind the upload, never run ahead of what is written.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PartialMeta {
-    /// The name the client asked for.
-    pub name: String,
-    /// The announced total size.
-    pub size: u64,
-    /// Who is uploading.
-    pub user: String,
-    /// Bytes written so far.
-    pub received: u64,
-    /// The MD5 state over those bytes ([`Hasher::save`]).
-    pub hash_state: String,
-    /// When the record was last saved (Unix seconds).
-    pub updated: i64,
-}
-
-/// An upload being received. Dropped without [`Store::commit_many`] or
-/// [`Partial::keep`], it is deleted.
-pub struct Partial {
-    id: String,
-    data_path: PathBuf,
-    meta_path: PathBuf,
-    out: Option<HashedFile>,
-    /// The last saved record.
-    meta: PartialMeta,
 }
 
 impl Store {
@@ -360,91 +334,6 @@ impl Store {
     }
 }
 
-impl Partial {
-    /// The upload id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Bytes received so far.
-    pub fn received(&self) -> u64 {
-        self.out
-            .as_ref()
-            .map_or(self.meta.received, HashedFile::len)
-    }
-
-    /// Room for the next bytes, at least one and at most `max`, to receive
-    /// into and confirm with [`Partial::filled`].
-    pub fn space(&mut self, max: usize) -> &mut [u8] {
-        self.out().space(max)
-    }
-
-    /// Appends the first `n` bytes of the last [`Partial::space`] (written
-    /// and hashed without a copy); now and then saves the record.
-    pub fn filled(&mut self, n: usize) -> io::Result<()> {
-        if let Some(point) = self.out().filled(n)? {
-            self.meta.received = point.offset;
-            self.meta.hash_state = point.state;
-            self.save_record()?;
-        }
-        Ok(())
-    }
-
-    /// Writes out every received byte; the MD5 of them all.
-    pub fn finish(&mut self) -> io::Result<Md5Digest> {
-        Ok(self.out().finish()?.clone().finish())
-    }
-
-    fn out(&mut self) -> &mut HashedFile {
-        self.out.as_mut().expect("open until committed or kept")
-    }
-
-    /// Saves the record (atomically: a new file renamed over the old).
-    fn save_record(&mut self) -> io::Result<()> {
-        self.meta.updated = Timestamp::now().0;
-        let json = serde_json::to_vec(&self.meta).map_err(io::Error::other)?;
-        let tmp = self.meta_path.with_extension("json.new");
-        write_new(&tmp, &json)?;
-        fs::rename(&tmp, &self.meta_path)
-    }
-
-    /// Leaves the upload on disk, record saved, for a later resume.
-    pub fn keep(mut self) {
-        let saved = self.out().finish().map(Hasher::save).and_then(|state| {
-            self.meta.received = self.received();
-            self.meta.hash_state = state;
-            self.save_record()
-        });
-        match saved {
-            Ok(()) => {
-                info!(
-                    "kept unfinished upload {} at {} of {} bytes",
-                    self.id, self.meta.received, self.meta.size
-                );
-                self.out = None;
-            }
-            Err(e) => warn!(
-                "could not save the upload {} for a resume: {e}; it is dropped",
-                self.id
-            ),
-        }
-    }
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if self.out.take().is_some() {
-            for path in [&self.data_path, &self.meta_path] {
-                if let Err(e) = fs::remove_file(path)
-                    && e.kind() != io::ErrorKind::NotFound
-                {
-                    warn!("could not remove {}: {e}", path.display());
-                }
-            }
-        }
-    }
-}
-
 /// A fresh random id: 128 bits as 32 hex digits.
 pub fn new_id() -> io::Result<String> {
     let mut bytes = [0u8; 16];
@@ -478,7 +367,7 @@ fn remove_any(path: &Path) -> io::Result<()> {
 /// Writes `bytes` to a file at `path` that this call creates: whatever
 /// was there (a stale leftover, or a symlink planted to make the server
 /// write elsewhere) is removed first, not followed.
-fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
