@@ -3,7 +3,7 @@
 //! and the dummy hash for unknown users. Counting failed logins is
 //! [`crate::throttle`]'s.
 
-use std::sync::{Condvar, Mutex, PoisonError};
+use crossbeam_channel::{Receiver, Sender};
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -18,31 +18,36 @@ pub const MAX_PASSWORD_BYTES: usize = 72;
 /// Each costs tens of milliseconds of CPU; in a storm of logins, hundreds
 /// sharing two cores would all finish late together (and time out
 /// together), while taking turns answers each one as fast as the cores
-/// allow.
+/// allow. The slots are tokens in a bounded channel (a counting semaphore,
+/// which the standard library lacks).
 pub struct BcryptGate {
-    free: Mutex<usize>,
-    turn: Condvar,
+    give: Sender<()>,
+    take: Receiver<()>,
 }
 
 impl BcryptGate {
     /// A gate for `slots` computations at once (at least one).
     pub fn new(slots: usize) -> Self {
-        BcryptGate {
-            free: Mutex::new(slots.max(1)),
-            turn: Condvar::new(),
+        let slots = slots.max(1);
+        let (give, take) = crossbeam_channel::bounded(slots);
+        for _ in 0..slots {
+            give.send(()).expect("the channel has room for every token");
         }
+        BcryptGate { give, take }
     }
 
     /// Runs `compute` once a slot is free.
     pub fn run<T>(&self, compute: impl FnOnce() -> T) -> T {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        while *free == 0 {
-            free = self.turn.wait(free).unwrap_or_else(PoisonError::into_inner);
-        }
-        *free -= 1;
-        drop(free);
+        // Both ends live in `self`, so the channel never disconnects.
+        self.take.recv().expect("the gate holds its own sender");
         let _slot = Slot(self);
         compute()
+    }
+
+    /// Slots free now.
+    #[cfg(test)]
+    fn free(&self) -> usize {
+        self.take.len()
     }
 }
 
@@ -51,8 +56,7 @@ struct Slot<'a>(&'a BcryptGate);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        self.0.turn.notify_one();
+        let _ = self.0.give.send(());
     }
 }
 
@@ -207,6 +211,6 @@ mod tests {
         }));
         assert!(caught.is_err());
         assert_eq!(gate.run(|| 7), 7);
-        assert_eq!(*gate.free.lock().unwrap(), 2);
+        assert_eq!(gate.free(), 2);
     }
 }
