@@ -610,6 +610,11 @@ const ALL_VERBS: &str = "LOGIN, LIST, STAT, HISTORY, DOWNLOAD, UPLOAD, CHUNKS, D
 /// Encodes one argument for a line: `%`, space and control characters become
 /// `%XX`; everything else, including non-ASCII letters, is sent as UTF-8.
 /// The empty string is sent as a lone `%`.
+///
+/// Hand-written rather than the `percent-encoding` crate's: that crate
+/// always escapes every non-ASCII byte (our wire form keeps `ü` readable
+/// and must stay byte-identical), and its decoder passes a malformed `%`
+/// through where ours must refuse the line.
 pub fn encode_word(text: &str) -> Cow<'_, str> {
     if text.is_empty() {
         return Cow::Borrowed("%");

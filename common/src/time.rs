@@ -1,9 +1,12 @@
 //! Timestamps on the wire: whole seconds in UTC, written as ISO-8601
-//! (`2026-11-21T16:41:07Z`). Pure arithmetic, no time-zone database.
+//! (`2026-11-21T16:41:07Z`). The calendar is chrono's; the strict shape of
+//! the wire form (exactly 20 characters, four-digit year) is checked here.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 /// Seconds since the Unix epoch, shown as ISO-8601 UTC.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
@@ -25,18 +28,16 @@ impl Timestamp {
 #[error("a time must look like 2026-11-21T16:41:07Z")]
 pub struct BadTimestamp;
 
+/// The earliest and latest instants with a four-digit year, which is what
+/// the wire form can show; others are shown clamped to these.
+const FIRST: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+const LAST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.div_euclid(86_400);
-        let secs = self.0.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        let secs = self.0.clamp(FIRST, LAST);
+        let time = DateTime::<Utc>::from_timestamp(secs, 0).ok_or(fmt::Error)?;
+        write!(f, "{}", time.format("%Y-%m-%dT%H:%M:%SZ"))
     }
 }
 
@@ -55,7 +56,7 @@ impl FromStr for Timestamp {
         if !shape_ok {
             return Err(BadTimestamp);
         }
-        let num = |range: std::ops::Range<usize>| -> Result<i64, BadTimestamp> {
+        let num = |range: std::ops::Range<usize>| -> Result<u32, BadTimestamp> {
             let part = &s[range];
             if part.bytes().all(|c| c.is_ascii_digit()) {
                 part.parse().map_err(|_| BadTimestamp)
@@ -63,42 +64,13 @@ impl FromStr for Timestamp {
                 Err(BadTimestamp)
             }
         };
-        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 {
-            return Err(BadTimestamp);
+        let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?);
+        let time = NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?);
+        match (date, time) {
+            (Some(date), Some(time)) => Ok(Timestamp(date.and_time(time).and_utc().timestamp())),
+            _ => Err(BadTimestamp), // e.g. February 30th, or 24:00:00
         }
-        let days = days_from_civil(y, m as u32, d as u32);
-        if civil_from_days(days) != (y, m as u32, d as u32) {
-            return Err(BadTimestamp); // e.g. February 30th
-        }
-        Ok(Timestamp(days * 86_400 + hh * 3600 + mm * 60 + ss))
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// (year, month, day) → days since 1970-01-01, proleptic Gregorian.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -117,10 +89,18 @@ mod tests {
     fn round_trips_over_a_wide_range() {
         for secs in (-5_000_000_000i64..5_000_000_000).step_by(7_777_777) {
             let t = Timestamp(secs);
-            if (0..=9999).contains(&civil_from_days(secs.div_euclid(86_400)).0) {
+            if (FIRST..=LAST).contains(&secs) {
                 assert_eq!(t.to_string().parse(), Ok(t));
             }
         }
+    }
+
+    #[test]
+    fn instants_past_the_four_digit_years_are_clamped() {
+        assert_eq!(Timestamp(FIRST).to_string(), "0000-01-01T00:00:00Z");
+        assert_eq!(Timestamp(LAST).to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(Timestamp(i64::MAX).to_string(), "9999-12-31T23:59:59Z");
+        assert_eq!(Timestamp(i64::MIN).to_string(), "0000-01-01T00:00:00Z");
     }
 
     #[test]
