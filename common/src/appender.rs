@@ -19,13 +19,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 
 use log::info;
+
+use crate::platform;
 
 /// Transfers of at least this many bytes are written directly.
 pub const DIRECT_FROM: u64 = 64 << 20;
@@ -184,19 +185,11 @@ impl Appender {
     /// `None` if the file system or the process cannot.
     fn start_direct(&self) -> io::Result<Option<Direct>> {
         let path = &self.path;
-        let file = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECT)
-            .open(path)
-        {
-            Ok(f) => Arc::new(f),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                info!("{} cannot be written directly ({e})", path.display());
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+        let Some(file) = platform::open_direct(path)? else {
+            info!("{} cannot be written directly", path.display());
+            return Ok(None);
         };
+        let file = Arc::new(file);
         let (writer, stages) = mpsc::channel::<Stage>();
         let (done_tx, done) = mpsc::channel::<Written>();
         let direct_file = Arc::clone(&file);
@@ -211,7 +204,7 @@ impl Appender {
                     let bytes = stage.bytes();
                     let mut result = Ok(());
                     if !refused {
-                        result = direct_file.write_all_at(bytes, stage.base);
+                        result = platform::write_all_at(&direct_file, bytes, stage.base);
                         refused = is_refusal(&result);
                         if refused {
                             info!(
@@ -220,7 +213,7 @@ impl Appender {
                         }
                     }
                     if refused {
-                        result = ordinary.write_all_at(bytes, stage.base);
+                        result = platform::write_all_at(&ordinary, bytes, stage.base);
                     }
                     if done_tx.send(Written { stage, result }).is_err() {
                         break;
@@ -238,8 +231,7 @@ impl Appender {
         let mut stage = Stage::new(self.len / ALIGN as u64 * ALIGN as u64);
         let tail = (self.len - stage.base) as usize;
         let at = stage.start;
-        self.file
-            .read_exact_at(&mut stage.buf[at..at + tail], stage.base)?;
+        platform::read_exact_at(&self.file, &mut stage.buf[at..at + tail], stage.base)?;
         stage.filled = tail;
         Ok(Some(Direct {
             file,
@@ -315,7 +307,7 @@ impl Appender {
                 staged.write();
             }
         }
-        self.file.write_all_at(bytes, self.len)?;
+        platform::write_all_at(&self.file, bytes, self.len)?;
         self.len += bytes.len() as u64;
         self.written = self.len;
         Ok(())
@@ -336,9 +328,9 @@ impl Appender {
         let padded = stage.filled.next_multiple_of(ALIGN);
         let region = stage.start..stage.start + padded;
         stage.buf[stage.start + stage.filled..region.end].fill(0);
-        let result = direct.file.write_all_at(&stage.buf[region], stage.base);
+        let result = platform::write_all_at(&direct.file, &stage.buf[region], stage.base);
         if is_refusal(&result) {
-            self.file.write_all_at(stage.bytes(), stage.base)?;
+            platform::write_all_at(&self.file, stage.bytes(), stage.base)?;
         } else {
             result?;
         }
@@ -428,17 +420,12 @@ impl Drop for Appender {
 /// Whether a direct write was refused because the file system cannot do
 /// direct I/O (or not with this alignment).
 fn is_refusal(result: &io::Result<()>) -> bool {
-    matches!(result, Err(e) if e.raw_os_error() == Some(libc::EINVAL))
+    matches!(result, Err(e) if platform::is_direct_refusal(e))
 }
 
 /// Opens for reading and writing, never through a symlink planted in our folder.
 fn open(path: &Path, create: bool) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(create)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    platform::no_follow(OpenOptions::new().read(true).write(true).create_new(create)).open(path)
 }
 
 #[cfg(test)]

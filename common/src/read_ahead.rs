@@ -5,15 +5,14 @@
 //! a file that is read once (on our machines that costs more than the read
 //! itself).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 
 use crate::appender::ALIGN;
+use crate::platform;
 
 /// Bytes per direct read.
 const PIECE: usize = 2 << 20;
@@ -54,11 +53,7 @@ impl ReadAhead {
     /// down a direct read later gets ordinary reads.
     pub fn start(file: &File, offset: u64, length: u64) -> Option<ReadAhead> {
         // The same file (not whatever its path names now), opened again.
-        let direct = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
-            .ok()?;
+        let direct = platform::reopen_direct_for_reading(file)?;
         let plain = file.try_clone().ok()?;
         let (piece_tx, pieces) = mpsc::sync_channel::<io::Result<Piece>>(DEPTH);
         let (home, free) = mpsc::channel::<Vec<u8>>();
@@ -86,7 +81,7 @@ impl ReadAhead {
                         Some(file) => read_piece(file, region, at),
                         None => read_piece(&plain, region, at),
                     };
-                    if matches!(&got, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+                    if matches!(&got, Err(e) if platform::is_direct_refusal(e)) {
                         direct = None;
                         got = read_piece(&plain, region, at);
                     }
@@ -131,7 +126,7 @@ impl ReadAhead {
 fn read_piece(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
-        match file.read_at(&mut buf[got..], at + got as u64) {
+        match platform::read_at(file, &mut buf[got..], at + got as u64) {
             Ok(0) => break,
             Ok(n) => {
                 got += n;
