@@ -15,7 +15,7 @@ use crate::appender::ALIGN;
 use crate::platform;
 
 /// Bytes per direct read.
-const PIECE: usize = 2 << 20;
+const DIRECT_READ_BYTES: usize = 2 << 20;
 /// Buffers per range: how far reading may run ahead of sending and hashing.
 const DEPTH: usize = 4;
 
@@ -73,10 +73,10 @@ impl ReadAhead {
                     // Every piece out and the range abandoned: stop.
                     let Ok(mut buf) = free.recv() else { return };
                     if buf.is_empty() {
-                        buf = vec![0u8; PIECE + ALIGN];
+                        buf = vec![0u8; DIRECT_READ_BYTES + ALIGN];
                     }
                     let start = buf.as_ptr().align_offset(ALIGN);
-                    let region = &mut buf[start..start + PIECE];
+                    let region = &mut buf[start..start + DIRECT_READ_BYTES];
                     let mut got = match &direct {
                         Some(file) => read_piece(file, region, at),
                         None => read_piece(&plain, region, at),
@@ -93,7 +93,7 @@ impl ReadAhead {
                                 "the file is shorter than expected",
                             ));
                         }
-                        at += PIECE as u64;
+                        at += DIRECT_READ_BYTES as u64;
                         left -= n as u64;
                         let range = start + skip..start + skip + n;
                         skip = 0;
@@ -149,12 +149,16 @@ mod tests {
     fn pieces_cover_the_range_exactly_from_any_offset() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let data: Vec<u8> = (0..(PIECE * 3 + 5_000))
+        let data: Vec<u8> = (0..(DIRECT_READ_BYTES * 3 + 5_000))
             .map(|i| (i * 11 + i / 4099) as u8)
             .collect();
         std::fs::write(&path, &data).unwrap();
         let file = File::open(&path).unwrap();
-        for (offset, length) in [(0, data.len()), (4_097, PIECE * 2 + 3), (PIECE, 10)] {
+        for (offset, length) in [
+            (0, data.len()),
+            (4_097, DIRECT_READ_BYTES * 2 + 3),
+            (DIRECT_READ_BYTES, 10),
+        ] {
             let Some(mut ahead) = ReadAhead::start(&file, offset as u64, length as u64) else {
                 return; // a file system without direct reads (tmpfs): nothing to test
             };

@@ -99,9 +99,9 @@ pub(crate) fn accept_loop(
 
 /// Holds one slot of the connection cap; gives it back on drop, whatever
 /// way the connection ends.
-struct Slot(Arc<Shared>);
+struct CapSlot(Arc<Shared>);
 
-impl Drop for Slot {
+impl Drop for CapSlot {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::SeqCst);
     }
@@ -113,7 +113,7 @@ fn admit(mut stream: TcpStream, shared: &Arc<Shared>, stats: &Arc<ListenerStats>
         Err(_) => return, // already gone
     };
     let open = shared.connections.fetch_add(1, Ordering::SeqCst);
-    let slot = Slot(Arc::clone(shared));
+    let slot = CapSlot(Arc::clone(shared));
     let cap = shared.config.max_connections;
     if open >= cap {
         log_at_the_door(shared, || {
@@ -152,7 +152,7 @@ fn admit(mut stream: TcpStream, shared: &Arc<Shared>, stats: &Arc<ListenerStats>
 /// take the others down.)
 fn spawn_connection(
     peer: SocketAddr,
-    slot: Slot,
+    slot: CapSlot,
     work: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new()
@@ -224,7 +224,7 @@ mod tests {
         let shared = Arc::clone(&server.shared);
         shared.connections.fetch_add(1, Ordering::SeqCst);
         let peer = server.local_addrs()[0];
-        let handle = spawn_connection(peer, Slot(Arc::clone(&shared)), || {
+        let handle = spawn_connection(peer, CapSlot(Arc::clone(&shared)), || {
             panic!("a bug in one connection");
         })
         .unwrap();

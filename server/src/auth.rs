@@ -40,7 +40,7 @@ impl BcryptGate {
     pub fn run<T>(&self, compute: impl FnOnce() -> T) -> T {
         // Both ends live in `self`, so the channel never disconnects.
         self.take.recv().expect("the gate holds its own sender");
-        let _slot = Slot(self);
+        let _slot = GateSlot(self);
         compute()
     }
 
@@ -52,9 +52,9 @@ impl BcryptGate {
 }
 
 /// A slot taken from a [`BcryptGate`], given back when dropped (even by a panic).
-struct Slot<'a>(&'a BcryptGate);
+struct GateSlot<'a>(&'a BcryptGate);
 
-impl Drop for Slot<'_> {
+impl Drop for GateSlot<'_> {
     fn drop(&mut self) {
         let _ = self.0.give.send(());
     }

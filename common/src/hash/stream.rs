@@ -22,7 +22,7 @@ use super::Hasher;
 /// buffers is spent only on large transfers.
 const THREAD_AFTER: u64 = 32 << 20;
 /// Size of one hand-off buffer.
-const PIECE: usize = 1 << 20;
+const HANDOFF_BYTES: usize = 1 << 20;
 /// Hand-off buffers per stream: how far the I/O may run ahead of hashing.
 const DEPTH: usize = 4;
 /// The hashing thread needs little stack.
@@ -120,7 +120,7 @@ impl StreamHasher {
             Mode::Threaded(worker) => worker.free_buffer(&mut self.snapshot),
         };
         // A reused buffer keeps its length, so it is not filled again.
-        let want = len.min(PIECE);
+        let want = len.min(HANDOFF_BYTES);
         if buf.len() < want {
             buf.resize(want, 0);
         }
@@ -260,7 +260,7 @@ impl Worker {
                 jobs,
                 done,
                 thread,
-                current: Vec::with_capacity(PIECE),
+                current: Vec::with_capacity(HANDOFF_BYTES),
                 spare: Vec::new(),
                 in_flight: 0,
             }),
@@ -273,11 +273,11 @@ impl Worker {
 
     fn feed(&mut self, mut bytes: &[u8], snapshot: &mut Option<Snapshot>) {
         while !bytes.is_empty() {
-            let room = PIECE - self.current.len();
+            let room = HANDOFF_BYTES - self.current.len();
             let (now, rest) = bytes.split_at(room.min(bytes.len()));
             self.current.extend_from_slice(now);
             bytes = rest;
-            if self.current.len() == PIECE {
+            if self.current.len() == HANDOFF_BYTES {
                 self.hand_off(snapshot);
             }
         }
@@ -323,7 +323,7 @@ impl Worker {
             return buf;
         }
         if self.in_flight + 1 < DEPTH {
-            return Vec::with_capacity(PIECE);
+            return Vec::with_capacity(HANDOFF_BYTES);
         }
         loop {
             match self.done.recv() {
@@ -398,9 +398,12 @@ mod tests {
 
     #[test]
     fn a_large_stream_hashes_the_same_on_its_thread() {
-        let data = data(THREAD_AFTER as usize + 3 * PIECE + 12_345);
+        let data = data(THREAD_AFTER as usize + 3 * HANDOFF_BYTES + 12_345);
         let mut stream = StreamHasher::new(Hasher::new(), 0);
-        for piece in pieces(&data, &[1, 70_000, PIECE, 3 * PIECE + 5, 4096]) {
+        for piece in pieces(
+            &data,
+            &[1, 70_000, HANDOFF_BYTES, 3 * HANDOFF_BYTES + 5, 4096],
+        ) {
             stream.update(&piece);
         }
         assert!(matches!(stream.mode, Mode::Threaded(_)));
@@ -434,15 +437,15 @@ mod tests {
 
     #[test]
     fn owned_buffers_and_copies_mix_in_order() {
-        let data = data(THREAD_AFTER as usize + 5 * PIECE + 999);
+        let data = data(THREAD_AFTER as usize + 5 * HANDOFF_BYTES + 999);
         let mut stream = StreamHasher::new(Hasher::new(), 0);
         let mut at = 0;
         let mut owned = true;
         while at < data.len() {
-            let n = (data.len() - at).min(if owned { PIECE - 7 } else { 5000 });
+            let n = (data.len() - at).min(if owned { HANDOFF_BYTES - 7 } else { 5000 });
             if owned {
-                let mut buf = stream.buffer(PIECE);
-                assert_eq!(buf.len(), PIECE);
+                let mut buf = stream.buffer(HANDOFF_BYTES);
+                assert_eq!(buf.len(), HANDOFF_BYTES);
                 buf[..n].copy_from_slice(&data[at..at + n]);
                 stream.update_owned(buf, n);
             } else {
@@ -457,12 +460,16 @@ mod tests {
 
     #[test]
     fn bytes_hashed_elsewhere_keep_their_place_and_their_offsets() {
-        let data = data(THREAD_AFTER as usize + 4 * PIECE + 777);
+        let data = data(THREAD_AFTER as usize + 4 * HANDOFF_BYTES + 777);
         let mut stream = StreamHasher::new(Hasher::new(), 0);
         let (tx, rx) = mpsc::channel();
         let mut at = 0;
         let mut marked_at = 0;
-        for (i, n) in [5000, PIECE, 3 * PIECE, 123].iter().cycle().enumerate() {
+        for (i, n) in [5000, HANDOFF_BYTES, 3 * HANDOFF_BYTES, 123]
+            .iter()
+            .cycle()
+            .enumerate()
+        {
             let n = (*n).min(data.len() - at);
             if n == 0 {
                 break;
