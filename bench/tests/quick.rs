@@ -10,6 +10,7 @@ use serde_json::Value;
 const FIGURES: &[&str] = &[
     "md5sum_baseline",
     "md5_baseline",
+    "md5_crate_baseline",
     "tcp_baseline",
     "disk_baseline",
     "upload_large",
