@@ -9,22 +9,23 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use egui::{Align, Align2, Color32, Id, Layout, RichText, Ui};
+use egui::Ui;
 use ferry_common::ClientError;
 use ferry_common::names::{LocalOs, validate_name};
 use ferry_common::protocol::{ConflictPolicy, Role};
 use log::{info, warn};
 
-use crate::format;
 use crate::logging;
 use crate::native_dialog::{Answer, NativeDialogs, Purpose};
 use crate::panels::admin::{self, AdminAction};
 use crate::panels::client_log::{self, ClientLogAction};
 use crate::panels::dialogs::{self, PromptAnswer};
+use crate::panels::drop_overlay;
 use crate::panels::files::{self, FilesAction, FilesContext};
 use crate::panels::history::{self, HistoryAction};
 use crate::panels::login::{self, LoginAction};
-use crate::panels::palette;
+use crate::panels::status_bar;
+use crate::panels::top_bar::{self, TopBarAction, Who};
 use crate::panels::transfers::{self, TransferAction};
 use crate::settings::Settings;
 use crate::state::admin::{ServerLogView, UsersView};
@@ -34,6 +35,7 @@ use crate::state::dialogs::{OfferedName, PasswordDialog, PathPrompt, Pending};
 use crate::state::files::FileTable;
 use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
+pub use crate::state::main_screen::{Status, Tab};
 use crate::state::transfers::{Direction, Followup, TransferState, Transfers};
 use crate::worker::{
     Command, Credentials, DownloadJob, Event, Session, TransferId, TransferUpdate, UploadJob,
@@ -68,28 +70,6 @@ pub struct AppOptions {
     /// follows (`None`: this system's). Tests set Windows to check its rule
     /// on any system.
     pub local_os: Option<LocalOs>,
-}
-
-/// The main screen's tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    /// The file table.
-    Files,
-    /// The server log (admins).
-    ServerLog,
-    /// User management (admins).
-    Users,
-    /// The client's own log.
-    ClientLog,
-}
-
-/// A line in the status bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    /// What happened.
-    pub text: String,
-    /// Whether it is a failure.
-    pub error: bool,
 }
 
 #[derive(Debug, Default)]
@@ -751,8 +731,19 @@ impl FerryApp {
             self.tab = Tab::Files;
         }
 
-        egui::Panel::top("top-bar").show(ui, |ui| self.top_bar(ui, is_admin));
-        egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar(ui));
+        let who = self.session.as_ref().map(|s| Who {
+            user: s.user(),
+            addr: s.addr(),
+            role: self.role,
+        });
+        let bar =
+            egui::Panel::top("top-bar").show(ui, |ui| top_bar::show(ui, self.tab, is_admin, who));
+        for action in bar.inner {
+            self.top_bar_action(action);
+        }
+        egui::Panel::bottom("status-bar").show(ui, |ui| {
+            status_bar::show(ui, self.status.as_ref(), self.files.refreshed_at);
+        });
         egui::Panel::bottom("transfers")
             .resizable(true)
             .default_size(200.0)
@@ -813,75 +804,19 @@ impl FerryApp {
         self.auto_refresh(&ctx);
     }
 
-    fn top_bar(&mut self, ui: &mut Ui, is_admin: bool) {
-        ui.horizontal(|ui| {
-            ui.label(RichText::new("🚢 Ferry").strong().size(18.0));
-            ui.separator();
-            let mut tabs = vec![(Tab::Files, "Files")];
-            if is_admin {
-                tabs.push((Tab::ServerLog, "Server log"));
-                tabs.push((Tab::Users, "Users"));
-            }
-            tabs.push((Tab::ClientLog, "Client log"));
-            for (tab, title) in tabs {
-                if ui.selectable_label(self.tab == tab, title).clicked() && self.tab != tab {
-                    self.open_tab(tab);
-                }
-            }
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                if ui.button("Log out").clicked() {
-                    self.logout();
-                    return;
-                }
-                // Anyone may change their own password; admins also from the Users tab.
-                if let Some(session) = &self.session
-                    && ui.button("Change my password…").clicked()
-                {
+    fn top_bar_action(&mut self, action: TopBarAction) {
+        match action {
+            TopBarAction::OpenTab(tab) => self.open_tab(tab),
+            TopBarAction::LogOut => self.logout(),
+            TopBarAction::ChangeMyPassword => {
+                if let Some(session) = &self.session {
                     self.password = Some(PasswordDialog {
                         user: session.user().to_owned(),
                         ..PasswordDialog::default()
                     });
                 }
-                if let (Some(session), Some(role)) = (&self.session, self.role) {
-                    let who = format!("{} @ {}", session.user(), session.addr());
-                    ui.label(RichText::new(format::role(role)).small().color(
-                        if role == Role::Admin {
-                            palette::WARN
-                        } else {
-                            ui.visuals().weak_text_color()
-                        },
-                    ));
-                    ui.label(who);
-                }
-            });
-        });
-    }
-
-    fn status_bar(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
-            match &self.status {
-                Some(status) if status.error => {
-                    ui.label(RichText::new(format!("⚠ {}", status.text)).color(palette::ERROR));
-                }
-                Some(status) => {
-                    ui.label(RichText::new(&status.text).weak());
-                }
-                None => {
-                    ui.label(RichText::new("Ready.").weak());
-                }
             }
-            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                if let Some(at) = self.files.refreshed_at {
-                    let ago = at.elapsed().as_secs();
-                    let text = if ago < 5 {
-                        "list refreshed just now".to_owned()
-                    } else {
-                        format!("list refreshed {} ago", format::duration(ago))
-                    };
-                    ui.label(RichText::new(text).weak().small());
-                }
-            });
-        });
+        }
     }
 
     fn open_tab(&mut self, tab: Tab) {
@@ -1123,27 +1058,8 @@ impl FerryApp {
         if !dropped.is_empty() {
             self.queue_uploads(dropped);
         }
-        let hovering = ctx.input(|i| i.raw.hovered_files.len());
-        if hovering > 0 {
-            let painter = ctx.layer_painter(egui::LayerId::new(
-                egui::Order::Foreground,
-                Id::unique("drop-overlay"),
-            ));
-            let rect = ctx.content_rect();
-            painter.rect_filled(rect, 0.0, Color32::from_black_alpha(170));
-            let addr = self.session.as_ref().map(Session::addr).unwrap_or_default();
-            painter.text(
-                rect.center(),
-                Align2::CENTER_CENTER,
-                format!(
-                    "Drop {} file{} to upload to {addr}",
-                    hovering,
-                    if hovering == 1 { "" } else { "s" }
-                ),
-                egui::FontId::proportional(24.0),
-                Color32::WHITE,
-            );
-        }
+        let addr = self.session.as_ref().map(Session::addr).unwrap_or_default();
+        drop_overlay::show(ctx, addr);
     }
 
     fn auto_refresh(&mut self, ctx: &egui::Context) {

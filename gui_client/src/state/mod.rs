@@ -9,4 +9,5 @@ pub mod dialogs;
 pub mod files;
 pub mod history;
 pub mod login;
+pub mod main_screen;
 pub mod transfers;
