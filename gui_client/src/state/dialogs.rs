@@ -9,6 +9,10 @@ use ferry_common::names::{LocalOs, local_file_name_for, versioned_name};
 
 use crate::native_dialog::Purpose;
 
+/// Shown in the path dialog when no native file dialog can appear.
+pub const NO_DIALOG: &str = "No file dialog is available on this system (it needs a desktop \
+                             portal or zenity): type the paths here, or drop files onto the window.";
+
 /// What a confirmation is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
