@@ -12,7 +12,8 @@ use crossbeam_channel::{Receiver, Sender};
 use ferry_common::{Client, ClientError};
 use log::info;
 
-use super::{Command, Credentials, Event, LoginProblem};
+use super::credentials::Credentials;
+use super::messages::{Command, Event, LoginProblem};
 
 /// A control connection idle for longer is pinged before use: the server
 /// drops silent clients after a few minutes.

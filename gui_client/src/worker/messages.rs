@@ -15,7 +15,8 @@ use ferry_common::mirror::{MirrorReport, MirrorStatus};
 use ferry_common::protocol::{ConflictPolicy, ErrorCode, FileEntry, Role, VersionInfo};
 use ferry_common::transfer::{DownloadReport, UploadReport};
 
-use super::TransferId;
+/// Identifies one transfer for the lifetime of the app.
+pub type TransferId = u64;
 
 /// What the UI wants a transfer to do next, checked at every progress report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

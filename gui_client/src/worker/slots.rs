@@ -7,7 +7,7 @@
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::{Stop, StopFlag};
+use super::messages::{Stop, StopFlag};
 
 /// How often a queued transfer checks whether it was cancelled.
 const QUEUE_POLL: Duration = Duration::from_millis(100);

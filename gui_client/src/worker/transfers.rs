@@ -22,10 +22,10 @@ use ferry_common::protocol::{ConflictPolicy, ErrorCode};
 use ferry_common::transfer::{self, Connector, DownloadOptions, Retry, UploadOptions};
 use log::warn;
 
+use super::credentials::Credentials;
+use super::messages::{DownloadJob, Event, Stop, StopFlag, TransferId, TransferUpdate, UploadJob};
+use super::session::Session;
 use super::slots::Slots;
-use super::{
-    Credentials, DownloadJob, Event, Session, Stop, StopFlag, TransferId, TransferUpdate, UploadJob,
-};
 
 /// How often a transfer reports progress (and wakes the UI) at most.
 const REPORT_EVERY: Duration = Duration::from_millis(50);
