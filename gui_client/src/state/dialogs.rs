@@ -1,6 +1,8 @@
 //! The app's own dialogs: confirmations before destructive actions, the
 //! path field used when no native file dialog is available, and the
-//! password dialog of the users tab.
+//! password dialog of the users tab. What each holds, and the name a
+//! download is offered under; drawing them is `panels::dialogs`, acting on
+//! the answers the app's `dialogs` module.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
