@@ -1,7 +1,9 @@
 //! The Ferry desktop app as a library, so the integration tests can drive
 //! the very app the `ferry` binary runs.
 //!
-//! - [`app`]: the app's state and layout, `impl eframe::App`.
+//! - [`app`]: a thin shell: the state (composed of [`state`] types), the
+//!   frame that drains events and lays out the panels, `impl eframe::App`;
+//!   what the app does per concern is in its child modules.
 //! - [`state`]: the data behind each screen and panel, without drawing.
 //! - [`panels`]: drawing, one module per screen or panel.
 //! - [`worker`]: the session and transfer threads, and the commands and
@@ -9,6 +11,9 @@
 //! - [`native_dialog`]: rfd file dialogs, off the UI thread.
 //! - [`settings`], [`logging`], [`format`](mod@format): what is remembered, the client
 //!   log, and how values read on screen.
+//!
+//! Imports go one way only: `app` → `panels` → `state` → `worker`,
+//! `settings`, `logging`, `native_dialog`, `format`.
 
 pub mod app;
 pub mod format;

@@ -1,6 +1,7 @@
 //! The admin panel: the server log (refresh, filter) and user management
 //! (add, remove, change password, change role). Only shown to admins; the
-//! server checks every one of these requests anyway.
+//! server checks every one of these requests anyway. It returns what was
+//! clicked; the app's `admin` module sends the requests.
 
 use egui::{Align, Button, DragValue, Layout, RichText, ScrollArea, TextEdit, Ui};
 use egui_extras::{Column, TableBuilder};

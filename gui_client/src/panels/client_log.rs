@@ -1,5 +1,6 @@
 //! The client log panel: the end of `client.log`, a filter, and the folder
-//! the log is written to.
+//! the log is written to. Reading and moving the log happen elsewhere
+//! (`state::client_log`, `logging`); this only draws and reports clicks.
 
 use egui::{Align, Button, Layout, RichText, TextEdit, Ui};
 

@@ -1,5 +1,7 @@
 //! Modal dialogs: "the name exists", confirmations, the path field that
 //! stands in for a missing native file dialog, and the password dialog.
+//! Which one is open and what each answer does is the app's `dialogs`
+//! module; the native dialogs are `native_dialog`.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,7 @@
 //! The file table with its toolbar: upload, download, history, delete
-//! (admins), refresh, the filter box and sortable columns.
+//! (admins), refresh, the filter box and sortable columns. It changes only
+//! the table's own view (sort, filter, selection); the buttons are acted on
+//! by the app's `files` module.
 
 use egui::{Align, Button, Label, Layout, RichText, Sense, TextEdit, Ui};
 use egui_extras::{Column, TableBuilder};

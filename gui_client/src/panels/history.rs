@@ -1,5 +1,6 @@
 //! The version history of one file: every version with size, time,
-//! uploader and MD5, each downloadable, each deletable by admins.
+//! uploader and MD5, each downloadable, each deletable by admins. It
+//! returns what was clicked; the app's `files` module acts on it.
 
 use egui::{Align, Button, Label, Layout, RichText, ScrollArea, Ui};
 

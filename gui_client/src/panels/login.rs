@@ -1,5 +1,6 @@
 //! The login screen: server, user name, password, "remember this server",
-//! the recent servers, and a clear message when it did not work.
+//! the recent servers, and a clear message when it did not work. Logging
+//! in is the app's `session` module; this only edits the form.
 
 use egui::{Align, Layout, RichText, TextEdit, Ui};
 

@@ -6,9 +6,12 @@
 pub mod admin;
 pub mod client_log;
 pub mod dialogs;
+pub mod drop_overlay;
 pub mod files;
 pub mod history;
 pub mod login;
+pub mod status_bar;
+pub mod top_bar;
 pub mod transfers;
 
 /// Colours used across panels, readable on both light and dark themes.

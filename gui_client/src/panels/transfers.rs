@@ -1,5 +1,6 @@
 //! The transfers panel: one row per upload or download with its progress
-//! bar, bytes, speed, time left, state and buttons.
+//! bar, bytes, speed, time left, state and buttons. It returns what was
+//! clicked; the app's `transfers` module stops, retries or removes rows.
 
 use egui::{Align, Button, Label, Layout, ProgressBar, RichText, Ui};
 use egui_extras::{Column, TableBuilder};

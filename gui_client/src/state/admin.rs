@@ -1,5 +1,6 @@
 //! The admin panel's data: the server log view and the user list with its
-//! forms.
+//! forms. No drawing here (`panels::admin` draws it) and no requests: the
+//! app's `admin` module sends them and brings the answers here.
 
 use ferry_common::protocol::Role;
 

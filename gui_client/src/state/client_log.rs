@@ -1,4 +1,5 @@
 //! The client log panel's data: the end of `client.log`, read on demand.
+//! Writing the log is `logging`'s job, drawing it `panels::client_log`'s.
 
 use std::path::PathBuf;
 

@@ -1,6 +1,8 @@
 //! The app's own dialogs: confirmations before destructive actions, the
 //! path field used when no native file dialog is available, and the
-//! password dialog of the users tab.
+//! password dialog of the users tab. What each holds, and the name a
+//! download is offered under; drawing them is `panels::dialogs`, acting on
+//! the answers the app's `dialogs` module.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -8,6 +10,10 @@ use std::path::{Path, PathBuf};
 use ferry_common::names::{LocalOs, local_file_name_for, versioned_name};
 
 use crate::native_dialog::Purpose;
+
+/// Shown in the path dialog when no native file dialog can appear.
+pub const NO_DIALOG: &str = "No file dialog is available on this system (it needs a desktop \
+                             portal or zenity): type the paths here, or drop files onto the window.";
 
 /// What a confirmation is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

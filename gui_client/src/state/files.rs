@@ -1,10 +1,24 @@
 //! The file table's data: the last listing, the sort order, the filter and
-//! the selection. No drawing here; `panels::files` draws it.
+//! the selection, and the bookkeeping of its refresh. No drawing here;
+//! `panels::files` draws it, and the app sends the requests.
 
 use std::cmp::Ordering;
 use std::time::Instant;
 
 use ferry_common::protocol::FileEntry;
+
+/// The file list's refresh: one listing on its way at a time, one more
+/// owed when asked meanwhile, and when the last was asked for (the app
+/// lists again by itself after a while).
+#[derive(Debug, Default)]
+pub struct Refresh {
+    /// A listing is on its way.
+    pub in_flight: bool,
+    /// Asked again while one was on its way: list once more when it arrives.
+    pub again: bool,
+    /// When the last listing was asked for.
+    pub last: Option<Instant>,
+}
 
 /// A column the table can be sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

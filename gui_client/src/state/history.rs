@@ -1,4 +1,5 @@
-//! The version history of one file, as the history panel shows it.
+//! The version history of one file, as the history panel shows it. No
+//! drawing (`panels::history`) and no requests (the app's `files` module).
 
 use ferry_common::protocol::VersionInfo;
 

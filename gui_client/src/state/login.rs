@@ -1,4 +1,5 @@
-//! The login form's data.
+//! The login form's data and its checks. No drawing (`panels::login`);
+//! logging in with it is the app's `session` module.
 
 use crate::worker::LoginProblem;
 

@@ -1,0 +1,137 @@
+//! The file list and one file's history: (auto-)refreshing the list, the
+//! file table's and the history panel's buttons, and what the server says
+//! about listings, versions and deletes.
+//!
+//! The data is `state::files` and `state::history`, the drawing
+//! `panels::files` and `panels::history`; downloads and uploads they start
+//! are `transfers`' business.
+
+use std::time::{Duration, Instant};
+
+use ferry_common::protocol::{FileEntry, VersionInfo};
+
+use super::FerryApp;
+use crate::panels::files::FilesAction;
+use crate::panels::history::HistoryAction;
+use crate::state::dialogs::Pending;
+use crate::state::history::HistoryView;
+use crate::state::main_screen::Tab;
+use crate::worker::Command;
+
+/// How often the file list refreshes by itself while nothing else does.
+const AUTO_REFRESH: Duration = Duration::from_secs(60);
+
+impl FerryApp {
+    /// Lists the files again (once, however often it is asked meanwhile).
+    pub fn refresh(&mut self) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        if self.refresh.in_flight {
+            self.refresh.again = true;
+            return;
+        }
+        self.refresh.in_flight = true;
+        self.refresh.last = Some(Instant::now());
+        self.files.loading = true;
+        session.send(Command::Refresh);
+    }
+
+    pub(super) fn auto_refresh(&mut self, ctx: &egui::Context) {
+        let due = self
+            .refresh
+            .last
+            .is_none_or(|t| t.elapsed() >= AUTO_REFRESH);
+        if due && !self.refresh.in_flight && self.tab == Tab::Files {
+            self.refresh();
+        }
+        ctx.request_repaint_after(AUTO_REFRESH);
+    }
+
+    /// A listing arrived (or why it did not); lists again if that was
+    /// asked for meanwhile.
+    pub(super) fn listed(&mut self, result: Result<Vec<FileEntry>, String>) {
+        self.refresh.in_flight = false;
+        match result {
+            Ok(entries) => self.files.set_entries(entries),
+            Err(e) => self.files.set_error(e),
+        }
+        if std::mem::take(&mut self.refresh.again) {
+            self.refresh();
+        }
+    }
+
+    pub(super) fn open_history(&mut self, name: &str) {
+        let keep = self
+            .history
+            .as_ref()
+            .filter(|h| h.name == name)
+            .map(|h| h.versions.clone());
+        let mut view = HistoryView::loading(name);
+        view.versions = keep.unwrap_or_default();
+        self.history = Some(view);
+        if let Some(session) = &self.session {
+            session.send(Command::History(name.to_owned()));
+        }
+    }
+
+    /// A file's versions arrived; shown if its history is still open.
+    pub(super) fn history_arrived(&mut self, name: &str, result: Result<Vec<VersionInfo>, String>) {
+        if let Some(view) = &mut self.history
+            && view.name == name
+        {
+            view.set(result);
+        }
+    }
+
+    pub(super) fn files_action(&mut self, ctx: &egui::Context, action: FilesAction) {
+        match action {
+            FilesAction::Upload => self.request_upload(ctx),
+            FilesAction::Refresh => self.refresh(),
+            FilesAction::Download(name) => self.request_download(&name, None),
+            FilesAction::History(name) => self.open_history(&name),
+            FilesAction::Delete(name) => self.confirm = Some(Pending::DeleteFile(name)),
+        }
+    }
+
+    pub(super) fn history_action(&mut self, action: HistoryAction) {
+        let Some(name) = self.history.as_ref().map(|h| h.name.clone()) else {
+            return;
+        };
+        match action {
+            HistoryAction::Download(v) => self.request_download(&name, Some(v)),
+            HistoryAction::Delete(v) => self.confirm = Some(Pending::DeleteVersion(name, v)),
+            HistoryAction::Refresh => self.open_history(&name),
+            HistoryAction::Close => self.history = None,
+        }
+    }
+
+    pub(super) fn deleted(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        result: Result<u32, String>,
+    ) {
+        match result {
+            Ok(count) => {
+                self.set_info(match version {
+                    Some(v) => format!("Deleted version {v} of {name}."),
+                    None => format!(
+                        "Deleted {name} ({count} version{}).",
+                        if count == 1 { "" } else { "s" }
+                    ),
+                });
+                self.refresh();
+                let open_here = self.history.as_ref().is_some_and(|h| h.name == name);
+                if open_here {
+                    if version.is_none() {
+                        self.history = None;
+                    } else {
+                        self.open_history(name);
+                    }
+                }
+            }
+            Err(e) => self.set_error(format!("Could not delete {name}: {e}")),
+        }
+    }
+}

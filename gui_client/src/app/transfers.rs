@@ -1,0 +1,346 @@
+//! Uploads and downloads: asking which files to upload or where to save
+//! one, queueing them (with the "name exists" question first), starting,
+//! retrying, pausing and cancelling their workers, and what their reports
+//! mean for the status line, the file list and the history.
+//!
+//! The rows are `state::transfers` and the questions `state::conflicts`;
+//! the drawing is `panels::transfers` and `panels::dialogs`; the threads
+//! are the worker's.
+
+use std::path::PathBuf;
+
+use ferry_common::ClientError;
+use ferry_common::names::validate_name;
+use ferry_common::protocol::ConflictPolicy;
+use log::info;
+
+use super::FerryApp;
+use crate::native_dialog::Purpose;
+use crate::panels::drop_overlay;
+use crate::panels::transfers::TransferAction;
+use crate::state::conflicts::{Choice, Conflict};
+use crate::state::dialogs::{NO_DIALOG, OfferedName, PathPrompt};
+use crate::state::transfers::{Direction, Followup, TransferState};
+use crate::worker::{DownloadJob, Session, TransferId, TransferUpdate, UploadJob};
+
+impl FerryApp {
+    /// Asks for files to upload.
+    pub fn request_upload(&mut self, ctx: &egui::Context) {
+        if self.dialogs.enabled() {
+            let start = self.settings.upload_dir.clone();
+            self.dialogs.pick_files(ctx, start.as_deref());
+        } else {
+            let note = self.dialogs.missing().then(|| NO_DIALOG.to_owned());
+            self.prompt = Some(PathPrompt {
+                purpose: Purpose::Upload,
+                text: String::new(),
+                note,
+                mirrors: String::new(),
+            });
+        }
+    }
+
+    /// Queues local files for upload: the one path shared by the file
+    /// dialog, the typed-path field and drag-and-drop. Names that exist on
+    /// the server are asked about first; the rest start at once (and are
+    /// asked about if the server finds the name taken meanwhile).
+    pub fn queue_uploads(&mut self, paths: Vec<PathBuf>) {
+        if self.session.is_none() || self.role.is_none() {
+            self.set_error("Log in before uploading.".to_owned());
+            return;
+        }
+        self.next_batch += 1;
+        let batch = self.next_batch;
+        let mut folders = Vec::new();
+        let mut queued = 0;
+        for path in paths {
+            if path.is_dir() {
+                folders.push(path.display().to_string());
+                continue;
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                self.settings.upload_dir = Some(dir.to_owned());
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let id = self.transfers.add_upload(path.clone(), &name, batch);
+            queued += 1;
+            if let Err(reason) = validate_name(&name) {
+                let sentence = ClientError::BadName { name, reason }.to_string();
+                self.transfers.finish(id, TransferState::Failed(sentence));
+                continue;
+            }
+            if self.files.contains(&name) {
+                self.ask_conflict(id, name, batch);
+            } else {
+                self.start_upload(id, ConflictPolicy::Fail);
+            }
+        }
+        if !folders.is_empty() {
+            self.set_error(format!(
+                "Folders are not uploaded ({}); open the folder and choose the files inside.",
+                folders.join(", ")
+            ));
+        } else if queued > 0 {
+            self.set_info(format!(
+                "Queued {queued} upload{}.",
+                if queued == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
+    pub(super) fn drag_and_drop(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_owned())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            self.queue_uploads(dropped);
+        }
+        let addr = self.session.as_ref().map(Session::addr).unwrap_or_default();
+        drop_overlay::show(ctx, addr);
+    }
+
+    /// Opens the download dialog for `name` (a version, or the current one):
+    /// where to save it ("Browse…" opens the system's save dialog) and
+    /// optional mirrors. Double-click and the Download button both land here.
+    /// The name offered is one this system can save (see [`OfferedName`]);
+    /// the dialog says so when it is not the server's.
+    pub fn request_download(&mut self, name: &str, version: Option<u32>) {
+        let offered = self.offered_name(name, version);
+        self.prompt = Some(PathPrompt {
+            purpose: Purpose::Save {
+                name: name.to_owned(),
+                version,
+            },
+            text: self
+                .download_dir()
+                .join(&offered.file_name)
+                .display()
+                .to_string(),
+            note: offered.note(),
+            mirrors: String::new(),
+        });
+    }
+
+    /// The file name a download of `name` is offered under here.
+    pub(super) fn offered_name(&self, name: &str, version: Option<u32>) -> OfferedName {
+        let current = self.files.get(name).map(|e| e.current.version);
+        OfferedName::new(name, version, current, self.local_os)
+    }
+
+    pub(super) fn download_dir(&self) -> PathBuf {
+        self.settings
+            .download_dir
+            .clone()
+            .filter(|d| d.is_dir())
+            .or_else(|| {
+                std::env::home_dir().map(|home| {
+                    let downloads = home.join("Downloads");
+                    if downloads.is_dir() { downloads } else { home }
+                })
+            })
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Starts downloading `name` (a version, or the current one) to `dest`.
+    pub fn start_download(&mut self, name: &str, version: Option<u32>, dest: PathBuf) {
+        self.start_mirrored_download(name, version, dest, Vec::new());
+    }
+
+    /// Starts downloading `name` to `dest` from the server and, at the same
+    /// time, from `mirrors` (`host:port`, same login; empty: the server only).
+    /// When `dest` ends in the name the download dialog offers and that is
+    /// not the server's name, the transfer row and the status line say why.
+    pub fn start_mirrored_download(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        dest: PathBuf,
+        mirrors: Vec<String>,
+    ) {
+        if self.session.is_none() || self.role.is_none() {
+            self.set_error("Log in before downloading.".to_owned());
+            return;
+        }
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            self.settings.download_dir = Some(dir.to_owned());
+        }
+        let renamed = self.offered_name(name, version).reason_for(&dest);
+        let id = self
+            .transfers
+            .add_mirrored_download(name, version, dest, mirrors);
+        if let Some(row) = self.transfers.get_mut(id) {
+            row.renamed = renamed;
+        }
+        self.run_download(id);
+    }
+
+    fn ask_conflict(&mut self, id: TransferId, name: String, batch: u64) {
+        if let Some(row) = self.transfers.get_mut(id) {
+            row.state = TransferState::WaitingForChoice;
+        }
+        let conflict = Conflict {
+            transfer: id,
+            name,
+            batch,
+        };
+        if let Some(choice) = self.conflicts.push(conflict) {
+            self.resolve_conflict(id, choice);
+        }
+    }
+
+    pub(super) fn resolve_conflict(&mut self, id: TransferId, choice: Choice) {
+        match choice.policy() {
+            Some(policy) => self.start_upload(id, policy),
+            None => {
+                if let Some(row) = self.transfers.get(id) {
+                    info!("upload of {} skipped: the name exists", row.name);
+                }
+                self.transfers.finish(id, TransferState::Skipped);
+            }
+        }
+    }
+
+    fn start_upload(&mut self, id: TransferId, policy: ConflictPolicy) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let Some(stop) = self.transfers.restart(id) else {
+            return;
+        };
+        let Some(row) = self.transfers.get_mut(id) else {
+            return;
+        };
+        row.policy = policy;
+        row.done = 0;
+        if policy == ConflictPolicy::Fail {
+            // A retried upload that was renamed goes out under its own name.
+            row.name = row
+                .local
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| row.name.clone());
+        }
+        session.upload(UploadJob {
+            id,
+            path: row.local.clone(),
+            name: row.name.clone(),
+            policy,
+            stop,
+        });
+    }
+
+    fn run_download(&mut self, id: TransferId) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let Some(stop) = self.transfers.restart(id) else {
+            return;
+        };
+        let Some(row) = self.transfers.get(id) else {
+            return;
+        };
+        session.download(DownloadJob {
+            id,
+            name: row.name.clone(),
+            version: row.version,
+            dest: row.local.clone(),
+            mirrors: row.mirror_addrs.clone(),
+            stop,
+        });
+    }
+
+    fn retry(&mut self, id: TransferId) {
+        let Some(row) = self.transfers.get(id) else {
+            return;
+        };
+        match row.direction {
+            Direction::Upload => {
+                let policy = row.policy;
+                self.start_upload(id, policy);
+            }
+            Direction::Download => self.run_download(id),
+        }
+    }
+
+    pub(super) fn transfer_update(&mut self, id: TransferId, update: TransferUpdate) {
+        let failed_before = self
+            .transfers
+            .get(id)
+            .is_some_and(|t| matches!(t.state, TransferState::Failed(_)));
+        match self.transfers.apply(id, update) {
+            Followup::None => {}
+            Followup::Uploaded => {
+                if let Some(row) = self.transfers.get(id) {
+                    let name = row.name.clone();
+                    self.set_info(format!("Uploaded {name}."));
+                    if self.history.as_ref().is_some_and(|h| h.name == name) {
+                        self.open_history(&name);
+                    }
+                }
+                self.refresh();
+            }
+            Followup::Downloaded => {
+                if let Some(row) = self.transfers.get(id) {
+                    let why = row
+                        .renamed
+                        .as_ref()
+                        .map(|why| format!(" ({why})"))
+                        .unwrap_or_default();
+                    let text = format!("Downloaded {} to {}{why}.", row.name, row.local.display());
+                    self.set_info(text);
+                }
+            }
+            Followup::AskConflict => {
+                if let Some(row) = self.transfers.get(id) {
+                    let (name, batch) = (row.name.clone(), row.batch);
+                    self.ask_conflict(id, name, batch);
+                }
+            }
+        }
+        if let Some(row) = self.transfers.get(id)
+            && let TransferState::Failed(reason) = &row.state
+            && !failed_before
+        {
+            let text = format!(
+                "{} of {} failed: {reason}",
+                direction_word(row.direction),
+                row.name
+            );
+            self.set_error(text);
+        }
+    }
+
+    pub(super) fn transfer_action(&mut self, action: TransferAction) {
+        match action {
+            TransferAction::Cancel(id) => {
+                let paused_download = self.transfers.get(id).is_some_and(|t| {
+                    t.state == TransferState::Paused && t.direction == Direction::Download
+                });
+                self.transfers.cancel(id);
+                self.conflicts.forget(id);
+                if paused_download && let Some(row) = self.transfers.get(id) {
+                    // No worker holds it: throw the partial file away here.
+                    ferry_common::transfer::discard_partial_download(&row.local);
+                }
+            }
+            TransferAction::Retry(id) | TransferAction::Resume(id) => self.retry(id),
+            TransferAction::Pause(id) => self.transfers.pause(id),
+            TransferAction::Remove(id) => self.transfers.remove(id),
+            TransferAction::ClearFinished => self.transfers.clear_finished(),
+        }
+    }
+}
+
+fn direction_word(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Upload => "Upload",
+        Direction::Download => "Download",
+    }
+}

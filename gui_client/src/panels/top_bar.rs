@@ -1,0 +1,86 @@
+//! The main screen's top bar: the tabs (the admin tabs only for admins),
+//! and on the right "Log out", "Change my password…" and who is logged in
+//! where. It returns what was clicked; the app switches tabs, logs out or
+//! opens the password dialog.
+
+use egui::{Align, Layout, RichText, Ui};
+use ferry_common::protocol::Role;
+
+use crate::format;
+use crate::panels::palette;
+use crate::state::main_screen::Tab;
+
+/// What the user clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopBarAction {
+    /// Switch to this tab.
+    OpenTab(Tab),
+    /// Log out.
+    LogOut,
+    /// Open the password dialog for the logged-in user.
+    ChangeMyPassword,
+}
+
+/// Who is logged in where.
+#[derive(Debug, Clone, Copy)]
+pub struct Who<'a> {
+    /// The user name.
+    pub user: &'a str,
+    /// The server's `host:port`.
+    pub addr: &'a str,
+    /// Their role, once the login answered.
+    pub role: Option<Role>,
+}
+
+/// Draws the bar with `tab` selected. `who` is `None` without a session.
+/// The actions come in the order they were clicked.
+pub fn show(ui: &mut Ui, tab: Tab, is_admin: bool, who: Option<Who<'_>>) -> Vec<TopBarAction> {
+    let mut actions = Vec::new();
+    // A tab clicked shows as selected for the rest of the frame.
+    let mut current = tab;
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("🚢 Ferry").strong().size(18.0));
+        ui.separator();
+        let mut tabs = vec![(Tab::Files, "Files")];
+        if is_admin {
+            tabs.push((Tab::ServerLog, "Server log"));
+            tabs.push((Tab::Users, "Users"));
+        }
+        tabs.push((Tab::ClientLog, "Client log"));
+        for (tab, title) in tabs {
+            if ui.selectable_label(current == tab, title).clicked() && current != tab {
+                current = tab;
+                actions.push(TopBarAction::OpenTab(tab));
+            }
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if ui.button("Log out").clicked() {
+                actions.push(TopBarAction::LogOut);
+                return;
+            }
+            // Anyone may change their own password; admins also from the Users tab.
+            if who.is_some() && ui.button("Change my password…").clicked() {
+                actions.push(TopBarAction::ChangeMyPassword);
+            }
+            if let Some(Who {
+                user,
+                addr,
+                role: Some(role),
+            }) = who
+            {
+                let who = format!("{user} @ {addr}");
+                ui.label(
+                    RichText::new(format::role(role))
+                        .small()
+                        .color(if role == Role::Admin {
+                            palette::WARN
+                        } else {
+                            ui.visuals().weak_text_color()
+                        }),
+                );
+                ui.label(who);
+            }
+        });
+    });
+    actions
+}

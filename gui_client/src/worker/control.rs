@@ -1,0 +1,157 @@
+//! The `session` thread: logs in, then answers the UI's [`Command`]s one
+//! at a time on the control connection, reopening it when the server
+//! dropped it, and sends each answer back as an [`Event`].
+//!
+//! It does not run transfers (each has its own thread and connections, see
+//! `transfers`) and never touches UI state.
+
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use ferry_common::{Client, ClientError};
+use log::info;
+
+use super::credentials::Credentials;
+use super::messages::{Command, Event, LoginProblem};
+
+/// A control connection idle for longer is pinged before use: the server
+/// drops silent clients after a few minutes.
+const PING_AFTER: Duration = Duration::from_secs(60);
+
+pub(super) fn run_session(
+    creds: &RwLock<Credentials>,
+    commands: &Receiver<Command>,
+    events: &Sender<Event>,
+    ctx: &egui::Context,
+) {
+    let first = creds
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .connect();
+    let client = match first {
+        Ok((client, role)) => {
+            if events.send(Event::LoggedIn { role }).is_err() {
+                return;
+            }
+            ctx.request_repaint();
+            client
+        }
+        Err(e) => {
+            let _ = events.send(Event::LoginFailed {
+                problem: LoginProblem::of(&e),
+                message: e.to_string(),
+            });
+            ctx.request_repaint();
+            return;
+        }
+    };
+    let mut control = Control {
+        creds,
+        client: Some(client),
+        last_used: Instant::now(),
+    };
+    for command in commands {
+        let event = control.handle(command);
+        if events.send(event).is_err() {
+            break;
+        }
+        ctx.request_repaint();
+    }
+    if let Some(client) = control.client.take() {
+        let _ = client.quit();
+    }
+}
+
+/// The control connection, reopened when the server dropped it.
+struct Control<'a> {
+    creds: &'a RwLock<Credentials>,
+    client: Option<Client>,
+    last_used: Instant,
+}
+
+impl Control<'_> {
+    fn handle(&mut self, command: Command) -> Event {
+        match command {
+            Command::Refresh => Event::Files(self.run(true, Client::list)),
+            Command::History(name) => {
+                let result = self.run(true, |c| c.history(&name));
+                Event::History { name, result }
+            }
+            Command::Delete { name, version } => {
+                let result = self.run(false, |c| c.delete(&name, version));
+                Event::Deleted {
+                    name,
+                    version,
+                    result,
+                }
+            }
+            Command::ServerLog { lines } => Event::ServerLog(self.run(true, |c| c.logs(lines))),
+            Command::Users => Event::Users(self.run(true, Client::users)),
+            Command::AddUser {
+                name,
+                role,
+                password,
+            } => Event::UserChanged {
+                result: self.run(false, |c| c.add_user(&name, role, &password)),
+                what: format!("added {name} ({role})"),
+            },
+            Command::RemoveUser(name) => Event::UserChanged {
+                result: self.run(false, |c| c.remove_user(&name)),
+                what: format!("removed {name}"),
+            },
+            Command::SetPassword { user, password } => {
+                let result = self.run(false, |c| c.set_password(&user, &password));
+                let mut creds = self.creds.write().unwrap_or_else(PoisonError::into_inner);
+                if result.is_ok() && creds.user == user {
+                    // New connections (transfers, reconnects) need the new one.
+                    creds.password = password;
+                }
+                Event::UserChanged {
+                    result,
+                    what: format!("changed the password of {user}"),
+                }
+            }
+            Command::SetRole { user, role } => Event::UserChanged {
+                result: self.run(false, |c| c.set_role(&user, role)),
+                what: format!("made {user} {role}"),
+            },
+        }
+    }
+
+    /// Runs `call` on a live connection. A connection lost in the middle is
+    /// reopened; the call is repeated only when `retry` says it is safe to
+    /// (it changes nothing on the server).
+    fn run<T>(
+        &mut self,
+        retry: bool,
+        mut call: impl FnMut(&mut Client) -> Result<T, ClientError>,
+    ) -> Result<T, String> {
+        if self.last_used.elapsed() > PING_AFTER
+            && let Some(client) = &mut self.client
+            && client.ping().is_err()
+        {
+            self.client = None;
+        }
+        let mut result = self.connected().and_then(&mut call);
+        if retry && matches!(result, Err(ClientError::Io(_))) {
+            info!("control connection lost; reconnecting");
+            self.client = None;
+            result = self.connected().and_then(&mut call);
+        }
+        if matches!(result, Err(ClientError::Io(_) | ClientError::Protocol(_))) {
+            self.client = None;
+        }
+        self.last_used = Instant::now();
+        result.map_err(|e| e.to_string())
+    }
+
+    fn connected(&mut self) -> Result<&mut Client, ClientError> {
+        if self.client.is_none() {
+            let creds = self.creds.read().unwrap_or_else(PoisonError::into_inner);
+            let (client, _role) = creds.connect()?;
+            self.client = Some(client);
+        }
+        Ok(self.client.as_mut().expect("connected above"))
+    }
+}

@@ -1,0 +1,317 @@
+//! Transfers off the UI thread: [`Session::upload`] and
+//! [`Session::download`] start one named thread per transfer, which waits
+//! for a slot, runs it through common's resumable `transfer` module (or its
+//! `mirror` module for a download from several servers), and reports
+//! progress as throttled [`TransferUpdate`]s, stopping when the UI asks.
+//!
+//! It does not own the transfer rows (that is `state::transfers`) nor decide
+//! what runs next (the app does).
+
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use ferry_common::ClientError;
+use ferry_common::client::{Progress, Stage};
+use ferry_common::mirror::{self, MirrorOptions, MirrorProgress};
+use ferry_common::protocol::{ConflictPolicy, ErrorCode};
+use ferry_common::transfer::{self, Connector, DownloadOptions, Retry, UploadOptions};
+use log::warn;
+
+use super::credentials::Credentials;
+use super::messages::{DownloadJob, Event, Stop, StopFlag, TransferId, TransferUpdate, UploadJob};
+use super::session::Session;
+use super::slots::Slots;
+
+/// How often a transfer reports progress (and wakes the UI) at most.
+const REPORT_EVERY: Duration = Duration::from_millis(50);
+/// How far back the speed estimate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(3);
+
+impl Session {
+    /// Starts an upload on its own thread.
+    pub fn upload(&self, job: UploadJob) {
+        let name = format!("upload-{}", job.id);
+        let id = job.id;
+        let reporter = self.reporter(id, job.stop.clone());
+        let (connector, slots) = (self.creds().connector(), self.slots.clone());
+        let state_dir = self.state_dir.clone();
+        self.spawn_transfer(name, id, move || {
+            run_upload(&connector, &slots, state_dir, &job, reporter);
+        });
+    }
+
+    /// Starts a download on its own thread.
+    pub fn download(&self, job: DownloadJob) {
+        let name = format!("download-{}", job.id);
+        let id = job.id;
+        let reporter = self.reporter(id, job.stop.clone());
+        let slots = self.slots.clone();
+        let creds = self.creds();
+        self.spawn_transfer(name, id, move || {
+            run_download(&creds, &slots, &job, reporter);
+        });
+    }
+
+    fn reporter(&self, id: TransferId, stop: Arc<StopFlag>) -> Reporter {
+        Reporter {
+            id,
+            events: self.events_tx.clone(),
+            ctx: self.ctx.clone(),
+            stop,
+            last_sent: None,
+            last_stage: None,
+            rate: Rate::default(),
+            ui_gone: false,
+        }
+    }
+
+    fn spawn_transfer(&self, name: String, id: TransferId, body: impl FnOnce() + Send + 'static) {
+        if let Err(e) = thread::Builder::new().name(name).spawn(body) {
+            let _ = self.events_tx.send(Event::Transfer {
+                id,
+                update: TransferUpdate::Failed(format!(
+                    "the app could not start a thread for this transfer ({e}); try again"
+                )),
+            });
+        }
+    }
+}
+
+fn run_upload(
+    connector: &Connector,
+    slots: &Slots,
+    state_dir: Option<PathBuf>,
+    job: &UploadJob,
+    mut reporter: Reporter,
+) {
+    let Some(_slot) = slots.acquire(&job.stop) else {
+        reporter.stopped();
+        return;
+    };
+    reporter.send(TransferUpdate::Connecting);
+    let options = UploadOptions {
+        policy: job.policy,
+        retry: Retry::default(),
+        state_dir,
+    };
+    let result = transfer::upload(connector, &job.path, &job.name, &options, &mut |p| {
+        reporter.progress(p)
+    });
+    match result {
+        Ok(report) => reporter.send(TransferUpdate::Uploaded(report)),
+        Err(ClientError::Cancelled) => reporter.stopped(),
+        Err(e) if e.code() == Some(ErrorCode::Exists) && job.policy == ConflictPolicy::Fail => {
+            reporter.send(TransferUpdate::NameTaken);
+        }
+        Err(e) => {
+            warn!("upload of {} failed: {e}", job.path.display());
+            reporter.send(TransferUpdate::Failed(e.to_string()));
+        }
+    }
+}
+
+/// Runs a download: from the session's server, or from it and the job's
+/// mirrors at once. A pause keeps the partial file for the resume; a
+/// cancel does not.
+fn run_download(creds: &Credentials, slots: &Slots, job: &DownloadJob, mut reporter: Reporter) {
+    let Some(_slot) = slots.acquire(&job.stop) else {
+        if job.stop.get() == Stop::Cancel {
+            transfer::discard_partial_download(&job.dest);
+        }
+        reporter.stopped();
+        return;
+    };
+    reporter.send(TransferUpdate::Connecting);
+    let result = if job.mirrors.is_empty() {
+        fetch_single(creds, job, &mut reporter)
+    } else {
+        fetch_mirrored(creds, job, &mut reporter)
+    };
+    match result {
+        Ok(update) => reporter.send(update),
+        Err(ClientError::Cancelled) => {
+            if job.stop.get() != Stop::Pause {
+                transfer::discard_partial_download(&job.dest);
+            }
+            reporter.stopped();
+        }
+        Err(e) => {
+            warn!("download of {} failed: {e}", job.name);
+            reporter.send(TransferUpdate::Failed(e.to_string()));
+        }
+    }
+}
+
+fn fetch_single(
+    creds: &Credentials,
+    job: &DownloadJob,
+    reporter: &mut Reporter,
+) -> Result<TransferUpdate, ClientError> {
+    let options = DownloadOptions {
+        version: job.version,
+        restart: false,
+        retry: Retry::default(),
+    };
+    let report = transfer::download(
+        &creds.connector(),
+        &job.name,
+        &job.dest,
+        &options,
+        &mut |p| reporter.progress(p),
+    )?;
+    Ok(TransferUpdate::Downloaded {
+        report,
+        dest: job.dest.clone(),
+    })
+}
+
+fn fetch_mirrored(
+    creds: &Credentials,
+    job: &DownloadJob,
+    reporter: &mut Reporter,
+) -> Result<TransferUpdate, ClientError> {
+    // The session's server first, then the mirrors, all with this login.
+    let connectors: Vec<Connector> = std::iter::once(creds.connector())
+        .chain(
+            job.mirrors
+                .iter()
+                .filter(|addr| **addr != creds.addr)
+                .map(|addr| creds.connector().for_server(addr)),
+        )
+        .collect();
+    let options = MirrorOptions {
+        version: job.version,
+        ..MirrorOptions::default()
+    };
+    let report = mirror::download(&connectors, &job.name, &job.dest, &options, &mut |p| {
+        reporter.mirror_progress(p)
+    })?;
+    Ok(TransferUpdate::MirroredDownload {
+        report,
+        dest: job.dest.clone(),
+    })
+}
+
+/// Turns progress callbacks into throttled events and answers "stop?".
+struct Reporter {
+    id: TransferId,
+    events: Sender<Event>,
+    ctx: egui::Context,
+    stop: Arc<StopFlag>,
+    last_sent: Option<Instant>,
+    last_stage: Option<Stage>,
+    rate: Rate,
+    ui_gone: bool,
+}
+
+impl Reporter {
+    fn progress(&mut self, p: Progress) -> ControlFlow<()> {
+        let now = Instant::now();
+        self.rate.sample(now, p.done);
+        let stage_changed = self.last_stage != Some(p.stage);
+        let due = self
+            .last_sent
+            .is_none_or(|t| now.duration_since(t) >= REPORT_EVERY);
+        if stage_changed || due {
+            self.last_stage = Some(p.stage);
+            self.last_sent = Some(now);
+            self.send(TransferUpdate::Progress {
+                stage: p.stage,
+                done: p.done,
+                total: p.total,
+                speed: self.rate.per_second(),
+            });
+        }
+        if self.ui_gone || self.stop.get() != Stop::Run {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn mirror_progress(&mut self, p: &MirrorProgress) -> ControlFlow<()> {
+        let due = self.last_sent.is_none_or(|t| t.elapsed() >= REPORT_EVERY);
+        if due || p.stage != Stage::Transferring {
+            self.send(TransferUpdate::Mirrors(p.mirrors.clone()));
+            // Make the overall report go out now too.
+            self.last_sent = None;
+        }
+        self.progress(p.overall())
+    }
+
+    fn send(&mut self, update: TransferUpdate) {
+        let event = Event::Transfer {
+            id: self.id,
+            update,
+        };
+        if self.events.send(event).is_err() {
+            self.ui_gone = true;
+        } else {
+            self.ctx.request_repaint();
+        }
+    }
+
+    /// Reports a stop the UI asked for, as a pause or a cancel.
+    fn stopped(&mut self) {
+        let update = match self.stop.get() {
+            Stop::Pause => TransferUpdate::Paused,
+            Stop::Run | Stop::Cancel => TransferUpdate::Cancelled,
+        };
+        self.send(update);
+    }
+}
+
+/// A transfer rate over the last few seconds.
+#[derive(Default)]
+struct Rate {
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl Rate {
+    fn sample(&mut self, at: Instant, done: u64) {
+        self.samples.push_back((at, done));
+        while self.samples.len() > 2
+            && self
+                .samples
+                .front()
+                .is_some_and(|(t, _)| at.duration_since(*t) > RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    fn per_second(&self) -> f64 {
+        let (Some((t0, b0)), Some((t1, b1))) = (self.samples.front(), self.samples.back()) else {
+            return 0.0;
+        };
+        let secs = t1.duration_since(*t0).as_secs_f64();
+        if secs < 0.05 {
+            return 0.0;
+        }
+        b1.saturating_sub(*b0) as f64 / secs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_uses_the_recent_window() {
+        let mut rate = Rate::default();
+        let t0 = Instant::now();
+        rate.sample(t0, 0);
+        assert_eq!(rate.per_second(), 0.0);
+        rate.sample(t0 + Duration::from_secs(1), 1000);
+        rate.sample(t0 + Duration::from_secs(2), 2000);
+        assert!((rate.per_second() - 1000.0).abs() < 1.0);
+        rate.sample(t0 + Duration::from_secs(10), 2000 + 8 * 500);
+        // The old samples fell out of the window.
+        assert!(rate.per_second() < 1000.0);
+    }
+}

@@ -1,0 +1,254 @@
+//! The file table and getting files out of it, against a real server:
+//! listing, sorting and filtering, deleting after confirming, and
+//! downloads of current and older versions (renamed where this system
+//! cannot save the server's name).
+
+mod support;
+
+use egui_kittest::kittest::Queryable;
+use ferry_common::protocol::Role;
+use ferry_common::units::human_size;
+use gui_client::settings::{MemoryStorage, Settings};
+use gui_client::state::transfers::TransferState;
+use support::*;
+
+#[test]
+fn the_file_table_lists_sorts_and_filters() {
+    let server = TestServer::start();
+    server.add_user("ann", Role::User);
+    server.put("Quarterly report.pdf", &payload(3000, 1));
+    server.put("notes.txt", b"hello");
+    server.put("notes.txt", b"hello again");
+    server.put("Übersicht.csv", &payload(2 << 20, 2));
+
+    let mut h = logged_in(&server, "ann", USER_PASSWORD);
+    for name in ["Quarterly report.pdf", "notes.txt", "Übersicht.csv"] {
+        assert!(shows(&h, name), "{name} is listed");
+    }
+    assert!(shows(&h, &human_size(3000)), "human sizes");
+    assert!(shows(&h, &human_size(2 << 20)));
+    assert!(shows(&h, "3 files"));
+
+    let names = |h: &AppHarness| -> Vec<String> {
+        h.state()
+            .files()
+            .visible()
+            .iter()
+            .map(|e| e.current.name.clone())
+            .collect()
+    };
+    assert_eq!(
+        names(&h),
+        ["notes.txt", "Quarterly report.pdf", "Übersicht.csv"]
+    );
+    h.get_by_label("Size").click();
+    h.run();
+    assert_eq!(
+        names(&h),
+        ["Übersicht.csv", "Quarterly report.pdf", "notes.txt"]
+    );
+    h.get_by_label("Versions").click();
+    h.run();
+    assert_eq!(names(&h)[0], "notes.txt", "the most versions first");
+
+    type_into(&mut h, "🔍", "report");
+    h.run();
+    assert_eq!(names(&h), ["Quarterly report.pdf"]);
+    assert!(shows(&h, "1 of 3 files match the filter"));
+    assert!(!shows(&h, "notes.txt"));
+}
+
+#[test]
+fn an_admin_deletes_a_file_and_a_version_after_confirming() {
+    let server = TestServer::start();
+    server.put("old.txt", b"1");
+    server.put("keep.txt", b"v1");
+    server.put("keep.txt", b"v2");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    h.get_by_label("old.txt").click();
+    h.run();
+    h.get_by_label("Delete…").click();
+    h.run();
+    assert!(shows(&h, "Delete “old.txt”?"));
+    h.get_by_label("Cancel").click();
+    h.run();
+    assert!(h.state().files().contains("old.txt"), "Cancel keeps it");
+
+    h.get_by_label("Delete…").click();
+    h.run();
+    h.get_by_label("Delete file").click();
+    wait_for(&mut h, "the file to go", |app| {
+        !app.files().contains("old.txt")
+    });
+    assert!(!shows_exactly(&h, "old.txt"), "gone from the table");
+    assert!(shows(&h, "Deleted old.txt (1 version)."));
+    assert_eq!(server.names(), ["keep.txt"]);
+
+    // One version, from the history panel.
+    h.get_by_label("keep.txt").click();
+    h.run();
+    h.get_by_label("History").click();
+    wait_for(&mut h, "the history", |app| {
+        app.history().is_some_and(|v| v.versions.len() == 2)
+    });
+    h.get_by_label("Delete v1").click();
+    h.run();
+    assert!(shows(&h, "Delete version 1 of “keep.txt”?"));
+    h.get_by_label("Delete version").click();
+    wait_for(&mut h, "the version to go", |app| {
+        app.history()
+            .is_some_and(|v| v.versions.len() == 1 && !v.loading)
+    });
+    assert!(!shows(&h, "Download v1"));
+    assert!(shows(&h, "Download v2"));
+    assert_eq!(server.get("keep.txt", None), b"v2");
+}
+
+#[test]
+fn downloads_of_current_and_older_versions_land_where_asked() {
+    let server = TestServer::start();
+    server.put("song.ogg", &payload(100_000, 1));
+    server.put("song.ogg", &payload(120_000, 2));
+    let local = Local::new();
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    // Download… with the typed-path dialog.
+    h.get_by_label("song.ogg").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    let dest = local.path("current.ogg");
+    type_into(&mut h, "Save as (full path)", &dest.display().to_string());
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the download", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(&dest).unwrap(), payload(120_000, 2));
+    assert!(shows(&h, "saved to"));
+
+    // Enter in the path field downloads too; the field has the focus.
+    h.get_by_label("Download…").click();
+    settle(&mut h);
+    type_into(
+        &mut h,
+        "Save as (full path)",
+        &local.path("by-enter.ogg").display().to_string(),
+    );
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the download started with Enter", |app| {
+        app.transfers().rows.len() == 2 && app.transfers().rows[1].state == TransferState::Done
+    });
+    assert!(local.path("by-enter.ogg").exists());
+
+    // Version 1 from the history panel.
+    h.get_by_label("History").click();
+    wait_for(&mut h, "the history", |app| {
+        app.history().is_some_and(|v| v.versions.len() == 2)
+    });
+    assert!(shows(&h, "Version 2"));
+    assert!(shows(&h, "MD5 "));
+    h.get_by_label("Download v1").click();
+    h.run();
+    let old = local.path("first.ogg");
+    type_into(&mut h, "Save as (full path)", &old.display().to_string());
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the old version", |app| {
+        app.transfers().rows.len() == 3 && app.transfers().rows[2].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(&old).unwrap(), payload(100_000, 1));
+    assert!(shows(&h, "(v1)"));
+}
+
+#[test]
+fn names_windows_cannot_save_are_offered_renamed_and_the_app_says_so() {
+    use ferry_common::names::LocalOs;
+    use gui_client::{AppOptions, FerryApp};
+
+    let server = TestServer::start();
+    server.put("CON", b"console");
+    server.put("why?.txt", b"first");
+    server.put("why?.txt", b"second");
+    let local = Local::new();
+    let settings = Settings {
+        download_dir: Some(local.path("")),
+        ..Settings::default()
+    };
+    let mut storage = MemoryStorage::default();
+    settings.save(&mut storage);
+    // The Windows rule, checked on whatever system runs the test.
+    let options = AppOptions {
+        local_os: Some(LocalOs::Windows),
+        ..AppOptions::default()
+    };
+    let mut h = harness(FerryApp::new(Some(&storage), options));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for(&mut h, "the first listing", |app| app.files().loaded);
+
+    // The dialog offers "_CON" and says why before anything is saved.
+    h.get_by_label("CON").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    assert!(
+        shows(
+            &h,
+            "“CON” is not a valid file name on Windows, so it is saved as “_CON” \
+             unless you choose another name."
+        ),
+        "{:?}",
+        labels(&h)
+    );
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the download", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(local.path("_CON")).unwrap(), b"console");
+    assert!(!local.path("CON").exists());
+    let row = &h.state().transfers().rows[0];
+    assert_eq!(row.name, "CON", "the row names the file on the server");
+    assert!(shows(
+        &h,
+        "“CON” is not a valid file name on Windows: saved to "
+    ));
+    let status = h.state().status().expect("a status line").text.clone();
+    assert_eq!(
+        status,
+        format!(
+            "Downloaded CON to {} (“CON” is not a valid file name on Windows).",
+            local.path("_CON").display()
+        )
+    );
+
+    // An older version: its _vN name, mapped as well.
+    h.get_by_label("why?.txt").click();
+    h.run();
+    h.get_by_label("History").click();
+    wait_for(&mut h, "the history", |app| {
+        app.history().is_some_and(|v| v.versions.len() == 2)
+    });
+    h.get_by_label("Download v1").click();
+    h.run();
+    assert!(shows(&h, "so it is saved as “why__v1.txt”"));
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the old version", |app| {
+        app.transfers().rows.len() == 2 && app.transfers().rows[1].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(local.path("why__v1.txt")).unwrap(), b"first");
+
+    // A name the user types is theirs: no word about it.
+    h.get_by_label("CON").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    let typed = local.path("console.txt");
+    type_into(&mut h, "Save as (full path)", &typed.display().to_string());
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the typed download", |app| {
+        app.transfers().rows.len() == 3 && app.transfers().rows[2].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(&typed).unwrap(), b"console");
+    assert_eq!(h.state().transfers().rows[2].renamed, None);
+    let status = h.state().status().expect("a status line").text.clone();
+    assert_eq!(status, format!("Downloaded CON to {}.", typed.display()));
+}

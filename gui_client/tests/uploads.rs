@@ -1,0 +1,177 @@
+//! Uploads through the app, against a real server: the typed-path dialog,
+//! dropped files, and the "name already exists" dialog (asked before the
+//! upload, or when the server finds the name taken meanwhile).
+
+mod support;
+
+use egui_kittest::kittest::Queryable;
+use ferry_common::units::human_size;
+use gui_client::state::transfers::TransferState;
+use support::*;
+
+#[test]
+fn an_upload_through_the_app_shows_progress_to_done_and_lands_in_the_table() {
+    let server = TestServer::start();
+    let local = Local::new();
+    let content = payload(3 << 20, 7);
+    let path = local.file("holiday photos.zip", &content);
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    // The Upload button, with no native dialog here, asks for a path.
+    h.get_by_label("Upload…").click();
+    h.run();
+    type_into(
+        &mut h,
+        "Files to upload (full paths, one per line)",
+        &path.display().to_string(),
+    );
+    h.get_by_label("Upload").click();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state().transfers().rows.len(),
+        1,
+        "a progress row appears"
+    );
+    assert!(shows(&h, "holiday photos.zip"));
+
+    wait_for(
+        &mut h,
+        "the upload to finish and the list to refresh",
+        |app| {
+            app.transfers().rows[0].state == TransferState::Done
+                && app.files().contains("holiday photos.zip")
+        },
+    );
+    let row = &h.state().transfers().rows[0];
+    assert_eq!(row.fraction(), 1.0, "full only once the MD5 check passed");
+    assert!(row.verified);
+    assert_eq!(row.done, content.len() as u64);
+    assert!(shows(&h, "✔ done"));
+    let size = human_size(3 << 20);
+    assert!(shows(&h, &format!("{size} / {size}")));
+    assert!(shows(&h, "stored as version 1"));
+    assert_eq!(server.get("holiday photos.zip", None), content);
+}
+
+#[test]
+fn dropped_files_are_uploaded() {
+    let server = TestServer::start();
+    let local = Local::new();
+    let a = local.file("a.txt", b"first");
+    let b = local.file("b.txt", b"second");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    drop_files(&mut h, &[a, b]);
+    wait_for(&mut h, "both uploads", |app| {
+        app.files().contains("a.txt") && app.files().contains("b.txt")
+    });
+    assert!(
+        h.state()
+            .transfers()
+            .rows
+            .iter()
+            .all(|t| t.state == TransferState::Done)
+    );
+    assert_eq!(server.get("b.txt", None), b"second");
+}
+
+#[test]
+fn the_conflict_dialog_does_what_each_choice_says() {
+    let server = TestServer::start();
+    server.put("report.txt", b"old report");
+    server.put("plan.txt", b"old plan");
+    server.put("memo.txt", b"old memo");
+    let local = Local::new();
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    // Overwrite: the new content is current, the old one stays a version.
+    let report = local.file("report.txt", b"new report");
+    h.state_mut().queue_uploads(vec![report.clone()]);
+    settle(&mut h);
+    assert!(shows(&h, "“report.txt” already exists"));
+    assert!(shows(&h, "waiting for your choice"));
+    h.get_by_label("Overwrite (keep history)").click();
+    wait_for(&mut h, "the overwrite", |app| {
+        app.transfers().rows.last().unwrap().state == TransferState::Done
+    });
+    assert_eq!(server.get("report.txt", None), b"new report");
+    assert_eq!(server.get("report.txt", Some(1)), b"old report");
+
+    // Keep both: stored as report_v2.txt, the original untouched.
+    h.state_mut()
+        .queue_uploads(vec![local.file("report.txt", b"third report")]);
+    settle(&mut h);
+    h.get_by_label("Keep both (rename to report_v2.txt)")
+        .click();
+    wait_for(&mut h, "the renamed upload", |app| {
+        app.files().contains("report_v2.txt")
+    });
+    assert_eq!(server.get("report_v2.txt", None), b"third report");
+    assert_eq!(server.get("report.txt", None), b"new report");
+
+    // Skip: nothing is sent.
+    h.state_mut()
+        .queue_uploads(vec![local.file("report.txt", b"skipped")]);
+    settle(&mut h);
+    h.get_by_label("Skip").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state().transfers().rows.last().unwrap().state,
+        TransferState::Skipped
+    );
+    assert!(shows(&h, "skipped"));
+    assert_eq!(server.get("report.txt", None), b"new report");
+
+    // A batch: "apply to all" answers every conflict of the batch at once.
+    let batch = vec![
+        local.file("plan.txt", b"new plan"),
+        local.file("memo.txt", b"new memo"),
+        local.file("fresh.txt", b"no conflict"),
+    ];
+    h.state_mut().queue_uploads(batch);
+    settle(&mut h);
+    assert!(shows(&h, "“plan.txt” already exists"));
+    h.get_by_label_contains("Apply to all").click();
+    settle(&mut h);
+    h.get_by_label("Overwrite (keep history)").click();
+    settle(&mut h);
+    assert!(
+        !shows(&h, "already exists"),
+        "one answer for the whole batch"
+    );
+    wait_for(&mut h, "the batch", |app| {
+        app.transfers()
+            .rows
+            .iter()
+            .rev()
+            .take(3)
+            .all(|t| t.state == TransferState::Done)
+            && app.files().contains("fresh.txt")
+    });
+    assert_eq!(server.get("plan.txt", None), b"new plan");
+    assert_eq!(server.get("memo.txt", None), b"new memo");
+    assert_eq!(server.get("memo.txt", Some(1)), b"old memo");
+}
+
+#[test]
+fn a_name_taken_meanwhile_is_asked_about_too() {
+    let server = TestServer::start();
+    let local = Local::new();
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    // Another client stores the name after the app listed the files.
+    server.put("race.txt", b"theirs");
+    h.state_mut()
+        .queue_uploads(vec![local.file("race.txt", b"mine")]);
+    wait_for(&mut h, "the server to report the name taken", |app| {
+        app.transfers().rows[0].state == TransferState::WaitingForChoice
+    });
+    h.run();
+    assert!(shows(&h, "“race.txt” already exists"));
+    h.get_by_label_contains("Keep both").click();
+    wait_for(&mut h, "the renamed upload", |app| {
+        app.files().contains("race_v2.txt")
+    });
+    assert_eq!(server.get("race.txt", None), b"theirs");
+    assert_eq!(server.get("race_v2.txt", None), b"mine");
+}
