@@ -109,7 +109,9 @@ pub fn for_server_code(code: ErrorCode) -> Exit {
         // The server would not (or could no longer) hold a conversation:
         // for a script this is the same as not reaching it, and retrying
         // later is the right reaction.
-        ErrorCode::Busy | ErrorCode::ShuttingDown | ErrorCode::Timeout => Exit::Connection,
+        ErrorCode::Busy | ErrorCode::ShuttingDown | ErrorCode::Timeout | ErrorCode::TlsRequired => {
+            Exit::Connection
+        }
         ErrorCode::BadRequest
         | ErrorCode::UnknownVerb
         | ErrorCode::LineTooLong

@@ -378,6 +378,9 @@ error_codes! {
     Timeout = "TIMEOUT",
     /// The server is shutting down.
     ShuttingDown = "SHUTTING_DOWN",
+    /// The listener speaks only TLS and the client spoke in clear; the
+    /// server closes the connection.
+    TlsRequired = "TLS_REQUIRED",
     /// Something failed on the server; the message says what.
     Internal = "INTERNAL",
 }

@@ -56,6 +56,23 @@ impl<S: Read + Write> Conn<S> {
         self.stream.get_ref()
     }
 
+    /// The underlying stream, to change it.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.stream.get_mut()
+    }
+
+    /// The next byte the peer sends, without consuming it (waiting for it
+    /// as a read would); `None` at end of stream.
+    pub fn peek_byte(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            match self.stream.fill_buf() {
+                Ok(bytes) => return Ok(bytes.first().copied()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Whether bytes the peer sent are already waiting in the read buffer,
     /// i.e. the peer has pipelined more requests.
     pub fn has_buffered_input(&self) -> bool {

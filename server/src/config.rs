@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use ferry_common::protocol::MAX_LINE_BYTES;
 
+use crate::tls::TlsSource;
+
 /// Everything the server can be told. [`Config::new`] gives the defaults.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -53,6 +55,9 @@ pub struct Config {
     /// Most bytes per second each connection may receive, and separately
     /// send; `None` or 0: unlimited.
     pub rate_limit: Option<u64>,
+    /// Where the TLS identity comes from; [`TlsSource::Plaintext`] turns
+    /// TLS off.
+    pub tls: TlsSource,
 }
 
 impl Config {
@@ -77,6 +82,7 @@ impl Config {
             status_interval: None,
             status_color: false,
             rate_limit: None,
+            tls: TlsSource::Generated,
         }
     }
 }

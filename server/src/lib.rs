@@ -25,6 +25,7 @@ pub mod storage;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod throttle;
+pub mod tls;
 mod transport;
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub(crate) struct Shared {
     config: Config,
     db: Db,
     store: Store,
+    /// The TLS identity; `None`: plaintext.
+    tls: Option<tls::Identity>,
     /// Failed-login budgets per account and address.
     logins: Logins,
     /// What unknown user names are checked against, at the configured
@@ -108,6 +111,12 @@ impl Server {
                 config.data_dir.display()
             )
         })?;
+        // Before any listener opens: a bad certificate stops the start.
+        let tls = tls::identity(&config.data_dir, &config.tls)?;
+        match &tls {
+            Some(identity) => info!("TLS certificate fingerprint {}", identity.fingerprint()),
+            None => warn!("TLS is off (--plaintext): passwords and files travel in clear"),
+        }
         let db = Db::open(&config.data_dir).with_context(|| {
             format!(
                 "while opening the database in {}",
@@ -150,6 +159,7 @@ impl Server {
             config,
             db,
             store,
+            tls,
             logins: Logins::default(),
             dummy_hash,
             bcrypt: BcryptGate::new(thread::available_parallelism().map_or(1, |n| n.get())),
@@ -217,6 +227,12 @@ impl Server {
     /// The addresses actually bound (with real port numbers).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.addrs.clone()
+    }
+
+    /// The SHA-256 fingerprint of the server's TLS certificate
+    /// (`SHA256:` and hex); `None` without TLS.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.shared.tls.as_ref().map(tls::Identity::fingerprint)
     }
 
     /// The password of the `admin` account created by this start, if one was.

@@ -11,6 +11,7 @@ use ferry_common::protocol::{DEFAULT_PORT, Role};
 use ferry_common::units::parse_size;
 use ferry_server::auth::{self, check_password, check_user_name};
 use ferry_server::db::{Db, DbError};
+use ferry_server::tls::{self, TlsSource};
 use ferry_server::{Config, Server, logfile};
 
 /// The Ferry file server.
@@ -81,12 +82,40 @@ struct Args {
     /// bcrypt cost for new password hashes (4–31; each step doubles the work).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31), value_name = "N")]
     bcrypt_cost: u32,
+    /// The server's TLS certificate chain (PEM, leaf first), e.g. from an
+    /// internal CA; without it a self-signed one is made in DIR/tls/.
+    #[arg(long, value_name = "PEM", requires = "tls_key", global = true)]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert", global = true)]
+    tls_key: Option<PathBuf>,
+    /// Turn TLS off: passwords and files travel in clear. For a loopback
+    /// test, or behind a proxy that terminates TLS.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"], global = true)]
+    plaintext: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+impl Args {
+    /// Where the TLS identity comes from.
+    fn tls(&self) -> TlsSource {
+        match (&self.tls_cert, &self.tls_key) {
+            _ if self.plaintext => TlsSource::Plaintext,
+            (Some(cert), Some(key)) => TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => TlsSource::Generated,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Print the SHA-256 fingerprint of the server's TLS certificate, for
+    /// people to compare with what their client shows.
+    Fingerprint,
     /// Manage user accounts directly in the database (the server may be running).
     User {
         #[command(subcommand)]
@@ -167,6 +196,11 @@ fn main() {
     let args = Args::parse();
     let result = match &args.command {
         Some(Command::User { action }) => manage_users(&args.data, action, args.bcrypt_cost),
+        Some(Command::Fingerprint) => {
+            tls::fingerprint_of(&args.data, &args.tls()).map(|fingerprint| {
+                println!("{fingerprint}");
+            })
+        }
         None => serve(&args),
     };
     if let Err(e) = result {
@@ -199,6 +233,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         Some(Duration::from_secs(args.status_interval)).filter(|d| !d.is_zero());
     config.status_color = args.color.for_stdout();
     config.rate_limit = Some(args.rate_limit).filter(|&r| r > 0);
+    config.tls = args.tls();
 
     let server = Server::start(config)?;
     for problem in server.bind_errors() {
@@ -216,6 +251,13 @@ fn serve(args: &Args) -> anyhow::Result<()> {
     }
     for addr in server.local_addrs() {
         println!("Ferry server listening on {addr}");
+    }
+    // (Without TLS, the start has warned on stderr already.)
+    if let Some(fingerprint) = server.fingerprint() {
+        println!(
+            "TLS certificate fingerprint {fingerprint}\n\
+             Clients are shown this on their first connection: compare before trusting it."
+        );
     }
     println!(
         "Data in {}, log in {}",

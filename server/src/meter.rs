@@ -161,9 +161,9 @@ impl<S> Metered<S> {
         result
     }
 
-    /// The wrapped stream.
-    pub(crate) fn get_ref(&self) -> &S {
-        &self.inner
+    /// The wrapped stream, to change it.
+    pub(crate) fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub uptime: Duration,
     /// One entry per listener, in the order of `--listen`.
     pub listeners: Vec<ListenerSnapshot>,
+    /// The TLS certificate's fingerprint; `None` without TLS.
+    pub fingerprint: Option<String>,
 }
 
 /// Figures summed over all listeners.
@@ -71,6 +73,7 @@ impl Snapshot {
 /// Takes the server's figures now.
 pub(crate) fn snapshot(shared: &Shared) -> Snapshot {
     Snapshot {
+        fingerprint: shared.tls.as_ref().map(|t| t.fingerprint().to_owned()),
         uptime: shared.started.elapsed(),
         listeners: shared
             .listeners
@@ -99,6 +102,7 @@ const RESET: &str = "\x1b[0m";
 /// way. Ends with a newline.
 ///
 /// ```text
+/// TLS certificate SHA256:3f1c…
 /// status, up 0:01:05   connections 3  transfers 2  in  12.0 MiB at 1.9 MiB/s  out  40.0 MiB at 6.0 MiB/s
 ///   127.0.0.1:7878     connections 1  transfers 1  in   4.0 MiB at 640 KiB/s  out  13.0 MiB at 2.0 MiB/s
 /// ```
@@ -163,7 +167,10 @@ pub fn render(current: &Snapshot, previous: &Snapshot, color: bool) -> String {
             text
         }
     };
-    let mut out = String::new();
+    let mut out = match &current.fingerprint {
+        Some(fingerprint) => format!("TLS certificate {fingerprint}\n"),
+        None => "no TLS: passwords and files travel in clear\n".to_owned(),
+    };
     for r in &rows {
         let label_style = if r.headline { BOLD } else { CYAN };
         let busy = |n: usize| if n > 0 { GREEN } else { DIM };
@@ -269,10 +276,12 @@ mod tests {
 
     fn pair() -> (Snapshot, Snapshot) {
         let before = Snapshot {
+            fingerprint: None,
             uptime: Duration::from_secs(60),
             listeners: vec![listener(7878, 0, 0, 0, 0), listener(17879, 1, 0, 1024, 0)],
         };
         let now = Snapshot {
+            fingerprint: None,
             uptime: Duration::from_secs(3725),
             listeners: vec![
                 listener(7878, 2, 1, 10 << 20, 3 << 30),
@@ -290,6 +299,7 @@ mod tests {
         assert_eq!(
             lines,
             [
+                "no TLS: passwords and files travel in clear",
                 "status, up 1:02:05  connections 3  transfers 1  in 10.0 MiB at 2.8 KiB/s  out 3.0 GiB at 858 KiB/s",
                 "  127.0.0.1:7878    connections 2  transfers 1  in 10.0 MiB at 2.8 KiB/s  out 3.0 GiB at 858 KiB/s",
                 "  127.0.0.1:17879   connections 1  transfers 0  in  1.0 KiB at     0 B/s  out     0 B at     0 B/s",

@@ -41,3 +41,17 @@ impl Transport for TcpStream {
         self.try_clone().ok()
     }
 }
+
+/// A stream that ends in a TCP socket: plain, or TLS over one.
+pub(crate) trait Socket {
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &TcpStream;
+    /// What to send before closing (TLS says `close_notify`).
+    fn say_goodbye(&mut self) {}
+}
+
+impl Socket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}

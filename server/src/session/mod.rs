@@ -24,7 +24,7 @@ mod upload;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferry_common::names::escaped;
 use ferry_common::protocol::{
@@ -37,7 +37,8 @@ use crate::Shared;
 use crate::anonymous::Stranger;
 use crate::log_budget::{LogBudget, held_back_note};
 use crate::meter::{ListenerStats, Metered};
-use crate::transport::Transport;
+use crate::tls::{self, Hello};
+use crate::transport::{Socket, Transport};
 
 use self::batch::{Batch, Held};
 use self::fault::{Fault, refuse};
@@ -46,32 +47,74 @@ use self::fault::{Fault, refuse};
 /// transfer runs, so idle connections stay small.
 const READ_BUFFER: usize = 8 * 1024;
 
+/// How long a TLS listener waits for a new client's first byte: a TLS
+/// client sends its hello at once, a plaintext one waits for our greeting.
+const TLS_SNIFF: Duration = Duration::from_secs(2);
+
+/// The first byte of a TLS client's hello.
+const TLS_HANDSHAKE_BYTE: u8 = 0x16;
+
 /// Serves one connection accepted by the listener counting into `stats`,
-/// until it ends.
+/// until it ends: over TLS when the server has an identity, else in clear.
 pub(crate) fn serve(
     shared: &Shared,
     stats: &Arc<ListenerStats>,
-    stream: TcpStream,
+    tcp: TcpStream,
     peer: SocketAddr,
     stranger: Stranger,
 ) {
     let accepted = Instant::now();
-    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit)
-        .with_write_timeout(shared.config.io_timeout);
-    let setup = stream
-        .get_ref()
+    let setup = tcp
         .set_nodelay(true)
-        .and_then(|()| {
-            stream
-                .get_ref()
-                .set_write_timeout(Some(shared.config.io_timeout))
-        })
-        .and_then(|()| Transport::set_read_timeout(&stream, Some(shared.config.idle_timeout)));
+        .and_then(|()| tcp.set_write_timeout(Some(shared.config.io_timeout)));
     if let Err(e) = setup {
         warn!("peer={peer} connection setup failed: {e}");
         return;
     }
     info!("peer={peer} connect");
+    let Some(identity) = &shared.tls else {
+        return converse(shared, stats, tcp, peer, stranger, accepted);
+    };
+    let refused = match tls::sniff(&tcp, TLS_SNIFF) {
+        Ok(Hello::Tls) => {
+            let deadline = accepted + shared.config.login_timeout;
+            match tls::accept(identity, tcp, deadline) {
+                Ok(stream) => return converse(shared, stats, stream, peer, stranger, accepted),
+                Err(e) => format!("TLS handshake failed: {e}"),
+            }
+        }
+        Ok(Hello::Plain) => {
+            let reply = Reply::error(
+                ErrorCode::TlsRequired,
+                "this server speaks only TLS; connect with a client that uses TLS, or ask the admin",
+            );
+            let _ = writeln!(&tcp, "{reply}");
+            linger(&tcp);
+            "a plaintext client reached this TLS listener".to_owned()
+        }
+        Err(e) => format!("connection error: {e}"),
+    };
+    info!(
+        "peer={peer} disconnect ({refused}) after {:.1}s",
+        accepted.elapsed().as_secs_f64()
+    );
+}
+
+/// The conversation over `stream` (plain or TLS), until it ends.
+fn converse<T: Read + Write + Transport + Socket>(
+    shared: &Shared,
+    stats: &Arc<ListenerStats>,
+    stream: T,
+    peer: SocketAddr,
+    stranger: Stranger,
+    accepted: Instant,
+) {
+    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit)
+        .with_write_timeout(shared.config.io_timeout);
+    if let Err(e) = Transport::set_read_timeout(&stream, Some(shared.config.idle_timeout)) {
+        warn!("peer={peer} connection setup failed: {e}");
+        return;
+    }
     let mut session = Session {
         shared,
         stats,
@@ -85,8 +128,10 @@ pub(crate) fn serve(
         refusal_log: LogBudget::new(REFUSALS_LOGGED, REFUSAL_LOG_EVERY, accepted),
     };
     let end = session.run();
+    let stream = session.conn.get_mut().get_mut();
+    stream.say_goodbye();
     // What the client still sends after the end is discarded unmetered.
-    linger(session.conn.get_ref().get_ref());
+    linger(stream.tcp());
     let held_back = match session.refusal_log.take_held_back() {
         0 => String::new(),
         n => format!("; {n} of its refusals were not logged"),
@@ -187,6 +232,13 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             return format!("could not greet: {e}");
         }
         self.conn.get_ref().set_deadline(self.base_deadline());
+        // A TLS client sends its hello before reading anything: it can only
+        // be told in its own log, by the handshake that fails on our greeting.
+        if self.shared.tls.is_none()
+            && matches!(self.conn.peek_byte(), Ok(Some(TLS_HANDSHAKE_BYTE)))
+        {
+            return "a TLS client reached this plaintext listener".into();
+        }
         loop {
             let request = self.read_request();
             let _busy = Busy::new(&self.shared.busy);
