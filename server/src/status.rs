@@ -325,16 +325,18 @@ mod tests {
         let text = render(&now, &now, false);
         assert!(
             text.lines()
+                .skip(1)
                 .all(|l| l.trim_end().ends_with(" 0 B/s") && !l.contains("KiB/s")),
             "{text}"
         );
         let empty = Snapshot {
+            fingerprint: Some("SHA256:ab".into()),
             uptime: Duration::ZERO,
             listeners: Vec::new(),
         };
         assert_eq!(
             render(&empty, &empty, false),
-            "status, up 0:00:00  connections 0  transfers 0  in 0 B at 0 B/s  out 0 B at 0 B/s\n"
+            "TLS certificate SHA256:ab\nstatus, up 0:00:00  connections 0  transfers 0  in 0 B at 0 B/s  out 0 B at 0 B/s\n"
         );
     }
 
