@@ -33,7 +33,8 @@ use ferry_common::client::{Progress, Stage};
 use ferry_common::mirror::{self, MirrorOptions, MirrorProgress, MirrorReport, MirrorStatus};
 use ferry_common::protocol::{ConflictPolicy, ErrorCode, FileEntry, Role, VersionInfo};
 use ferry_common::transfer::{
-    self, Connector, DownloadOptions, DownloadReport, Retry, UploadOptions, UploadReport,
+    self, Connector, DownloadReport, ResumableDownloadOptions, ResumableUploadOptions, Retry,
+    UploadReport,
 };
 use ferry_common::{Client, ClientError};
 use log::{info, warn};
@@ -647,7 +648,7 @@ fn run_upload(
         return;
     };
     reporter.send(TransferUpdate::Connecting);
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: job.policy,
         retry: Retry::default(),
         state_dir,
@@ -705,7 +706,7 @@ fn fetch_single(
     job: &DownloadJob,
     reporter: &mut Reporter,
 ) -> Result<TransferUpdate, ClientError> {
-    let options = DownloadOptions {
+    let options = ResumableDownloadOptions {
         version: job.version,
         restart: false,
         retry: Retry::default(),
