@@ -13,6 +13,7 @@ pub mod hash;
 pub mod hashed_file;
 pub mod mirror;
 pub mod names;
+pub mod partial;
 pub mod platform;
 pub mod protocol;
 pub mod read_ahead;

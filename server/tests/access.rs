@@ -4,8 +4,8 @@ mod support;
 
 use std::io::Cursor;
 
-use ferry_common::client::no_progress;
-use ferry_common::protocol::{ConflictPolicy, ErrorCode, Role};
+use ferry_common::client::UploadOptions;
+use ferry_common::protocol::{ErrorCode, Role};
 use ferry_common::{Client, ClientError};
 use support::{ADMIN_PASSWORD, Raw, TestServer, USER_PASSWORD};
 
@@ -18,13 +18,7 @@ fn users_cannot_do_admin_things() {
     let srv = TestServer::start();
     let mut admin = srv.admin();
     admin
-        .upload(
-            Cursor::new(b"x"),
-            1,
-            "keep.txt",
-            ConflictPolicy::Fail,
-            &mut no_progress,
-        )
+        .upload(Cursor::new(b"x"), "keep.txt", UploadOptions::default())
         .unwrap();
     let mut bob = srv.user("bob", Role::User);
 

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::thread;
 
 use ferry_common::Client;
-use ferry_common::client::no_progress;
+use ferry_common::client::{DownloadOptions, UploadOptions};
 use ferry_common::hash::md5_bytes;
 use ferry_common::protocol::{ConflictPolicy, Role};
 use support::{Raw, TestServer, USER_PASSWORD, payload};
@@ -27,18 +27,11 @@ fn sixteen_clients_upload_and_download_at_once() {
                         Client::connect_and_login(&addr, "worker", USER_PASSWORD).unwrap();
                     let data = payload(((i as usize) << 16) + 1000, i);
                     let name = format!("file {i}.bin");
-                    let size = data.len() as u64;
-                    c.upload(
-                        Cursor::new(&data),
-                        size,
-                        &name,
-                        ConflictPolicy::Fail,
-                        &mut no_progress,
-                    )
-                    .unwrap();
+                    c.upload(Cursor::new(&data), &name, UploadOptions::default())
+                        .unwrap();
                     for _ in 0..3 {
                         let mut back = Vec::new();
-                        c.download(&name, None, &mut back, &mut no_progress)
+                        c.download(&name, &mut back, DownloadOptions::default())
                             .unwrap();
                         assert!(back == data, "{name} came back different");
                     }
@@ -83,10 +76,11 @@ fn simultaneous_uploads_of_one_name_both_land() {
                     barrier.wait();
                     c.upload(
                         Cursor::new(&data),
-                        data.len() as u64,
                         "same.bin",
-                        ConflictPolicy::Overwrite,
-                        &mut no_progress,
+                        UploadOptions {
+                            policy: ConflictPolicy::Overwrite,
+                            ..UploadOptions::default()
+                        },
                     )
                     .unwrap()
                 })
@@ -138,15 +132,16 @@ fn a_paused_upload_is_invisible_until_it_is_continued() {
     let err = c
         .upload(
             Cursor::new(&data),
-            data.len() as u64,
             "big.bin",
-            ConflictPolicy::Fail,
-            &mut |p| {
-                if p.done >= 2 << 20 {
-                    std::ops::ControlFlow::Break(())
-                } else {
-                    std::ops::ControlFlow::Continue(())
-                }
+            UploadOptions {
+                progress: Some(&mut |p| {
+                    if p.done >= 2 << 20 {
+                        std::ops::ControlFlow::Break(())
+                    } else {
+                        std::ops::ControlFlow::Continue(())
+                    }
+                }),
+                ..UploadOptions::default()
             },
         )
         .unwrap_err();

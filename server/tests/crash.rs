@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use ferry_common::client::no_progress;
+use ferry_common::client::{DownloadOptions, LocalFile, UploadOptions};
 use ferry_common::hash::{Md5Digest, md5_bytes};
 use ferry_common::protocol::ConflictPolicy;
 use ferry_common::{Client, ErrorCode};
@@ -108,7 +108,7 @@ fn traffic(addr: &str, seed: u64, stop: &AtomicBool, confirmed: &Mutex<HashMap<S
             }
             1 => {
                 let mut sink = Vec::new();
-                if let Err(e) = c.download(&name, None, &mut sink, &mut no_progress)
+                if let Err(e) = c.download(&name, &mut sink, DownloadOptions::default())
                     && e.code() != Some(ErrorCode::NotFound)
                 {
                     return;
@@ -122,10 +122,11 @@ fn traffic(addr: &str, seed: u64, stop: &AtomicBool, confirmed: &Mutex<HashMap<S
                 let md5 = md5_bytes(&data);
                 match c.upload(
                     Cursor::new(&data),
-                    data.len() as u64,
                     &name,
-                    ConflictPolicy::Overwrite,
-                    &mut no_progress,
+                    UploadOptions {
+                        policy: ConflictPolicy::Overwrite,
+                        ..UploadOptions::default()
+                    },
                 ) {
                     Ok(_) => {
                         confirmed.lock().unwrap().insert(name, Known::Stored(md5));
@@ -148,7 +149,14 @@ fn check_consistent(addr: &str, dir: &std::path::Path, confirmed: &HashMap<Strin
         for v in c.history(&entry.current.name).unwrap() {
             let mut bytes = Vec::new();
             let got = c
-                .download(&v.name, Some(v.version), &mut bytes, &mut no_progress)
+                .download(
+                    &v.name,
+                    &mut bytes,
+                    DownloadOptions {
+                        version: Some(v.version),
+                        ..DownloadOptions::default()
+                    },
+                )
                 .expect("every listed version downloads intact");
             assert_eq!(got.md5, v.md5);
             versions += 1;
@@ -194,13 +202,9 @@ fn kill_9_during_a_large_upload_then_resume_stores_it_exactly() {
             upload_id: id,
             checkpoints: &[],
         });
-        let result = client.upload_with(
-            std::fs::File::open(&source).unwrap(),
-            size as u64,
-            "large.bin",
-            ConflictPolicy::Fail,
-            resume.as_ref(),
-            &mut |event| {
+        let options = UploadOptions {
+            resume,
+            journal: Some(&mut |event| {
                 if let ferry_common::client::UploadEvent::Ready {
                     upload_id: id,
                     offset: at,
@@ -209,13 +213,14 @@ fn kill_9_during_a_large_upload_then_resume_stores_it_exactly() {
                     upload_id = Some(id);
                     offset = Some(at);
                 }
-            },
-            &mut |p| {
+            }),
+            progress: Some(&mut |p| {
                 kill(p.done);
                 std::ops::ControlFlow::Continue(())
-            },
-            &source,
-        );
+            }),
+            ..UploadOptions::default()
+        };
+        let result = client.upload(LocalFile::open(&source).unwrap(), "large.bin", options);
         (
             result,
             upload_id.expect("the server gave an id"),
@@ -247,7 +252,7 @@ fn kill_9_during_a_large_upload_then_resume_stores_it_exactly() {
     let mut back = Vec::new();
     login(&addr)
         .unwrap()
-        .download("large.bin", None, &mut back, &mut no_progress)
+        .download("large.bin", &mut back, DownloadOptions::default())
         .unwrap();
     assert!(back == data, "the stored file is byte-exact");
 }

@@ -5,10 +5,11 @@ mod support;
 
 use std::io::{Cursor, Write};
 
-use ferry_common::client::{Stage, no_progress};
+use ferry_common::client::{DownloadOptions, LocalFile, Stage, UploadOptions};
 use ferry_common::hash::md5_bytes;
+use ferry_common::partial::{part_path, sidecar_path};
 use ferry_common::protocol::{ConflictPolicy, ErrorCode};
-use ferry_common::transfer::{self, Connector, DownloadOptions};
+use ferry_common::transfer::{self, Connector, ResumableDownloadOptions};
 use ferry_common::{Client, ClientError};
 use support::{Raw, TestServer, payload};
 
@@ -20,16 +21,24 @@ fn upload(
 ) -> Result<ferry_common::client::Stored, ClientError> {
     client.upload(
         Cursor::new(data),
-        data.len() as u64,
         name,
-        policy,
-        &mut no_progress,
+        UploadOptions {
+            policy,
+            ..UploadOptions::default()
+        },
     )
 }
 
 fn download(client: &mut Client, name: &str, version: Option<u32>) -> Result<Vec<u8>, ClientError> {
     let mut out = Vec::new();
-    client.download(name, version, &mut out, &mut no_progress)?;
+    client.download(
+        name,
+        &mut out,
+        DownloadOptions {
+            version,
+            ..DownloadOptions::default()
+        },
+    )?;
     Ok(out)
 }
 
@@ -89,7 +98,7 @@ fn file_download_lands_only_after_the_check() {
         &connector,
         "a.bin",
         &dest,
-        &DownloadOptions::default(),
+        &ResumableDownloadOptions::default(),
         &mut |p| {
             stages.push(p.stage);
             shown.push(p.fraction());
@@ -98,8 +107,8 @@ fn file_download_lands_only_after_the_check() {
     )
     .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), data);
-    assert!(!transfer::part_path(&dest).exists());
-    assert!(!transfer::sidecar_path(&dest).exists());
+    assert!(!part_path(&dest).exists());
+    assert!(!sidecar_path(&dest).exists());
     assert_eq!(stages.last(), Some(&Stage::Done));
     let before_done = &shown[..shown.len() - 1];
     assert!(
@@ -377,7 +386,14 @@ fn a_source_that_changes_mid_upload_is_refused_and_nothing_is_stored() {
         };
         let err = srv
             .admin()
-            .upload_file(&path, name, ConflictPolicy::Fail, &mut change)
+            .upload(
+                LocalFile::open(&path).unwrap(),
+                name,
+                UploadOptions {
+                    progress: Some(&mut change),
+                    ..UploadOptions::default()
+                },
+            )
             .unwrap_err();
         assert!(
             matches!(err, ClientError::SourceChanged(_)),

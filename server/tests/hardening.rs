@@ -9,8 +9,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_common::client::no_progress;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_common::client::{DownloadOptions, UploadOptions};
 use ferry_common::{Client, ErrorCode};
 use support::{ADMIN_PASSWORD, Raw, TestServer, payload};
 
@@ -69,13 +68,7 @@ fn a_full_disk_refuses_the_upload_up_front() {
     let srv = TestServer::start_with(|c| c.min_free_space = u64::MAX / 4);
     let mut c = srv.admin();
     let err = c
-        .upload(
-            Cursor::new(b"hello"),
-            5,
-            "a.txt",
-            ConflictPolicy::Fail,
-            &mut no_progress,
-        )
+        .upload(Cursor::new(b"hello"), "a.txt", UploadOptions::default())
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NoSpace), "{err}");
     assert!(err.to_string().contains("disk is too full"), "{err}");
@@ -90,14 +83,8 @@ fn a_full_disk_refuses_the_upload_up_front() {
 fn garbage_bytes_get_errors_and_others_are_served() {
     let srv = TestServer::start();
     let mut c = srv.admin();
-    c.upload(
-        Cursor::new(b"keep"),
-        4,
-        "keep.txt",
-        ConflictPolicy::Fail,
-        &mut no_progress,
-    )
-    .unwrap();
+    c.upload(Cursor::new(b"keep"), "keep.txt", UploadOptions::default())
+        .unwrap();
     for seed in 0..20u64 {
         let mut stream = TcpStream::connect(&srv.addr).unwrap();
         stream
@@ -116,7 +103,7 @@ fn garbage_bytes_get_errors_and_others_are_served() {
         );
     }
     let mut back = Vec::new();
-    c.download("keep.txt", None, &mut back, &mut no_progress)
+    c.download("keep.txt", &mut back, DownloadOptions::default())
         .unwrap();
     assert_eq!(back, b"keep");
 }
@@ -128,16 +115,10 @@ fn idle_connections_do_not_keep_active_clients_waiting() {
     let idle: Vec<Raw> = (0..200).map(|_| Raw::connect(&srv.addr)).collect();
     let mut c = srv.admin();
     let data = payload(2 << 20, 5);
-    c.upload(
-        Cursor::new(&data),
-        data.len() as u64,
-        "busy.bin",
-        ConflictPolicy::Fail,
-        &mut no_progress,
-    )
-    .unwrap();
+    c.upload(Cursor::new(&data), "busy.bin", UploadOptions::default())
+        .unwrap();
     let mut back = Vec::new();
-    c.download("busy.bin", None, &mut back, &mut no_progress)
+    c.download("busy.bin", &mut back, DownloadOptions::default())
         .unwrap();
     assert!(back == data);
     assert!(srv.server.connection_count() >= 201);
@@ -181,13 +162,7 @@ fn sigterm_lets_a_running_transfer_finish_then_exits() {
             .name("slow-upload".into())
             .spawn(move || {
                 let (mut c, _) = Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
-                c.upload(
-                    Cursor::new(&data),
-                    data.len() as u64,
-                    "late.bin",
-                    ConflictPolicy::Fail,
-                    &mut no_progress,
-                )
+                c.upload(Cursor::new(&data), "late.bin", UploadOptions::default())
             })
             .unwrap()
     };

@@ -12,8 +12,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_common::client::no_progress;
-use ferry_common::protocol::{ConflictPolicy, Role};
+use ferry_common::client::UploadOptions;
+use ferry_common::protocol::Role;
 use ferry_common::{Client, ErrorCode};
 use socket2::{Domain, Socket, Type};
 use support::{ADMIN_PASSWORD, Raw, TestServer, USER_PASSWORD, payload};
@@ -48,14 +48,8 @@ fn first_line(stream: &mut TcpStream) -> String {
 }
 
 fn upload(c: &mut Client, name: &str, data: &[u8]) {
-    c.upload(
-        Cursor::new(data),
-        data.len() as u64,
-        name,
-        ConflictPolicy::Fail,
-        &mut no_progress,
-    )
-    .unwrap();
+    c.upload(Cursor::new(data), name, UploadOptions::default())
+        .unwrap();
 }
 
 // -- 1. the login throttle -------------------------------------------------

@@ -12,8 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ferry_common::Client;
-use ferry_common::client::no_progress;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_common::client::{DownloadOptions, UploadOptions};
 use support::{ADMIN_PASSWORD, TestServer, lines_until, payload, spawn_binary};
 
 fn login(addr: &str) -> Client {
@@ -23,19 +22,13 @@ fn login(addr: &str) -> Client {
 }
 
 fn upload(c: &mut Client, name: &str, data: &[u8]) {
-    c.upload(
-        Cursor::new(data),
-        data.len() as u64,
-        name,
-        ConflictPolicy::Fail,
-        &mut no_progress,
-    )
-    .expect("upload");
+    c.upload(Cursor::new(data), name, UploadOptions::default())
+        .expect("upload");
 }
 
 fn download(c: &mut Client, name: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    c.download(name, None, &mut out, &mut no_progress)
+    c.download(name, &mut out, DownloadOptions::default())
         .expect("download");
     out
 }

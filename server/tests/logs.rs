@@ -5,8 +5,7 @@ mod support;
 use std::io::Cursor;
 
 use ferry_common::Client;
-use ferry_common::client::no_progress;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_common::client::{DownloadOptions, UploadOptions};
 use support::ADMIN_PASSWORD;
 
 #[test]
@@ -19,22 +18,18 @@ fn log_file_has_timestamped_events_and_no_passwords() {
         .login("admin", "not-the-password");
     c.upload(
         Cursor::new(b"hello"),
-        5,
         "evil\nname.txt",
-        ConflictPolicy::Fail,
-        &mut no_progress,
+        UploadOptions::default(),
     )
     .unwrap_err();
     c.upload(
         Cursor::new(b"hello"),
-        5,
         "greeting.txt",
-        ConflictPolicy::Fail,
-        &mut no_progress,
+        UploadOptions::default(),
     )
     .unwrap();
     let mut back = Vec::new();
-    c.download("greeting.txt", None, &mut back, &mut no_progress)
+    c.download("greeting.txt", &mut back, DownloadOptions::default())
         .unwrap();
     let tail = c.logs(100).unwrap();
     c.quit().unwrap();

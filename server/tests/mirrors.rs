@@ -9,10 +9,10 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use ferry_common::ClientError;
-use ferry_common::client::no_progress;
+use ferry_common::client::UploadOptions;
 use ferry_common::mirror::{self, MirrorOptions, MirrorProgress};
-use ferry_common::protocol::ConflictPolicy;
-use ferry_common::transfer::{Connector, part_path, sidecar_path};
+use ferry_common::partial::{part_path, sidecar_path};
+use ferry_common::transfer::Connector;
 use support::proxy::{Fault, Proxy};
 use support::{ADMIN_PASSWORD, TestServer, payload};
 
@@ -21,13 +21,7 @@ const MIB: usize = 1 << 20;
 fn holding(name: &str, data: &[u8]) -> TestServer {
     let srv = TestServer::start();
     srv.admin()
-        .upload(
-            Cursor::new(data),
-            data.len() as u64,
-            name,
-            ConflictPolicy::Fail,
-            &mut no_progress,
-        )
+        .upload(Cursor::new(data), name, UploadOptions::default())
         .unwrap();
     srv
 }
@@ -99,13 +93,7 @@ fn a_mirror_that_dies_mid_download_is_replaced_by_the_others() {
     ferry_common::Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD)
         .unwrap()
         .0
-        .upload(
-            Cursor::new(&data),
-            data.len() as u64,
-            "f.bin",
-            ConflictPolicy::Fail,
-            &mut no_progress,
-        )
+        .upload(Cursor::new(&data), "f.bin", UploadOptions::default())
         .unwrap();
     // The dying mirror stalls after 6 MiB of its download, then is killed.
     // (A mirror's worker goes on with the connection that answered the vote.)

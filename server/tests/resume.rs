@@ -9,12 +9,13 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_common::client::{Progress, Stage, no_progress};
+use ferry_common::client::{DownloadOptions, Progress, Span, Stage, UploadOptions, no_progress};
 use ferry_common::client::{Resume, UploadEvent, UploadSource};
 use ferry_common::hash::md5_bytes;
+use ferry_common::partial::{part_path, sidecar_path};
 use ferry_common::protocol::{ConflictPolicy, ErrorCode};
 use ferry_common::transfer::{
-    self, Connector, DownloadOptions, Retry, UploadOptions, partial_download,
+    self, Connector, ResumableDownloadOptions, ResumableUploadOptions, Retry, partial_download,
 };
 use ferry_common::{Client, ClientError};
 use support::proxy::{Fault, Proxy};
@@ -40,10 +41,11 @@ fn put(srv: &TestServer, name: &str, data: &[u8], policy: ConflictPolicy) {
     srv.admin()
         .upload(
             std::io::Cursor::new(data),
-            data.len() as u64,
             name,
-            policy,
-            &mut no_progress,
+            UploadOptions {
+                policy,
+                ..UploadOptions::default()
+            },
         )
         .unwrap();
 }
@@ -54,9 +56,9 @@ fn download(
     dest: &Path,
     retries: u32,
 ) -> Result<transfer::DownloadReport, ClientError> {
-    let options = DownloadOptions {
+    let options = ResumableDownloadOptions {
         retry: quick(retries),
-        ..DownloadOptions::default()
+        ..ResumableDownloadOptions::default()
     };
     transfer::download(connector, name, dest, &options, &mut no_progress)
 }
@@ -93,7 +95,7 @@ fn a_cut_download_resumes_and_moves_only_the_rest() {
         second >= rest && second <= rest + OVERHEAD,
         "moved {second} for {rest} remaining"
     );
-    assert!(!transfer::part_path(&dest).exists() && !transfer::sidecar_path(&dest).exists());
+    assert!(!part_path(&dest).exists() && !sidecar_path(&dest).exists());
 }
 
 #[test]
@@ -127,7 +129,7 @@ fn a_cut_upload_resumes_from_the_byte_the_server_confirms() {
     let state = srv.dir.path().join("state");
     let proxy = Proxy::start(&srv.addr);
     proxy.plan(&[Fault::CutUp(6 * MIB)]);
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: ConflictPolicy::Fail,
         retry: quick(0),
         state_dir: Some(state.clone()),
@@ -177,7 +179,7 @@ fn an_upload_retries_through_several_cuts() {
         Fault::CutUp(3 * MIB),
         Fault::CutUp(3 * MIB),
     ]);
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: ConflictPolicy::Fail,
         retry: quick(8),
         state_dir: None,
@@ -204,7 +206,7 @@ fn a_resume_takes_over_from_a_connection_that_went_silent() {
     fs::write(&source, &data).unwrap();
     let proxy = Proxy::start(&srv.addr);
     proxy.plan(&[Fault::StallUp(9 * MIB)]);
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: ConflictPolicy::Fail,
         // Without the take-over, both retries would meet BUSY.
         retry: quick(2),
@@ -236,20 +238,16 @@ fn a_resume_of_a_committed_upload_confirms_it() {
             upload_id,
             checkpoints: &[],
         });
-        let stored = client.upload_with(
-            std::io::Cursor::new(data),
-            data.len() as u64,
-            "once.bin",
-            ConflictPolicy::Fail,
-            resume.as_ref(),
-            &mut |event| {
+        let options = UploadOptions {
+            resume,
+            journal: Some(&mut |event| {
                 if let UploadEvent::Ready { upload_id, offset } = event {
                     id = Some((upload_id, offset));
                 }
-            },
-            &mut no_progress,
-            Path::new("once.bin"),
-        );
+            }),
+            ..UploadOptions::default()
+        };
+        let stored = client.upload(std::io::Cursor::new(data), "once.bin", options);
         (stored, id.expect("the server answered READY"))
     };
     let (first, (id, _)) = upload(None, &data);
@@ -317,7 +315,7 @@ fn a_corrupted_part_byte_is_found_and_repaired_chunk_wise() {
     download(&via(&proxy), "c.bin", &dest, 0).unwrap_err();
 
     // Damage one byte of chunk 1 of the partial file.
-    let part = transfer::part_path(&dest);
+    let part = part_path(&dest);
     let mut bytes = fs::read(&part).unwrap();
     bytes[(MIB + 12_345) as usize] ^= 0x5a;
     fs::write(&part, &bytes).unwrap();
@@ -331,9 +329,9 @@ fn a_corrupted_part_byte_is_found_and_repaired_chunk_wise() {
 
     // The check of the part file before the download goes on is watchable.
     let mut checked = Vec::new();
-    let options = DownloadOptions {
+    let options = ResumableDownloadOptions {
         retry: quick(0),
-        ..DownloadOptions::default()
+        ..ResumableDownloadOptions::default()
     };
     let report = transfer::download(&via(&proxy), "c.bin", &dest, &options, &mut |p| {
         if p.stage == Stage::Verifying && p.done < p.total {
@@ -379,7 +377,7 @@ fn a_paused_download_is_resumed_by_the_next_call() {
         &connector,
         "p.bin",
         &dest,
-        &DownloadOptions::default(),
+        &ResumableDownloadOptions::default(),
         &mut { pause },
     )
     .unwrap_err();
@@ -388,7 +386,7 @@ fn a_paused_download_is_resumed_by_the_next_call() {
         &connector,
         "p.bin",
         &dest,
-        &DownloadOptions::default(),
+        &ResumableDownloadOptions::default(),
         &mut no_progress,
     )
     .unwrap();
@@ -406,7 +404,7 @@ fn a_killed_server_restarts_clean_and_the_upload_resumes() {
     let proxy = Proxy::start(&addr);
     proxy.plan(&[Fault::StallUp(14 * MIB)]);
     let connector = via(&proxy).with_timeout(Duration::from_secs(2));
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: ConflictPolicy::Fail,
         retry: Retry {
             retries: 60,
@@ -451,7 +449,7 @@ fn a_killed_server_restarts_clean_and_the_upload_resumes() {
     );
     let mut back = Vec::new();
     admin
-        .download("crash.bin", None, &mut back, &mut no_progress)
+        .download("crash.bin", &mut back, DownloadOptions::default())
         .unwrap();
     assert!(back == data);
     assert_eq!(admin.list().unwrap().len(), 1);
@@ -521,7 +519,7 @@ fn large_direct_transfers_resume_at_unaligned_bytes() {
     fs::write(&source, &data).unwrap();
     let proxy = Proxy::start(&srv.addr);
     proxy.plan(&[Fault::CutUp(37 * MIB + 4321), Fault::CutUp(11 * MIB + 99)]);
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: ConflictPolicy::Fail,
         retry: quick(5),
         state_dir: None,
@@ -558,10 +556,10 @@ fn large_direct_transfers_resume_at_unaligned_bytes() {
     // And a ranged read from an unaligned offset of the stored file.
     let mut client = srv.admin();
     let offset = 40 * MIB + 3;
-    let piece = transfer::fetch_range(&mut client, "large.bin", 1, offset, 70_000).unwrap();
+    let piece = range(&mut client, "large.bin", offset, 70_000);
     assert_eq!(piece, data[offset as usize..offset as usize + 70_000]);
     let tail = (size as u64) - 5;
-    let end = transfer::fetch_range(&mut client, "large.bin", 1, tail, 5).unwrap();
+    let end = range(&mut client, "large.bin", tail, 5);
     assert_eq!(end, data[tail as usize..]);
 }
 
@@ -575,17 +573,11 @@ fn five_gib_round_trip() {
     let size = 5u64 << 30;
     let mut client = srv.admin();
     let stored = client
-        .upload(
-            Generated::new(size),
-            size,
-            "huge.bin",
-            ConflictPolicy::Fail,
-            &mut no_progress,
-        )
+        .upload(Generated::new(size), "huge.bin", UploadOptions::default())
         .unwrap();
     assert_eq!(stored.size, size);
     let offset = (4u64 << 30) + 12_345;
-    let piece = transfer::fetch_range(&mut client, "huge.bin", 1, offset, 1000).unwrap();
+    let piece = range(&mut client, "huge.bin", offset, 1000);
     let mut expected = vec![0; 1000];
     let mut generator = Generated::new(size);
     generator.seek(SeekFrom::Start(offset)).unwrap();
@@ -640,10 +632,22 @@ impl Seek for Generated {
 
 impl UploadSource for Generated {}
 
+/// `length` bytes of version 1 of `name` from `offset`.
+fn range(client: &mut Client, name: &str, offset: u64, length: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let options = DownloadOptions {
+        version: Some(1),
+        span: Span::Range { offset, length },
+        ..DownloadOptions::default()
+    };
+    client.download(name, &mut out, options).unwrap();
+    out
+}
+
 fn get(srv: &TestServer, name: &str) -> Vec<u8> {
     let mut out = Vec::new();
     srv.admin()
-        .download(name, None, &mut out, &mut no_progress)
+        .download(name, &mut out, DownloadOptions::default())
         .unwrap();
     out
 }

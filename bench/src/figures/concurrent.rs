@@ -6,7 +6,7 @@ use std::io;
 use std::thread;
 use std::time::Instant;
 
-use ferry_common::client::no_progress;
+use ferry_common::client::{DownloadOptions, UploadOptions};
 use ferry_common::protocol::ConflictPolicy;
 
 use crate::bench::{Bench, mb_per_s, mib, size_text};
@@ -56,10 +56,11 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
                     let source = Pattern::new(0xc0_0000 + i as u64, bytes);
                     let stored = match client.upload(
                         source,
-                        bytes,
                         &name,
-                        ConflictPolicy::Overwrite,
-                        &mut no_progress,
+                        UploadOptions {
+                            policy: ConflictPolicy::Overwrite,
+                            ..UploadOptions::default()
+                        },
                     ) {
                         Ok(s) => s,
                         Err(e) => {
@@ -71,7 +72,7 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
                     // The client hashes what it receives and checks it
                     // against the server's MD5; comparing that with the MD5
                     // of what was sent closes the loop end to end.
-                    match client.download(&name, None, &mut io::sink(), &mut no_progress) {
+                    match client.download(&name, &mut io::sink(), DownloadOptions::default()) {
                         Ok(got) if got.md5 == stored.md5 && got.size == bytes => tally.ops += 1,
                         Ok(got) => tally.corrupt(format!(
                             "{name} came back with MD5 {}, sent {}",

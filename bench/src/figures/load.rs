@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ferry_common::Md5Digest;
-use ferry_common::client::{Client, ClientError, no_progress};
+use ferry_common::client::{Client, ClientError, DownloadOptions, UploadOptions};
 use ferry_common::hash::md5_bytes;
 use ferry_common::protocol::ConflictPolicy;
 use ferry_common::transfer::Connector;
@@ -457,10 +457,11 @@ fn upload(
     mine.insert(name.clone(), None);
     let stored = c.upload(
         Cursor::new(&bytes),
-        size as u64,
         &name,
-        ConflictPolicy::Overwrite,
-        &mut no_progress,
+        UploadOptions {
+            policy: ConflictPolicy::Overwrite,
+            ..UploadOptions::default()
+        },
     )?;
     if stored.md5 != md5 || stored.size != size as u64 {
         return Err(Fault::Corrupt(format!(
@@ -489,7 +490,7 @@ fn download(
         known[rng.below(known.len() as u64) as usize]
     };
     let mut got = Vec::new();
-    c.download(name, None, &mut got, &mut no_progress)?;
+    c.download(name, &mut got, DownloadOptions::default())?;
     if md5_bytes(&got) != *md5 {
         return Err(Fault::Corrupt(format!("{name} came back different")));
     }

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ferry_common::client::no_progress;
+use ferry_common::client::UploadOptions;
 use ferry_common::mirror::{self, MirrorOptions, MirrorProgress, MirrorReport};
 use ferry_common::protocol::ConflictPolicy;
 use ferry_common::transfer::Connector;
@@ -57,10 +57,11 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
                             let mut client = s.login()?;
                             Ok(client.upload(
                                 Pattern::new(0x3177, bytes),
-                                bytes,
                                 NAME,
-                                ConflictPolicy::Overwrite,
-                                &mut no_progress,
+                                UploadOptions {
+                                    policy: ConflictPolicy::Overwrite,
+                                    ..UploadOptions::default()
+                                },
                             )?)
                         })
                 })

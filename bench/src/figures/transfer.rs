@@ -34,7 +34,7 @@ use anyhow::{Context, bail};
 use ferry_common::client::no_progress;
 use ferry_common::hash::md5_file;
 use ferry_common::protocol::{CHUNK_SIZE, ConflictPolicy};
-use ferry_common::transfer::{self, DownloadOptions, Retry, UploadOptions};
+use ferry_common::transfer::{self, ResumableDownloadOptions, ResumableUploadOptions, Retry};
 use ferry_common::wire::RECEIVE_PIECE;
 
 use crate::bench::{Bench, mb_per_s, size_text};
@@ -145,7 +145,7 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
     let server = b.server(&dir, &ServerOptions::default())?;
     let connector = server.connector();
     b.say(format!("transfer: uploading {label}"));
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: ConflictPolicy::Overwrite,
         retry: Retry::default(),
         state_dir: None,
@@ -157,9 +157,9 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
 
     b.say(format!("transfer: downloading {label}"));
     let dest = dir.join("large.downloaded");
-    let options = DownloadOptions {
+    let options = ResumableDownloadOptions {
         restart: true,
-        ..DownloadOptions::default()
+        ..ResumableDownloadOptions::default()
     };
     let started = Instant::now();
     let downloaded = transfer::download(&connector, "large.bin", &dest, &options, &mut no_progress);

@@ -4,18 +4,26 @@
 //!
 //! Read-only commands build their whole output before writing it, so a
 //! failure leaves stdout empty.
+//!
+//! One module per topic: `files` (list, history, delete, logs), `users`,
+//! `upload`, `download` (one file or several) and `mirror` (one file from
+//! several servers).
 
+mod download;
 mod files;
-mod transfer;
+mod mirror;
+mod upload;
 mod users;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::Result;
 use ferry_common::names::LocalOs;
 use ferry_common::transfer::Connector;
 
 use crate::args::{Cli, Command, UsersCommand};
+use crate::output::quoted;
 use crate::password;
 use crate::session::{Credentials, Session};
 
@@ -71,16 +79,16 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
         Command::Upload(args) => {
             // Every path is checked before connecting, so a typo costs no
             // login and uploads nothing.
-            let plan = transfer::plan_uploads(args, term.interactive)?;
-            transfer::upload(&check_login(cli)?, &plan, retry(cli), term, out)
+            let plan = upload::plan_uploads(args, term.interactive)?;
+            upload::upload(&check_login(cli)?, &plan, retry(cli), term, out)
         }
         Command::Download(args) if args.names.len() > 1 => {
-            let plan = transfer::plan_downloads(args, LocalOs::current())?;
-            transfer::download_batch(&check_login(cli)?, &plan, out)
+            let plan = download::plan_downloads(args, LocalOs::current())?;
+            download::download_batch(&check_login(cli)?, &plan, out)
         }
         Command::Download(args) => {
-            let dest = transfer::download_destination(args, LocalOs::current())?;
-            transfer::download(&check_login(cli)?, args, &dest, retry(cli), term, out)
+            let dest = download::download_destination(args, LocalOs::current())?;
+            download::download(&check_login(cli)?, args, &dest, retry(cli), term, out)
         }
     }
 }
@@ -125,4 +133,22 @@ fn retry(cli: &Cli) -> ferry_common::transfer::Retry {
         retries: cli.retries,
         ..Default::default()
     }
+}
+
+/// A local path as it is shown in messages.
+fn shown(path: &Path) -> String {
+    quoted(&path.display().to_string())
+}
+
+/// The outcome of a batch: the first failure decides the exit status; the
+/// others are printed on stderr.
+fn first_failure(failures: Vec<anyhow::Error>) -> Result<()> {
+    let mut failures = failures.into_iter();
+    let Some(first) = failures.next() else {
+        return Ok(());
+    };
+    for other in failures {
+        eprintln!("ferry-cli: error: {other:#}");
+    }
+    Err(first)
 }

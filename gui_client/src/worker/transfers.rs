@@ -19,7 +19,9 @@ use ferry_common::ClientError;
 use ferry_common::client::{Progress, Stage};
 use ferry_common::mirror::{self, MirrorOptions, MirrorProgress};
 use ferry_common::protocol::{ConflictPolicy, ErrorCode};
-use ferry_common::transfer::{self, Connector, DownloadOptions, Retry, UploadOptions};
+use ferry_common::transfer::{
+    self, Connector, ResumableDownloadOptions, ResumableUploadOptions, Retry,
+};
 use log::warn;
 
 use super::credentials::Credentials;
@@ -94,7 +96,7 @@ fn run_upload(
         return;
     };
     reporter.send(TransferUpdate::Connecting);
-    let options = UploadOptions {
+    let options = ResumableUploadOptions {
         policy: job.policy,
         retry: Retry::default(),
         state_dir,
@@ -152,7 +154,7 @@ fn fetch_single(
     job: &DownloadJob,
     reporter: &mut Reporter,
 ) -> Result<TransferUpdate, ClientError> {
-    let options = DownloadOptions {
+    let options = ResumableDownloadOptions {
         version: job.version,
         restart: false,
         retry: Retry::default(),

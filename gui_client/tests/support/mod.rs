@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_common::Client;
-use ferry_common::client::no_progress;
+use ferry_common::client::{DownloadOptions, UploadOptions};
 use ferry_common::protocol::{ConflictPolicy, Role};
 pub use ferry_server::testing::ADMIN_PASSWORD;
 use ferry_server::{Server, testing};
@@ -58,10 +58,11 @@ impl TestServer {
         self.admin()
             .upload(
                 std::io::Cursor::new(content),
-                content.len() as u64,
                 name,
-                ConflictPolicy::Overwrite,
-                &mut no_progress,
+                UploadOptions {
+                    policy: ConflictPolicy::Overwrite,
+                    ..UploadOptions::default()
+                },
             )
             .expect("upload works");
     }
@@ -70,7 +71,14 @@ impl TestServer {
     pub fn get(&self, name: &str, version: Option<u32>) -> Vec<u8> {
         let mut out = Vec::new();
         self.admin()
-            .download(name, version, &mut out, &mut no_progress)
+            .download(
+                name,
+                &mut out,
+                DownloadOptions {
+                    version,
+                    ..DownloadOptions::default()
+                },
+            )
             .expect("download works");
         out
     }

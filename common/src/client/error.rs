@@ -1,0 +1,131 @@
+//! [`ClientError`]: everything that can go wrong for a client, each as one
+//! sentence that says what happened and what to do. Shared by the one-
+//! connection client, the resumable transfers and the mirrored downloads.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::hash::Md5Digest;
+use crate::names::NameError;
+use crate::protocol::ErrorCode;
+
+/// Everything that can go wrong for a client. Each message is one sentence
+/// that says what happened and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No TCP connection could be made.
+    #[error(
+        "could not connect to {addr}: {cause}; check the address and that a Ferry server is running there"
+    )]
+    Connect {
+        /// The address as given.
+        addr: String,
+        /// What the OS said (part of the message, so not chained as a source).
+        cause: io::Error,
+    },
+    /// The connection failed or was closed mid-conversation.
+    #[error("the connection to the server was lost ({0}); check the network and try again")]
+    Io(io::Error),
+    /// The server refused the request; its message says why.
+    #[error("{message}")]
+    Server {
+        /// The server's error code.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server sent something this client does not understand.
+    #[error(
+        "the server sent something unexpected ({0}); make sure it is a Ferry server of the same version"
+    )]
+    Protocol(String),
+    /// Downloaded bytes do not match the server's MD5.
+    #[error(
+        "the downloaded data is corrupt (MD5 {actual}, but the server stored {expected}); nothing was saved, try again"
+    )]
+    Corrupt {
+        /// The server's MD5.
+        expected: Md5Digest,
+        /// The MD5 of what arrived.
+        actual: Md5Digest,
+    },
+    /// A local file could not be read or written.
+    #[error("could not {action} {}: {cause}", path.display())]
+    Local {
+        /// What was being done ("read", "create", …).
+        action: &'static str,
+        /// Which file.
+        path: PathBuf,
+        /// What the OS said (part of the message, so not chained as a source).
+        cause: io::Error,
+    },
+    /// The file name breaks the naming rules.
+    #[error("the name {name:?} is not allowed: {reason}; choose another name")]
+    BadName {
+        /// The refused name.
+        name: String,
+        /// Why.
+        reason: NameError,
+    },
+    /// The local file changed size while it was being sent.
+    #[error(
+        "{0} changed while it was being uploaded; nothing was stored, try again when it is not being written"
+    )]
+    SourceChanged(PathBuf),
+    /// The mirrors of a multi-mirror download do not agree on the file.
+    #[error(
+        "the mirrors do not agree on the file ({0}); nothing was written, check the mirror list"
+    )]
+    NoMajority(String),
+    /// The progress callback asked to stop.
+    #[error("the transfer was cancelled")]
+    Cancelled,
+}
+
+impl ClientError {
+    /// The server's error code, if the server refused the request.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// A local file could not be `action`ed.
+    pub(crate) fn local(action: &'static str, path: &Path, cause: io::Error) -> ClientError {
+        ClientError::Local {
+            action,
+            path: path.to_owned(),
+            cause,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_server_refusals_have_a_code() {
+        let refused = ClientError::Server {
+            code: ErrorCode::NotFound,
+            message: "no such file".into(),
+        };
+        assert_eq!(refused.code(), Some(ErrorCode::NotFound));
+        assert_eq!(refused.to_string(), "no such file");
+        assert_eq!(ClientError::Cancelled.code(), None);
+    }
+
+    #[test]
+    fn local_errors_name_the_file_and_the_action() {
+        let e = ClientError::local(
+            "create",
+            Path::new("/tmp/out/a b.txt"),
+            io::Error::new(io::ErrorKind::PermissionDenied, "permission denied"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "could not create /tmp/out/a b.txt: permission denied"
+        );
+    }
+}

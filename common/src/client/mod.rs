@@ -1,0 +1,399 @@
+//! The blocking client library: one [`Client`] is one connection to a Ferry
+//! server.
+//!
+//! It is blocking by design: the desktop app runs each transfer on a worker
+//! thread with its own `Client`, the CLI simply waits. Progress is reported
+//! through a callback that can also stop the transfer (return
+//! [`ControlFlow::Break`]).
+//!
+//! This module owns the connection itself (connect, greeting, login, the
+//! request/reply plumbing every command shares) and the progress types.
+//! The commands live in submodules:
+//!
+//! - `requests`: the short ones — list, stat, history, delete, logs, users;
+//! - `upload`: [`Client::upload`], the one way to send a file, with
+//!   [`UploadOptions`]; `source`: what it reads from ([`UploadSource`],
+//!   [`LocalFile`]);
+//! - `download`: [`Client::download`], the one way to fetch a file or a
+//!   range of it, with [`DownloadOptions`], and [`Client::chunks`];
+//! - `batch`: [`Client::upload_many`] and [`Client::download_many`], which
+//!   pipeline many small files on one connection.
+//!
+//! Transfers that survive a broken connection (reconnect, resume, retry) are
+//! [`crate::transfer`]'s; downloads from several servers are
+//! [`crate::mirror`]'s. Both are built on this module, never the other way
+//! round.
+
+mod batch;
+mod download;
+mod error;
+mod requests;
+mod source;
+mod upload;
+
+use std::io::{self, Read};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use log::{info, warn};
+
+use crate::names::{escaped, validate_name};
+use crate::protocol::{MAX_LINE_BYTES, PROTOCOL_VERSION, Reply, Request, Role, Secret, line_str};
+use crate::wire::{Conn, LineError};
+
+pub use batch::BATCH_MAX_FILE;
+pub use download::{DownloadOptions, Downloaded, Span};
+pub use error::ClientError;
+pub use source::{LocalFile, UploadSource};
+pub use upload::{CHECKPOINT_BYTES, Checkpoint, Resume, Stored, UploadEvent, UploadOptions};
+
+/// How long to wait for a TCP connection to be accepted.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one read or write may stall before the server is considered gone.
+pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Which part of a transfer is under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Bytes are moving.
+    Transferring,
+    /// All bytes moved; the MD5 check is running.
+    Verifying,
+    /// The MD5 check passed.
+    Done,
+}
+
+/// A progress report for one transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// What is happening.
+    pub stage: Stage,
+    /// Bytes moved so far (including any that were already there on resume).
+    pub done: u64,
+    /// Bytes in the whole file.
+    pub total: u64,
+}
+
+impl Progress {
+    /// The fraction to show on a progress bar: never 1.0 before the MD5
+    /// check has passed.
+    pub fn fraction(&self) -> f32 {
+        if self.stage == Stage::Done {
+            return 1.0;
+        }
+        if self.total == 0 {
+            return 0.0;
+        }
+        ((self.done as f64 / self.total as f64) as f32).min(0.999)
+    }
+}
+
+/// Where progress goes: return `ControlFlow::Break(())` to cancel.
+pub type ProgressFn<'a> = &'a mut dyn FnMut(Progress) -> ControlFlow<()>;
+
+/// A progress callback that ignores reports and never cancels.
+pub fn no_progress(_: Progress) -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
+/// A connection to a Ferry server.
+pub struct Client {
+    conn: Conn<TcpStream>,
+    server: String,
+    user: Option<String>,
+    /// Set once the conversation is out of step (a transfer was cut off
+    /// while the server was still sending or expecting bytes): every later
+    /// request is refused instead of misreading the stream.
+    broken: bool,
+}
+
+impl Client {
+    /// Connects to `addr` (`host:port`) and reads the server's greeting.
+    pub fn connect(addr: &str) -> Result<Client, ClientError> {
+        Client::connect_with_timeout(addr, DEFAULT_IO_TIMEOUT)
+    }
+
+    /// Like [`Client::connect`], giving up on any read or write that stalls
+    /// for `io_timeout`.
+    pub fn connect_with_timeout(addr: &str, io_timeout: Duration) -> Result<Client, ClientError> {
+        let connect_err = |cause| ClientError::Connect {
+            addr: addr.to_owned(),
+            cause,
+        };
+        let targets: Vec<_> = addr.to_socket_addrs().map_err(connect_err)?.collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
+        let mut stream = None;
+        for target in targets {
+            match TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let stream = stream.ok_or_else(|| connect_err(last))?;
+        stream.set_nodelay(true).map_err(connect_err)?;
+        stream
+            .set_read_timeout(Some(io_timeout))
+            .and_then(|()| stream.set_write_timeout(Some(io_timeout)))
+            .map_err(connect_err)?;
+        let mut client = Client {
+            conn: Conn::new(stream, MAX_LINE_BYTES * 4, 256 * 1024),
+            server: addr.to_owned(),
+            user: None,
+            broken: false,
+        };
+        match client.read_reply()? {
+            Reply::Hello { version, .. } if version == PROTOCOL_VERSION => Ok(client),
+            Reply::Hello { version, .. } => Err(ClientError::Protocol(format!(
+                "it speaks protocol version {version}, this client speaks {PROTOCOL_VERSION}"
+            ))),
+            Reply::Error { code, message } => Err(ClientError::Server { code, message }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Connects and logs in.
+    pub fn connect_and_login(
+        addr: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(Client, Role), ClientError> {
+        let mut client = Client::connect(addr)?;
+        let role = client.login(user, password)?;
+        Ok((client, role))
+    }
+
+    /// The server address this client was connected with.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Logs in; returns the user's role.
+    pub fn login(&mut self, user: &str, password: &str) -> Result<Role, ClientError> {
+        let request = Request::Login {
+            user: user.to_owned(),
+            password: Secret(password.to_owned()),
+        };
+        match self.call(&request) {
+            Ok(Reply::LoggedIn(role)) => {
+                info!(
+                    "login ok server={} user={} role={role}",
+                    self.server,
+                    escaped(user)
+                );
+                self.user = Some(user.to_owned());
+                Ok(role)
+            }
+            Ok(other) => Err(unexpected(&other)),
+            Err(e) => {
+                warn!(
+                    "login failed server={} user={}: {e}",
+                    self.server,
+                    escaped(user)
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks that the connection is alive.
+    pub fn ping(&mut self) -> Result<(), ClientError> {
+        self.call_ok(&Request::Ping)
+    }
+
+    /// Says goodbye and closes the connection.
+    pub fn quit(mut self) -> Result<(), ClientError> {
+        match self.call(&Request::Quit)? {
+            Reply::Bye => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    // -- plumbing shared by the submodules ------------------------------------
+
+    fn ensure_usable(&self) -> Result<(), ClientError> {
+        if self.broken {
+            return Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "this connection was closed after an interrupted transfer; connect again",
+            )));
+        }
+        Ok(())
+    }
+
+    fn lost(&mut self, e: io::Error) -> ClientError {
+        self.broken = true;
+        ClientError::Io(e)
+    }
+
+    fn flush(&mut self) -> Result<(), ClientError> {
+        self.conn.flush().map_err(|e| self.lost(e))
+    }
+
+    /// Sends a request and reads its first reply line; an `ERR` becomes `Err`.
+    fn call(&mut self, request: &Request) -> Result<Reply, ClientError> {
+        self.ensure_usable()?;
+        self.conn.queue(request);
+        self.flush()?;
+        match self.read_reply()? {
+            Reply::Error { code, message } => Err(ClientError::Server { code, message }),
+            reply => Ok(reply),
+        }
+    }
+
+    fn call_ok(&mut self, request: &Request) -> Result<(), ClientError> {
+        match self.call(request)? {
+            Reply::Ok => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, ClientError> {
+        let line = match self.conn.read_line() {
+            Ok(line) => line,
+            Err(LineError::Io(e)) => return Err(self.lost(e)),
+            Err(LineError::Closed | LineError::Truncated) => {
+                return Err(self.lost(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                )));
+            }
+            Err(e @ LineError::TooLong(_)) => {
+                self.broken = true;
+                return Err(ClientError::Protocol(e.to_string()));
+            }
+        };
+        let text = line_str(line).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Reply::parse(text).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Reads the `count` item lines after a header, turning each into a `T`
+    /// with `pick` (which hands back a reply that does not fit).
+    fn read_items<T>(
+        &mut self,
+        count: u64,
+        mut pick: impl FnMut(Reply) -> Result<T, Reply>,
+    ) -> Result<Vec<T>, ClientError> {
+        let mut items = Vec::with_capacity(count.min(100_000) as usize);
+        for _ in 0..count {
+            let reply = self.read_reply()?;
+            items.push(pick(reply).map_err(|other| unexpected(&other))?);
+        }
+        Ok(items)
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ClientError> {
+    validate_name(name).map_err(|reason| ClientError::BadName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+fn unexpected(reply: &Reply) -> ClientError {
+    let mut shown = reply.to_string();
+    shown.truncate(80);
+    ClientError::Protocol(format!("{shown:?}"))
+}
+
+/// Reads until `buf` is full or the source ends; returns how much was read.
+/// (`read_exact` cannot say how much a short source had.)
+pub(crate) fn read_up_to(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_is_never_full_before_the_md5_check() {
+        let at = |stage, done, total| Progress { stage, done, total }.fraction();
+        assert_eq!(at(Stage::Transferring, 0, 0), 0.0);
+        assert_eq!(at(Stage::Transferring, 50, 100), 0.5);
+        assert!(at(Stage::Transferring, 100, 100) < 1.0);
+        assert!(at(Stage::Verifying, 100, 100) < 1.0);
+        assert_eq!(at(Stage::Done, 100, 100), 1.0);
+        assert_eq!(at(Stage::Done, 0, 0), 1.0, "an empty file is done too");
+    }
+
+    #[test]
+    fn no_progress_never_cancels() {
+        let report = Progress {
+            stage: Stage::Transferring,
+            done: 1,
+            total: 2,
+        };
+        assert_eq!(no_progress(report), ControlFlow::Continue(()));
+    }
+
+    /// A reader that hands out at most `step` bytes per call and is
+    /// interrupted before each.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+        interrupt: bool,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_up_to_fills_through_short_and_interrupted_reads() {
+        let data: Vec<u8> = (0..100).collect();
+        let mut source = Trickle {
+            data: &data,
+            step: 7,
+            interrupt: false,
+        };
+        let mut buf = [0u8; 30];
+        assert_eq!(read_up_to(&mut source, &mut buf).unwrap(), 30);
+        assert_eq!(buf[..], data[..30]);
+        let mut rest = [0u8; 100];
+        assert_eq!(read_up_to(&mut source, &mut rest).unwrap(), 70, "the end");
+        assert_eq!(rest[..70], data[30..]);
+        assert_eq!(read_up_to(&mut source, &mut rest).unwrap(), 0);
+    }
+
+    #[test]
+    fn names_are_checked_before_anything_is_sent() {
+        assert!(check_name("report 1.pdf").is_ok());
+        for bad in ["", "a/b", "..", "x\ny"] {
+            assert!(
+                matches!(check_name(bad), Err(ClientError::BadName { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unexpected_replies_are_shown_short() {
+        let e = unexpected(&Reply::LogLine("x".repeat(500)));
+        let ClientError::Protocol(text) = e else {
+            panic!("{e:?}")
+        };
+        assert!(text.len() < 100, "{text}");
+    }
+}

@@ -1,0 +1,287 @@
+//! Transfers that survive broken connections and crashes: each reconnects
+//! and resumes where the bytes stopped, with retries and back-off.
+//!
+//! **Downloads** ([`download`]) write `NAME.part` beside the target and a
+//! JSON sidecar `NAME.part.json` (see [`crate::partial`]) holding the
+//! server, name, pinned version, size, MD5, the bytes received and the
+//! running MD5 state over them, so a resume neither re-fetches nor re-hashes
+//! the prefix. A resume is pinned to its version: if that version is gone
+//! the download restarts cleanly and says why, so a file is never a splice
+//! of two versions. If the `.part` was touched since the sidecar was saved,
+//! or the final MD5 check fails, the file is checked chunk by chunk against
+//! the server's per-chunk MD5s and only bad chunks are fetched again.
+//!
+//! **Uploads** ([`upload`]) keep the server's upload id and MD5 checkpoints
+//! in a state file (in a state folder, never beside the user's file), and
+//! continue from the byte the server confirms.
+//!
+//! This module owns how to reach a server again ([`Connector`]) and when to
+//! try again ([`Retry`]); the bytes move through [`Client::upload`] and
+//! [`Client::download`].
+
+mod download;
+mod upload;
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, UNIX_EPOCH};
+
+use log::warn;
+use serde::Serialize;
+
+use crate::client::{Client, ClientError};
+use crate::partial::with_suffix;
+use crate::protocol::ErrorCode;
+
+pub use download::{
+    DownloadReport, DownloadState, ResumableDownloadOptions, discard_partial_download, download,
+    partial_download,
+};
+pub use upload::{ResumableUploadOptions, UploadReport, default_state_dir, upload};
+
+/// How to reach and log in to a server, again and again.
+#[derive(Clone)]
+pub struct Connector {
+    /// `host:port`.
+    pub addr: String,
+    /// User name.
+    pub user: String,
+    password: String,
+    /// How long one read or write may stall before the connection counts as lost.
+    pub io_timeout: Duration,
+    /// A logged-in connection for the next [`Connector::connect`] (shared
+    /// by clones for the same server).
+    spare: Arc<Mutex<Option<Client>>>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connector({}@{})", self.user, self.addr)
+    }
+}
+
+impl Connector {
+    /// A connector for `user` at `addr`.
+    pub fn new(
+        addr: impl Into<String>,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        Connector {
+            addr: addr.into(),
+            user: user.into(),
+            password: password.into(),
+            io_timeout: crate::client::DEFAULT_IO_TIMEOUT,
+            spare: Arc::default(),
+        }
+    }
+
+    /// The same credentials for another server (a mirror).
+    pub fn for_server(&self, addr: impl Into<String>) -> Connector {
+        Connector {
+            addr: addr.into(),
+            spare: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Keeps `client`, logged in to this connector's server, for the next
+    /// [`Connector::connect`]: a caller that logged in first to check the
+    /// credentials saves the transfer a second login.
+    pub fn keep_for_next(&self, client: Client) {
+        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(client);
+    }
+
+    /// The same connector with another stall timeout.
+    pub fn with_timeout(mut self, io_timeout: Duration) -> Self {
+        self.io_timeout = io_timeout;
+        self
+    }
+
+    /// Connects and logs in (or hands out the kept connection).
+    pub fn connect(&self) -> Result<Client, ClientError> {
+        let kept = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(client) = kept {
+            return Ok(client);
+        }
+        let mut client = Client::connect_with_timeout(&self.addr, self.io_timeout)?;
+        client.login(&self.user, &self.password)?;
+        Ok(client)
+    }
+}
+
+/// How often and how patiently to retry after a lost connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Wait before the first retry; doubled each time.
+    pub first_delay: Duration,
+    /// The longest wait.
+    pub max_delay: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            retries: 5,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+        }
+    }
+}
+
+impl Retry {
+    fn delay(&self, retry: u32) -> Duration {
+        self.first_delay
+            .saturating_mul(1 << (retry.saturating_sub(1)).min(16))
+            .min(self.max_delay)
+    }
+}
+
+/// Whether trying again later can help.
+pub fn is_retryable(e: &ClientError) -> bool {
+    match e {
+        ClientError::Io(_) | ClientError::Connect { .. } => true,
+        ClientError::Server { code, .. } => {
+            matches!(
+                code,
+                ErrorCode::Busy | ErrorCode::Timeout | ErrorCode::ShuttingDown
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or retries run out.
+fn with_retries<T>(
+    retry: Retry,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, ClientError>,
+) -> Result<(T, u32), ClientError> {
+    let mut used = 0;
+    loop {
+        match attempt() {
+            Ok(v) => return Ok((v, used)),
+            Err(e) if is_retryable(&e) && used < retry.retries => {
+                used += 1;
+                let wait = retry.delay(used);
+                warn!(
+                    "{what}: {e}; retrying in {:.1}s (retry {used} of {})",
+                    wait.as_secs_f64(),
+                    retry.retries
+                );
+                thread::sleep(wait);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A file's modification time in nanoseconds since the epoch (0 if the
+/// system cannot say): how a saved state recognises its file unchanged.
+fn mtime_ns(meta: &fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Writes JSON atomically: a new file renamed over the old.
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ClientError> {
+    let local = ClientError::local;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| local("create", dir, e))?;
+    }
+    let json =
+        serde_json::to_vec_pretty(value).map_err(|e| local("write", path, io::Error::other(e)))?;
+    let tmp = with_suffix(path, ".new");
+    fs::write(&tmp, json).map_err(|e| local("write", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| local("write", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_up_to_a_cap() {
+        let r = Retry::default();
+        let waits: Vec<_> = (1..=6).map(|i| r.delay(i).as_millis()).collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 8000]);
+    }
+
+    #[test]
+    fn only_network_trouble_is_retried() {
+        let io = ClientError::Io(io::Error::new(io::ErrorKind::ConnectionReset, "x"));
+        assert!(is_retryable(&io));
+        let busy = ClientError::Server {
+            code: ErrorCode::Busy,
+            message: String::new(),
+        };
+        assert!(is_retryable(&busy));
+        let denied = ClientError::Server {
+            code: ErrorCode::Forbidden,
+            message: String::new(),
+        };
+        assert!(!is_retryable(&denied));
+        assert!(!is_retryable(&ClientError::Cancelled));
+    }
+
+    #[test]
+    fn retries_stop_at_the_first_final_error() {
+        let quick = Retry {
+            retries: 3,
+            first_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+        };
+        let mut calls = 0;
+        let result: Result<((), u32), _> = with_retries(quick, "test", || {
+            calls += 1;
+            match calls {
+                1 => Err(ClientError::Io(io::ErrorKind::ConnectionReset.into())),
+                _ => Err(ClientError::Cancelled),
+            }
+        });
+        assert!(matches!(result, Err(ClientError::Cancelled)));
+        assert_eq!(calls, 2);
+
+        let mut calls = 0;
+        let (value, used) = with_retries(quick, "test", || {
+            calls += 1;
+            if calls < 3 {
+                Err(ClientError::Io(io::ErrorKind::TimedOut.into()))
+            } else {
+                Ok(calls)
+            }
+        })
+        .unwrap();
+        assert_eq!((value, used), (3, 2));
+
+        let gave_up = with_retries(quick, "test", || -> Result<(), _> {
+            Err(ClientError::Io(io::ErrorKind::TimedOut.into()))
+        });
+        assert!(
+            matches!(gave_up, Err(ClientError::Io(_))),
+            "after 3 retries"
+        );
+    }
+
+    #[test]
+    fn state_is_written_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deeper/state.json");
+        write_json(&path, &vec![1, 2, 3]).unwrap();
+        write_json(&path, &vec![4]).unwrap();
+        let back: Vec<u32> = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back, [4]);
+        assert!(!with_suffix(&path, ".new").exists());
+    }
+}
