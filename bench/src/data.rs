@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use ferry_common::client::UploadSource;
+use ferry_client::UploadSource;
 
 /// The SplitMix64 step: golden-ratio increment, then a bit mixer.
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -1,6 +1,6 @@
 //! Idle connections: opened, greeted, and then left alone, as a desktop
 //! app that sits at its login screen would. They are raw sockets rather
-//! than [`ferry_common::Client`]s so that holding ten thousand of them
+//! than [`ferry_client::Client`]s so that holding ten thousand of them
 //! costs the benchmark little; they do not log in, because a bcrypt check
 //! per connection would turn "open 10,000 connections" into minutes of
 //! hashing without telling anything more about memory.

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ferry_common::time::Timestamp;
+use ferry_proto::time::Timestamp;
 
 use crate::bench::{Bench, Sizes};
 use crate::figures::load::LoadArgs;

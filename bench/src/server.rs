@@ -18,8 +18,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ferry_common::Client;
-use ferry_common::transfer::Connector;
+use ferry_client::Client;
+use ferry_client::transfer::Connector;
 use ferry_server::{Config, Server, logfile};
 
 /// The account every benchmark client logs in as.

@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ferry_common::protocol::{DEFAULT_LOG_LINES, MAX_LOG_LINES};
-use ferry_common::{ConflictPolicy, Role};
+use ferry_proto::protocol::{DEFAULT_LOG_LINES, MAX_LOG_LINES};
+use ferry_proto::{ConflictPolicy, Role};
 
 /// Where to connect when neither `--server` nor `FERRY_SERVER` says.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";
@@ -262,7 +262,7 @@ impl From<ConflictArg> for ConflictPolicy {
 mod tests {
     use super::*;
     use clap::CommandFactory;
-    use ferry_common::protocol::DEFAULT_PORT;
+    use ferry_proto::protocol::DEFAULT_PORT;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("ferry-cli").chain(args.iter().copied()))

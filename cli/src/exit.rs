@@ -6,7 +6,8 @@
 use std::fmt;
 use std::io;
 
-use ferry_common::{ClientError, ErrorCode};
+use ferry_client::ClientError;
+use ferry_proto::ErrorCode;
 
 /// What the process's exit status tells a script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,8 +249,8 @@ mod tests {
         };
         assert_eq!(for_client_error(&local), Exit::LocalFile);
         let corrupt = ClientError::Corrupt {
-            expected: ferry_common::hash::md5_bytes(b"a"),
-            actual: ferry_common::hash::md5_bytes(b"b"),
+            expected: ferry_proto::hash::md5_bytes(b"a"),
+            actual: ferry_proto::hash::md5_bytes(b"b"),
         };
         assert_eq!(for_client_error(&corrupt), Exit::Integrity);
     }

@@ -1,5 +1,5 @@
 //! `ferry-cli`: the scriptable Ferry client, a thin face over
-//! `ferry_common::Client`.
+//! `ferry_client::Client`.
 //!
 //! This file owns the process edge: parse the arguments, start the log, run
 //! the command, and turn the outcome into one error line on stderr and an

@@ -5,18 +5,18 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use ferry_common::Role;
-use ferry_common::client::Stored;
-use ferry_common::mirror::MirrorReport;
-use ferry_common::names::LocalOs;
-use ferry_common::protocol::{FileEntry, VersionInfo};
-use ferry_common::transfer::DownloadReport;
+use ferry_client::Stored;
+use ferry_client::mirror::MirrorReport;
+use ferry_client::transfer::DownloadReport;
+use ferry_proto::Role;
+use ferry_proto::names::LocalOs;
+use ferry_proto::protocol::{FileEntry, VersionInfo};
 use unicode_width::UnicodeWidthStr;
 
 /// The line printed for an empty file list (the JSON form is `[]`).
 pub const NO_FILES: &str = "No files yet — upload one with: ferry-cli upload PATH";
 
-pub use ferry_common::units::human_size;
+pub use ferry_proto::units::human_size;
 
 /// Text from the server made safe for a terminal: control and invisible
 /// formatting characters are shown escaped instead of being interpreted.
@@ -285,8 +285,8 @@ pub fn deleted_line(name: &str, version: Option<u32>, removed: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_common::hash::md5_bytes;
-    use ferry_common::time::Timestamp;
+    use ferry_proto::hash::md5_bytes;
+    use ferry_proto::time::Timestamp;
     use std::path::PathBuf;
 
     fn version(name: &str, version: u32, size: u64) -> VersionInfo {

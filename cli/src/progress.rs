@@ -6,8 +6,8 @@
 
 use std::ops::ControlFlow;
 
-use ferry_common::client::{Progress, Stage};
-use ferry_common::mirror::MirrorProgress;
+use ferry_client::mirror::MirrorProgress;
+use ferry_client::{Progress, Stage};
 use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// The bar's length and position for a progress report: the position
@@ -102,8 +102,8 @@ pub fn mirror_summary(p: &MirrorProgress) -> String {
             None => format!(
                 "{} {} {}/s",
                 m.addr,
-                ferry_common::units::human_size(m.bytes),
-                ferry_common::units::human_size(m.speed)
+                ferry_proto::units::human_size(m.bytes),
+                ferry_proto::units::human_size(m.speed)
             ),
         })
         .collect();
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn mirror_summary_names_each_mirror() {
-        use ferry_common::mirror::MirrorStatus;
+        use ferry_client::mirror::MirrorStatus;
         let p = MirrorProgress {
             done: 3 << 20,
             total: 8 << 20,

@@ -2,14 +2,14 @@
 //!
 //! Every command gathers its input (credentials, new passwords, local
 //! checks) before connecting, so the server never waits on a person typing.
-//! Transfers go through `ferry_common::transfer`, which connects on its own
+//! Transfers go through `ferry_client::transfer`, which connects on its own
 //! (to reconnect and resume); they get a [`Connector`] from the session.
 
 use std::io::{self, IsTerminal};
 
 use anyhow::{Context as _, Result};
-use ferry_common::Client;
-use ferry_common::transfer::Connector;
+use ferry_client::Client;
+use ferry_client::transfer::Connector;
 
 use crate::exit::Failure;
 use crate::{password, prompt};

@@ -6,7 +6,7 @@ mod support;
 use std::fs;
 use std::net::TcpListener;
 
-use ferry_common::hash::md5_bytes;
+use ferry_proto::hash::md5_bytes;
 use support::{ADMIN_PASSWORD, Cli, TestServer};
 
 /// Bytes that are not text, long enough to span several 1 MiB chunks.
@@ -487,7 +487,7 @@ fn many_files_go_up_and_down_in_one_call() {
 
 #[test]
 fn names_this_system_cannot_save_still_download() {
-    use ferry_common::names::{LocalOs, local_file_name};
+    use ferry_proto::names::{LocalOs, local_file_name};
     let server = TestServer::start();
     // Valid on the server; Windows cannot create any of these as they are.
     let names = ["CON", "nul.txt", "why?.txt", "trailing."];

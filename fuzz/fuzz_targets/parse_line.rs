@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use ferry_common::protocol::{Reply, Request, UploadFrame, line_str};
+use ferry_proto::protocol::{Reply, Request, UploadFrame, line_str};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -28,8 +28,8 @@ mod transfers;
 use std::path::PathBuf;
 
 use egui::Ui;
-use ferry_common::names::LocalOs;
-use ferry_common::protocol::Role;
+use ferry_proto::names::LocalOs;
+use ferry_proto::protocol::Role;
 use log::{info, warn};
 
 use crate::logging;

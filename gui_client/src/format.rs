@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use chrono::{Local, LocalResult, TimeZone};
-use ferry_common::protocol::Role;
-use ferry_common::time::Timestamp;
+use ferry_proto::protocol::Role;
+use ferry_proto::time::Timestamp;
 
-pub use ferry_common::units::human_size;
+pub use ferry_proto::units::human_size;
 
 /// A server time shown in the user's local time zone, to the minute:
 /// `2026-11-21 17:41`. Falls back to the UTC form if the local zone cannot

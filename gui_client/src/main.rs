@@ -14,7 +14,7 @@ fn main() -> eframe::Result {
         logs_dir: env("FERRY_LOGS").map(PathBuf::from),
         init_logging: true,
         native_dialogs: true,
-        state_dir: ferry_common::transfer::default_state_dir(),
+        state_dir: ferry_client::transfer::default_state_dir(),
         local_os: None,
     };
     let native = eframe::NativeOptions {

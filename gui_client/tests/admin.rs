@@ -5,8 +5,8 @@
 mod support;
 
 use egui_kittest::kittest::Queryable;
-use ferry_common::Client;
-use ferry_common::protocol::Role;
+use ferry_client::Client;
+use ferry_proto::protocol::Role;
 use gui_client::app::Tab;
 use gui_client::state::transfers::TransferState;
 use support::*;
@@ -79,7 +79,7 @@ fn the_admin_manages_users_and_reads_the_server_log() {
     });
     wait_for_text(&mut h, "Make carol admin");
     assert!(
-        ferry_common::Client::connect_and_login(&server.addr, "carol", "carol-secret-1").is_ok()
+        ferry_client::Client::connect_and_login(&server.addr, "carol", "carol-secret-1").is_ok()
     );
 
     // Make her admin.
@@ -104,7 +104,7 @@ fn the_admin_manages_users_and_reads_the_server_log() {
             .is_some_and(|s| s.text.contains("removed carol"))
     });
     assert!(
-        ferry_common::Client::connect_and_login(&server.addr, "carol", "carol-secret-1").is_err()
+        ferry_client::Client::connect_and_login(&server.addr, "carol", "carol-secret-1").is_err()
     );
 
     // The admin changes their own password; new connections (a transfer)
@@ -131,7 +131,7 @@ fn the_admin_manages_users_and_reads_the_server_log() {
             .is_some_and(|t| t.state == TransferState::Done)
     });
     assert!(
-        ferry_common::Client::connect_and_login(&server.addr, "admin", "admin-secret-2").is_ok()
+        ferry_client::Client::connect_and_login(&server.addr, "admin", "admin-secret-2").is_ok()
     );
 
     // The server log (the library server in tests logs nowhere, so the

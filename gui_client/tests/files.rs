@@ -6,8 +6,8 @@
 mod support;
 
 use egui_kittest::kittest::Queryable;
-use ferry_common::protocol::Role;
-use ferry_common::units::human_size;
+use ferry_proto::protocol::Role;
+use ferry_proto::units::human_size;
 use gui_client::settings::{MemoryStorage, Settings};
 use gui_client::state::transfers::TransferState;
 use support::*;
@@ -162,7 +162,7 @@ fn downloads_of_current_and_older_versions_land_where_asked() {
 
 #[test]
 fn names_windows_cannot_save_are_offered_renamed_and_the_app_says_so() {
-    use ferry_common::names::LocalOs;
+    use ferry_proto::names::LocalOs;
     use gui_client::{AppOptions, FerryApp};
 
     let server = TestServer::start();

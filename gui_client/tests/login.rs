@@ -5,7 +5,7 @@
 mod support;
 
 use egui_kittest::kittest::Queryable;
-use ferry_common::protocol::Role;
+use ferry_proto::protocol::Role;
 use gui_client::settings::{MemoryStorage, STORAGE_KEY, Settings};
 use support::*;
 

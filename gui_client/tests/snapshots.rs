@@ -15,10 +15,10 @@ use std::path::PathBuf;
 
 use egui_kittest::wgpu::WgpuTestRenderer;
 use egui_kittest::{Harness, HarnessBuilder};
-use ferry_common::client::{Stage, Stored};
-use ferry_common::hash::md5_bytes;
-use ferry_common::protocol::FileEntry;
-use ferry_common::transfer::UploadReport;
+use ferry_client::transfer::UploadReport;
+use ferry_client::{Stage, Stored};
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::FileEntry;
 use gui_client::panels::{dialogs, login, transfers};
 use gui_client::settings::RecentServer;
 use gui_client::state::conflicts::{Conflict, Conflicts};

@@ -5,7 +5,7 @@
 mod support;
 
 use egui_kittest::kittest::Queryable;
-use ferry_common::units::human_size;
+use ferry_proto::units::human_size;
 use gui_client::state::transfers::TransferState;
 use support::*;
 

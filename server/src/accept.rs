@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use ferry_common::protocol::{ErrorCode, Reply};
+use ferry_proto::protocol::{ErrorCode, Reply};
 use log::{error, warn};
 use socket2::{Domain, Socket, Type};
 
@@ -237,7 +237,7 @@ mod tests {
         // Everyone else is served as before.
         let addr = peer.to_string();
         let (mut client, _) =
-            ferry_common::Client::connect_and_login(&addr, "admin", "admin-secret-1").unwrap();
+            ferry_client::Client::connect_and_login(&addr, "admin", "admin-secret-1").unwrap();
         assert!(client.list().unwrap().is_empty());
     }
 }

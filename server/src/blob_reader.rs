@@ -5,9 +5,9 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
-use ferry_common::appender::DIRECT_FROM;
-use ferry_common::protocol::CHUNK_SIZE;
-use ferry_common::read_ahead::{Piece, ReadAhead};
+use ferry_io::appender::DIRECT_FROM;
+use ferry_io::read_ahead::{Piece, ReadAhead};
+use ferry_proto::protocol::CHUNK_SIZE;
 
 /// The pieces of one byte range of a file, in order.
 pub struct BlobReader {

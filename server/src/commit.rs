@@ -11,8 +11,8 @@
 use std::io;
 use std::sync::Arc;
 
-use ferry_common::Md5Digest;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_proto::Md5Digest;
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::db::{Db, DbError, NewVersion};
 use crate::storage::{Partial, Store};
@@ -106,8 +106,8 @@ pub(crate) fn uploads(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_common::hash::md5_bytes;
-    use ferry_common::protocol::Role;
+    use ferry_proto::hash::md5_bytes;
+    use ferry_proto::protocol::Role;
 
     fn arrived(store: &Store, name: &str, bytes: &[u8]) -> (Partial, Md5Digest) {
         let mut partial = store

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferry_common::protocol::MAX_LINE_BYTES;
+use ferry_proto::protocol::MAX_LINE_BYTES;
 
 use crate::tls::TlsSource;
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ferry_common::Md5Digest;
+use ferry_proto::Md5Digest;
 
 /// Most uploads remembered; the oldest are forgotten first.
 const MAX_REMEMBERED: usize = 10_000;
@@ -79,7 +79,7 @@ impl FinishedUploads {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_common::hash::md5_bytes;
+    use ferry_proto::hash::md5_bytes;
 
     fn finished(user: &str) -> Finished {
         Finished {

@@ -36,7 +36,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ferry_common::protocol::Role;
+use ferry_proto::protocol::Role;
 use log::{error, info, warn};
 
 pub use crate::config::Config;
@@ -203,7 +203,7 @@ impl Server {
         if let Some(rate) = shared.config.rate_limit.filter(|&r| r > 0) {
             info!(
                 "each connection is limited to {}/s in each direction",
-                ferry_common::units::human_size(rate)
+                ferry_proto::units::human_size(rate)
             );
         }
         Ok(server)

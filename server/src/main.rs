@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use ferry_common::protocol::{DEFAULT_PORT, Role};
-use ferry_common::units::parse_size;
+use ferry_proto::protocol::{DEFAULT_PORT, Role};
+use ferry_proto::units::parse_size;
 use ferry_server::auth::{self, check_password, check_user_name};
 use ferry_server::db::{Db, DbError};
 use ferry_server::tls::{self, TlsSource};
@@ -46,7 +46,7 @@ struct Args {
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_connections: usize,
     /// Longest request line in bytes.
-    #[arg(long, default_value_t = ferry_common::protocol::MAX_LINE_BYTES, value_name = "BYTES")]
+    #[arg(long, default_value_t = ferry_proto::protocol::MAX_LINE_BYTES, value_name = "BYTES")]
     max_line: usize,
     /// Seconds a client may stay silent between requests.
     #[arg(long, default_value_t = 300, value_name = "SECS")]

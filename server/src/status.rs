@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_common::units::human_size;
+use ferry_proto::units::human_size;
 use log::{info, warn};
 
 use crate::Shared;

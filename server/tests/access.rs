@@ -4,9 +4,9 @@ mod support;
 
 use std::io::Cursor;
 
-use ferry_common::client::UploadOptions;
-use ferry_common::protocol::{ErrorCode, Role};
-use ferry_common::{Client, ClientError};
+use ferry_client::UploadOptions;
+use ferry_client::{Client, ClientError};
+use ferry_proto::protocol::{ErrorCode, Role};
 use support::{ADMIN_PASSWORD, Raw, TestServer, USER_PASSWORD};
 
 fn code(result: Result<impl std::fmt::Debug, ClientError>) -> Option<ErrorCode> {
@@ -255,7 +255,7 @@ fn malformed_lines_get_one_error_each() {
 fn a_kept_connection_serves_the_next_connect_only() {
     let srv = TestServer::start();
     // The password is wrong: only the kept connection gets in.
-    let connector = ferry_common::transfer::Connector::new(&srv.addr, "admin", "not the password");
+    let connector = ferry_client::transfer::Connector::new(&srv.addr, "admin", "not the password");
     connector.keep_for_next(srv.admin());
     let mirror = connector.for_server(&srv.addr);
     assert!(

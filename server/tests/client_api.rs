@@ -8,13 +8,13 @@ use std::io::{self, Cursor, Write};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use ferry_common::client::{
+use ferry_client::transfer::is_retryable;
+use ferry_client::{Client, ClientError};
+use ferry_client::{
     DownloadOptions, LocalFile, Progress, Resume, Span, Stage, UploadEvent, UploadOptions,
 };
-use ferry_common::hash::md5_bytes;
-use ferry_common::protocol::{CHUNK_SIZE, ConflictPolicy, ErrorCode};
-use ferry_common::transfer::is_retryable;
-use ferry_common::{Client, ClientError};
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::{CHUNK_SIZE, ConflictPolicy, ErrorCode};
 use support::{TestServer, payload};
 
 const MIB: usize = 1 << 20;

@@ -5,10 +5,10 @@ mod support;
 use std::io::Cursor;
 use std::thread;
 
-use ferry_common::Client;
-use ferry_common::client::{DownloadOptions, UploadOptions};
-use ferry_common::hash::md5_bytes;
-use ferry_common::protocol::{ConflictPolicy, Role};
+use ferry_client::Client;
+use ferry_client::{DownloadOptions, UploadOptions};
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::{ConflictPolicy, Role};
 use support::{Raw, TestServer, USER_PASSWORD, payload};
 
 #[test]
@@ -119,7 +119,7 @@ fn disconnect_mid_upload_leaves_no_trace_in_the_list() {
     assert!(admin.list().unwrap().is_empty());
     assert_eq!(
         admin.stat("half.bin", None).unwrap_err().code(),
-        Some(ferry_common::ErrorCode::NotFound)
+        Some(ferry_proto::ErrorCode::NotFound)
     );
     assert_eq!(srv.blob_files(), 0);
 }
@@ -145,7 +145,7 @@ fn a_paused_upload_is_invisible_until_it_is_continued() {
             },
         )
         .unwrap_err();
-    assert!(matches!(err, ferry_common::ClientError::Cancelled));
+    assert!(matches!(err, ferry_client::ClientError::Cancelled));
     // Pausing closes this connection; the server keeps the bytes for a resume
     // but shows nothing.
     assert!(c.list().is_err(), "a paused connection is not reused");

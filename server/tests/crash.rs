@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use ferry_common::client::{DownloadOptions, LocalFile, UploadOptions};
-use ferry_common::hash::{Md5Digest, md5_bytes};
-use ferry_common::protocol::ConflictPolicy;
-use ferry_common::{Client, ErrorCode};
+use ferry_client::Client;
+use ferry_client::{DownloadOptions, LocalFile, UploadOptions};
+use ferry_proto::ErrorCode;
+use ferry_proto::hash::{Md5Digest, md5_bytes};
+use ferry_proto::protocol::ConflictPolicy;
 use support::{ADMIN_PASSWORD, payload};
 
 /// What the server confirmed about a name.
@@ -190,7 +191,7 @@ fn check_consistent(addr: &str, dir: &std::path::Path, confirmed: &HashMap<Strin
 #[test]
 fn kill_9_during_a_large_upload_then_resume_stores_it_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let size = ferry_common::appender::DIRECT_FROM as usize + 9 * 1024 * 1024 + 333;
+    let size = ferry_io::appender::DIRECT_FROM as usize + 9 * 1024 * 1024 + 333;
     let data = payload(size, 77);
     let source = dir.path().join("large.src");
     std::fs::write(&source, &data).unwrap();
@@ -198,14 +199,14 @@ fn kill_9_during_a_large_upload_then_resume_stores_it_exactly() {
         let mut client = login(addr).expect("admin logs in");
         let mut upload_id = None;
         let mut offset = None;
-        let resume = resume.map(|id| ferry_common::client::Resume {
+        let resume = resume.map(|id| ferry_client::Resume {
             upload_id: id,
             checkpoints: &[],
         });
         let options = UploadOptions {
             resume,
             journal: Some(&mut |event| {
-                if let ferry_common::client::UploadEvent::Ready {
+                if let ferry_client::UploadEvent::Ready {
                     upload_id: id,
                     offset: at,
                 } = event

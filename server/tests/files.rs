@@ -5,12 +5,12 @@ mod support;
 
 use std::io::{Cursor, Write};
 
-use ferry_common::client::{DownloadOptions, LocalFile, Stage, UploadOptions};
-use ferry_common::hash::md5_bytes;
-use ferry_common::partial::{part_path, sidecar_path};
-use ferry_common::protocol::{ConflictPolicy, ErrorCode};
-use ferry_common::transfer::{self, Connector, ResumableDownloadOptions};
-use ferry_common::{Client, ClientError};
+use ferry_client::partial::{part_path, sidecar_path};
+use ferry_client::transfer::{self, Connector, ResumableDownloadOptions};
+use ferry_client::{Client, ClientError};
+use ferry_client::{DownloadOptions, LocalFile, Stage, UploadOptions};
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::{ConflictPolicy, ErrorCode};
 use support::{Raw, TestServer, payload};
 
 fn upload(
@@ -18,7 +18,7 @@ fn upload(
     name: &str,
     data: &[u8],
     policy: ConflictPolicy,
-) -> Result<ferry_common::client::Stored, ClientError> {
+) -> Result<ferry_client::Stored, ClientError> {
     client.upload(
         Cursor::new(data),
         name,
@@ -193,7 +193,7 @@ fn conflict_policies() {
 fn history_and_old_versions() {
     let srv = TestServer::start();
     let mut admin = srv.admin();
-    let mut bob = srv.user("bob", ferry_common::Role::User);
+    let mut bob = srv.user("bob", ferry_proto::Role::User);
     upload(&mut admin, "notes.txt", b"first", ConflictPolicy::Fail).unwrap();
     upload(&mut bob, "notes.txt", b"second!", ConflictPolicy::Overwrite).unwrap();
     upload(&mut admin, "notes.txt", b"third", ConflictPolicy::Overwrite).unwrap();
@@ -361,7 +361,7 @@ fn a_pipelined_batch_ending_in_a_refusal_is_answered() {
 #[test]
 fn a_source_that_changes_mid_upload_is_refused_and_nothing_is_stored() {
     let srv = TestServer::start();
-    let large = ferry_common::appender::DIRECT_FROM as usize + 5 * 1024 * 1024;
+    let large = ferry_io::appender::DIRECT_FROM as usize + 5 * 1024 * 1024;
     for (name, size, shrink) in [
         ("shrinks.bin", large, true),
         ("grows.bin", 3 * 1024 * 1024, false),
@@ -369,7 +369,7 @@ fn a_source_that_changes_mid_upload_is_refused_and_nothing_is_stored() {
         let path = srv.dir.path().join(name);
         std::fs::write(&path, payload(size, 21)).unwrap();
         let mut changed = false;
-        let mut change = |report: ferry_common::client::Progress| {
+        let mut change = |report: ferry_client::Progress| {
             if !changed && report.stage == Stage::Transferring {
                 changed = true;
                 let file = std::fs::OpenOptions::new()

@@ -9,8 +9,9 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_common::client::{DownloadOptions, UploadOptions};
-use ferry_common::{Client, ErrorCode};
+use ferry_client::Client;
+use ferry_client::{DownloadOptions, UploadOptions};
+use ferry_proto::ErrorCode;
 use support::{ADMIN_PASSWORD, Raw, TestServer, payload};
 
 #[test]

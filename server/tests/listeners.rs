@@ -11,8 +11,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_common::Client;
-use ferry_common::client::{DownloadOptions, UploadOptions};
+use ferry_client::Client;
+use ferry_client::{DownloadOptions, UploadOptions};
 use support::{ADMIN_PASSWORD, TestServer, lines_until, payload, spawn_binary};
 
 fn login(addr: &str) -> Client {

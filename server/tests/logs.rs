@@ -4,8 +4,8 @@ mod support;
 
 use std::io::Cursor;
 
-use ferry_common::Client;
-use ferry_common::client::{DownloadOptions, UploadOptions};
+use ferry_client::Client;
+use ferry_client::{DownloadOptions, UploadOptions};
 use support::ADMIN_PASSWORD;
 
 #[test]

@@ -8,11 +8,11 @@ use std::io::Cursor;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use ferry_common::ClientError;
-use ferry_common::client::UploadOptions;
-use ferry_common::mirror::{self, MirrorOptions, MirrorProgress};
-use ferry_common::partial::{part_path, sidecar_path};
-use ferry_common::transfer::Connector;
+use ferry_client::ClientError;
+use ferry_client::UploadOptions;
+use ferry_client::mirror::{self, MirrorOptions, MirrorProgress};
+use ferry_client::partial::{part_path, sidecar_path};
+use ferry_client::transfer::Connector;
 use support::proxy::{Fault, Proxy};
 use support::{ADMIN_PASSWORD, TestServer, payload};
 
@@ -90,7 +90,7 @@ fn a_mirror_that_dies_mid_download_is_replaced_by_the_others() {
     let b = holding("f.bin", &data);
     let dir = tempfile::tempdir().unwrap();
     let (dying, addr, _) = support::start_binary(dir.path(), Some(ADMIN_PASSWORD));
-    ferry_common::Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD)
+    ferry_client::Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD)
         .unwrap()
         .0
         .upload(Cursor::new(&data), "f.bin", UploadOptions::default())

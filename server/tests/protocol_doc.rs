@@ -13,10 +13,10 @@ mod support;
 
 use std::path::Path;
 
-use ferry_common::appender::{ALIGN, DIRECT_FROM};
-use ferry_common::hash::md5_bytes;
-use ferry_common::names::{MAX_NAME_BYTES, validate_name, versioned_name};
-use ferry_common::protocol::{
+use ferry_io::appender::{ALIGN, DIRECT_FROM};
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::names::{MAX_NAME_BYTES, validate_name, versioned_name};
+use ferry_proto::protocol::{
     CHUNK_SIZE, ConflictPolicy, DEFAULT_LOG_LINES, DEFAULT_PORT, ErrorCode, FileEntry,
     MAX_FRAME_BYTES, MAX_LINE_BYTES, MAX_LOG_LINES, PROTOCOL_VERSION, ProtocolError, Reply,
     Request, Role, Secret, UploadFrame, VersionInfo,
@@ -183,7 +183,7 @@ fn example_lines(doc: &str) -> Vec<(usize, String)> {
 // ---------------------------------------------------------------------------
 // One of each request and reply, so that the lists below cannot miss one
 
-fn md5(text: &str) -> ferry_common::Md5Digest {
+fn md5(text: &str) -> ferry_proto::Md5Digest {
     md5_bytes(text.as_bytes())
 }
 

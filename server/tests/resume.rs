@@ -9,15 +9,15 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_common::client::{DownloadOptions, Progress, Span, Stage, UploadOptions, no_progress};
-use ferry_common::client::{Resume, UploadEvent, UploadSource};
-use ferry_common::hash::md5_bytes;
-use ferry_common::partial::{part_path, sidecar_path};
-use ferry_common::protocol::{ConflictPolicy, ErrorCode};
-use ferry_common::transfer::{
+use ferry_client::partial::{part_path, sidecar_path};
+use ferry_client::transfer::{
     self, Connector, ResumableDownloadOptions, ResumableUploadOptions, Retry, partial_download,
 };
-use ferry_common::{Client, ClientError};
+use ferry_client::{Client, ClientError};
+use ferry_client::{DownloadOptions, Progress, Span, Stage, UploadOptions, no_progress};
+use ferry_client::{Resume, UploadEvent, UploadSource};
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::{ConflictPolicy, ErrorCode};
 use support::proxy::{Fault, Proxy};
 use support::{ADMIN_PASSWORD, TestServer, payload};
 
@@ -513,7 +513,7 @@ fn child_download() {
 #[test]
 fn large_direct_transfers_resume_at_unaligned_bytes() {
     let srv = TestServer::start();
-    let size = ferry_common::appender::DIRECT_FROM as usize + 3 * MIB as usize + 777;
+    let size = ferry_io::appender::DIRECT_FROM as usize + 3 * MIB as usize + 777;
     let data = payload(size, 11);
     let source = srv.dir.path().join("large.src");
     fs::write(&source, &data).unwrap();

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_common::hash::md5_bytes;
+use ferry_proto::hash::md5_bytes;
 use ferry_server::tls::{self, TlsSource};
 use ferry_server::{Server, testing};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -194,7 +194,7 @@ fn a_tls_client_on_a_plaintext_listener_fails_its_handshake_at_once() {
     assert!(started.elapsed() < Duration::from_secs(5), "{e}");
     // Everyone else is served.
     let (mut c, _) =
-        ferry_common::Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
+        ferry_client::Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
     assert!(c.list().unwrap().is_empty());
 }
 

@@ -6,8 +6,8 @@ use std::io;
 use std::thread;
 use std::time::Instant;
 
-use ferry_common::client::{DownloadOptions, UploadOptions};
-use ferry_common::protocol::ConflictPolicy;
+use ferry_client::{DownloadOptions, UploadOptions};
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::bench::{Bench, mb_per_s, mib, size_text};
 use crate::data::Pattern;
@@ -78,7 +78,7 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
                             "{name} came back with MD5 {}, sent {}",
                             got.md5, stored.md5
                         )),
-                        Err(e @ ferry_common::ClientError::Corrupt { .. }) => tally.corrupt(e),
+                        Err(e @ ferry_client::ClientError::Corrupt { .. }) => tally.corrupt(e),
                         Err(e) => tally.error(e),
                     }
                     tally

@@ -15,11 +15,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ferry_common::Md5Digest;
-use ferry_common::client::{Client, ClientError, DownloadOptions, UploadOptions};
-use ferry_common::hash::md5_bytes;
-use ferry_common::protocol::ConflictPolicy;
-use ferry_common::transfer::Connector;
+use ferry_client::transfer::Connector;
+use ferry_client::{Client, ClientError, DownloadOptions, UploadOptions};
+use ferry_proto::Md5Digest;
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::bench::{Bench, KIB, count_text, mib};
 use crate::data::{self, Rng};

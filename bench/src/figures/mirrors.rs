@@ -12,10 +12,10 @@ use std::thread;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ferry_common::client::UploadOptions;
-use ferry_common::mirror::{self, MirrorOptions, MirrorProgress, MirrorReport};
-use ferry_common::protocol::ConflictPolicy;
-use ferry_common::transfer::Connector;
+use ferry_client::UploadOptions;
+use ferry_client::mirror::{self, MirrorOptions, MirrorProgress, MirrorReport};
+use ferry_client::transfer::Connector;
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::bench::{Bench, mb_per_s, size_text};
 use crate::data::Pattern;
@@ -162,7 +162,7 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
 fn timed_download(
     mirrors: &[Connector],
     dest: &std::path::Path,
-    expected: ferry_common::Md5Digest,
+    expected: ferry_proto::Md5Digest,
 ) -> anyhow::Result<(f64, bool, MirrorReport)> {
     let options = MirrorOptions {
         restart: true,

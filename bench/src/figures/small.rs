@@ -11,10 +11,10 @@ use std::thread;
 use std::time::Instant;
 
 use anyhow::Context;
-use ferry_common::Md5Digest;
-use ferry_common::client::{Client, ClientError, Downloaded, Stored};
-use ferry_common::hash::md5_bytes;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_client::{Client, ClientError, Downloaded, Stored};
+use ferry_proto::Md5Digest;
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::bench::{Bench, count_text, size_text};
 use crate::data;

@@ -6,7 +6,7 @@
 //! functions the CLI uses.
 //!
 //! The targets are ratios to `md5sum`, the tool the issue names. Ferry's
-//! own MD5 is faster than `md5sum` (see `common/src/hash/md5.rs`), so each
+//! own MD5 is faster than `md5sum` (see `common/proto/src/hash/md5.rs`), so each
 //! transfer's ratio to that pass is shown beside it: an upload hashes on
 //! both sides, and on a machine whose two cores run both sides it cannot
 //! take one pass of our own MD5. Without `md5sum` the targets fall back to
@@ -31,11 +31,11 @@ use std::thread;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ferry_common::client::no_progress;
-use ferry_common::hash::md5_file;
-use ferry_common::protocol::{CHUNK_SIZE, ConflictPolicy};
-use ferry_common::transfer::{self, ResumableDownloadOptions, ResumableUploadOptions, Retry};
-use ferry_common::wire::RECEIVE_PIECE;
+use ferry_client::no_progress;
+use ferry_client::transfer::{self, ResumableDownloadOptions, ResumableUploadOptions, Retry};
+use ferry_io::hashing::md5_file;
+use ferry_io::wire::RECEIVE_PIECE;
+use ferry_proto::protocol::{CHUNK_SIZE, ConflictPolicy};
 
 use crate::bench::{Bench, mb_per_s, size_text};
 use crate::data;

@@ -1,6 +1,6 @@
 //! `download`: the name and the local path checked before connecting (a
 //! name this system cannot save is mapped, and the change said), then one
-//! file through `ferry_common::transfer` with a progress bar (a partial
+//! file through `ferry_client::transfer` with a progress bar (a partial
 //! download left by an interrupted run is continued), or several names on
 //! one connection, pipelined, into a folder.
 
@@ -9,9 +9,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use ferry_common::ClientError;
-use ferry_common::names::{LocalOs, local_file_name_for, validate_name};
-use ferry_common::transfer::{self, Connector, ResumableDownloadOptions, Retry};
+use ferry_client::ClientError;
+use ferry_client::transfer::{self, Connector, ResumableDownloadOptions, Retry};
+use ferry_proto::names::{LocalOs, local_file_name_for, validate_name};
 
 use super::{Terminal, first_failure, mirror, shown};
 use crate::args::DownloadArgs;
@@ -249,9 +249,9 @@ pub fn download(
 mod tests {
     use super::*;
     use crate::exit::{Exit, classify};
-    use ferry_common::ConflictPolicy;
-    use ferry_common::partial::part_path;
-    use ferry_common::transfer::ResumableUploadOptions;
+    use ferry_client::partial::part_path;
+    use ferry_client::transfer::ResumableUploadOptions;
+    use ferry_proto::ConflictPolicy;
 
     #[test]
     fn download_destinations() {

@@ -4,9 +4,9 @@
 use std::io::Write;
 
 use anyhow::{Context as _, Result};
-use ferry_common::mirror::{self, MirrorOptions};
-use ferry_common::partial::sidecar_path;
-use ferry_common::transfer::Connector;
+use ferry_client::mirror::{self, MirrorOptions};
+use ferry_client::partial::sidecar_path;
+use ferry_client::transfer::Connector;
 
 use super::Terminal;
 use super::download::Destination;

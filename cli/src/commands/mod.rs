@@ -19,8 +19,8 @@ use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Result;
-use ferry_common::names::LocalOs;
-use ferry_common::transfer::Connector;
+use ferry_client::transfer::Connector;
+use ferry_proto::names::LocalOs;
 
 use crate::args::{Cli, Command, UsersCommand};
 use crate::output::quoted;
@@ -128,8 +128,8 @@ fn finish(session: Session, out: &mut dyn Write, text: &str) -> Result<()> {
 }
 
 /// The retry policy the global flags ask for.
-fn retry(cli: &Cli) -> ferry_common::transfer::Retry {
-    ferry_common::transfer::Retry {
+fn retry(cli: &Cli) -> ferry_client::transfer::Retry {
+    ferry_client::transfer::Retry {
         retries: cli.retries,
         ..Default::default()
     }

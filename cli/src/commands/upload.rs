@@ -2,7 +2,7 @@
 //! person at the terminal when none was given), a progress bar per file,
 //! and one result line per file.
 //!
-//! One file goes through `ferry_common::transfer`, which reconnects after a
+//! One file goes through `ferry_client::transfer`, which reconnects after a
 //! lost connection and keeps what it has, so running the same command again
 //! after an interruption continues where it stopped. Several go on one
 //! connection, the small ones pipelined.
@@ -12,10 +12,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use ferry_common::client::BATCH_MAX_FILE;
-use ferry_common::names::validate_name;
-use ferry_common::transfer::{self, Connector, ResumableUploadOptions, Retry};
-use ferry_common::{ClientError, ConflictPolicy, ErrorCode};
+use ferry_client::BATCH_MAX_FILE;
+use ferry_client::ClientError;
+use ferry_client::transfer::{self, Connector, ResumableUploadOptions, Retry};
+use ferry_proto::names::validate_name;
+use ferry_proto::{ConflictPolicy, ErrorCode};
 
 use super::{Terminal, first_failure, shown};
 use crate::args::UploadArgs;

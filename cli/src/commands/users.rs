@@ -2,7 +2,7 @@
 //! server checks who may do what; these only ask and report.
 
 use anyhow::{Context as _, Result};
-use ferry_common::Role;
+use ferry_proto::Role;
 
 use crate::output::{self, quoted};
 use crate::session::Session;

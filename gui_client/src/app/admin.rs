@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use ferry_common::protocol::Role;
+use ferry_proto::protocol::Role;
 use log::info;
 
 use super::FerryApp;

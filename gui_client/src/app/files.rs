@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_common::protocol::{FileEntry, VersionInfo};
+use ferry_proto::protocol::{FileEntry, VersionInfo};
 
 use super::FerryApp;
 use crate::panels::files::FilesAction;

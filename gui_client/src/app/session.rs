@@ -5,7 +5,7 @@
 //! The login form itself is `state::login` and `panels::login`; the
 //! connection is the worker's `Session`.
 
-use ferry_common::protocol::Role;
+use ferry_proto::protocol::Role;
 use log::info;
 
 use super::FerryApp;

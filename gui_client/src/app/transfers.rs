@@ -9,9 +9,9 @@
 
 use std::path::PathBuf;
 
-use ferry_common::ClientError;
-use ferry_common::names::validate_name;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_client::ClientError;
+use ferry_proto::names::validate_name;
+use ferry_proto::protocol::ConflictPolicy;
 use log::info;
 
 use super::FerryApp;
@@ -327,7 +327,7 @@ impl FerryApp {
                 self.conflicts.forget(id);
                 if paused_download && let Some(row) = self.transfers.get(id) {
                     // No worker holds it: throw the partial file away here.
-                    ferry_common::transfer::discard_partial_download(&row.local);
+                    ferry_client::transfer::discard_partial_download(&row.local);
                 }
             }
             TransferAction::Retry(id) | TransferAction::Resume(id) => self.retry(id),

@@ -5,7 +5,7 @@
 
 use egui::{Align, Button, DragValue, Layout, RichText, ScrollArea, TextEdit, Ui};
 use egui_extras::{Column, TableBuilder};
-use ferry_common::protocol::{MAX_LOG_LINES, Role};
+use ferry_proto::protocol::{MAX_LOG_LINES, Role};
 
 use crate::panels::{field, palette};
 use crate::state::admin::{ServerLogView, UsersView};

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use egui::{Button, Id, Key, Modal, RichText, TextEdit, Ui};
-use ferry_common::names::versioned_name;
+use ferry_proto::names::versioned_name;
 
 use crate::format::{human_size, local_time};
 use crate::native_dialog::Purpose;

@@ -4,7 +4,7 @@
 //! opens the password dialog.
 
 use egui::{Align, Layout, RichText, Ui};
-use ferry_common::protocol::Role;
+use ferry_proto::protocol::Role;
 
 use crate::format;
 use crate::panels::palette;

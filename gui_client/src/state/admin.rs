@@ -2,7 +2,7 @@
 //! forms. No drawing here (`panels::admin` draws it) and no requests: the
 //! app's `admin` module sends them and brings the answers here.
 
-use ferry_common::protocol::Role;
+use ferry_proto::protocol::Role;
 
 /// The server log as last fetched.
 #[derive(Debug, Clone)]

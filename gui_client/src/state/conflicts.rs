@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use ferry_common::protocol::ConflictPolicy;
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::worker::TransferId;
 

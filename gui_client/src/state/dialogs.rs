@@ -7,7 +7,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use ferry_common::names::{LocalOs, local_file_name_for, versioned_name};
+use ferry_proto::names::{LocalOs, local_file_name_for, versioned_name};
 
 use crate::native_dialog::Purpose;
 
@@ -116,7 +116,7 @@ impl OfferedName {
     /// For `name` (a `version`, or the current one when `None` or equal to
     /// `current`): the server's name, or for an older version its `_vN`
     /// name, in the form `os` can save (see
-    /// [`ferry_common::names::local_file_name_for`]).
+    /// [`ferry_proto::names::local_file_name_for`]).
     pub fn new(name: &str, version: Option<u32>, current: Option<u32>, os: LocalOs) -> Self {
         let wanted = match version {
             Some(v) if Some(v) != current => versioned_name(name, v),

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::time::Instant;
 
-use ferry_common::protocol::FileEntry;
+use ferry_proto::protocol::FileEntry;
 
 /// The file list's refresh: one listing on its way at a time, one more
 /// owed when asked meanwhile, and when the last was asked for (the app
@@ -194,9 +194,9 @@ impl FileTable {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use ferry_common::hash::md5_bytes;
-    use ferry_common::protocol::VersionInfo;
-    use ferry_common::time::Timestamp;
+    use ferry_proto::hash::md5_bytes;
+    use ferry_proto::protocol::VersionInfo;
+    use ferry_proto::time::Timestamp;
 
     pub(crate) fn entry(
         name: &str,

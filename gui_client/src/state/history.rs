@@ -1,7 +1,7 @@
 //! The version history of one file, as the history panel shows it. No
 //! drawing (`panels::history`) and no requests (the app's `files` module).
 
-use ferry_common::protocol::VersionInfo;
+use ferry_proto::protocol::VersionInfo;
 
 /// One file's versions.
 #[derive(Debug, Clone, Default)]

@@ -56,9 +56,9 @@ pub fn with_default_port(addr: &str) -> String {
     if has_port {
         addr.to_owned()
     } else if addr.contains(':') && !addr.starts_with('[') {
-        format!("[{addr}]:{}", ferry_common::protocol::DEFAULT_PORT)
+        format!("[{addr}]:{}", ferry_proto::protocol::DEFAULT_PORT)
     } else {
-        format!("{addr}:{}", ferry_common::protocol::DEFAULT_PORT)
+        format!("{addr}:{}", ferry_proto::protocol::DEFAULT_PORT)
     }
 }
 

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_common::client::Stage;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_client::Stage;
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::format::human_size;
 use crate::worker::{Stop, StopFlag, TransferId, TransferUpdate};
@@ -309,9 +309,9 @@ fn renamed_prefix(renamed: &Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_common::client::Stored;
-    use ferry_common::hash::md5_bytes;
-    use ferry_common::transfer::UploadReport;
+    use ferry_client::Stored;
+    use ferry_client::transfer::UploadReport;
+    use ferry_proto::hash::md5_bytes;
 
     fn progress(stage: Stage, done: u64, total: u64) -> TransferUpdate {
         TransferUpdate::Progress {
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_renamed_download_says_why_while_running_and_when_done() {
-        use ferry_common::transfer::DownloadReport;
+        use ferry_client::transfer::DownloadReport;
         let mut t = Transfers::default();
         let id = t.add_download("CON", None, "/tmp/dl/_CON".into());
         t.get_mut(id).unwrap().renamed =

@@ -9,7 +9,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use ferry_common::{Client, ClientError};
+use ferry_client::{Client, ClientError};
 use log::info;
 
 use super::credentials::Credentials;

@@ -4,9 +4,9 @@
 
 use std::fmt;
 
-use ferry_common::protocol::Role;
-use ferry_common::transfer::Connector;
-use ferry_common::{Client, ClientError};
+use ferry_client::transfer::Connector;
+use ferry_client::{Client, ClientError};
+use ferry_proto::protocol::Role;
 
 /// Where and as whom to connect. `Debug` never shows the password.
 #[derive(Clone)]

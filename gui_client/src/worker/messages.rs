@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use ferry_common::ClientError;
-use ferry_common::client::Stage;
-use ferry_common::mirror::{MirrorReport, MirrorStatus};
-use ferry_common::protocol::{ConflictPolicy, ErrorCode, FileEntry, Role, VersionInfo};
-use ferry_common::transfer::{DownloadReport, UploadReport};
+use ferry_client::ClientError;
+use ferry_client::Stage;
+use ferry_client::mirror::{MirrorReport, MirrorStatus};
+use ferry_client::transfer::{DownloadReport, UploadReport};
+use ferry_proto::protocol::{ConflictPolicy, ErrorCode, FileEntry, Role, VersionInfo};
 
 /// Identifies one transfer for the lifetime of the app.
 pub type TransferId = u64;

@@ -15,13 +15,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use ferry_common::ClientError;
-use ferry_common::client::{Progress, Stage};
-use ferry_common::mirror::{self, MirrorOptions, MirrorProgress};
-use ferry_common::protocol::{ConflictPolicy, ErrorCode};
-use ferry_common::transfer::{
+use ferry_client::ClientError;
+use ferry_client::mirror::{self, MirrorOptions, MirrorProgress};
+use ferry_client::transfer::{
     self, Connector, ResumableDownloadOptions, ResumableUploadOptions, Retry,
 };
+use ferry_client::{Progress, Stage};
+use ferry_proto::protocol::{ConflictPolicy, ErrorCode};
 use log::warn;
 
 use super::credentials::Credentials;

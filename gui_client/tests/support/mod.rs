@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use ferry_common::Client;
-use ferry_common::client::{DownloadOptions, UploadOptions};
-use ferry_common::protocol::{ConflictPolicy, Role};
+use ferry_client::Client;
+use ferry_client::{DownloadOptions, UploadOptions};
+use ferry_proto::protocol::{ConflictPolicy, Role};
 pub use ferry_server::testing::ADMIN_PASSWORD;
 use ferry_server::{Server, testing};
 use gui_client::settings::{MemoryStorage, Settings};

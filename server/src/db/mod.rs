@@ -6,17 +6,17 @@
 //! statement here is short, and it keeps the commit of an upload (pick the
 //! name, pick the version number, insert) a single transaction.
 //!
-//! Files and versions are here; the users table is [`users`]'s, and the
-//! schema with its versions and migrations is [`schema`]'s.
+//! Files and versions are here; the users table is `users`'s, and the
+//! schema with its versions and migrations is `schema`'s.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use ferry_common::Md5Digest;
-use ferry_common::names::versioned_name;
-use ferry_common::protocol::{ConflictPolicy, FileEntry, VersionInfo};
-use ferry_common::time::Timestamp;
+use ferry_proto::Md5Digest;
+use ferry_proto::names::versioned_name;
+use ferry_proto::protocol::{ConflictPolicy, FileEntry, VersionInfo};
+use ferry_proto::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 mod schema;
@@ -359,8 +359,8 @@ fn stored_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_common::hash::md5_bytes;
-    use ferry_common::protocol::Role;
+    use ferry_proto::hash::md5_bytes;
+    use ferry_proto::protocol::Role;
 
     fn new<'a>(name: &'a str, policy: ConflictPolicy, blob: &'a str) -> NewVersion<'a> {
         NewVersion {

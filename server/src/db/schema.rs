@@ -73,7 +73,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), DbError> {
 mod tests {
     use super::*;
     use crate::db::Db;
-    use ferry_common::protocol::Role;
+    use ferry_proto::protocol::Role;
 
     /// A database as the server made it before schema versions: the v1
     /// tables with rows in them, `user_version` 0.

@@ -4,8 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Db, DbError};
-use ferry_common::protocol::Role;
-use ferry_common::time::Timestamp;
+use ferry_proto::protocol::Role;
+use ferry_proto::time::Timestamp;
 
 impl Db {
     /// Whether any user exists.

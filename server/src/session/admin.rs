@@ -3,8 +3,8 @@
 
 use std::io::{Read, Write};
 
-use ferry_common::names::escaped;
-use ferry_common::protocol::{ErrorCode, MAX_LOG_LINES, Reply, Role, Secret};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{ErrorCode, MAX_LOG_LINES, Reply, Role, Secret};
 use log::{error, info};
 
 use super::fault::{Fault, refuse, user_error};

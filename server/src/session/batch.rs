@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::sync::PoisonError;
 use std::time::Instant;
 
-use ferry_common::Md5Digest;
-use ferry_common::names::escaped;
-use ferry_common::protocol::{ConflictPolicy, Reply};
+use ferry_proto::Md5Digest;
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{ConflictPolicy, Reply};
 use log::{error, info};
 
 use super::Session;

@@ -4,9 +4,9 @@
 
 use std::io::{self, Read, Write};
 
-use ferry_common::Md5Digest;
-use ferry_common::names::escaped;
-use ferry_common::protocol::{ErrorCode, Reply, UploadFrame, line_str};
+use ferry_proto::Md5Digest;
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{ErrorCode, Reply, UploadFrame, line_str};
 use log::{error, warn};
 
 use super::fault::{Fault, refuse, storage_failure};

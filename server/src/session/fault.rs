@@ -7,8 +7,8 @@
 
 use std::io;
 
-use ferry_common::names::{escaped, validate_name};
-use ferry_common::protocol::{ErrorCode, Reply};
+use ferry_proto::names::{escaped, validate_name};
+use ferry_proto::protocol::{ErrorCode, Reply};
 use log::error;
 
 use crate::db::DbError;

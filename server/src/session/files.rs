@@ -4,8 +4,8 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use ferry_common::names::escaped;
-use ferry_common::protocol::{CHUNK_SIZE, ErrorCode, Reply};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{CHUNK_SIZE, ErrorCode, Reply};
 use log::{error, info};
 
 use super::fault::{Fault, check_name, not_found, refuse};

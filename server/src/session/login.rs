@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 use std::thread;
 use std::time::Instant;
 
-use ferry_common::names::escaped;
-use ferry_common::protocol::{ErrorCode, Reply, Secret};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{ErrorCode, Reply, Secret};
 use log::{info, warn};
 
 use super::fault::refuse;

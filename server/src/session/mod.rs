@@ -26,11 +26,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_common::names::escaped;
-use ferry_common::protocol::{
+use ferry_io::wire::{Conn, LineError};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{
     ErrorCode, PROTOCOL_VERSION, ProtocolError, Reply, Request, Role, line_str,
 };
-use ferry_common::wire::{Conn, LineError};
 use log::{info, warn};
 
 use crate::Shared;

@@ -10,8 +10,8 @@ use std::sync::PoisonError;
 use std::thread;
 use std::time::Instant;
 
-use ferry_common::names::escaped;
-use ferry_common::protocol::{ConflictPolicy, ErrorCode, Reply, UploadFrame};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{ConflictPolicy, ErrorCode, Reply, UploadFrame};
 use log::{error, info, warn};
 
 use super::batch::{BATCH_MAX_BYTES, BATCH_MAX_FILE, BATCH_MAX_UPLOADS, Held, Landing, Verified};
@@ -375,8 +375,8 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 ErrorCode::NoSpace,
                 format!(
                     "the server's disk is too full for this file ({} free, {} needed); nothing was sent, tell the admin",
-                    ferry_common::units::human_size(left),
-                    ferry_common::units::human_size(need)
+                    ferry_proto::units::human_size(left),
+                    ferry_proto::units::human_size(need)
                 ),
             )
         })

@@ -20,10 +20,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferry_common::Md5Digest;
-use ferry_common::hash::Hasher;
-use ferry_common::hashed_file::HashedFile;
-use ferry_common::time::Timestamp;
+use ferry_io::hashed_file::HashedFile;
+use ferry_proto::Md5Digest;
+use ferry_proto::hash::Hasher;
+use ferry_proto::time::Timestamp;
 use log::{info, warn};
 
 use crate::blob_reader::BlobReader;
@@ -222,7 +222,7 @@ impl Store {
                 break;
             }
             if filled > 0 {
-                sums.push(ferry_common::hash::md5_bytes(&buf[..filled]));
+                sums.push(ferry_proto::hash::md5_bytes(&buf[..filled]));
             }
             if filled < buf.len() {
                 break;
@@ -384,7 +384,7 @@ pub(super) fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_common::hash::md5_bytes;
+    use ferry_proto::hash::md5_bytes;
     use std::io::Write;
 
     const DAY: Duration = Duration::from_secs(86_400);

@@ -7,10 +7,10 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-use ferry_common::Md5Digest;
-use ferry_common::hash::Hasher;
-use ferry_common::hashed_file::HashedFile;
-use ferry_common::time::Timestamp;
+use ferry_io::hashed_file::HashedFile;
+use ferry_proto::Md5Digest;
+use ferry_proto::hash::Hasher;
+use ferry_proto::time::Timestamp;
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +34,7 @@ pub struct PartialMeta {
     pub updated: i64,
 }
 
-/// An upload being received. Dropped without [`Store::commit_many`] or
+/// An upload being received. Dropped without [`super::Store::commit_many`] or
 /// [`Partial::keep`], it is deleted.
 pub struct Partial {
     pub(super) id: String,

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ferry_common::Client;
-use ferry_common::protocol::Role;
+use ferry_client::Client;
+use ferry_proto::protocol::Role;
 pub use ferry_server::testing::ADMIN_PASSWORD;
 use ferry_server::{Config, Server, testing};
 use tempfile::TempDir;

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_common::mirror::MirrorStatus;
-use ferry_common::protocol::ConflictPolicy;
+use ferry_client::mirror::MirrorStatus;
+use ferry_proto::protocol::ConflictPolicy;
 
 use crate::format::human_size;
 use crate::worker::{StopFlag, TransferId};

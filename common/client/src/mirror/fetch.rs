@@ -18,8 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::PIECE;
-use crate::client::{Client, ClientError, DownloadOptions, Span};
-use crate::hash::{Hasher, Md5Digest};
+use crate::{Client, ClientError, DownloadOptions, Span};
+use ferry_proto::hash::{Hasher, Md5Digest};
 
 /// What a worker tells the download.
 pub(super) enum Event {
@@ -224,7 +224,7 @@ pub(super) fn piece_len(piece: u64, size: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::md5_bytes;
+    use ferry_proto::hash::md5_bytes;
 
     #[test]
     fn pieces_cover_the_file() {

@@ -15,12 +15,13 @@ use super::{
     Client, ClientError, Progress, ProgressFn, Stage, UploadSource, check_name, no_progress,
     read_up_to, unexpected,
 };
-use crate::appender::DIRECT_FROM;
-use crate::hash::{Hasher, Md5Digest, StreamHasher};
-use crate::names::escaped;
-use crate::protocol::{CHUNK_SIZE, ConflictPolicy, Reply, Request, UploadFrame};
-use crate::read_ahead::ReadAhead;
-use crate::wire::chunk_buffer;
+use ferry_io::appender::DIRECT_FROM;
+use ferry_io::hashing::StreamHasher;
+use ferry_io::read_ahead::ReadAhead;
+use ferry_io::wire::chunk_buffer;
+use ferry_proto::hash::{Hasher, Md5Digest};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{CHUNK_SIZE, ConflictPolicy, Reply, Request, UploadFrame};
 
 /// How often an upload reports an MD5 checkpoint.
 pub const CHECKPOINT_BYTES: u64 = 8 << 20;
@@ -232,7 +233,7 @@ impl Client {
             if sent / CHECKPOINT_BYTES > (sent - got as u64) / CHECKPOINT_BYTES {
                 hasher.mark();
             }
-            if let Some(snapshot) = hasher.take_snapshot() {
+            if let Some(snapshot) = hasher.take_checkpoint() {
                 journal(UploadEvent::Checkpoint(Checkpoint {
                     offset: snapshot.offset,
                     hash_state: snapshot.state,
@@ -356,7 +357,7 @@ fn hash_prefix(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::md5_bytes;
+    use ferry_proto::hash::md5_bytes;
 
     #[test]
     fn default_options_are_a_fresh_upload_that_refuses_a_taken_name() {

@@ -12,14 +12,12 @@ use log::{info, warn};
 use serde::{Deserialize, Serialize};
 
 use super::{Connector, Retry, mtime_ns, with_retries, write_json};
-use crate::client::{
-    Client, ClientError, DownloadOptions, Progress, ProgressFn, Span, Stage, read_up_to,
-};
-use crate::hash::{Hasher, Md5Digest, md5_bytes};
-use crate::hashed_file::HashedFile;
-use crate::names::escaped;
 use crate::partial::{part_path, sidecar_path};
-use crate::protocol::ErrorCode;
+use crate::{Client, ClientError, DownloadOptions, Progress, ProgressFn, Span, Stage, read_up_to};
+use ferry_io::hashed_file::HashedFile;
+use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::ErrorCode;
 
 /// How often (in bytes received) a download's sidecar is saved: a killed
 /// client re-fetches at most this much.
@@ -322,7 +320,7 @@ impl DownloadJob<'_, '_> {
             "{} was changed since the download stopped; checking it chunk by chunk",
             self.part.display()
         );
-        let chunk = crate::protocol::CHUNK_SIZE;
+        let chunk = ferry_proto::protocol::CHUNK_SIZE;
         let upto = meta.len().min(st.received) / chunk * chunk;
         let (hasher, repaired) = verify_chunks(
             client,

@@ -8,11 +8,11 @@ use std::thread;
 
 use log::{info, warn};
 
-use crate::client::{Client, ClientError};
-use crate::hash::Md5Digest;
-use crate::names::escaped;
-use crate::protocol::CHUNK_SIZE;
 use crate::transfer::Connector;
+use crate::{Client, ClientError};
+use ferry_proto::hash::Md5Digest;
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::CHUNK_SIZE;
 
 /// What a mirror said about the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,9 +5,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::hash::Md5Digest;
-use crate::names::NameError;
-use crate::protocol::ErrorCode;
+use ferry_proto::hash::Md5Digest;
+use ferry_proto::names::NameError;
+use ferry_proto::protocol::ErrorCode;
 
 /// Everything that can go wrong for a client. Each message is one sentence
 /// that says what happened and what to do.

@@ -18,10 +18,11 @@ use log::{info, warn};
 use super::{
     Client, ClientError, Progress, ProgressFn, Stage, check_name, no_progress, unexpected,
 };
-use crate::hash::{Hasher, Md5Digest, StreamHasher};
-use crate::names::escaped;
-use crate::protocol::{Reply, Request};
-use crate::wire::RECEIVE_PIECE;
+use ferry_io::hashing::StreamHasher;
+use ferry_io::wire::RECEIVE_PIECE;
+use ferry_proto::hash::{Hasher, Md5Digest};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{Reply, Request};
 
 /// Which bytes of a version a download fetches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -268,7 +269,7 @@ impl Client {
         }
     }
 
-    /// The MD5 of every [`crate::protocol::CHUNK_SIZE`] piece of a version:
+    /// The MD5 of every [`ferry_proto::protocol::CHUNK_SIZE`] piece of a version:
     /// the chunk size the server used and the digests in order.
     pub fn chunks(
         &mut self,

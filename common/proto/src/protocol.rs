@@ -1,7 +1,7 @@
 //! The wire protocol as types: every line a client or server sends, with a
 //! pure `parse` and a `Display` that renders it. The same types serve both
 //! sides, so the two cannot drift apart. No sockets here: reading a line (with
-//! its length cap) and moving payload bytes is [`crate::wire`]'s job.
+//! its length cap) and moving payload bytes is `ferry_io::wire`'s job.
 //!
 //! `docs/PROTOCOL.md` is the prose description of the same grammar.
 

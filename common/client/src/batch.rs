@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use log::info;
 
 use super::{Client, ClientError, Downloaded, LocalFile, Stored, UploadOptions, check_name};
-use crate::hash::{Hasher, Md5Digest, md5_bytes};
-use crate::names::escaped;
 use crate::partial::part_path;
-use crate::protocol::{ConflictPolicy, Reply, Request, UploadFrame};
+use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{ConflictPolicy, Reply, Request, UploadFrame};
 
 /// How many files a batch sends ahead of their replies.
 const PIPELINE_FILES: usize = 64;

@@ -10,12 +10,16 @@
 //! A resumable transfer must save the MD5 state that matches the bytes it
 //! has kept. [`StreamHasher::mark`] asks for the state at the current
 //! offset without waiting for the hashing thread to catch up;
-//! [`StreamHasher::take_snapshot`] returns it once it is ready.
+//! [`StreamHasher::take_checkpoint`] returns it once it is ready.
 
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 
-use super::Hasher;
+use ferry_proto::Md5Digest;
+use ferry_proto::hash::Hasher;
 
 /// Bytes hashed inline before a hashing thread is started: a thread per
 /// small file would cost more than it saves, and memory for hand-off
@@ -30,7 +34,7 @@ const STACK: usize = 64 * 1024;
 
 /// The MD5 state over the first `offset` bytes of a stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct HashCheckpoint {
     /// Bytes hashed.
     pub offset: u64,
     /// [`Hasher::save`] output.
@@ -42,7 +46,7 @@ pub struct Snapshot {
 pub struct StreamHasher {
     fed: u64,
     mode: Mode,
-    snapshot: Option<Snapshot>,
+    snapshot: Option<HashCheckpoint>,
     /// The buffer of the last [`StreamHasher::update_owned`] while inline.
     spare: Option<Vec<u8>>,
 }
@@ -72,7 +76,7 @@ enum Job {
 
 enum Done {
     Buffer(Vec<u8>),
-    Marked(Snapshot),
+    Marked(HashCheckpoint),
 }
 
 impl StreamHasher {
@@ -172,11 +176,11 @@ impl StreamHasher {
     }
 
     /// Asks for the MD5 state at the current offset; it arrives through
-    /// [`StreamHasher::take_snapshot`] once every byte before it is hashed.
+    /// [`StreamHasher::take_checkpoint`] once every byte before it is hashed.
     pub fn mark(&mut self) {
         match &mut self.mode {
             Mode::Inline(hasher) => {
-                self.snapshot = Some(Snapshot {
+                self.snapshot = Some(HashCheckpoint {
                     offset: self.fed,
                     state: hasher.save(),
                 });
@@ -187,7 +191,7 @@ impl StreamHasher {
 
     /// The newest marked state that is ready, if one became ready since the
     /// last call. Never waits.
-    pub fn take_snapshot(&mut self) -> Option<Snapshot> {
+    pub fn take_checkpoint(&mut self) -> Option<HashCheckpoint> {
         if let Mode::Threaded(worker) = &mut self.mode {
             worker.collect(&mut self.snapshot);
         }
@@ -242,7 +246,7 @@ impl Worker {
                             hash(&mut seed);
                             continue;
                         }
-                        Job::Mark(offset) => Done::Marked(Snapshot {
+                        Job::Mark(offset) => Done::Marked(HashCheckpoint {
                             offset,
                             state: seed.save(),
                         }),
@@ -271,7 +275,7 @@ impl Worker {
         }
     }
 
-    fn feed(&mut self, mut bytes: &[u8], snapshot: &mut Option<Snapshot>) {
+    fn feed(&mut self, mut bytes: &[u8], snapshot: &mut Option<HashCheckpoint>) {
         while !bytes.is_empty() {
             let room = HANDOFF_BYTES - self.current.len();
             let (now, rest) = bytes.split_at(room.min(bytes.len()));
@@ -283,27 +287,31 @@ impl Worker {
         }
     }
 
-    fn feed_owned(&mut self, buf: Vec<u8>, len: usize, snapshot: &mut Option<Snapshot>) {
+    fn feed_owned(&mut self, buf: Vec<u8>, len: usize, snapshot: &mut Option<HashCheckpoint>) {
         // Bytes fed by copy before these go first.
         self.hand_off(snapshot);
         self.in_flight += 1;
         self.send(Job::Bytes(buf, len));
     }
 
-    fn run(&mut self, hash: Box<dyn FnOnce(&mut Hasher) + Send>, snapshot: &mut Option<Snapshot>) {
+    fn run(
+        &mut self,
+        hash: Box<dyn FnOnce(&mut Hasher) + Send>,
+        snapshot: &mut Option<HashCheckpoint>,
+    ) {
         // Bytes fed by copy before these go first.
         self.hand_off(snapshot);
         self.send(Job::Run(hash));
     }
 
-    fn mark(&mut self, offset: u64, snapshot: &mut Option<Snapshot>) {
+    fn mark(&mut self, offset: u64, snapshot: &mut Option<HashCheckpoint>) {
         self.hand_off(snapshot);
         self.send(Job::Mark(offset));
     }
 
     /// Sends the current buffer (if it holds anything) to be hashed and
     /// takes a free one in its place.
-    fn hand_off(&mut self, snapshot: &mut Option<Snapshot>) {
+    fn hand_off(&mut self, snapshot: &mut Option<HashCheckpoint>) {
         if self.current.is_empty() {
             return;
         }
@@ -317,7 +325,7 @@ impl Worker {
 
     /// A buffer that is not in flight, waiting for the hashing thread to
     /// return one when all are.
-    fn free_buffer(&mut self, snapshot: &mut Option<Snapshot>) -> Vec<u8> {
+    fn free_buffer(&mut self, snapshot: &mut Option<HashCheckpoint>) -> Vec<u8> {
         self.collect(snapshot);
         if let Some(buf) = self.spare.pop() {
             return buf;
@@ -338,7 +346,7 @@ impl Worker {
     }
 
     /// Takes back what the hashing thread has finished, without waiting.
-    fn collect(&mut self, snapshot: &mut Option<Snapshot>) {
+    fn collect(&mut self, snapshot: &mut Option<HashCheckpoint>) {
         while let Ok(done) = self.done.try_recv() {
             match done {
                 Done::Buffer(buf) => {
@@ -372,10 +380,33 @@ fn hashing_thread_died() -> ! {
     panic!("the MD5 hashing thread stopped unexpectedly")
 }
 
+/// Hashes a whole file; returns its digest and length.
+pub fn md5_file(path: &Path) -> io::Result<(Md5Digest, u64)> {
+    md5_reader(File::open(path)?)
+}
+
+/// Hashes everything a reader yields; returns its digest and length.
+pub fn md5_reader(mut reader: impl Read) -> io::Result<(Md5Digest, u64)> {
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hasher.finish(), total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::md5_bytes;
+    use ferry_proto::hash::md5_bytes;
 
     /// `data` cut into pieces of the given sizes, cycling through them.
     fn pieces(data: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
@@ -421,7 +452,7 @@ mod tests {
             if i % 5 == 4 {
                 stream.mark();
             }
-            snapshots.extend(stream.take_snapshot());
+            snapshots.extend(stream.take_checkpoint());
         }
         let whole = stream.finish();
         assert_eq!(whole.finish(), md5_bytes(&data));
@@ -496,7 +527,7 @@ mod tests {
         // The mark arrives once the hashing thread gets to it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let mark = loop {
-            if let Some(mark) = stream.take_snapshot() {
+            if let Some(mark) = stream.take_checkpoint() {
                 break mark;
             }
             assert!(std::time::Instant::now() < deadline, "the mark never came");
@@ -519,10 +550,10 @@ mod tests {
         stream.update(&data[..40_000]);
         stream.mark();
         let s = stream
-            .take_snapshot()
+            .take_checkpoint()
             .expect("inline marks are ready at once");
         assert_eq!(s.offset, 40_000);
-        assert!(stream.take_snapshot().is_none());
+        assert!(stream.take_checkpoint().is_none());
         stream.update(&data[40_000..]);
         assert!(matches!(stream.mode, Mode::Inline(_)));
         assert_eq!(stream.finish().finish(), md5_bytes(&data));

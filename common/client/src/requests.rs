@@ -5,8 +5,8 @@
 use log::info;
 
 use super::{Client, ClientError, unexpected};
-use crate::names::escaped;
-use crate::protocol::{FileEntry, Reply, Request, Role, Secret, VersionInfo};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::{FileEntry, Reply, Request, Role, Secret, VersionInfo};
 
 impl Client {
     /// The files on the server, each with its current version.

@@ -3,12 +3,12 @@
 //! [`Conn`] wraps any `Read + Write` (a `TcpStream`, later a TLS stream, or a
 //! byte buffer in tests). It reads one line at a time with a hard length cap,
 //! and queues outgoing lines so that a reply's header and a small body leave
-//! in one write. What the lines mean is [`crate::protocol`]'s business.
+//! in one write. What the lines mean is [`ferry_proto::protocol`]'s business.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, IoSlice, Read, Write};
 
-use crate::protocol::CHUNK_SIZE;
+use ferry_proto::protocol::CHUNK_SIZE;
 
 /// Why a line could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +136,7 @@ impl<S: Read + Write> Conn<S> {
     }
 
     /// Queues a line (anything that renders as one, such as a
-    /// [`crate::Request`] or [`crate::Reply`]) to be sent by the next flush.
+    /// [`ferry_proto::Request`] or [`ferry_proto::Reply`]) to be sent by the next flush.
     pub fn queue(&mut self, line: impl fmt::Display) {
         // Writing to a Vec cannot fail.
         let _ = writeln!(self.out, "{line}");

@@ -32,9 +32,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use log::warn;
 use serde::Serialize;
 
-use crate::client::{Client, ClientError};
 use crate::partial::with_suffix;
-use crate::protocol::ErrorCode;
+use crate::{Client, ClientError};
+use ferry_proto::protocol::ErrorCode;
 
 pub use download::{
     DownloadReport, DownloadState, ResumableDownloadOptions, discard_partial_download, download,
@@ -74,7 +74,7 @@ impl Connector {
             addr: addr.into(),
             user: user.into(),
             password: password.into(),
-            io_timeout: crate::client::DEFAULT_IO_TIMEOUT,
+            io_timeout: crate::DEFAULT_IO_TIMEOUT,
             spare: Arc::default(),
         }
     }

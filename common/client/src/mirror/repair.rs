@@ -13,11 +13,11 @@ use log::{info, warn};
 
 use super::vote::majority_chunks;
 use super::{MirrorStatus, PIECE};
-use crate::client::{ClientError, DownloadOptions, Span};
-use crate::hash::{Hasher, Md5Digest, md5_bytes};
-use crate::names::escaped;
-use crate::protocol::CHUNK_SIZE;
 use crate::transfer::Connector;
+use crate::{ClientError, DownloadOptions, Span};
+use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::CHUNK_SIZE;
 
 /// Where a repair looks and what it may change.
 pub(super) struct Repair<'a> {

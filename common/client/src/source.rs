@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::ClientError;
 #[cfg(doc)]
-use crate::read_ahead::ReadAhead;
+use ferry_io::read_ahead::ReadAhead;
 
 /// The bytes of an upload: anything to read and seek. All of it is sent,
 /// from the first byte to the end.

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::thread;
 
-use ferry_common::{Client, ClientError};
+use ferry_client::{Client, ClientError};
 
 /// A listener on a free port that answers each of `connections` with
 /// `greeting` and hangs up.

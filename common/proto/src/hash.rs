@@ -6,15 +6,10 @@
 //! not a defence against an attacker who controls the bytes.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Read};
-use std::path::Path;
 use std::str::FromStr;
 
 mod md5;
-mod stream;
 use md5::Md5;
-pub use stream::{Snapshot, StreamHasher};
 
 /// An MD5 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -89,29 +84,6 @@ impl Hasher {
         let bytes = unhex(saved)?;
         Md5::restore(bytes.as_slice().try_into().ok()?).map(Hasher)
     }
-}
-
-/// Hashes a whole file; returns its digest and length.
-pub fn md5_file(path: &Path) -> io::Result<(Md5Digest, u64)> {
-    md5_reader(File::open(path)?)
-}
-
-/// Hashes everything a reader yields; returns its digest and length.
-pub fn md5_reader(mut reader: impl Read) -> io::Result<(Md5Digest, u64)> {
-    let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((hasher.finish(), total))
 }
 
 /// The digest of a byte slice.

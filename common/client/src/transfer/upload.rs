@@ -11,12 +11,12 @@ use log::warn;
 use serde::{Deserialize, Serialize};
 
 use super::{Connector, Retry, is_retryable, mtime_ns, with_retries, write_json};
-use crate::client::{
+use crate::{
     Checkpoint, ClientError, LocalFile, ProgressFn, Resume, Stored, UploadEvent, UploadOptions,
 };
-use crate::hash::md5_bytes;
-use crate::names::escaped;
-use crate::protocol::ConflictPolicy;
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::ConflictPolicy;
 
 /// How many upload checkpoints are kept (they cover data still in flight
 /// when a connection breaks).

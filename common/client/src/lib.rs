@@ -1,5 +1,11 @@
-//! The blocking client library: one [`Client`] is one connection to a Ferry
-//! server.
+//! Ferry's blocking client library, which the desktop app, the command-line
+//! client, the benchmark and the tests all drive: one [`Client`] is one
+//! connection to a Ferry server; [`transfer`] adds reconnecting, resuming
+//! and retrying; [`mirror`] downloads one file from several servers; and
+//! [`partial`] names the files a resumable download keeps.
+//!
+//! Nothing in here draws a window or writes to a terminal; the GUI and the
+//! CLI are thin faces over it.
 //!
 //! It is blocking by design: the desktop app runs each transfer on a worker
 //! thread with its own `Client`, the CLI simply waits. Progress is reported
@@ -24,6 +30,12 @@
 //! [`crate::mirror`]'s. Both are built on this module, never the other way
 //! round.
 
+#![deny(missing_docs)]
+
+pub mod mirror;
+pub mod partial;
+pub mod transfer;
+
 mod batch;
 mod download;
 mod error;
@@ -38,9 +50,11 @@ use std::time::Duration;
 
 use log::{info, warn};
 
-use crate::names::{escaped, validate_name};
-use crate::protocol::{MAX_LINE_BYTES, PROTOCOL_VERSION, Reply, Request, Role, Secret, line_str};
-use crate::wire::{Conn, LineError};
+use ferry_io::wire::{Conn, LineError};
+use ferry_proto::names::{escaped, validate_name};
+use ferry_proto::protocol::{
+    MAX_LINE_BYTES, PROTOCOL_VERSION, Reply, Request, Role, Secret, line_str,
+};
 
 pub use batch::BATCH_MAX_FILE;
 pub use download::{DownloadOptions, Downloaded, Span};

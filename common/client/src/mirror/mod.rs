@@ -36,12 +36,12 @@ use std::time::{Duration, Instant};
 use log::warn;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ClientError, Progress, Stage};
-use crate::hash::Md5Digest;
-use crate::names::escaped;
 use crate::partial::{part_path, sidecar_path, with_suffix};
-use crate::protocol::CHUNK_SIZE;
 use crate::transfer::Connector;
+use crate::{ClientError, Progress, Stage};
+use ferry_proto::hash::Md5Digest;
+use ferry_proto::names::escaped;
+use ferry_proto::protocol::CHUNK_SIZE;
 use fetch::{Event, InOrder, Job, piece_len};
 use repair::Repair;
 use vote::{Vote, vote};

@@ -8,7 +8,8 @@ use std::io;
 use std::path::Path;
 
 use crate::appender::{Appender, DIRECT_FROM};
-use crate::hash::{Hasher, Snapshot, StreamHasher};
+use crate::hashing::{HashCheckpoint, StreamHasher};
+use ferry_proto::hash::Hasher;
 
 /// Most bytes lent by [`HashedFile::space`] while the file is not written
 /// directly: many small uploads run at once, each holding one such buffer.
@@ -25,7 +26,7 @@ pub struct HashedFile {
     every: u64,
     marked_at: u64,
     /// A resume point whose bytes may still wait in the appender's buffer.
-    pending: Option<Snapshot>,
+    pending: Option<HashCheckpoint>,
 }
 
 impl HashedFile {
@@ -73,7 +74,7 @@ impl HashedFile {
 
     /// Appends bytes and hashes them. Returns a resume point when one is
     /// ready: the MD5 state over bytes that are all written.
-    pub fn write(&mut self, mut bytes: &[u8]) -> io::Result<Option<Snapshot>> {
+    pub fn write(&mut self, mut bytes: &[u8]) -> io::Result<Option<HashCheckpoint>> {
         let mut point = None;
         while !bytes.is_empty() {
             let space = self.space(bytes.len());
@@ -100,7 +101,7 @@ impl HashedFile {
 
     /// Appends the first `n` bytes of the last [`HashedFile::space`]. Returns
     /// a resume point when one is ready, as [`HashedFile::write`] does.
-    pub fn filled(&mut self, n: usize) -> io::Result<Option<Snapshot>> {
+    pub fn filled(&mut self, n: usize) -> io::Result<Option<HashCheckpoint>> {
         if let Some(buf) = self.lent.take() {
             self.out.append(&buf[..n])?;
             self.hasher.update_owned(buf, n);
@@ -117,12 +118,12 @@ impl HashedFile {
         Ok(self.resume_point())
     }
 
-    fn resume_point(&mut self) -> Option<Snapshot> {
+    fn resume_point(&mut self) -> Option<HashCheckpoint> {
         if self.len() - self.marked_at >= self.every {
             self.hasher.mark();
             self.marked_at = self.len();
         }
-        if let Some(snapshot) = self.hasher.take_snapshot() {
+        if let Some(snapshot) = self.hasher.take_checkpoint() {
             self.pending = Some(snapshot);
         }
         let written = self.out.written();
@@ -146,7 +147,7 @@ impl HashedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::md5_bytes;
+    use ferry_proto::hash::md5_bytes;
 
     #[test]
     fn resume_points_cover_only_written_bytes_and_resume_exactly() {
