@@ -10,7 +10,6 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::ops::ControlFlow;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -19,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::PIECE;
 use crate::{Client, ClientError, DownloadOptions, Span};
+use ferry_io::platform;
 use ferry_proto::hash::{Hasher, Md5Digest};
 
 /// What a worker tells the download.
@@ -151,7 +151,7 @@ impl Job {
                 self.release(piece);
                 continue;
             }
-            if let Err(e) = self.file.write_all_at(&bytes, start) {
+            if let Err(e) = platform::write_all_at(&self.file, &bytes, start) {
                 drop(done);
                 lock(&self.queue).push_front(piece);
                 self.release(piece);
@@ -203,7 +203,7 @@ impl InOrder {
         while self.next < self.pieces && lock(&job.done).contains_key(&self.next) {
             let len = piece_len(self.next, self.size) as usize;
             self.buf.resize(len, 0);
-            job.file.read_exact_at(&mut self.buf, self.next * PIECE)?;
+            platform::read_exact_at(&job.file, &mut self.buf, self.next * PIECE)?;
             self.hasher.update(&self.buf);
             self.next += 1;
         }
@@ -271,7 +271,7 @@ mod tests {
         let size = 2 * PIECE + 5;
         let data: Vec<u8> = (0..size).map(|i| (i % 249) as u8).collect();
         let job = job(size, &[]);
-        job.file.write_all_at(&data, 0).unwrap();
+        platform::write_all_at(&job.file, &data, 0).unwrap();
         let mut check = InOrder::new(size);
         lock(&job.done).insert(2, 0);
         check.advance(&job).unwrap();

@@ -6,7 +6,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use log::{info, warn};
@@ -15,6 +14,7 @@ use super::vote::majority_chunks;
 use super::{MirrorStatus, PIECE};
 use crate::transfer::Connector;
 use crate::{ClientError, DownloadOptions, Span};
+use ferry_io::platform;
 use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
 use ferry_proto::names::escaped;
 use ferry_proto::protocol::CHUNK_SIZE;
@@ -57,8 +57,7 @@ impl Repair<'_> {
         for (index, expected) in sums.iter().enumerate() {
             let start = index as u64 * CHUNK_SIZE;
             let len = CHUNK_SIZE.min(self.size - start) as usize;
-            self.file
-                .read_exact_at(&mut buf[..len], start)
+            platform::read_exact_at(&self.file, &mut buf[..len], start)
                 .map_err(|e| local("read", e))?;
             if md5_bytes(&buf[..len]) != *expected {
                 repaired.push(index as u64);
@@ -85,9 +84,7 @@ impl Repair<'_> {
             let start = index * CHUNK_SIZE;
             let len = CHUNK_SIZE.min(self.size - start);
             let bytes = self.fetch_from_any(&honest, start, len, &sums[index as usize])?;
-            self.file
-                .write_all_at(&bytes, start)
-                .map_err(|e| local("write", e))?;
+            platform::write_all_at(&self.file, &bytes, start).map_err(|e| local("write", e))?;
         }
         let actual = hash_file(self.file, self.size).map_err(|e| local("read", e))?;
         if actual != self.md5 {
