@@ -35,6 +35,17 @@ fn connect_from(from: [u8; 4], server: &str) -> TcpStream {
     stream
 }
 
+/// Runs `work` on a thread called `name`.
+fn named<T: Send + 'static>(
+    name: String,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .name(name)
+        .spawn(work)
+        .expect("a thread")
+}
+
 /// The first line the server sends on `stream`.
 fn first_line(stream: &mut TcpStream) -> String {
     let mut line = Vec::new();
@@ -71,7 +82,7 @@ fn parallel_guesses_get_no_more_than_the_account_budget() {
     let guessers: Vec<_> = (0..80)
         .map(|i| {
             let (addr, go) = (srv.addr.clone(), Arc::clone(&go));
-            thread::spawn(move || {
+            named(format!("guesser-{i}"), move || {
                 let mut raw = Raw::connect(&addr);
                 go.wait();
                 raw.send(&format!("LOGIN victim guess-{i}"));
@@ -230,7 +241,7 @@ fn drip_feeding_sockets_are_cut_at_the_login_deadline() {
         .map(|i| {
             let mut s = connect_from([127, 0, 1, 10 + i], &srv.addr);
             assert!(first_line(&mut s).starts_with("FERRY 1 "));
-            thread::spawn(move || {
+            named(format!("dripper-{i}"), move || {
                 // Bounded: at most 40 bytes, stops at the first failure.
                 for byte in b"LOGIN aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter() {
                     if s.write_all(&[*byte]).is_err() {
@@ -275,7 +286,7 @@ fn a_request_line_must_be_complete_within_the_idle_timeout() {
     let mut writer = raw.writer();
     let started = Instant::now();
     // A byte every 200 ms for up to 6 s, until the server closes.
-    let dripper = thread::spawn(move || {
+    let dripper = named("dripper".into(), move || {
         for byte in b"LIST".iter().cycle().take(30) {
             if writer.write_all(&[*byte]).is_err() {
                 break;

@@ -57,7 +57,7 @@ impl Repair<'_> {
         for (index, expected) in sums.iter().enumerate() {
             let start = index as u64 * CHUNK_SIZE;
             let len = CHUNK_SIZE.min(self.size - start) as usize;
-            platform::read_exact_at(&self.file, &mut buf[..len], start)
+            platform::read_exact_at(self.file, &mut buf[..len], start)
                 .map_err(|e| local("read", e))?;
             if md5_bytes(&buf[..len]) != *expected {
                 repaired.push(index as u64);
@@ -84,7 +84,7 @@ impl Repair<'_> {
             let start = index * CHUNK_SIZE;
             let len = CHUNK_SIZE.min(self.size - start);
             let bytes = self.fetch_from_any(&honest, start, len, &sums[index as usize])?;
-            platform::write_all_at(&self.file, &bytes, start).map_err(|e| local("write", e))?;
+            platform::write_all_at(self.file, &bytes, start).map_err(|e| local("write", e))?;
         }
         let actual = hash_file(self.file, self.size).map_err(|e| local("read", e))?;
         if actual != self.md5 {
