@@ -59,8 +59,6 @@ pub fn serve_internal(args: &ServeArgs) -> anyhow::Result<()> {
     // not logged in, and the login deadline.
     config.max_unauthenticated = args.max_connections;
     config.login_timeout = std::time::Duration::from_secs(3600);
-    // The benchmark's clients do not speak TLS yet.
-    config.tls = ferry_server::tls::TlsSource::Plaintext;
     config.admin_password = std::env::var("FERRY_ADMIN_PASSWORD").ok();
     config.rate_limit = Some(args.rate_limit).filter(|&r| r > 0);
     let server = Server::start(config)?;

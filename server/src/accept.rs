@@ -220,7 +220,6 @@ mod tests {
         let mut config = Config::new(dir.path().join("data"), dir.path().join("logs"));
         config.bcrypt_cost = 4;
         config.admin_password = Some("admin-secret-1".into());
-        config.tls = crate::tls::TlsSource::Plaintext;
         let server = Server::start(config).unwrap();
         let shared = Arc::clone(&server.shared);
         shared.connections.fetch_add(1, Ordering::SeqCst);

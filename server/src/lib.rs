@@ -115,7 +115,9 @@ impl Server {
         let tls = tls::identity(&config.data_dir, &config.tls)?;
         match &tls {
             Some(identity) => info!("TLS certificate fingerprint {}", identity.fingerprint()),
-            None => warn!("TLS is off (--plaintext): passwords and files travel in clear"),
+            None => warn!(
+                "TLS is off: passwords and files travel in clear; start with --tls (or --tls-cert/--tls-key) to encrypt"
+            ),
         }
         let db = Db::open(&config.data_dir).with_context(|| {
             format!(

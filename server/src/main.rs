@@ -82,17 +82,18 @@ struct Args {
     /// bcrypt cost for new password hashes (4–31; each step doubles the work).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31), value_name = "N")]
     bcrypt_cost: u32,
-    /// The server's TLS certificate chain (PEM, leaf first), e.g. from an
-    /// internal CA; without it a self-signed one is made in DIR/tls/.
+    /// Speak TLS on every listener, with a self-signed certificate made on
+    /// first start in DIR/tls/ (clients check its fingerprint). Off by
+    /// default while Ferry's own clients do not speak TLS yet.
+    #[arg(long, global = true)]
+    tls: bool,
+    /// Speak TLS with this certificate chain (PEM, leaf first), e.g. from
+    /// an internal CA.
     #[arg(long, value_name = "PEM", requires = "tls_key", global = true)]
     tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert", global = true)]
     tls_key: Option<PathBuf>,
-    /// Turn TLS off: passwords and files travel in clear. For a loopback
-    /// test, or behind a proxy that terminates TLS.
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"], global = true)]
-    plaintext: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -101,12 +102,12 @@ impl Args {
     /// Where the TLS identity comes from.
     fn tls(&self) -> TlsSource {
         match (&self.tls_cert, &self.tls_key) {
-            _ if self.plaintext => TlsSource::Plaintext,
             (Some(cert), Some(key)) => TlsSource::Files {
                 cert: cert.clone(),
                 key: key.clone(),
             },
-            _ => TlsSource::Generated,
+            _ if self.tls => TlsSource::Generated,
+            _ => TlsSource::Plaintext,
         }
     }
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Config;
-use crate::tls::TlsSource;
 
 /// The password of the `admin` account a test server creates.
 pub const ADMIN_PASSWORD: &str = "admin-secret-1";
@@ -19,7 +18,5 @@ pub fn config(data_dir: impl Into<PathBuf>, logs_dir: impl Into<PathBuf>) -> Con
     config.bcrypt_cost = 4;
     config.admin_password = Some(ADMIN_PASSWORD.to_owned());
     config.login_failure_delay = Duration::from_millis(10);
-    // The clients do not speak TLS yet.
-    config.tls = TlsSource::Plaintext;
     config
 }

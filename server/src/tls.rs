@@ -119,15 +119,14 @@ pub fn identity(data_dir: &Path, source: &TlsSource) -> anyhow::Result<Option<Id
 /// one given, or the generated one), for `ferry-server fingerprint`.
 pub fn fingerprint_of(data_dir: &Path, source: &TlsSource) -> anyhow::Result<String> {
     let cert = match source {
-        TlsSource::Plaintext => {
-            bail!("the server runs without TLS (--plaintext): it has no fingerprint")
-        }
         TlsSource::Files { cert, .. } => cert.clone(),
-        TlsSource::Generated => {
+        // Without --tls the generated certificate, if one was made, is the
+        // one a later start with --tls would use.
+        TlsSource::Generated | TlsSource::Plaintext => {
             let cert = data_dir.join(GENERATED_DIR).join(CERT_FILE);
             if !cert.exists() {
                 bail!(
-                    "{} has no certificate yet; start the server once to make one",
+                    "{} has no TLS certificate yet; start the server once with --tls to make one",
                     data_dir.display()
                 );
             }

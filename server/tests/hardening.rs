@@ -137,7 +137,6 @@ fn sigterm_lets_a_running_transfer_finish_then_exits() {
             "4",
             "--rate-limit",
             "2M",
-            "--plaintext",
         ])
         .arg("--data")
         .arg(dir.path().join("data"))

@@ -217,7 +217,7 @@ fn the_binary_prints_its_fingerprint_and_the_subcommand_repeats_it() {
     let out = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
         .arg("--data")
         .arg(dir.path().join("data"))
-        .arg("fingerprint")
+        .args(["--tls", "fingerprint"])
         .output()
         .unwrap();
     assert!(out.status.success());

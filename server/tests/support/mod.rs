@@ -186,21 +186,14 @@ impl Drop for Running {
 /// "Data in" line.
 pub fn start_binary(dir: &Path, admin_password: Option<&str>) -> (Running, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry-server"));
-    // The clients do not speak TLS yet.
-    cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--bcrypt-cost",
-        "4",
-        "--plaintext",
-    ])
-    .arg("--data")
-    .arg(dir.join("data"))
-    .arg("--logs")
-    .arg(dir.join("logs"))
-    .env_remove("FERRY_ADMIN_PASSWORD")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--logs")
+        .arg(dir.join("logs"))
+        .env_remove("FERRY_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     if let Some(p) = admin_password {
         cmd.env("FERRY_ADMIN_PASSWORD", p);
     }
@@ -241,14 +234,12 @@ pub struct Spawned {
 /// stderr are read by threads for as long as the process lives (so a server
 /// that keeps printing never meets a closed pipe) and arrive line by line.
 pub fn spawn_binary(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Spawned {
-    // The clients do not speak TLS yet.
-    spawn(dir, &[args, &["--plaintext"]].concat(), env)
+    spawn(dir, args, env)
 }
 
-/// [`spawn_binary`] on `127.0.0.1:0` with TLS, as the server starts by
-/// default.
+/// [`spawn_binary`] on `127.0.0.1:0` with `--tls`.
 pub fn spawn_binary_with_tls(dir: &Path) -> Spawned {
-    spawn(dir, &["--listen", "127.0.0.1:0"], &[])
+    spawn(dir, &["--listen", "127.0.0.1:0", "--tls"], &[])
 }
 
 fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Spawned {
