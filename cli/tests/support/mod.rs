@@ -9,50 +9,38 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use ferry_server::testing;
 /// The admin password every test server starts with.
 pub use ferry_server::testing::ADMIN_PASSWORD;
-use ferry_server::{Server, testing};
-use tempfile::TempDir;
 
-/// A running server with its own data, logs and scratch folders; all of it
-/// disappears when the value is dropped.
-pub struct TestServer {
-    // Declared before `dir` so the server stops before its files go.
-    server: Option<Server>,
-    addr: String,
-    dir: TempDir,
-}
+/// The shared harness's server, with scratch folders for the CLI (its
+/// working folder, its logs, its resume state); all of it disappears when
+/// the value is dropped.
+pub struct TestServer(testing::TestServer);
 
 impl TestServer {
     /// Starts a server with an `admin` account (password [`ADMIN_PASSWORD`]).
     pub fn start() -> TestServer {
-        let dir = TempDir::new().expect("a temporary folder");
-        let config = testing::config(dir.path().join("data"), dir.path().join("server-logs"));
-        let server = Server::start(config).expect("the server starts");
-        let addr = server.local_addrs()[0].to_string();
+        let server = testing::TestServer::start();
         for sub in ["work", "client-logs", "state"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            server.folder(sub);
         }
-        TestServer {
-            server: Some(server),
-            addr,
-            dir,
-        }
+        TestServer(server)
     }
 
     /// The server's `host:port`.
     pub fn addr(&self) -> &str {
-        &self.addr
+        &self.0.addr
     }
 
     /// A scratch folder; the CLI runs here unless told otherwise.
     pub fn work_dir(&self) -> PathBuf {
-        self.dir.path().join("work")
+        self.0.dir.path().join("work")
     }
 
     /// Where the CLI writes `client.log`.
     pub fn client_logs(&self) -> PathBuf {
-        self.dir.path().join("client-logs")
+        self.0.dir.path().join("client-logs")
     }
 
     /// Writes a file into the scratch folder and returns its path.
@@ -74,7 +62,7 @@ impl TestServer {
     /// temporary folder, not the real home.
     pub fn as_user(&self, user: &str, password: &str) -> Cli {
         Cli::new(self.addr(), &self.client_logs(), &self.work_dir())
-            .env("FERRY_STATE", self.dir.path().join("state"))
+            .env("FERRY_STATE", self.0.dir.path().join("state"))
             .env("FERRY_USER", user)
             .env("FERRY_PASSWORD", password)
     }
@@ -82,14 +70,6 @@ impl TestServer {
     /// Runs `ferry-cli ARGS` as admin and insists that it succeeded.
     pub fn admin_ok(&self, args: &[&str]) -> Run {
         self.admin().run(args).success()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.shutdown();
-        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! over a temp folder, the app in an egui_kittest harness (no window, no
 //! display), and helpers that wait for the app's worker threads.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +14,9 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_client::Client;
 use ferry_client::{DownloadOptions, UploadOptions};
 use ferry_proto::protocol::{ConflictPolicy, Role};
+use ferry_server::testing;
 pub use ferry_server::testing::ADMIN_PASSWORD;
-use ferry_server::{Server, testing};
+pub use ferry_server::testing::payload;
 use gui_client::settings::{MemoryStorage, Settings};
 use gui_client::{AppOptions, FerryApp};
 use tempfile::TempDir;
@@ -24,20 +26,21 @@ pub const USER_PASSWORD: &str = "user-secret-1";
 /// How long a test waits for the app's workers before failing.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A running server over its own temp folder; both go away on drop.
-pub struct TestServer {
-    pub server: Server,
-    pub addr: String,
-    pub dir: TempDir,
+/// The shared harness's server, with the client-side helpers the app's
+/// tests use.
+pub struct TestServer(testing::TestServer);
+
+impl Deref for TestServer {
+    type Target = testing::TestServer;
+
+    fn deref(&self) -> &testing::TestServer {
+        &self.0
+    }
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = testing::config(dir.path().join("data"), dir.path().join("logs"));
-        let server = Server::start(config).expect("server starts");
-        let addr = server.local_addrs()[0].to_string();
-        TestServer { server, addr, dir }
+        TestServer(testing::TestServer::start())
     }
 
     pub fn admin(&self) -> Client {
@@ -119,20 +122,6 @@ impl Local {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
-}
-
-/// Deterministic pseudo-random bytes, different per seed.
-pub fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// The app as a test builds it: no native dialogs, no global logger.

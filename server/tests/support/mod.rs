@@ -2,13 +2,14 @@
 //! logged in as admin or as fresh users, and a raw line-level connection for
 //! speaking the protocol by hand.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 pub mod proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -16,34 +17,29 @@ use std::time::Duration;
 use ferry_client::Client;
 use ferry_proto::protocol::Role;
 pub use ferry_server::testing::ADMIN_PASSWORD;
-use ferry_server::{Config, Server, testing};
-use tempfile::TempDir;
+pub use ferry_server::testing::payload;
+use ferry_server::{Config, testing};
 
 pub const USER_PASSWORD: &str = "user-secret-1";
 
-/// A running server over its own temp folder; both go away on drop.
-pub struct TestServer {
-    pub server: Server,
-    pub addr: String,
-    pub dir: TempDir,
+/// The shared harness's server, with the clients these tests use.
+pub struct TestServer(testing::TestServer);
+
+impl Deref for TestServer {
+    type Target = testing::TestServer;
+
+    fn deref(&self) -> &testing::TestServer {
+        &self.0
+    }
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
-        Self::start_with(|_| {})
+        TestServer(testing::TestServer::start())
     }
 
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = testing::config(dir.path().join("data"), dir.path().join("logs"));
-        adjust(&mut config);
-        let server = Server::start(config).expect("server starts");
-        let addr = server.local_addrs()[0].to_string();
-        TestServer { server, addr, dir }
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        TestServer(testing::TestServer::start_with(adjust))
     }
 
     pub fn admin(&self) -> Client {
@@ -78,20 +74,6 @@ impl TestServer {
 
 pub fn count_files(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
-}
-
-/// Deterministic pseudo-random bytes (xorshift), different per seed.
-pub fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// A connection that speaks the protocol line by line.
