@@ -150,19 +150,6 @@ pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / MIB as f64
 }
 
-/// A size for people: "1 GiB", "16 MiB", "4 KiB".
-pub fn size_text(bytes: u64) -> String {
-    if bytes >= GIB && bytes.is_multiple_of(GIB) {
-        format!("{} GiB", bytes / GIB)
-    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
-        format!("{} KiB", bytes / KIB)
-    } else {
-        format!("{bytes} B")
-    }
-}
-
 /// A count with thousands separators: 10,000.
 pub fn count_text(n: usize) -> String {
     let digits = n.to_string();
@@ -199,9 +186,6 @@ mod tests {
         assert_eq!(count_text(10_000), "10,000");
         assert_eq!(count_text(500), "500");
         assert_eq!(count_text(1_000_000), "1,000,000");
-        assert_eq!(size_text(GIB), "1 GiB");
-        assert_eq!(size_text(16 * MIB), "16 MiB");
-        assert_eq!(size_text(4096), "4 KiB");
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
     }

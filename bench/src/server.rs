@@ -282,13 +282,19 @@ impl Drop for RssSampler {
 }
 
 /// The open-files limit (soft, hard) of a process (`None`: this one).
-/// `u64::MAX` stands for "unlimited".
+/// `u64::MAX` stands for "unlimited". Our own comes from `getrlimit`;
+/// another process's from `/proc/<pid>/limits` (Linux only), since
+/// `getrlimit` reads only the caller's.
 pub fn nofile_limit(pid: Option<u32>) -> Option<(u64, u64)> {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/limits"),
-        None => "/proc/self/limits".to_owned(),
-    };
-    let text = std::fs::read_to_string(path).ok()?;
+    match pid {
+        None => nofile::get(),
+        Some(p) => proc_nofile_limit(p),
+    }
+}
+
+/// The open-files limit of process `pid` as `/proc` shows it.
+fn proc_nofile_limit(pid: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     let mut words = line["Max open files".len()..].split_whitespace();
     let parse = |w: Option<&str>| match w? {
@@ -299,13 +305,13 @@ pub fn nofile_limit(pid: Option<u32>) -> Option<(u64, u64)> {
 }
 
 /// Makes sure this process (and the server processes it starts later,
-/// which inherit the limit) may open `need` files. `unsafe` is denied in
-/// this workspace, so instead of calling `setrlimit` the soft limit is
-/// raised to the hard one with the `prlimit` tool, when there is one.
-/// Returns why not, when it cannot be done.
+/// which inherit the limit) may open `need` files, by raising the soft
+/// limit towards the hard one. Returns why not, when it cannot be done.
 pub fn ensure_nofile(need: u64) -> Result<(), String> {
     let Some((soft, hard)) = nofile_limit(None) else {
-        return Err("the open-files limit cannot be read from /proc/self/limits".into());
+        return Err(format!(
+            "needs {need} open files but cannot read or raise the open-files limit on this system"
+        ));
     };
     if soft >= need {
         return Ok(());
@@ -315,29 +321,100 @@ pub fn ensure_nofile(need: u64) -> Result<(), String> {
             "needs {need} open files but the hard limit is {hard}; raise it (e.g. in /etc/security/limits.conf) and run again"
         ));
     }
-    let target = if hard == u64::MAX {
-        need.to_string()
-    } else {
-        hard.to_string()
-    };
-    let raised = Command::new("prlimit")
-        .arg("--pid")
-        .arg(std::process::id().to_string())
-        .arg(format!("--nofile={target}:{target}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let target = if hard == u64::MAX { need } else { hard };
+    let raised = nofile::raise_soft(target);
     match nofile_limit(None) {
         Some((soft, _)) if soft >= need => Ok(()),
         Some((soft, _)) => Err(format!(
             "needs {need} open files but the soft limit is {soft}{}; run `ulimit -n {need}` first",
-            if raised {
-                ""
-            } else {
-                " and prlimit could not raise it"
+            match raised {
+                Ok(()) => String::new(),
+                Err(why) => format!(" and it could not be raised ({why})"),
             }
         )),
-        None => Err("the open-files limit cannot be read from /proc/self/limits".into()),
+        None => Err(format!(
+            "needs {need} open files but cannot read the open-files limit any more"
+        )),
+    }
+}
+
+/// Reading and raising our own open-files limit (`RLIMIT_NOFILE`).
+#[cfg(unix)]
+mod nofile {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+
+    /// (soft, hard); `u64::MAX` for "unlimited".
+    pub(super) fn get() -> Option<(u64, u64)> {
+        let limit = getrlimit(Resource::Nofile);
+        Some((
+            limit.current.unwrap_or(u64::MAX),
+            limit.maximum.unwrap_or(u64::MAX),
+        ))
+    }
+
+    /// Sets the soft limit to `target`, leaving the hard limit as it is
+    /// (lowering it could not be undone without privileges).
+    pub(super) fn raise_soft(target: u64) -> Result<(), String> {
+        let maximum = getrlimit(Resource::Nofile).maximum;
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(target),
+                maximum,
+            },
+        )
+        .map_err(|e| format!("setrlimit: {e}"))
+    }
+}
+
+/// Elsewhere the limit is not ours to read or raise.
+#[cfg(not(unix))]
+mod nofile {
+    pub(super) fn get() -> Option<(u64, u64)> {
+        None
+    }
+
+    pub(super) fn raise_soft(_target: u64) -> Result<(), String> {
+        Err("this system has no open-files limit the benchmark can raise".to_owned())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+
+    #[test]
+    fn the_open_files_limit_is_read_and_raised() {
+        let (soft, hard) = nofile_limit(None).expect("getrlimit answers on unix");
+        assert!(soft <= hard);
+        if cfg!(target_os = "linux") {
+            assert_eq!(proc_nofile_limit(std::process::id()), Some((soft, hard)));
+        }
+        assert_eq!(ensure_nofile(soft), Ok(()));
+
+        // Lower the soft limit (always allowed), then let ensure_nofile put it back.
+        let lower = soft.saturating_sub(1).max(1);
+        let before = getrlimit(Resource::Nofile);
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(lower),
+                maximum: before.maximum,
+            },
+        )
+        .expect("lowering the soft limit is allowed");
+        assert_eq!(ensure_nofile(soft), Ok(()));
+        assert!(nofile_limit(None).expect("readable").0 >= soft);
+        assert_eq!(
+            nofile_limit(None).expect("readable").1,
+            hard,
+            "hard limit kept"
+        );
+
+        if hard < u64::MAX {
+            let why = ensure_nofile(hard + 1).expect_err("over the hard limit");
+            assert!(why.contains("hard limit"), "{why}");
+        }
     }
 }

@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use ferry_client::{DownloadOptions, UploadOptions};
 use ferry_proto::protocol::ConflictPolicy;
+use ferry_proto::units::exact_size;
 
-use crate::bench::{Bench, mb_per_s, mib, size_text};
+use crate::bench::{Bench, mb_per_s, mib};
 use crate::data::Pattern;
 use crate::report::Figure;
 use crate::server::{RssSampler, ServerOptions};
@@ -30,7 +31,7 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
     )?;
     b.say(format!(
         "concurrent: {clients} clients each uploading and downloading {}",
-        size_text(bytes)
+        exact_size(bytes)
     ));
     let sampler = RssSampler::start(server.pid)?;
     let phases = Phases::new(clients + 1);
@@ -113,12 +114,12 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
             "concurrent",
             format!(
                 "{clients} clients × {} up + down, aggregate",
-                size_text(bytes)
+                exact_size(bytes)
             ),
             mb_per_s(moved, secs),
             "MB/s",
         )
-        .baseline(format!("{secs:.2} s for {}", size_text(moved)))
+        .baseline(format!("{secs:.2} s for {}", exact_size(moved)))
         .target("0 errors, 0 corrupted", None, ok)
         .faults(tally.errors, tally.corrupted)
         .detail("seconds", secs)

@@ -16,8 +16,9 @@ use ferry_client::UploadOptions;
 use ferry_client::mirror::{self, MirrorOptions, MirrorProgress, MirrorReport};
 use ferry_client::transfer::Connector;
 use ferry_proto::protocol::ConflictPolicy;
+use ferry_proto::units::exact_size;
 
-use crate::bench::{Bench, mb_per_s, size_text};
+use crate::bench::{Bench, mb_per_s};
 use crate::data::Pattern;
 use crate::report::Figure;
 use crate::server::{ServerOptions, ServerProcess};
@@ -38,7 +39,7 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
 
     b.say(format!(
         "mirrors: putting {} on {MIRRORS} servers",
-        size_text(bytes)
+        exact_size(bytes)
     ));
     let mut expected = None;
     {
@@ -93,12 +94,12 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let connectors: Vec<Connector> = servers.iter().map(ServerProcess::connector).collect();
 
-    b.say(format!("mirrors: 1 mirror at {}/s", size_text(rate)));
+    b.say(format!("mirrors: 1 mirror at {}/s", exact_size(rate)));
     let (one_secs, one_ok, _) =
         timed_download(&connectors[..1], &dir.join("from-one.bin"), expected)?;
     b.say(format!(
         "mirrors: {MIRRORS} mirrors at {}/s each",
-        size_text(rate)
+        exact_size(rate)
     ));
     let (all_secs, all_ok, report) =
         timed_download(&connectors, &dir.join("from-all.bin"), expected)?;
@@ -110,8 +111,8 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
         .collect();
     let corrupted = u64::from(!one_ok) + u64::from(!all_ok);
     let ratio = all_secs / one_secs;
-    let label = size_text(bytes);
-    let limit = format!("{}/s per connection", size_text(rate));
+    let label = exact_size(bytes);
+    let limit = format!("{}/s per connection", exact_size(rate));
     b.push(
         Figure::new(
             GROUP,

@@ -15,8 +15,9 @@ use ferry_client::{Client, ClientError, Downloaded, Stored};
 use ferry_proto::Md5Digest;
 use ferry_proto::hash::md5_bytes;
 use ferry_proto::protocol::ConflictPolicy;
+use ferry_proto::units::exact_size;
 
-use crate::bench::{Bench, count_text, size_text};
+use crate::bench::{Bench, count_text};
 use crate::data;
 use crate::report::Figure;
 use crate::server::{ServerOptions, ServerProcess};
@@ -169,7 +170,7 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
     let clients = b.sizes.small_clients;
     let dir = b.dir(GROUP)?;
     let server = b.server(&dir, &ServerOptions::default())?;
-    let label = format!("{} files of {}", count_text(n), size_text(size as u64));
+    let label = format!("{} files of {}", count_text(n), exact_size(size as u64));
 
     // One client, one call each way.
     let files = SmallFile::create_many(&dir.join("one"), "small", 0x5000, n, size)?;

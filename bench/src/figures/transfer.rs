@@ -36,8 +36,9 @@ use ferry_client::transfer::{self, ResumableDownloadOptions, ResumableUploadOpti
 use ferry_io::hashing::md5_file;
 use ferry_io::wire::RECEIVE_PIECE;
 use ferry_proto::protocol::{CHUNK_SIZE, ConflictPolicy};
+use ferry_proto::units::exact_size;
 
-use crate::bench::{Bench, mb_per_s, size_text};
+use crate::bench::{Bench, mb_per_s};
 use crate::data;
 use crate::report::Figure;
 use crate::server::ServerOptions;
@@ -48,7 +49,7 @@ const TARGET_RATIO: f64 = 1.3;
 
 pub fn run(b: &mut Bench) -> anyhow::Result<()> {
     let size = b.sizes.large;
-    let label = size_text(size);
+    let label = exact_size(size);
     let dir = b.dir(GROUP)?;
     let source = dir.join("large.bin");
     b.say(format!("transfer: writing a {label} test file"));
