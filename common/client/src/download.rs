@@ -119,12 +119,12 @@ impl Client {
         } = options;
         let mut quiet = no_progress;
         let progress = progress.unwrap_or(&mut quiet);
-        check_name(name)?;
+        let checked = check_name(name)?;
         self.ensure_usable()?;
         let started = Instant::now();
         let (offset, length) = (span.offset(), span.length());
         let request = Request::Download {
-            name: name.to_owned(),
+            name: checked.into(),
             version,
             offset,
             length,
@@ -277,7 +277,7 @@ impl Client {
         version: Option<u32>,
     ) -> Result<(u64, Vec<Md5Digest>), ClientError> {
         let (chunk_size, count) = match self.call(&Request::Chunks {
-            name: name.to_owned(),
+            name: name.into(),
             version,
         })? {
             Reply::ChunksHeader { chunk_size, count } => (chunk_size, count),

@@ -129,12 +129,12 @@ impl Client {
         };
         let local = |cause| ClientError::local("read", &origin, cause);
 
-        check_name(name)?;
+        let checked = check_name(name)?;
         self.ensure_usable()?;
         let size = source.upload_size().map_err(local)?;
         let started = Instant::now();
         let request = Request::Upload {
-            name: name.to_owned(),
+            name: checked.into(),
             size,
             policy,
             resume: resume.as_ref().map(|r| r.upload_id.to_owned()),
