@@ -15,9 +15,7 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{
-    Client, ClientError, Progress, ProgressFn, Stage, check_name, no_progress, unexpected,
-};
+use super::{Client, ClientError, Progress, ProgressFn, Stage, file_name, no_progress, unexpected};
 use ferry_io::hashing::StreamHasher;
 use ferry_io::wire::RECEIVE_PIECE;
 use ferry_proto::hash::{Hasher, Md5Digest};
@@ -119,7 +117,7 @@ impl Client {
         } = options;
         let mut quiet = no_progress;
         let progress = progress.unwrap_or(&mut quiet);
-        let checked = check_name(name)?;
+        let checked = file_name(name)?;
         self.ensure_usable()?;
         let started = Instant::now();
         let (offset, length) = (span.offset(), span.length());

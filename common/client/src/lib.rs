@@ -301,8 +301,8 @@ impl Client {
 }
 
 /// `name` as a [`FileName`], checked before anything is sent, or the
-/// error that says why it is not allowed.
-fn check_name(name: &str) -> Result<FileName, ClientError> {
+/// [`ClientError::BadName`] that says why it is not allowed.
+pub fn file_name(name: &str) -> Result<FileName, ClientError> {
     FileName::try_from(name).map_err(|reason| ClientError::BadName {
         name: name.to_owned(),
         reason,
@@ -395,10 +395,10 @@ mod tests {
 
     #[test]
     fn names_are_checked_before_anything_is_sent() {
-        assert!(check_name("report 1.pdf").is_ok());
+        assert!(file_name("report 1.pdf").is_ok());
         for bad in ["", "a/b", "..", "x\ny"] {
             assert!(
-                matches!(check_name(bad), Err(ClientError::BadName { .. })),
+                matches!(file_name(bad), Err(ClientError::BadName { .. })),
                 "{bad:?}"
             );
         }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::{
-    Client, ClientError, Progress, ProgressFn, Stage, UploadSource, check_name, no_progress,
+    Client, ClientError, Progress, ProgressFn, Stage, UploadSource, file_name, no_progress,
     read_up_to, unexpected,
 };
 use ferry_io::appender::DIRECT_FROM;
@@ -129,7 +129,7 @@ impl Client {
         };
         let local = |cause| ClientError::local("read", &origin, cause);
 
-        let checked = check_name(name)?;
+        let checked = file_name(name)?;
         self.ensure_usable()?;
         let size = source.upload_size().map_err(local)?;
         let started = Instant::now();

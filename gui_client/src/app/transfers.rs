@@ -9,8 +9,6 @@
 
 use std::path::PathBuf;
 
-use ferry_client::ClientError;
-use ferry_proto::names::validate_name;
 use ferry_proto::protocol::ConflictPolicy;
 use log::info;
 
@@ -67,9 +65,9 @@ impl FerryApp {
                 .unwrap_or_default();
             let id = self.transfers.add_upload(path.clone(), &name, batch);
             queued += 1;
-            if let Err(reason) = validate_name(&name) {
-                let sentence = ClientError::BadName { name, reason }.to_string();
-                self.transfers.finish(id, TransferState::Failed(sentence));
+            if let Err(bad) = ferry_client::file_name(&name) {
+                self.transfers
+                    .finish(id, TransferState::Failed(bad.to_string()));
                 continue;
             }
             if self.files.contains(&name) {
