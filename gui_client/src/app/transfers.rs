@@ -19,7 +19,7 @@ use crate::panels::transfers::TransferAction;
 use crate::state::conflicts::{Choice, Conflict};
 use crate::state::dialogs::{NO_DIALOG, OfferedName, PathPrompt};
 use crate::state::transfers::{Direction, Followup, TransferState};
-use crate::worker::{DownloadJob, Session, TransferId, TransferUpdate, UploadJob};
+use crate::worker::{DownloadJob, TransferId, TransferUpdate, UploadJob, WorkerHandle};
 
 impl FerryApp {
     /// Asks for files to upload.
@@ -100,7 +100,11 @@ impl FerryApp {
         if !dropped.is_empty() {
             self.queue_uploads(dropped);
         }
-        let addr = self.session.as_ref().map(Session::addr).unwrap_or_default();
+        let addr = self
+            .session
+            .as_ref()
+            .map(WorkerHandle::addr)
+            .unwrap_or_default();
         drop_overlay::show(ctx, addr);
     }
 

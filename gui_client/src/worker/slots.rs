@@ -13,16 +13,16 @@ use super::messages::{Stop, StopFlag};
 const QUEUE_POLL: Duration = Duration::from_millis(100);
 
 /// A counting semaphore for transfers; waiting can be cancelled.
-pub(super) struct Slots {
+pub(super) struct TransferSlots {
     state: Mutex<(usize, usize)>, // (in use, allowed)
     freed: Condvar,
 }
 
-pub(super) struct SlotGuard<'a>(&'a Slots);
+pub(super) struct TransferSlot<'a>(&'a TransferSlots);
 
-impl Slots {
-    pub(super) fn new(max: usize) -> Slots {
-        Slots {
+impl TransferSlots {
+    pub(super) fn new(max: usize) -> TransferSlots {
+        TransferSlots {
             state: Mutex::new((0, max.max(1))),
             freed: Condvar::new(),
         }
@@ -34,7 +34,7 @@ impl Slots {
     }
 
     /// Waits for a free slot; `None` if the transfer was stopped meanwhile.
-    pub(super) fn acquire(&self, stop: &StopFlag) -> Option<SlotGuard<'_>> {
+    pub(super) fn acquire(&self, stop: &StopFlag) -> Option<TransferSlot<'_>> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if stop.get() != Stop::Run {
@@ -42,7 +42,7 @@ impl Slots {
             }
             if state.0 < state.1 {
                 state.0 += 1;
-                return Some(SlotGuard(self));
+                return Some(TransferSlot(self));
             }
             state = self
                 .freed
@@ -53,7 +53,7 @@ impl Slots {
     }
 }
 
-impl Drop for SlotGuard<'_> {
+impl Drop for TransferSlot<'_> {
     fn drop(&mut self) {
         self.0
             .state
@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn slots_limit_and_cancel() {
-        let slots = Slots::new(1);
+        let slots = TransferSlots::new(1);
         let go = StopFlag::default();
         let first = slots.acquire(&go).expect("a free slot");
         let stop = StopFlag::default();
