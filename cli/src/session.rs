@@ -45,17 +45,17 @@ impl Credentials {
 }
 
 /// A connection that is logged in.
-pub struct Session {
+pub struct Connection {
     server: String,
     credentials: Credentials,
     client: Client,
 }
 
-impl Session {
+impl Connection {
     /// Connects to `server` and logs in.
-    pub fn open(server: &str, credentials: Credentials) -> Result<Session> {
+    pub fn open(server: &str, credentials: Credentials) -> Result<Connection> {
         let client = login(server, &credentials)?;
-        Ok(Session {
+        Ok(Connection {
             server: server.to_owned(),
             credentials,
             client,

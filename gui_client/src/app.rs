@@ -1,7 +1,7 @@
 //! The app: a thin shell over the state and panel modules.
 //!
 //! [`FerryApp`] is composed of the pieces of state (from `crate::state`,
-//! one per screen or panel) and the worker's [`Session`] to the server.
+//! one per screen or panel) and the worker's [`WorkerHandle`] to the server.
 //! Each frame [`FerryApp::show`] drains the workers' events and hands each
 //! to the concern it belongs to, then lays out the login screen or the
 //! main screen from the `crate::panels` functions and passes what those
@@ -46,7 +46,7 @@ use crate::state::files::{FileTable, Refresh};
 use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
 use crate::state::transfers::Transfers;
-use crate::worker::{Event, Session};
+use crate::worker::{Event, WorkerHandle};
 
 pub use crate::state::main_screen::{Status, Tab};
 
@@ -78,7 +78,7 @@ pub struct AppOptions {
 pub struct FerryApp {
     settings: Settings,
     login: LoginForm,
-    session: Option<Session>,
+    session: Option<WorkerHandle>,
     role: Option<Role>,
     tab: Tab,
     files: FileTable,
@@ -228,7 +228,7 @@ impl FerryApp {
     }
 
     fn drain_events(&mut self, ctx: &egui::Context) {
-        while let Some(event) = self.session.as_ref().and_then(Session::try_recv) {
+        while let Some(event) = self.session.as_ref().and_then(WorkerHandle::try_recv) {
             self.handle_event(event);
         }
         while let Some(answer) = self.dialogs.try_recv() {

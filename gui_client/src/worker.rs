@@ -1,6 +1,6 @@
 //! Everything that talks to the server, off the UI thread.
 //!
-//! A [`Session`] is the UI's handle on one login. Logging in spawns the
+//! A [`WorkerHandle`] is the UI's handle on one login. Logging in spawns the
 //! `session` thread, which owns the control connection and answers
 //! [`Command`]s (list, history, delete, logs, users) one at a time,
 //! reconnecting when the server dropped an idle connection. Every transfer
@@ -24,7 +24,7 @@
 //! - `messages`: what the UI and the threads say to each other
 //!   ([`Command`], [`Event`], [`TransferUpdate`], the jobs, the stop flag);
 //! - `credentials`: where and as whom to connect;
-//! - `session`: the UI's [`Session`] handle;
+//! - `session`: the UI's [`WorkerHandle`];
 //! - `control`: the `session` thread and its control connection;
 //! - `transfers`: starting transfer threads, running one through the client
 //!   library, and throttling its progress reports;
@@ -42,4 +42,4 @@ pub use messages::{
     Command, DownloadJob, Event, LoginProblem, Stop, StopFlag, TransferId, TransferUpdate,
     UploadJob,
 };
-pub use session::Session;
+pub use session::WorkerHandle;

@@ -12,6 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use ferry_proto::Md5Digest;
+use ferry_proto::names::FileName;
 use ferry_proto::protocol::ConflictPolicy;
 
 use crate::db::{Db, DbError, NewVersion};
@@ -20,7 +21,7 @@ use crate::storage::{Partial, Store};
 /// What is known of a verified upload besides its bytes.
 pub(crate) struct Arrival<'a> {
     /// The name the client asked for.
-    pub(crate) name: &'a str,
+    pub(crate) name: &'a FileName,
     /// What to do when the name is taken.
     pub(crate) policy: ConflictPolicy,
     /// Its size in bytes.
@@ -106,10 +107,14 @@ pub(crate) fn uploads(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn n(name: &str) -> FileName {
+        FileName::new(name.to_owned()).unwrap()
+    }
     use ferry_proto::hash::md5_bytes;
     use ferry_proto::protocol::Role;
 
-    fn arrived(store: &Store, name: &str, bytes: &[u8]) -> (Partial, Md5Digest) {
+    fn arrived(store: &Store, name: &FileName, bytes: &[u8]) -> (Partial, Md5Digest) {
         let mut partial = store
             .create_partial(name, bytes.len() as u64, "ann")
             .unwrap();
@@ -141,17 +146,17 @@ mod tests {
     #[test]
     fn a_group_is_stored_and_recorded_together() {
         let (dir, store, db) = setup();
-        let (a, a_md5) = arrived(&store, "a.txt", b"first");
-        let (b, b_md5) = arrived(&store, "b.txt", b"second");
+        let (a, a_md5) = arrived(&store, &n("a.txt"), b"first");
+        let (b, b_md5) = arrived(&store, &n("b.txt"), b"second");
         let arrivals = [
             Arrival {
-                name: "a.txt",
+                name: &n("a.txt"),
                 policy: ConflictPolicy::Fail,
                 size: 5,
                 md5: a_md5,
             },
             Arrival {
-                name: "b.txt",
+                name: &n("b.txt"),
                 policy: ConflictPolicy::Fail,
                 size: 6,
                 md5: b_md5,
@@ -173,38 +178,40 @@ mod tests {
     #[test]
     fn a_refused_version_leaves_no_blob_and_stops_nothing_else() {
         let (dir, store, db) = setup();
-        let (first, md5) = arrived(&store, "taken.txt", b"one");
-        let arrival = |name, md5| Arrival {
-            name,
-            policy: ConflictPolicy::Fail,
-            size: 3,
-            md5,
-        };
+        let (first, md5) = arrived(&store, &n("taken.txt"), b"one");
+        fn arrival(name: &FileName, md5: Md5Digest) -> Arrival<'_> {
+            Arrival {
+                name,
+                policy: ConflictPolicy::Fail,
+                size: 3,
+                md5,
+            }
+        }
         uploads(
             &store,
             &db,
             "ann",
             vec![first],
-            &[arrival("taken.txt", md5)],
+            &[arrival(&n("taken.txt"), md5)],
         )
         .pop()
         .unwrap()
         .unwrap();
-        let (again, again_md5) = arrived(&store, "taken.txt", b"two");
-        let (other, other_md5) = arrived(&store, "other.txt", b"six");
+        let (again, again_md5) = arrived(&store, &n("taken.txt"), b"two");
+        let (other, other_md5) = arrived(&store, &n("other.txt"), b"six");
         let outcomes = uploads(
             &store,
             &db,
             "ann",
             vec![again, other],
             &[
-                arrival("taken.txt", again_md5),
-                arrival("other.txt", other_md5),
+                arrival(&n("taken.txt"), again_md5),
+                arrival(&n("other.txt"), other_md5),
             ],
         );
         assert!(matches!(outcomes[0], Err(CommitError::Exists)));
         assert_eq!(outcomes[1].as_ref().unwrap(), &("other.txt".to_owned(), 1));
         assert_eq!(blob_count(&dir), 2, "the refused one's blob is gone");
-        assert_eq!(db.history("taken.txt").unwrap().len(), 1);
+        assert_eq!(db.history(&n("taken.txt")).unwrap().len(), 1);
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ferry_proto::Md5Digest;
+use ferry_proto::names::FileName;
 
 /// Most uploads remembered; the oldest are forgotten first.
 const MAX_REMEMBERED: usize = 10_000;
@@ -65,13 +66,13 @@ impl FinishedUploads {
         &self,
         id: &str,
         user: &str,
-        name: &str,
+        name: &FileName,
         size: u64,
         now: Instant,
     ) -> Option<&Finished> {
         let (finished, at) = self.by_id.get(id)?;
         let fresh = now.saturating_duration_since(*at) < self.keep;
-        let same = finished.user == user && finished.name == name && finished.size == size;
+        let same = finished.user == user && finished.name == name.as_str() && finished.size == size;
         (fresh && same).then_some(finished)
     }
 }
@@ -79,6 +80,10 @@ impl FinishedUploads {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn n(name: &str) -> FileName {
+        FileName::new(name.to_owned()).unwrap()
+    }
     use ferry_proto::hash::md5_bytes;
 
     fn finished(user: &str) -> Finished {
@@ -98,15 +103,15 @@ mod tests {
         let mut done = FinishedUploads::new(Duration::from_secs(60));
         done.record("id1".into(), finished("ann"), t0);
         assert_eq!(
-            done.find("id1", "ann", "a.txt", 3, t0),
+            done.find("id1", "ann", &n("a.txt"), 3, t0),
             Some(&finished("ann"))
         );
-        assert!(done.find("id1", "bob", "a.txt", 3, t0).is_none());
-        assert!(done.find("id1", "ann", "b.txt", 3, t0).is_none());
-        assert!(done.find("id1", "ann", "a.txt", 4, t0).is_none());
-        assert!(done.find("id2", "ann", "a.txt", 3, t0).is_none());
+        assert!(done.find("id1", "bob", &n("a.txt"), 3, t0).is_none());
+        assert!(done.find("id1", "ann", &n("b.txt"), 3, t0).is_none());
+        assert!(done.find("id1", "ann", &n("a.txt"), 4, t0).is_none());
+        assert!(done.find("id2", "ann", &n("a.txt"), 3, t0).is_none());
         let later = t0 + Duration::from_secs(61);
-        assert!(done.find("id1", "ann", "a.txt", 3, later).is_none());
+        assert!(done.find("id1", "ann", &n("a.txt"), 3, later).is_none());
     }
 
     #[test]
@@ -119,9 +124,9 @@ mod tests {
         }
         let now = t0 + Duration::from_secs(20);
         assert_eq!(done.by_id.len(), MAX_REMEMBERED);
-        assert!(done.find("id0", "ann", "a.txt", 3, now).is_none());
-        assert!(done.find("id1", "ann", "a.txt", 3, now).is_some());
+        assert!(done.find("id0", "ann", &n("a.txt"), 3, now).is_none());
+        assert!(done.find("id1", "ann", &n("a.txt"), 3, now).is_some());
         let last = format!("id{MAX_REMEMBERED}");
-        assert!(done.find(&last, "ann", "a.txt", 3, now).is_some());
+        assert!(done.find(&last, "ann", &n("a.txt"), 3, now).is_some());
     }
 }

@@ -135,7 +135,7 @@ fn a_mirror_that_dies_mid_download_is_replaced_by_the_others() {
         .find(|(a, _)| *a == proxy.addr)
         .unwrap()
         .1;
-    assert!(dying_bytes <= mirror::PIECE, "{dying_bytes}");
+    assert!(dying_bytes <= mirror::MIRROR_RANGE_BYTES, "{dying_bytes}");
 }
 
 #[test]

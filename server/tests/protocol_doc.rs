@@ -15,7 +15,7 @@ use std::path::Path;
 
 use ferry_io::appender::{ALIGN, DIRECT_FROM};
 use ferry_proto::hash::md5_bytes;
-use ferry_proto::names::{MAX_NAME_BYTES, validate_name, versioned_name};
+use ferry_proto::names::{MAX_NAME_BYTES, UncheckedName, validate_name, versioned_name};
 use ferry_proto::protocol::{
     CHUNK_SIZE, ConflictPolicy, DEFAULT_LOG_LINES, DEFAULT_PORT, ErrorCode, FileEntry,
     MAX_FRAME_BYTES, MAX_LINE_BYTES, MAX_LOG_LINES, PROTOCOL_VERSION, ProtocolError, Reply,
@@ -222,7 +222,7 @@ fn request_index(r: &Request) -> usize {
 }
 
 fn requests() -> Vec<Request> {
-    let name = || "a.txt".to_owned();
+    let name = || UncheckedName::from("a.txt");
     let user = || "alice".to_owned();
     let password = || Secret("correct horse".into());
     let all = vec![

@@ -9,9 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use ferry_client::ClientError;
 use ferry_client::transfer::{self, Connector, ResumableDownloadOptions, Retry};
-use ferry_proto::names::{LocalOs, local_file_name_for, validate_name};
+use ferry_proto::names::{LocalOs, local_file_name_for};
 
 use super::{Terminal, first_failure, mirror, shown};
 use crate::args::DownloadArgs;
@@ -52,7 +51,7 @@ pub fn plan_downloads(args: &DownloadArgs, os: LocalOs) -> Result<BatchPlan> {
         renamed: Vec::with_capacity(args.names.len()),
     };
     for name in &args.names {
-        checked_name(name)?;
+        ferry_client::file_name(name)?;
         let dest = destination(name, Some(&folder), |_| true, os);
         if let Some((other, _)) = plan
             .files
@@ -84,13 +83,6 @@ fn same_file(a: &Path, b: &Path, os: LocalOs) -> bool {
         }
         LocalOs::Other => a == b,
     }
-}
-
-fn checked_name(name: &str) -> Result<(), ClientError> {
-    validate_name(name).map_err(|reason| ClientError::BadName {
-        name: name.to_owned(),
-        reason,
-    })
 }
 
 /// Downloads several files on one connection, pipelined, printing one line
@@ -175,7 +167,7 @@ pub fn destination(
 /// Checks the name and the output path before connecting.
 pub fn download_destination(args: &DownloadArgs, os: LocalOs) -> Result<Destination> {
     let name = args.name();
-    checked_name(name)?;
+    ferry_client::file_name(name)?;
     let dest = destination(name, args.output.as_deref(), Path::is_dir, os);
     check_free(&dest.path, args.force)?;
     Ok(dest)
@@ -249,6 +241,7 @@ pub fn download(
 mod tests {
     use super::*;
     use crate::exit::{Exit, classify};
+    use ferry_client::ClientError;
     use ferry_client::partial::part_path;
     use ferry_client::transfer::ResumableUploadOptions;
     use ferry_proto::ConflictPolicy;

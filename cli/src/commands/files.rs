@@ -4,10 +4,10 @@
 use anyhow::{Context as _, Result};
 
 use crate::output;
-use crate::session::Session;
+use crate::session::Connection;
 
 /// `list`: a table, or a JSON array (`[]` when empty).
-pub fn list(session: &mut Session, json: bool) -> Result<String> {
+pub fn list(session: &mut Connection, json: bool) -> Result<String> {
     let entries = session
         .client()
         .list()
@@ -19,7 +19,7 @@ pub fn list(session: &mut Session, json: bool) -> Result<String> {
 }
 
 /// `history NAME`: every version, oldest first.
-pub fn history(session: &mut Session, name: &str, json: bool) -> Result<String> {
+pub fn history(session: &mut Connection, name: &str, json: bool) -> Result<String> {
     let versions = session
         .client()
         .history(name)
@@ -31,7 +31,7 @@ pub fn history(session: &mut Session, name: &str, json: bool) -> Result<String> 
 }
 
 /// `delete NAME [--version N]`.
-pub fn delete(session: &mut Session, name: &str, version: Option<u32>) -> Result<String> {
+pub fn delete(session: &mut Connection, name: &str, version: Option<u32>) -> Result<String> {
     let what = match version {
         Some(v) => format!("version {v} of {}", output::quoted(name)),
         None => output::quoted(name),
@@ -44,7 +44,7 @@ pub fn delete(session: &mut Session, name: &str, version: Option<u32>) -> Result
 }
 
 /// `logs [--lines N]`: the server's lines, as they are.
-pub fn logs(session: &mut Session, lines: u32) -> Result<String> {
+pub fn logs(session: &mut Connection, lines: u32) -> Result<String> {
     let lines = session
         .client()
         .logs(lines)

@@ -25,7 +25,7 @@ use ferry_proto::names::LocalOs;
 use crate::args::{Cli, Command, UsersCommand};
 use crate::output::quoted;
 use crate::password;
-use crate::session::{Credentials, Session};
+use crate::session::{Connection, Credentials};
 
 /// What the terminal around us allows.
 #[derive(Clone, Copy, Debug)]
@@ -64,7 +64,7 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
         Command::Users(UsersCommand::Add { name, role }) => {
             let credentials = Credentials::gather(cli.user.as_deref())?;
             let password = password::new_password(name)?;
-            let mut session = Session::open(&cli.server, credentials)?;
+            let mut session = Connection::open(&cli.server, credentials)?;
             let text = users::add(&mut session, name, (*role).into(), &password)?;
             finish(session, out, &text)
         }
@@ -72,7 +72,7 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
             let credentials = Credentials::gather(cli.user.as_deref())?;
             let name = name.as_deref().unwrap_or(credentials.user()).to_owned();
             let password = password::new_password(&name)?;
-            let mut session = Session::open(&cli.server, credentials)?;
+            let mut session = Connection::open(&cli.server, credentials)?;
             let text = users::passwd(&mut session, &name, &password)?;
             finish(session, out, &text)
         }
@@ -93,8 +93,8 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn open(cli: &Cli) -> Result<Session> {
-    Session::open(&cli.server, Credentials::gather(cli.user.as_deref())?)
+fn open(cli: &Cli) -> Result<Connection> {
+    Connection::open(&cli.server, Credentials::gather(cli.user.as_deref())?)
 }
 
 /// Logs in once and hands back what the transfer functions need to connect
@@ -113,14 +113,14 @@ fn check_login(cli: &Cli) -> Result<Connector> {
 fn answer(
     cli: &Cli,
     out: &mut dyn Write,
-    ask: impl FnOnce(&mut Session) -> Result<String>,
+    ask: impl FnOnce(&mut Connection) -> Result<String>,
 ) -> Result<()> {
     let mut session = open(cli)?;
     let text = ask(&mut session)?;
     finish(session, out, &text)
 }
 
-fn finish(session: Session, out: &mut dyn Write, text: &str) -> Result<()> {
+fn finish(session: Connection, out: &mut dyn Write, text: &str) -> Result<()> {
     session.close();
     out.write_all(text.as_bytes())?;
     out.flush()?;

@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use ferry_client::BATCH_MAX_FILE;
 use ferry_client::ClientError;
 use ferry_client::transfer::{self, Connector, ResumableUploadOptions, Retry};
-use ferry_proto::names::validate_name;
+use ferry_proto::names::FileName;
 use ferry_proto::{ConflictPolicy, ErrorCode};
 
 use super::{Terminal, first_failure, shown};
@@ -59,7 +59,7 @@ pub struct UploadItem {
     /// Where it is.
     pub path: PathBuf,
     /// The name to store it under.
-    pub name: String,
+    pub name: FileName,
 }
 
 /// What `upload` will do, checked before connecting.
@@ -87,13 +87,9 @@ pub fn plan_uploads(args: &UploadArgs, interactive: bool) -> Result<UploadPlan> 
             Some(name) => name.clone(),
             None => remote_name(path)?,
         };
-        validate_name(&name).map_err(|reason| ClientError::BadName {
-            name: name.clone(),
-            reason,
-        })?;
         items.push(UploadItem {
             path: path.clone(),
-            name,
+            name: ferry_client::file_name(&name)?,
         });
     }
     Ok(UploadPlan {
@@ -162,7 +158,7 @@ pub fn upload(
         plan.items.iter().partition(is_small);
     let files: Vec<(PathBuf, String)> = small
         .iter()
-        .map(|i| (i.path.clone(), i.name.clone()))
+        .map(|i| (i.path.clone(), i.name.to_string()))
         .collect();
     let mut failures: Vec<anyhow::Error> = Vec::new();
     let mut to_ask: Vec<&UploadItem> = Vec::new();

@@ -5,10 +5,10 @@ use anyhow::{Context as _, Result};
 use ferry_proto::Role;
 
 use crate::output::{self, quoted};
-use crate::session::Session;
+use crate::session::Connection;
 
 /// `users list`: a table, or a JSON array of `{name, role}`.
-pub fn list(session: &mut Session, json: bool) -> Result<String> {
+pub fn list(session: &mut Connection, json: bool) -> Result<String> {
     let users = session
         .client()
         .users()
@@ -24,7 +24,7 @@ pub fn list(session: &mut Session, json: bool) -> Result<String> {
 }
 
 /// `users add NAME --role ROLE`.
-pub fn add(session: &mut Session, name: &str, role: Role, password: &str) -> Result<String> {
+pub fn add(session: &mut Connection, name: &str, role: Role, password: &str) -> Result<String> {
     session
         .client()
         .add_user(name, role, password)
@@ -36,7 +36,7 @@ pub fn add(session: &mut Session, name: &str, role: Role, password: &str) -> Res
 }
 
 /// `users remove NAME`.
-pub fn remove(session: &mut Session, name: &str) -> Result<String> {
+pub fn remove(session: &mut Connection, name: &str) -> Result<String> {
     session
         .client()
         .remove_user(name)
@@ -45,7 +45,7 @@ pub fn remove(session: &mut Session, name: &str) -> Result<String> {
 }
 
 /// `users passwd [NAME]`.
-pub fn passwd(session: &mut Session, name: &str, password: &str) -> Result<String> {
+pub fn passwd(session: &mut Connection, name: &str, password: &str) -> Result<String> {
     session
         .client()
         .set_password(name, password)
@@ -54,7 +54,7 @@ pub fn passwd(session: &mut Session, name: &str, password: &str) -> Result<Strin
 }
 
 /// `users role NAME ROLE`.
-pub fn set_role(session: &mut Session, name: &str, role: Role) -> Result<String> {
+pub fn set_role(session: &mut Connection, name: &str, role: Role) -> Result<String> {
     session
         .client()
         .set_role(name, role)

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use log::info;
 
-use super::{Client, ClientError, Downloaded, LocalFile, Stored, UploadOptions, check_name};
+use super::{Client, ClientError, Downloaded, LocalFile, Stored, UploadOptions, file_name};
 use crate::partial::part_path;
 use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
 use ferry_proto::names::escaped;
@@ -53,14 +53,17 @@ impl Client {
                     }
                 };
                 let Some(data) = small else { break }; // a big file: sent alone below
-                if let Err(e) = check_name(name) {
-                    each(next, Err(e));
-                    next += 1;
-                    continue;
-                }
+                let name = match file_name(name) {
+                    Ok(name) => name,
+                    Err(e) => {
+                        each(next, Err(e));
+                        next += 1;
+                        continue;
+                    }
+                };
                 let md5 = md5_bytes(&data);
                 self.conn.queue(Request::Upload {
-                    name: name.clone(),
+                    name: name.into(),
                     size: data.len() as u64,
                     policy,
                     resume: None,
@@ -148,7 +151,7 @@ impl Client {
         for (start, window) in files.chunks(PIPELINE_FILES).enumerate() {
             for (name, _) in window {
                 self.conn.queue(Request::Download {
-                    name: name.clone(),
+                    name: name.as_str().into(),
                     version: None,
                     offset: 0,
                     length: None,

@@ -15,9 +15,7 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{
-    Client, ClientError, Progress, ProgressFn, Stage, check_name, no_progress, unexpected,
-};
+use super::{Client, ClientError, Progress, ProgressFn, Stage, file_name, no_progress, unexpected};
 use ferry_io::hashing::StreamHasher;
 use ferry_io::wire::RECEIVE_PIECE;
 use ferry_proto::hash::{Hasher, Md5Digest};
@@ -119,12 +117,12 @@ impl Client {
         } = options;
         let mut quiet = no_progress;
         let progress = progress.unwrap_or(&mut quiet);
-        check_name(name)?;
+        let checked = file_name(name)?;
         self.ensure_usable()?;
         let started = Instant::now();
         let (offset, length) = (span.offset(), span.length());
         let request = Request::Download {
-            name: name.to_owned(),
+            name: checked.into(),
             version,
             offset,
             length,
@@ -277,7 +275,7 @@ impl Client {
         version: Option<u32>,
     ) -> Result<(u64, Vec<Md5Digest>), ClientError> {
         let (chunk_size, count) = match self.call(&Request::Chunks {
-            name: name.to_owned(),
+            name: name.into(),
             version,
         })? {
             Reply::ChunksHeader { chunk_size, count } => (chunk_size, count),

@@ -51,7 +51,7 @@ use std::time::Duration;
 use log::{info, warn};
 
 use ferry_io::wire::{Conn, LineError};
-use ferry_proto::names::{escaped, validate_name};
+use ferry_proto::names::{FileName, escaped};
 use ferry_proto::protocol::{
     MAX_LINE_BYTES, PROTOCOL_VERSION, Reply, Request, Role, Secret, line_str,
 };
@@ -300,8 +300,10 @@ impl Client {
     }
 }
 
-fn check_name(name: &str) -> Result<(), ClientError> {
-    validate_name(name).map_err(|reason| ClientError::BadName {
+/// `name` as a [`FileName`], checked before anything is sent, or the
+/// [`ClientError::BadName`] that says why it is not allowed.
+pub fn file_name(name: &str) -> Result<FileName, ClientError> {
+    FileName::try_from(name).map_err(|reason| ClientError::BadName {
         name: name.to_owned(),
         reason,
     })
@@ -393,10 +395,10 @@ mod tests {
 
     #[test]
     fn names_are_checked_before_anything_is_sent() {
-        assert!(check_name("report 1.pdf").is_ok());
+        assert!(file_name("report 1.pdf").is_ok());
         for bad in ["", "a/b", "..", "x\ny"] {
             assert!(
-                matches!(check_name(bad), Err(ClientError::BadName { .. })),
+                matches!(file_name(bad), Err(ClientError::BadName { .. })),
                 "{bad:?}"
             );
         }

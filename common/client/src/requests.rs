@@ -24,7 +24,7 @@ impl Client {
     /// One version's details; `None` for the current version.
     pub fn stat(&mut self, name: &str, version: Option<u32>) -> Result<VersionInfo, ClientError> {
         let request = Request::Stat {
-            name: name.to_owned(),
+            name: name.into(),
             version,
         };
         match self.call(&request)? {
@@ -35,9 +35,7 @@ impl Client {
 
     /// Every version of a file, oldest first.
     pub fn history(&mut self, name: &str) -> Result<Vec<VersionInfo>, ClientError> {
-        let count = match self.call(&Request::History {
-            name: name.to_owned(),
-        })? {
+        let count = match self.call(&Request::History { name: name.into() })? {
             Reply::HistoryHeader(n) => n,
             other => return Err(unexpected(&other)),
         };
@@ -51,7 +49,7 @@ impl Client {
     /// many versions were removed.
     pub fn delete(&mut self, name: &str, version: Option<u32>) -> Result<u32, ClientError> {
         let request = Request::Delete {
-            name: name.to_owned(),
+            name: name.into(),
             version,
         };
         match self.call(&request)? {

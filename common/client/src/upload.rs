@@ -12,7 +12,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::{
-    Client, ClientError, Progress, ProgressFn, Stage, UploadSource, check_name, no_progress,
+    Client, ClientError, Progress, ProgressFn, Stage, UploadSource, file_name, no_progress,
     read_up_to, unexpected,
 };
 use ferry_io::appender::DIRECT_FROM;
@@ -129,12 +129,12 @@ impl Client {
         };
         let local = |cause| ClientError::local("read", &origin, cause);
 
-        check_name(name)?;
+        let checked = file_name(name)?;
         self.ensure_usable()?;
         let size = source.upload_size().map_err(local)?;
         let started = Instant::now();
         let request = Request::Upload {
-            name: name.to_owned(),
+            name: checked.into(),
             size,
             policy,
             resume: resume.as_ref().map(|r| r.upload_id.to_owned()),

@@ -1,7 +1,9 @@
 //! The rules for shared file names, in one place.
 //!
-//! A name that arrives from the network or a command line passes
-//! [`validate_name`] before anything else looks at it. Names are labels in the
+//! A name that arrives from the network or a command line becomes a
+//! [`FileName`] before anything else looks at it; [`FileName::new`] is the
+//! one place the rules are checked ([`validate_name`] is the same check for
+//! text that is only tested). Names are labels in the
 //! server's database, never paths: the server stores content under ids it
 //! chooses itself. The rules still forbid everything that could be mistaken
 //! for a path or forge a log line on any platform, so a valid name is always
@@ -49,6 +51,155 @@ pub enum NameError {
     /// Leading or trailing white space.
     #[error("a file name cannot start or end with white space")]
     EdgeSpace,
+}
+
+/// A file name that passed Ferry's rules: it can only be built by
+/// [`FileName::new`] (or `TryFrom`), so holding one is the proof of the check.
+///
+/// Requests do not carry a `FileName` but an [`UncheckedName`]: the parser
+/// takes any name text, and the server turns it into a `FileName` in one
+/// place, after the login and role checks, where a bad name has always been
+/// refused (`ERR BAD_NAME`, an upload's body still swallowed). Validating in
+/// the parser instead would reorder the errors a client gets (a bad name
+/// would beat `NOT_LOGGED_IN`, and turn into `BAD_REQUEST`). Everything past
+/// that point (handlers, the store, the database) takes `&FileName`, so the
+/// check cannot be forgotten. Names in replies stay `String`: a client
+/// checks a server's name only where it uses one as a local file name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileName(String);
+
+impl FileName {
+    /// `name` if it is allowed, or why not.
+    pub fn new(name: String) -> Result<FileName, NameError> {
+        validate_name(&name)?;
+        Ok(FileName(name))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as an owned string.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl TryFrom<String> for FileName {
+    type Error = NameError;
+    fn try_from(name: String) -> Result<FileName, NameError> {
+        FileName::new(name)
+    }
+}
+
+impl TryFrom<&str> for FileName {
+    type Error = NameError;
+    fn try_from(name: &str) -> Result<FileName, NameError> {
+        FileName::new(name.to_owned())
+    }
+}
+
+impl std::str::FromStr for FileName {
+    type Err = NameError;
+    fn from_str(name: &str) -> Result<FileName, NameError> {
+        FileName::try_from(name)
+    }
+}
+
+/// A `FileName` is usable wherever text is read (`escaped(&name)`,
+/// `name.len()`); the way back, text to `FileName`, is only the check.
+impl std::ops::Deref for FileName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for FileName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for FileName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for FileName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl From<FileName> for String {
+    fn from(name: FileName) -> String {
+        name.0
+    }
+}
+
+impl serde::Serialize for FileName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FileName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FileName, D::Error> {
+        let text = String::deserialize(d)?;
+        FileName::new(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A file name as a request carries it: any text, not yet checked. The
+/// parser builds one from the line, a client from its [`FileName`] (or,
+/// where the server is to judge the name, from plain text); the server
+/// makes it a [`FileName`] with [`UncheckedName::check`] before using it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UncheckedName(String);
+
+impl UncheckedName {
+    /// The name as sent, whatever it is.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as a [`FileName`], if it is allowed.
+    pub fn check(&self) -> Result<FileName, NameError> {
+        FileName::new(self.0.clone())
+    }
+}
+
+impl From<String> for UncheckedName {
+    fn from(name: String) -> UncheckedName {
+        UncheckedName(name)
+    }
+}
+
+impl From<&str> for UncheckedName {
+    fn from(name: &str) -> UncheckedName {
+        UncheckedName(name.to_owned())
+    }
+}
+
+impl From<FileName> for UncheckedName {
+    fn from(name: FileName) -> UncheckedName {
+        UncheckedName(name.0)
+    }
+}
+
+impl From<&FileName> for UncheckedName {
+    fn from(name: &FileName) -> UncheckedName {
+        UncheckedName(name.0.clone())
+    }
 }
 
 /// Checks a file name against Ferry's rules.
@@ -304,6 +455,53 @@ mod tests {
         }
         assert_eq!(validate_name(&"x".repeat(256)), Err(TooLong(256)));
         assert_eq!(validate_name(&"é".repeat(128)), Err(TooLong(256)));
+    }
+
+    #[test]
+    fn file_names_are_built_only_valid() {
+        for ok in ["report.pdf", ".profile", "Übersicht – März.txt", "a..b"] {
+            let name = FileName::new(ok.to_owned()).unwrap();
+            assert_eq!(name.as_str(), ok);
+            assert_eq!(name.to_string(), ok);
+            assert_eq!(name, ok);
+            assert_eq!(ok.parse::<FileName>(), Ok(name.clone()));
+            assert_eq!(FileName::try_from(ok), Ok(name.clone()));
+            let unchecked = UncheckedName::from(name.clone());
+            assert_eq!(unchecked.as_str(), ok);
+            assert_eq!(unchecked.check(), Ok(name.clone()));
+            assert_eq!(String::from(name), ok);
+        }
+        for (bad, why) in [
+            ("", NameError::Empty),
+            ("..", NameError::DotName),
+            ("a/b", NameError::Separator('/')),
+            ("a\\b", NameError::Separator('\\')),
+            ("bell\x07", NameError::Control(7)),
+            (" x", NameError::EdgeSpace),
+        ] {
+            assert_eq!(FileName::new(bad.to_owned()), Err(why.clone()), "{bad:?}");
+            assert_eq!(validate_name(bad), Err(why.clone()), "{bad:?}");
+            let unchecked = UncheckedName::from(bad);
+            assert_eq!(unchecked.as_str(), bad);
+            assert_eq!(unchecked.check(), Err(why), "{bad:?}");
+        }
+        assert_eq!(FileName::new("x".repeat(256)), Err(NameError::TooLong(256)));
+    }
+
+    #[test]
+    fn file_names_in_json_are_checked() {
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Record {
+            name: FileName,
+        }
+        let record = Record {
+            name: FileName::new("a b.txt".to_owned()).unwrap(),
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(json, r#"{"name":"a b.txt"}"#);
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), record);
+        let bad = serde_json::from_str::<Record>(r#"{"name":"../etc"}"#).unwrap_err();
+        assert!(bad.to_string().contains("'/'"), "{bad}");
     }
 
     #[test]

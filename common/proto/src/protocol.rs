@@ -10,6 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::hash::Md5Digest;
+use crate::names::UncheckedName;
 use crate::time::Timestamp;
 
 /// The protocol version a server announces in its greeting.
@@ -111,20 +112,20 @@ pub enum Request {
     List,
     /// `STAT <name> [version=N]`: one version's details (default: current).
     Stat {
-        /// File name.
-        name: String,
+        /// File name, as sent: the server checks it.
+        name: UncheckedName,
         /// Version number; `None` for the current one.
         version: Option<u32>,
     },
     /// `HISTORY <name>`
     History {
-        /// File name.
-        name: String,
+        /// File name, as sent: the server checks it.
+        name: UncheckedName,
     },
     /// `DOWNLOAD <name> [version=N] [offset=N] [length=N]`
     Download {
-        /// File name.
-        name: String,
+        /// File name, as sent: the server checks it.
+        name: UncheckedName,
         /// Version number; `None` for the current one.
         version: Option<u32>,
         /// First byte to send.
@@ -135,8 +136,8 @@ pub enum Request {
     /// `UPLOAD <name> <size> <policy> [resume=<upload-id>]`; the body (DATA
     /// frames, then DONE or ABORT) always follows.
     Upload {
-        /// File name.
-        name: String,
+        /// File name, as sent: the server checks it.
+        name: UncheckedName,
         /// Total size of the file in bytes.
         size: u64,
         /// What to do if the name is taken.
@@ -147,15 +148,15 @@ pub enum Request {
     /// `CHUNKS <name> [version=N]`: the MD5 of every CHUNK_SIZE piece of a
     /// version, to find which pieces of a damaged copy to fetch again.
     Chunks {
-        /// File name.
-        name: String,
+        /// File name, as sent: the server checks it.
+        name: UncheckedName,
         /// Version number; `None` for the current one.
         version: Option<u32>,
     },
     /// `DELETE <name> [version=N]` (admin)
     Delete {
-        /// File name.
-        name: String,
+        /// File name, as sent: the server checks it.
+        name: UncheckedName,
         /// One version; `None` deletes the file with its whole history.
         version: Option<u32>,
     },
@@ -871,7 +872,7 @@ impl Request {
             }
             "STAT" => {
                 let mut a = Args::new("STAT", "STAT <name> [version=N]", rest);
-                let name = a.word("name")?;
+                let name = UncheckedName::from(a.word("name")?);
                 let [version] = a.numeric_options(["version"])?;
                 Request::Stat {
                     name,
@@ -880,14 +881,14 @@ impl Request {
             }
             "HISTORY" => {
                 let mut a = Args::new("HISTORY", "HISTORY <name>", rest);
-                let name = a.word("name")?;
+                let name = UncheckedName::from(a.word("name")?);
                 a.finish()?;
                 Request::History { name }
             }
             "DOWNLOAD" => {
                 let usage = "DOWNLOAD <name> [version=N] [offset=N] [length=N]";
                 let mut a = Args::new("DOWNLOAD", usage, rest);
-                let name = a.word("name")?;
+                let name = UncheckedName::from(a.word("name")?);
                 let [version, offset, length] =
                     a.numeric_options(["version", "offset", "length"])?;
                 Request::Download {
@@ -903,7 +904,7 @@ impl Request {
                     "UPLOAD <name> <size> <overwrite|rename|fail> [resume=<upload-id>], then the body",
                     rest,
                 );
-                let name = a.word("name")?;
+                let name = UncheckedName::from(a.word("name")?);
                 let size = a.number("size")?;
                 let policy = a.parsed("policy", "overwrite, rename or fail")?;
                 let [resume] = a.options(["resume"])?;
@@ -922,7 +923,7 @@ impl Request {
             }
             "CHUNKS" => {
                 let mut a = Args::new("CHUNKS", "CHUNKS <name> [version=N]", rest);
-                let name = a.word("name")?;
+                let name = UncheckedName::from(a.word("name")?);
                 let [version] = a.numeric_options(["version"])?;
                 Request::Chunks {
                     name,
@@ -931,7 +932,7 @@ impl Request {
             }
             "DELETE" => {
                 let mut a = Args::new("DELETE", "DELETE <name> [version=N]", rest);
-                let name = a.word("name")?;
+                let name = UncheckedName::from(a.word("name")?);
                 let [version] = a.numeric_options(["version"])?;
                 Request::Delete {
                     name,
@@ -1023,17 +1024,17 @@ impl fmt::Display for Request {
             Request::Login { user, password } => write!(f, "LOGIN {} {}", w(user), w(&password.0)),
             Request::List => f.write_str("LIST"),
             Request::Stat { name, version } => {
-                write!(f, "STAT {}", w(name))?;
+                write!(f, "STAT {}", w(name.as_str()))?;
                 write_option(f, "version", *version)
             }
-            Request::History { name } => write!(f, "HISTORY {}", w(name)),
+            Request::History { name } => write!(f, "HISTORY {}", w(name.as_str())),
             Request::Download {
                 name,
                 version,
                 offset,
                 length,
             } => {
-                write!(f, "DOWNLOAD {}", w(name))?;
+                write!(f, "DOWNLOAD {}", w(name.as_str()))?;
                 write_option(f, "version", *version)?;
                 write_option(f, "offset", Some(*offset).filter(|o| *o != 0))?;
                 write_option(f, "length", *length)
@@ -1044,15 +1045,15 @@ impl fmt::Display for Request {
                 policy,
                 resume,
             } => {
-                write!(f, "UPLOAD {} {size} {policy}", w(name))?;
+                write!(f, "UPLOAD {} {size} {policy}", w(name.as_str()))?;
                 write_option(f, "resume", resume.as_deref().map(w))
             }
             Request::Chunks { name, version } => {
-                write!(f, "CHUNKS {}", w(name))?;
+                write!(f, "CHUNKS {}", w(name.as_str()))?;
                 write_option(f, "version", *version)
             }
             Request::Delete { name, version } => {
-                write!(f, "DELETE {}", w(name))?;
+                write!(f, "DELETE {}", w(name.as_str()))?;
                 write_option(f, "version", *version)
             }
             Request::Logs { lines } => write!(f, "LOGS lines={lines}"),

@@ -3,7 +3,7 @@
 //! forgetting everything of the session on log out.
 //!
 //! The login form itself is `state::login` and `panels::login`; the
-//! connection is the worker's `Session`.
+//! connection is the worker's `WorkerHandle`.
 
 use ferry_proto::protocol::Role;
 use log::info;
@@ -14,7 +14,7 @@ use crate::state::admin::{ServerLogView, UsersView};
 use crate::state::files::{FileTable, Refresh};
 use crate::state::main_screen::Tab;
 use crate::state::transfers::Transfers;
-use crate::worker::{Credentials, LoginProblem, Session};
+use crate::worker::{Credentials, LoginProblem, WorkerHandle};
 
 impl FerryApp {
     /// Acts on the login screen's buttons.
@@ -29,7 +29,7 @@ impl FerryApp {
                 info!("logging in to {} as {}", creds.addr, creds.user);
                 self.login.busy = true;
                 self.login.error = None;
-                self.session = Some(Session::login(
+                self.session = Some(WorkerHandle::login(
                     creds,
                     ctx,
                     self.settings.parallel(),

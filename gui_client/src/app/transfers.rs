@@ -9,8 +9,6 @@
 
 use std::path::PathBuf;
 
-use ferry_client::ClientError;
-use ferry_proto::names::validate_name;
 use ferry_proto::protocol::ConflictPolicy;
 use log::info;
 
@@ -21,7 +19,7 @@ use crate::panels::transfers::TransferAction;
 use crate::state::conflicts::{Choice, Conflict};
 use crate::state::dialogs::{NO_DIALOG, OfferedName, PathPrompt};
 use crate::state::transfers::{Direction, Followup, TransferState};
-use crate::worker::{DownloadJob, Session, TransferId, TransferUpdate, UploadJob};
+use crate::worker::{DownloadJob, TransferId, TransferUpdate, UploadJob, WorkerHandle};
 
 impl FerryApp {
     /// Asks for files to upload.
@@ -67,9 +65,9 @@ impl FerryApp {
                 .unwrap_or_default();
             let id = self.transfers.add_upload(path.clone(), &name, batch);
             queued += 1;
-            if let Err(reason) = validate_name(&name) {
-                let sentence = ClientError::BadName { name, reason }.to_string();
-                self.transfers.finish(id, TransferState::Failed(sentence));
+            if let Err(bad) = ferry_client::file_name(&name) {
+                self.transfers
+                    .finish(id, TransferState::Failed(bad.to_string()));
                 continue;
             }
             if self.files.contains(&name) {
@@ -102,7 +100,11 @@ impl FerryApp {
         if !dropped.is_empty() {
             self.queue_uploads(dropped);
         }
-        let addr = self.session.as_ref().map(Session::addr).unwrap_or_default();
+        let addr = self
+            .session
+            .as_ref()
+            .map(WorkerHandle::addr)
+            .unwrap_or_default();
         drop_overlay::show(ctx, addr);
     }
 

@@ -12,11 +12,11 @@ use crossbeam_channel::{Receiver, Sender};
 use super::control::run_session;
 use super::credentials::Credentials;
 use super::messages::{Command, Event, LoginProblem};
-use super::slots::Slots;
+use super::slots::TransferSlots;
 
 /// The UI's handle on one login. Dropping it ends the session thread (its
 /// command channel closes) and makes every transfer stop at its next report.
-pub struct Session {
+pub struct WorkerHandle {
     commands: Sender<Command>,
     events: Receiver<Event>,
     pub(super) events_tx: Sender<Event>,
@@ -26,20 +26,20 @@ pub struct Session {
     addr: String,
     user: String,
     pub(super) ctx: egui::Context,
-    pub(super) slots: Arc<Slots>,
+    pub(super) slots: Arc<TransferSlots>,
     pub(super) state_dir: Option<PathBuf>,
 }
 
-impl fmt::Debug for Session {
+impl fmt::Debug for WorkerHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
+        f.debug_struct("WorkerHandle")
             .field("addr", &self.addr)
             .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }
 
-impl Session {
+impl WorkerHandle {
     /// Starts logging in on the `session` thread; the answer arrives as
     /// [`Event::LoggedIn`] or [`Event::LoginFailed`]. `parallel` caps how
     /// many transfers run at once; `state_dir` keeps what lets an upload
@@ -49,12 +49,12 @@ impl Session {
         ctx: &egui::Context,
         parallel: usize,
         state_dir: Option<PathBuf>,
-    ) -> Session {
+    ) -> WorkerHandle {
         let (commands, command_rx) = crossbeam_channel::unbounded();
         let (events_tx, events) = crossbeam_channel::unbounded();
         let (addr, user) = (creds.addr.clone(), creds.user.clone());
         let creds = Arc::new(RwLock::new(creds));
-        let session = Session {
+        let session = WorkerHandle {
             commands,
             events,
             events_tx: events_tx.clone(),
@@ -62,7 +62,7 @@ impl Session {
             addr,
             user,
             ctx: ctx.clone(),
-            slots: Arc::new(Slots::new(parallel)),
+            slots: Arc::new(TransferSlots::new(parallel)),
             state_dir,
         };
         let ctx = ctx.clone();

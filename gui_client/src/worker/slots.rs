@@ -21,7 +21,7 @@ const QUEUE_POLL: Duration = Duration::from_millis(100);
 /// the number of slots changes at run time, so the channel is unbounded
 /// and a small count of tokens in existence says how many to make or
 /// retire when the setting changes.
-pub(super) struct Slots {
+pub(super) struct TransferSlots {
     give: Sender<()>,
     take: Receiver<()>,
     /// (tokens in existence, free or held; slots allowed). Tokens beyond
@@ -29,17 +29,17 @@ pub(super) struct Slots {
     count: Mutex<(usize, usize)>,
 }
 
-/// A slot taken from [`Slots`], given back when dropped.
-pub(super) struct SlotGuard<'a>(&'a Slots);
+/// A slot taken from [`TransferSlots`], given back when dropped.
+pub(super) struct TransferSlot<'a>(&'a TransferSlots);
 
-impl Slots {
-    pub(super) fn new(max: usize) -> Slots {
+impl TransferSlots {
+    pub(super) fn new(max: usize) -> TransferSlots {
         let max = max.max(1);
         let (give, take) = crossbeam_channel::unbounded();
         for _ in 0..max {
             give.send(()).expect("both ends are held here");
         }
-        Slots {
+        TransferSlots {
             give,
             take,
             count: Mutex::new((max, max)),
@@ -62,13 +62,13 @@ impl Slots {
     }
 
     /// Waits for a free slot; `None` if the transfer was stopped meanwhile.
-    pub(super) fn acquire(&self, stop: &StopFlag) -> Option<SlotGuard<'_>> {
+    pub(super) fn acquire(&self, stop: &StopFlag) -> Option<TransferSlot<'_>> {
         loop {
             if stop.get() != Stop::Run {
                 return None;
             }
             match self.take.recv_timeout(QUEUE_POLL) {
-                Ok(()) => return Some(SlotGuard(self)),
+                Ok(()) => return Some(TransferSlot(self)),
                 Err(RecvTimeoutError::Timeout) => {}
                 // Both ends live in `self`, so the channel never disconnects.
                 Err(RecvTimeoutError::Disconnected) => unreachable!("slots hold their own sender"),
@@ -83,7 +83,7 @@ impl Slots {
     }
 }
 
-impl Drop for SlotGuard<'_> {
+impl Drop for TransferSlot<'_> {
     fn drop(&mut self) {
         let mut count = self.0.count.lock().unwrap_or_else(PoisonError::into_inner);
         let (tokens, allowed) = &mut *count;
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn slots_limit_and_cancel() {
-        let slots = Slots::new(1);
+        let slots = TransferSlots::new(1);
         let go = StopFlag::default();
         let first = slots.acquire(&go).expect("a free slot");
         let stop = StopFlag::default();
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_waiting_transfer_gets_the_freed_slot() {
-        let slots = Slots::new(1);
+        let slots = TransferSlots::new(1);
         let go = StopFlag::default();
         let first = slots.acquire(&go).expect("a free slot");
         std::thread::scope(|s| {
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn the_limit_changes_while_transfers_run() {
-        let slots = Slots::new(2);
+        let slots = TransferSlots::new(2);
         let go = StopFlag::default();
         let a = slots.acquire(&go).expect("slot 1 of 2");
         let b = slots.acquire(&go).expect("slot 2 of 2");

@@ -1,5 +1,5 @@
-//! Transfers off the UI thread: [`Session::upload`] and
-//! [`Session::download`] start one named thread per transfer, which waits
+//! Transfers off the UI thread: [`WorkerHandle::upload`] and
+//! [`WorkerHandle::download`] start one named thread per transfer, which waits
 //! for a slot, runs it through common's resumable `transfer` module (or its
 //! `mirror` module for a download from several servers), and reports
 //! progress as throttled [`TransferUpdate`]s, stopping when the UI asks.
@@ -26,15 +26,15 @@ use log::warn;
 
 use super::credentials::Credentials;
 use super::messages::{DownloadJob, Event, Stop, StopFlag, TransferId, TransferUpdate, UploadJob};
-use super::session::Session;
-use super::slots::Slots;
+use super::session::WorkerHandle;
+use super::slots::TransferSlots;
 
 /// How often a transfer reports progress (and wakes the UI) at most.
 const REPORT_EVERY: Duration = Duration::from_millis(50);
 /// How far back the speed estimate looks.
 const RATE_WINDOW: Duration = Duration::from_secs(3);
 
-impl Session {
+impl WorkerHandle {
     /// Starts an upload on its own thread.
     pub fn upload(&self, job: UploadJob) {
         let name = format!("upload-{}", job.id);
@@ -86,7 +86,7 @@ impl Session {
 
 fn run_upload(
     connector: &Connector,
-    slots: &Slots,
+    slots: &TransferSlots,
     state_dir: Option<PathBuf>,
     job: &UploadJob,
     mut reporter: Reporter,
@@ -120,7 +120,12 @@ fn run_upload(
 /// Runs a download: from the session's server, or from it and the job's
 /// mirrors at once. A pause keeps the partial file for the resume; a
 /// cancel does not.
-fn run_download(creds: &Credentials, slots: &Slots, job: &DownloadJob, mut reporter: Reporter) {
+fn run_download(
+    creds: &Credentials,
+    slots: &TransferSlots,
+    job: &DownloadJob,
+    mut reporter: Reporter,
+) {
     let Some(_slot) = slots.acquire(&job.stop) else {
         if job.stop.get() == Stop::Cancel {
             transfer::discard_partial_download(&job.dest);

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ferry_proto::Md5Digest;
-use ferry_proto::names::versioned_name;
+use ferry_proto::names::{FileName, versioned_name};
 use ferry_proto::protocol::{ConflictPolicy, FileEntry, VersionInfo};
 use ferry_proto::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -78,7 +78,7 @@ pub type Recorded = Result<(String, u32), DbError>;
 /// A new version to record.
 pub struct NewVersion<'a> {
     /// The name the client asked for.
-    pub name: &'a str,
+    pub name: &'a FileName,
     /// What to do if it is taken.
     pub policy: ConflictPolicy,
     /// Size in bytes.
@@ -121,8 +121,8 @@ impl Db {
     // -- users --------------------------------------------------------------
 
     /// Whether a file of this name exists.
-    pub fn file_exists(&self, name: &str) -> Result<bool, DbError> {
-        Ok(file_last_version(&self.lock(), name)?.is_some())
+    pub fn file_exists(&self, name: &FileName) -> Result<bool, DbError> {
+        Ok(file_last_version(&self.lock(), name.as_str())?.is_some())
     }
 
     /// Every file's current version with its version count, sorted by name.
@@ -145,26 +145,26 @@ impl Db {
     }
 
     /// One version (the current one for `None`).
-    pub fn version(&self, name: &str, version: Option<u32>) -> Result<StoredVersion, DbError> {
+    pub fn version(&self, name: &FileName, version: Option<u32>) -> Result<StoredVersion, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT name, version, size, md5, created, uploader, blob FROM versions
              WHERE name = ?1 AND (?2 IS NULL OR version = ?2)
              ORDER BY version DESC LIMIT 1",
         )?;
-        stmt.query_row(params![name, version], stored_version)
+        stmt.query_row(params![name.as_str(), version], stored_version)
             .optional()?
             .ok_or(DbError::NotFound)
     }
 
     /// Every version of a file, oldest first; empty if there is no such file.
-    pub fn history(&self, name: &str) -> Result<Vec<VersionInfo>, DbError> {
+    pub fn history(&self, name: &FileName) -> Result<Vec<VersionInfo>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT name, version, size, md5, created, uploader FROM versions
              WHERE name = ?1 ORDER BY version",
         )?;
-        let rows = stmt.query_map([name], version_info)?;
+        let rows = stmt.query_map([name.as_str()], version_info)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -187,14 +187,14 @@ impl Db {
 
     /// Deletes one version, or (for `None`) the file with all its versions.
     /// Returns the blob ids that are no longer referenced.
-    pub fn delete(&self, name: &str, version: Option<u32>) -> Result<Vec<String>, DbError> {
+    pub fn delete(&self, name: &FileName, version: Option<u32>) -> Result<Vec<String>, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let blobs: Vec<String> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT blob FROM versions WHERE name = ?1 AND (?2 IS NULL OR version = ?2)",
             )?;
-            stmt.query_map(params![name, version], |r| r.get(0))?
+            stmt.query_map(params![name.as_str(), version], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
         };
         if blobs.is_empty() {
@@ -202,7 +202,7 @@ impl Db {
         }
         tx.execute(
             "DELETE FROM versions WHERE name = ?1 AND (?2 IS NULL OR version = ?2)",
-            params![name, version],
+            params![name.as_str(), version],
         )?;
         for blob in &blobs {
             tx.execute("DELETE FROM chunk_sums WHERE blob = ?1", [blob])?;
@@ -292,7 +292,7 @@ fn forget_if_empty(tx: &Connection, name: &str) -> Result<(), DbError> {
 fn insert_version(tx: &Connection, new: &NewVersion<'_>) -> Result<(String, u32), DbError> {
     let taken = file_last_version(tx, new.name)?;
     let name = match (taken, new.policy) {
-        (None, _) | (Some(_), ConflictPolicy::Overwrite) => new.name.to_owned(),
+        (None, _) | (Some(_), ConflictPolicy::Overwrite) => new.name.to_string(),
         (Some(_), ConflictPolicy::Fail) => return Err(DbError::Exists),
         (Some(_), ConflictPolicy::Rename) => first_free_name(tx, new.name)?,
     };
@@ -359,10 +359,14 @@ fn stored_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn n(name: &str) -> FileName {
+        FileName::new(name.to_owned()).unwrap()
+    }
     use ferry_proto::hash::md5_bytes;
     use ferry_proto::protocol::Role;
 
-    fn new<'a>(name: &'a str, policy: ConflictPolicy, blob: &'a str) -> NewVersion<'a> {
+    fn new<'a>(name: &'a FileName, policy: ConflictPolicy, blob: &'a str) -> NewVersion<'a> {
         NewVersion {
             name,
             policy,
@@ -381,18 +385,18 @@ mod tests {
     fn a_refused_version_does_not_stop_the_rest_of_a_group() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        add(&db, new("taken", ConflictPolicy::Fail, "b0")).unwrap();
+        add(&db, new(&n("taken"), ConflictPolicy::Fail, "b0")).unwrap();
         let results = db
             .add_versions(&[
-                new("a", ConflictPolicy::Fail, "b1"),
-                new("taken", ConflictPolicy::Fail, "b2"),
-                new("a", ConflictPolicy::Overwrite, "b3"),
+                new(&n("a"), ConflictPolicy::Fail, "b1"),
+                new(&n("taken"), ConflictPolicy::Fail, "b2"),
+                new(&n("a"), ConflictPolicy::Overwrite, "b3"),
             ])
             .unwrap();
         assert_eq!(results[0].as_ref().unwrap(), &("a".to_owned(), 1));
         assert!(matches!(results[1], Err(DbError::Exists)));
         assert_eq!(results[2].as_ref().unwrap(), &("a".to_owned(), 2));
-        assert_eq!(db.history("a").unwrap().len(), 2);
+        assert_eq!(db.history(&n("a")).unwrap().len(), 2);
     }
 
     #[test]
@@ -401,23 +405,23 @@ mod tests {
         let db = Db::open(dir.path()).unwrap();
         use ConflictPolicy::*;
         assert_eq!(
-            add(&db, new("a.txt", Fail, "b1")).unwrap(),
+            add(&db, new(&n("a.txt"), Fail, "b1")).unwrap(),
             ("a.txt".into(), 1)
         );
         assert!(matches!(
-            add(&db, new("a.txt", Fail, "b2")),
+            add(&db, new(&n("a.txt"), Fail, "b2")),
             Err(DbError::Exists)
         ));
         assert_eq!(
-            add(&db, new("a.txt", Overwrite, "b2")).unwrap(),
+            add(&db, new(&n("a.txt"), Overwrite, "b2")).unwrap(),
             ("a.txt".into(), 2)
         );
         assert_eq!(
-            add(&db, new("a.txt", Rename, "b3")).unwrap(),
+            add(&db, new(&n("a.txt"), Rename, "b3")).unwrap(),
             ("a_v2.txt".into(), 1)
         );
         assert_eq!(
-            add(&db, new("a.txt", Rename, "b4")).unwrap(),
+            add(&db, new(&n("a.txt"), Rename, "b4")).unwrap(),
             ("a_v3.txt".into(), 1)
         );
 
@@ -432,18 +436,21 @@ mod tests {
         );
 
         // Deleting the newest version does not free its number.
-        assert_eq!(db.delete("a.txt", Some(2)).unwrap(), ["b2"]);
-        assert_eq!(db.version("a.txt", None).unwrap().info.version, 1);
+        assert_eq!(db.delete(&n("a.txt"), Some(2)).unwrap(), ["b2"]);
+        assert_eq!(db.version(&n("a.txt"), None).unwrap().info.version, 1);
         assert_eq!(
-            add(&db, new("a.txt", Overwrite, "b5")).unwrap(),
+            add(&db, new(&n("a.txt"), Overwrite, "b5")).unwrap(),
             ("a.txt".into(), 3)
         );
         // Deleting the whole file forgets it.
-        assert_eq!(db.delete("a.txt", None).unwrap().len(), 2);
-        assert!(!db.file_exists("a.txt").unwrap());
-        assert!(matches!(db.delete("a.txt", None), Err(DbError::NotFound)));
+        assert_eq!(db.delete(&n("a.txt"), None).unwrap().len(), 2);
+        assert!(!db.file_exists(&n("a.txt")).unwrap());
+        assert!(matches!(
+            db.delete(&n("a.txt"), None),
+            Err(DbError::NotFound)
+        ));
         assert_eq!(
-            add(&db, new("a.txt", Fail, "b6")).unwrap(),
+            add(&db, new(&n("a.txt"), Fail, "b6")).unwrap(),
             ("a.txt".into(), 1)
         );
     }

@@ -8,7 +8,7 @@ use std::sync::PoisonError;
 use std::time::Instant;
 
 use ferry_proto::Md5Digest;
-use ferry_proto::names::escaped;
+use ferry_proto::names::{FileName, escaped};
 use ferry_proto::protocol::{ConflictPolicy, Reply};
 use log::{error, info};
 
@@ -38,7 +38,7 @@ pub(super) struct Verified<'a> {
 /// What is known of a verified upload besides its bytes.
 pub(super) struct Landing<'a> {
     pub(super) id: String,
-    pub(super) name: String,
+    pub(super) name: FileName,
     pub(super) policy: ConflictPolicy,
     pub(super) size: u64,
     pub(super) md5: Md5Digest,
@@ -113,7 +113,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     );
                     let finished = Finished {
                         user: uploader.clone(),
-                        name: name.clone(),
+                        name: name.to_string(),
                         size: landing.size,
                         md5: landing.md5,
                         stored_as: stored.clone(),

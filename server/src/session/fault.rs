@@ -7,7 +7,7 @@
 
 use std::io;
 
-use ferry_proto::names::{escaped, validate_name};
+use ferry_proto::names::{FileName, UncheckedName, escaped};
 use ferry_proto::protocol::{ErrorCode, Reply};
 use log::error;
 
@@ -52,19 +52,22 @@ pub(super) fn refuse(code: ErrorCode, message: impl Into<String>) -> Fault {
     Fault::Refuse(code, message.into())
 }
 
-pub(super) fn check_name(name: &str) -> Result<(), Fault> {
-    validate_name(name).map_err(|e| {
+/// The one door from a request's name to a [`FileName`]: every handler of
+/// a file takes `&FileName`, so none can skip the check. Called after the
+/// request is authorized, as a bad name has always been refused then.
+pub(super) fn file_name(name: &UncheckedName) -> Result<FileName, Fault> {
+    name.check().map_err(|e| {
         refuse(
             ErrorCode::BadName,
             format!(
                 "the name {} is not allowed: {e}; choose another name",
-                escaped(name)
+                escaped(name.as_str())
             ),
         )
     })
 }
 
-pub(super) fn exists(name: &str) -> Fault {
+pub(super) fn exists(name: &FileName) -> Fault {
     refuse(
         ErrorCode::Exists,
         format!(
@@ -74,7 +77,7 @@ pub(super) fn exists(name: &str) -> Fault {
     )
 }
 
-pub(super) fn not_found(e: DbError, name: &str, version: Option<u32>) -> Fault {
+pub(super) fn not_found(e: DbError, name: &FileName, version: Option<u32>) -> Fault {
     match (e, version) {
         (DbError::NotFound, None) => refuse(
             ErrorCode::NotFound,

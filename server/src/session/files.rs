@@ -4,11 +4,11 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use ferry_proto::names::escaped;
+use ferry_proto::names::{FileName, escaped};
 use ferry_proto::protocol::{CHUNK_SIZE, ErrorCode, Reply};
 use log::{error, info};
 
-use super::fault::{Fault, check_name, not_found, refuse};
+use super::fault::{Fault, not_found, refuse};
 use super::{Flow, Handled, Session};
 use crate::db::DbError;
 use crate::transport::Transport;
@@ -27,24 +27,22 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     /// clearly when the name is not allowed or there is no such version.
     pub(super) fn find_version(
         &self,
-        name: &str,
+        name: &FileName,
         version: Option<u32>,
     ) -> Result<crate::db::StoredVersion, Fault> {
-        check_name(name)?;
         self.shared
             .db
             .version(name, version)
             .map_err(|e| not_found(e, name, version))
     }
 
-    pub(super) fn stat(&mut self, name: &str, version: Option<u32>) -> Handled {
+    pub(super) fn stat(&mut self, name: &FileName, version: Option<u32>) -> Handled {
         let stored = self.find_version(name, version)?;
         self.conn.queue(Reply::Stat(stored.info));
         Ok(Flow::Continue)
     }
 
-    pub(super) fn history(&mut self, name: &str) -> Handled {
-        check_name(name)?;
+    pub(super) fn history(&mut self, name: &FileName) -> Handled {
         let versions = self.shared.db.history(name)?;
         if versions.is_empty() {
             return Err(not_found(DbError::NotFound, name, None));
@@ -58,7 +56,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
 
     pub(super) fn download(
         &mut self,
-        name: &str,
+        name: &FileName,
         version: Option<u32>,
         offset: u64,
         length: Option<u64>,
@@ -127,7 +125,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         Ok(Flow::Continue)
     }
 
-    pub(super) fn chunks(&mut self, name: &str, version: Option<u32>) -> Handled {
+    pub(super) fn chunks(&mut self, name: &FileName, version: Option<u32>) -> Handled {
         let stored = self.find_version(name, version)?;
         let sums = match self.shared.db.chunk_sums(&stored.blob, CHUNK_SIZE)? {
             Some(sums) => sums,
@@ -166,8 +164,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         Ok(Flow::Continue)
     }
 
-    pub(super) fn delete(&mut self, name: &str, version: Option<u32>) -> Handled {
-        check_name(name)?;
+    pub(super) fn delete(&mut self, name: &FileName, version: Option<u32>) -> Handled {
         let blobs = self
             .shared
             .db
@@ -182,7 +179,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             blobs.len()
         );
         self.conn.queue(Reply::Deleted {
-            name: name.to_owned(),
+            name: name.to_string(),
             versions: blobs.len() as u32,
         });
         Ok(Flow::Continue)

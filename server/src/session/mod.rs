@@ -41,7 +41,7 @@ use crate::tls::{self, Hello};
 use crate::transport::{Socket, Transport};
 
 use self::batch::{Batch, Held};
-use self::fault::{Fault, refuse};
+use self::fault::{Fault, file_name, refuse};
 
 /// Read buffer per connection; transfer buffers are allocated only while a
 /// transfer runs, so idle connections stay small.
@@ -420,22 +420,26 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     fn dispatch(&mut self, request: Request) -> Handled {
         match request {
             Request::List => self.list(),
-            Request::Stat { name, version } => self.stat(&name, version),
-            Request::History { name } => self.history(&name),
+            Request::Stat { name, version } => self.stat(&file_name(&name)?, version),
+            Request::History { name } => self.history(&file_name(&name)?),
             Request::Download {
                 name,
                 version,
                 offset,
                 length,
-            } => self.download(&name, version, offset, length),
+            } => self.download(&file_name(&name)?, version, offset, length),
             Request::Upload {
                 name,
                 size,
                 policy,
                 resume,
-            } => self.upload(&name, size, policy, resume.as_deref()),
-            Request::Chunks { name, version } => self.chunks(&name, version),
-            Request::Delete { name, version } => self.delete(&name, version),
+            } => match file_name(&name) {
+                Ok(name) => self.upload(&name, size, policy, resume.as_deref()),
+                // Refused before any other check, its body swallowed.
+                Err(refusal) => self.refuse_upload(Err(refusal)),
+            },
+            Request::Chunks { name, version } => self.chunks(&file_name(&name)?, version),
+            Request::Delete { name, version } => self.delete(&file_name(&name)?, version),
             Request::Logs { lines } => self.logs(lines),
             Request::Users => self.users(),
             Request::UserAdd {

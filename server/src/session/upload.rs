@@ -10,12 +10,12 @@ use std::sync::PoisonError;
 use std::thread;
 use std::time::Instant;
 
-use ferry_proto::names::escaped;
+use ferry_proto::names::{FileName, escaped};
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode, Reply, UploadFrame};
 use log::{error, info, warn};
 
 use super::batch::{BATCH_MAX_BYTES, BATCH_MAX_FILE, BATCH_MAX_UPLOADS, Held, Landing, Verified};
-use super::fault::{Fault, check_name, exists, is_disk_full, refuse};
+use super::fault::{Fault, exists, is_disk_full, refuse};
 use super::{Flow, Handled, Session};
 use crate::Shared;
 use crate::finished::Finished;
@@ -113,7 +113,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
 
     pub(super) fn upload(
         &mut self,
-        name: &str,
+        name: &FileName,
         size: u64,
         policy: ConflictPolicy,
         resume: Option<&str>,
@@ -150,7 +150,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                 let upload = Verified {
                     landing: Landing {
                         id: partial.id().to_owned(),
-                        name: name.to_owned(),
+                        name: name.clone(),
                         policy,
                         size,
                         md5,
@@ -207,12 +207,11 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     /// user, name and size) or a new one, claimed for this connection.
     pub(super) fn prepare_upload(
         &mut self,
-        name: &str,
+        name: &FileName,
         size: u64,
         policy: ConflictPolicy,
         resume: Option<&str>,
     ) -> Result<Prepared<'a>, Fault> {
-        check_name(name)?;
         let max = self.shared.config.max_upload_size;
         if size > max {
             return Err(refuse(
@@ -229,7 +228,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     .shared
                     .store
                     .partial_meta(id)
-                    .is_some_and(|m| m.user == user && m.name == name && m.size == size);
+                    .is_some_and(|m| m.user == user && m.name == *name && m.size == size);
                 let socket = self.conn.get_ref().socket();
                 let claim = Claim::take(self.shared, id, socket, ours)?;
                 let finished = self

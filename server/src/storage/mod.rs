@@ -23,6 +23,7 @@ use std::time::Duration;
 use ferry_io::hashed_file::HashedFile;
 use ferry_proto::Md5Digest;
 use ferry_proto::hash::Hasher;
+use ferry_proto::names::FileName;
 use ferry_proto::time::Timestamp;
 use log::{info, warn};
 
@@ -55,7 +56,7 @@ impl Store {
     }
 
     /// Starts a new upload of `size` bytes of `name` by `user`.
-    pub fn create_partial(&self, name: &str, size: u64, user: &str) -> io::Result<Partial> {
+    pub fn create_partial(&self, name: &FileName, size: u64, user: &str) -> io::Result<Partial> {
         let id = new_id()?;
         let data_path = self.tmp.join(&id);
         let out = HashedFile::create(&data_path, size, CHECKPOINT_BYTES)?;
@@ -65,7 +66,7 @@ impl Store {
             data_path,
             out: Some(out),
             meta: PartialMeta {
-                name: name.to_owned(),
+                name: name.clone(),
                 size,
                 user: user.to_owned(),
                 received: 0,
@@ -83,7 +84,7 @@ impl Store {
     pub fn resume_partial(
         &self,
         id: &str,
-        name: &str,
+        name: &FileName,
         size: u64,
         user: &str,
     ) -> io::Result<Option<Partial>> {
@@ -95,7 +96,7 @@ impl Store {
             Some(meta) => meta,
             None => return Ok(None),
         };
-        if meta.name != name || meta.size != size || meta.user != user {
+        if meta.name != *name || meta.size != size || meta.user != user {
             return Ok(None);
         }
         let Some(hasher) = Hasher::restore(&meta.hash_state) else {
@@ -384,6 +385,10 @@ pub(super) fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn n(name: &str) -> FileName {
+        FileName::new(name.to_owned()).unwrap()
+    }
     use ferry_proto::hash::md5_bytes;
     use std::io::Write;
 
@@ -408,17 +413,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
 
-        let mut kept = store.create_partial("a", 4, "u").unwrap();
+        let mut kept = store.create_partial(&n("a"), 4, "u").unwrap();
         put(&mut kept, b"kept");
         assert_eq!(kept.finish().unwrap(), md5_bytes(b"kept"));
         let kept = commit(&store, kept).unwrap();
 
-        let mut dropped = store.create_partial("b", 4, "u").unwrap();
+        let mut dropped = store.create_partial(&n("b"), 4, "u").unwrap();
         put(&mut dropped, b"half");
         drop(dropped);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
 
-        let orphan = commit(&store, store.create_partial("c", 0, "u").unwrap()).unwrap();
+        let orphan = commit(&store, store.create_partial(&n("c"), 0, "u").unwrap()).unwrap();
         fs::write(dir.path().join("tmp/leftover"), b"x").unwrap();
         let missing = store
             .clean_orphans(&[kept.clone(), "00ff".to_owned()], DAY)
@@ -436,7 +441,7 @@ mod tests {
     fn a_kept_upload_resumes_where_its_record_says() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let mut p = store.create_partial("big.bin", 10, "ann").unwrap();
+        let mut p = store.create_partial(&n("big.bin"), 10, "ann").unwrap();
         put(&mut p, b"01234");
         let id = p.id().to_owned();
         p.keep();
@@ -449,30 +454,30 @@ mod tests {
 
         assert!(
             store
-                .resume_partial(&id, "other", 10, "ann")
+                .resume_partial(&id, &n("other"), 10, "ann")
                 .unwrap()
                 .is_none()
         );
         assert!(
             store
-                .resume_partial(&id, "big.bin", 11, "ann")
+                .resume_partial(&id, &n("big.bin"), 11, "ann")
                 .unwrap()
                 .is_none()
         );
         assert!(
             store
-                .resume_partial(&id, "big.bin", 10, "bob")
+                .resume_partial(&id, &n("big.bin"), 10, "bob")
                 .unwrap()
                 .is_none()
         );
         assert!(
             store
-                .resume_partial("../etc", "big.bin", 10, "ann")
+                .resume_partial("../etc", &n("big.bin"), 10, "ann")
                 .unwrap()
                 .is_none()
         );
         let mut p = store
-            .resume_partial(&id, "big.bin", 10, "ann")
+            .resume_partial(&id, &n("big.bin"), 10, "ann")
             .unwrap()
             .unwrap();
         assert_eq!(p.received(), 5);
@@ -490,7 +495,7 @@ mod tests {
     fn kept_uploads_expire() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let p = store.create_partial("x", 10, "u").unwrap();
+        let p = store.create_partial(&n("x"), 10, "u").unwrap();
         p.keep();
         assert_eq!(store.expire_partials(DAY, &|_| false).unwrap(), 0);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 2);
@@ -523,7 +528,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let secret = dir.path().join("secret");
         fs::write(&secret, b"outside").unwrap();
-        let p = store.create_partial("x", 10, "u").unwrap();
+        let p = store.create_partial(&n("x"), 10, "u").unwrap();
         let planted = dir.path().join("tmp").join(format!("{}.json.new", p.id()));
         std::os::unix::fs::symlink(&secret, &planted).unwrap();
         let id = p.id().to_owned();

@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::PIECE;
+use super::MIRROR_RANGE_BYTES;
 use crate::{Client, ClientError, DownloadOptions, Span};
 use ferry_io::platform;
 use ferry_proto::hash::{Hasher, Md5Digest};
@@ -100,7 +100,7 @@ impl Job {
     ) {
         while !self.stop.load(Ordering::SeqCst) {
             let Some(piece) = self.next_piece() else {
-                if self.done_count() as u64 == self.size.div_ceil(PIECE)
+                if self.done_count() as u64 == self.size.div_ceil(MIRROR_RANGE_BYTES)
                     || lock(&self.in_flight).is_empty()
                 {
                     return;
@@ -108,7 +108,7 @@ impl Job {
                 thread::sleep(Duration::from_millis(20));
                 continue;
             };
-            let start = piece * PIECE;
+            let start = piece * MIRROR_RANGE_BYTES;
             let len = piece_len(piece, self.size);
             let began = Instant::now();
             let mut bytes = Vec::with_capacity(len as usize);
@@ -192,7 +192,7 @@ impl InOrder {
         InOrder {
             hasher: Hasher::new(),
             next: 0,
-            pieces: size.div_ceil(PIECE),
+            pieces: size.div_ceil(MIRROR_RANGE_BYTES),
             size,
             buf: Vec::new(),
         }
@@ -203,7 +203,7 @@ impl InOrder {
         while self.next < self.pieces && lock(&job.done).contains_key(&self.next) {
             let len = piece_len(self.next, self.size) as usize;
             self.buf.resize(len, 0);
-            platform::read_exact_at(&job.file, &mut self.buf, self.next * PIECE)?;
+            platform::read_exact_at(&job.file, &mut self.buf, self.next * MIRROR_RANGE_BYTES)?;
             self.hasher.update(&self.buf);
             self.next += 1;
         }
@@ -218,7 +218,7 @@ impl InOrder {
 
 /// The length of piece number `piece` of a `size`-byte file.
 pub(super) fn piece_len(piece: u64, size: u64) -> u64 {
-    PIECE.min(size - piece * PIECE)
+    MIRROR_RANGE_BYTES.min(size - piece * MIRROR_RANGE_BYTES)
 }
 
 #[cfg(test)]
@@ -228,11 +228,13 @@ mod tests {
 
     #[test]
     fn pieces_cover_the_file() {
-        let size = 3 * PIECE + 17;
-        let total: u64 = (0..size.div_ceil(PIECE)).map(|p| piece_len(p, size)).sum();
+        let size = 3 * MIRROR_RANGE_BYTES + 17;
+        let total: u64 = (0..size.div_ceil(MIRROR_RANGE_BYTES))
+            .map(|p| piece_len(p, size))
+            .sum();
         assert_eq!(total, size);
         assert_eq!(piece_len(3, size), 17);
-        assert_eq!(piece_len(0, PIECE), PIECE);
+        assert_eq!(piece_len(0, MIRROR_RANGE_BYTES), MIRROR_RANGE_BYTES);
     }
 
     fn job(size: u64, queue: &[u64]) -> Job {
@@ -249,7 +251,7 @@ mod tests {
 
     #[test]
     fn the_queue_first_then_at_most_two_workers_per_piece() {
-        let job = job(3 * PIECE, &[0, 1, 2]);
+        let job = job(3 * MIRROR_RANGE_BYTES, &[0, 1, 2]);
         assert_eq!(
             [job.next_piece(), job.next_piece(), job.next_piece()],
             [Some(0), Some(1), Some(2)]
@@ -268,7 +270,7 @@ mod tests {
 
     #[test]
     fn pieces_are_hashed_in_file_order_whatever_order_they_land_in() {
-        let size = 2 * PIECE + 5;
+        let size = 2 * MIRROR_RANGE_BYTES + 5;
         let data: Vec<u8> = (0..size).map(|i| (i % 249) as u8).collect();
         let job = job(size, &[]);
         platform::write_all_at(&job.file, &data, 0).unwrap();

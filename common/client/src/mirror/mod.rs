@@ -46,8 +46,10 @@ use fetch::{Event, InOrder, Job, piece_len};
 use repair::Repair;
 use vote::{Vote, vote};
 
-/// The unit of work handed to a mirror.
-pub const PIECE: u64 = 4 * CHUNK_SIZE;
+/// The mirror range: how many bytes of the file one mirror is asked for at
+/// a time (the last range may be shorter). A damaged chunk is blamed on the
+/// mirror that served its range.
+pub const MIRROR_RANGE_BYTES: u64 = 4 * CHUNK_SIZE;
 
 /// Choices for [`download`].
 #[derive(Clone, Debug)]
@@ -166,19 +168,22 @@ pub fn download(
     // 2. Resume what a sidecar says is done, if it is the same file.
     let part = part_path(dest);
     let side = sidecar_path(dest);
-    let pieces = agreed.size.div_ceil(PIECE);
+    let pieces = agreed.size.div_ceil(MIRROR_RANGE_BYTES);
     let mut state = (!options.restart)
         .then(|| fs::read(&side).ok())
         .flatten()
         .and_then(|bytes| serde_json::from_slice::<MirrorState>(&bytes).ok())
         .filter(|s| {
-            s.name == name && s.size == agreed.size && s.md5 == agreed.md5 && s.piece == PIECE
+            s.name == name
+                && s.size == agreed.size
+                && s.md5 == agreed.md5
+                && s.piece == MIRROR_RANGE_BYTES
         })
         .unwrap_or(MirrorState {
             name: name.to_owned(),
             size: agreed.size,
             md5: agreed.md5,
-            piece: PIECE,
+            piece: MIRROR_RANGE_BYTES,
             done: Vec::new(),
         });
     let file = OpenOptions::new()

@@ -11,7 +11,7 @@ use std::path::Path;
 use log::{info, warn};
 
 use super::vote::majority_chunks;
-use super::{MirrorStatus, PIECE};
+use super::{MIRROR_RANGE_BYTES, MirrorStatus};
 use crate::transfer::Connector;
 use crate::{ClientError, DownloadOptions, Span};
 use ferry_io::platform;
@@ -61,7 +61,7 @@ impl Repair<'_> {
                 .map_err(|e| local("read", e))?;
             if md5_bytes(&buf[..len]) != *expected {
                 repaired.push(index as u64);
-                if let Some(&m) = self.served_by.get(&(start / PIECE))
+                if let Some(&m) = self.served_by.get(&(start / MIRROR_RANGE_BYTES))
                     && m != usize::MAX
                 {
                     liars.insert(m);

@@ -354,8 +354,11 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         (word(), secret()).prop_map(|(user, password)| Request::Login { user, password }),
         Just(Request::List),
-        (word(), any::<Option<u32>>()).prop_map(|(name, version)| Request::Stat { name, version }),
-        word().prop_map(|name| Request::History { name }),
+        (word(), any::<Option<u32>>()).prop_map(|(name, version)| Request::Stat {
+            name: name.into(),
+            version
+        }),
+        word().prop_map(|name| Request::History { name: name.into() }),
         (
             word(),
             any::<Option<u32>>(),
@@ -363,23 +366,27 @@ fn request() -> impl Strategy<Value = Request> {
             any::<Option<u64>>()
         )
             .prop_map(|(name, version, offset, length)| Request::Download {
-                name,
+                name: name.into(),
                 version,
                 offset,
                 length
             }),
         (word(), any::<u64>(), policy(), proptest::option::of(word())).prop_map(
             |(name, size, policy, resume)| Request::Upload {
-                name,
+                name: name.into(),
                 size,
                 policy,
                 resume
             }
         ),
-        (word(), any::<Option<u32>>())
-            .prop_map(|(name, version)| Request::Chunks { name, version }),
-        (word(), any::<Option<u32>>())
-            .prop_map(|(name, version)| Request::Delete { name, version }),
+        (word(), any::<Option<u32>>()).prop_map(|(name, version)| Request::Chunks {
+            name: name.into(),
+            version
+        }),
+        (word(), any::<Option<u32>>()).prop_map(|(name, version)| Request::Delete {
+            name: name.into(),
+            version
+        }),
         any::<u32>().prop_map(|lines| Request::Logs { lines }),
         Just(Request::Users),
         (word(), role(), secret()).prop_map(|(user, role, password)| Request::UserAdd {
