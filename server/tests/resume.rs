@@ -6,62 +6,20 @@ mod support;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ferry_client::ClientError;
 use ferry_client::partial::{part_path, sidecar_path};
 use ferry_client::transfer::{
-    self, Connector, ResumableDownloadOptions, ResumableUploadOptions, Retry, partial_download,
+    self, Connector, ResumableDownloadOptions, ResumableUploadOptions, partial_download,
 };
-use ferry_client::{Client, ClientError};
-use ferry_client::{DownloadOptions, Progress, Span, Stage, UploadOptions, no_progress};
+use ferry_client::{Progress, Stage, UploadOptions, no_progress};
 use ferry_client::{Resume, UploadEvent, UploadSource};
 use ferry_proto::hash::md5_bytes;
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode};
 use support::proxy::{Fault, Proxy};
+use support::transfers::*;
 use support::{ADMIN_PASSWORD, TestServer, payload};
-
-const MIB: u64 = 1 << 20;
-/// Bytes a transfer spends on greetings, logins and headers: generous.
-const OVERHEAD: u64 = 64 * 1024;
-
-fn quick(retries: u32) -> Retry {
-    Retry {
-        retries,
-        first_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(100),
-    }
-}
-
-fn via(proxy: &Proxy) -> Connector {
-    Connector::new(&proxy.addr, "admin", ADMIN_PASSWORD)
-}
-
-fn put(srv: &TestServer, name: &str, data: &[u8], policy: ConflictPolicy) {
-    srv.admin()
-        .upload(
-            std::io::Cursor::new(data),
-            name,
-            UploadOptions {
-                policy,
-                ..UploadOptions::default()
-            },
-        )
-        .unwrap();
-}
-
-fn download(
-    connector: &Connector,
-    name: &str,
-    dest: &Path,
-    retries: u32,
-) -> Result<transfer::DownloadReport, ClientError> {
-    let options = ResumableDownloadOptions {
-        retry: quick(retries),
-        ..ResumableDownloadOptions::default()
-    };
-    transfer::download(connector, name, dest, &options, &mut no_progress)
-}
 
 #[test]
 fn a_cut_download_resumes_and_moves_only_the_rest() {
@@ -394,120 +352,6 @@ fn a_paused_download_is_resumed_by_the_next_call() {
     assert_eq!(fs::read(&dest).unwrap(), data);
 }
 
-#[test]
-fn a_killed_server_restarts_clean_and_the_upload_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (first, addr, _) = support::start_binary(dir.path(), Some(ADMIN_PASSWORD));
-    let data = payload(20 * MIB as usize, 12);
-    let source = dir.path().join("source.bin");
-    fs::write(&source, &data).unwrap();
-    let proxy = Proxy::start(&addr);
-    proxy.plan(&[Fault::StallUp(14 * MIB)]);
-    let connector = via(&proxy).with_timeout(Duration::from_secs(2));
-    let options = ResumableUploadOptions {
-        policy: ConflictPolicy::Fail,
-        retry: Retry {
-            retries: 60,
-            first_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(200),
-        },
-        state_dir: Some(dir.path().join("state")),
-    };
-    let uploader = {
-        let (connector, source) = (connector.clone(), source.clone());
-        std::thread::Builder::new()
-            .name("uploader".into())
-            .spawn(move || {
-                transfer::upload(&connector, &source, "crash.bin", &options, &mut no_progress)
-            })
-            .unwrap()
-    };
-    // Kill the server once it has recorded the first 8 MiB of the upload.
-    let tmp = dir.path().join("data/tmp");
-    wait_until(|| {
-        fs::read_dir(&tmp).into_iter().flatten().flatten().any(|e| {
-            e.path().extension().is_some_and(|x| x == "json")
-                && fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"received\":8388608"))
-        })
-    });
-    first.kill();
-
-    let (_second, addr, _) = support::start_binary(dir.path(), None);
-    let (mut admin, _) = Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
-    assert!(
-        admin.list().unwrap().is_empty(),
-        "no half upload is listed after the crash"
-    );
-    proxy.retarget(&addr);
-    proxy.cut_all();
-
-    let report = uploader.join().unwrap().expect("the upload finishes");
-    assert_eq!(
-        report.resumed_from,
-        8 * MIB,
-        "resumed from the server's last saved record"
-    );
-    let mut back = Vec::new();
-    admin
-        .download("crash.bin", &mut back, DownloadOptions::default())
-        .unwrap();
-    assert!(back == data);
-    assert_eq!(admin.list().unwrap().len(), 1);
-}
-
-/// The client process is killed outright mid-download; the next run resumes
-/// from what its sidecar recorded.
-#[test]
-fn a_killed_client_resumes_from_its_sidecar() {
-    let srv = TestServer::start();
-    let data = payload(16 * MIB as usize, 13);
-    put(&srv, "k.bin", &data, ConflictPolicy::Fail);
-    let proxy = Proxy::start(&srv.addr);
-    proxy.plan(&[Fault::StallDown(11 * MIB)]);
-    let dest = srv.dir.path().join("k.bin");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_download",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("FERRY_TEST_ADDR", &proxy.addr)
-        .env("FERRY_TEST_DEST", &dest)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(|| partial_download(&dest).is_some_and(|s| s.received >= 8 * MIB));
-    child.kill().unwrap(); // SIGKILL: no chance to save anything more
-    child.wait().unwrap();
-
-    let saved = partial_download(&dest).unwrap();
-    let report = download(&via(&proxy), "k.bin", &dest, 0).unwrap();
-    assert_eq!(report.resumed_from, saved.received);
-    assert_eq!(fs::read(&dest).unwrap(), data);
-    let second = *proxy.down_bytes().last().unwrap();
-    assert!(
-        second <= data.len() as u64 - saved.received + OVERHEAD,
-        "moved {second}"
-    );
-}
-
-/// Run only as the child process of `a_killed_client_resumes_from_its_sidecar`.
-#[test]
-#[ignore = "helper process for a_killed_client_resumes_from_its_sidecar"]
-fn child_download() {
-    let (Ok(addr), Ok(dest)) = (
-        std::env::var("FERRY_TEST_ADDR"),
-        std::env::var("FERRY_TEST_DEST"),
-    ) else {
-        return;
-    };
-    let connector = Connector::new(addr, "admin", ADMIN_PASSWORD);
-    let _ = download(&connector, "k.bin", Path::new(&dest), 0);
-}
-
 /// Large transfers go to and come from the disk directly, in aligned
 /// blocks; cuts at arbitrary bytes must still resume exactly, on both sides.
 #[test]
@@ -631,46 +475,3 @@ impl Seek for Generated {
 }
 
 impl UploadSource for Generated {}
-
-/// `length` bytes of version 1 of `name` from `offset`.
-fn range(client: &mut Client, name: &str, offset: u64, length: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    let options = DownloadOptions {
-        version: Some(1),
-        span: Span::Range { offset, length },
-        ..DownloadOptions::default()
-    };
-    client.download(name, &mut out, options).unwrap();
-    out
-}
-
-fn get(srv: &TestServer, name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    srv.admin()
-        .download(name, &mut out, DownloadOptions::default())
-        .unwrap();
-    out
-}
-
-fn wait_until(mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Retries an operation that may briefly meet the server still finishing
-/// the previous, cut connection (BUSY).
-fn wait_for_ok<T>(mut op: impl FnMut() -> Result<T, ClientError>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match op() {
-            Ok(v) => return v,
-            Err(e) if Instant::now() < deadline && transfer::is_retryable(&e) => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-}

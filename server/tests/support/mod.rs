@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 pub mod proxy;
+pub mod transfers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
