@@ -31,7 +31,7 @@ const KEY_FILE: &str = "key.pem";
 
 /// The first byte of a TLS record that carries a handshake message; a TLS
 /// client's first byte is always this.
-const HANDSHAKE_RECORD: u8 = 0x16;
+pub(crate) const HANDSHAKE_RECORD: u8 = 0x16;
 
 /// Where the server's identity comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

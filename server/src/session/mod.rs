@@ -51,9 +51,6 @@ const READ_BUFFER: usize = 8 * 1024;
 /// client sends its hello at once, a plaintext one waits for our greeting.
 const TLS_SNIFF: Duration = Duration::from_secs(2);
 
-/// The first byte of a TLS client's hello.
-const TLS_HANDSHAKE_BYTE: u8 = 0x16;
-
 /// Serves one connection accepted by the listener counting into `stats`,
 /// until it ends: over TLS when the server has an identity, else in clear.
 pub(crate) fn serve(
@@ -235,7 +232,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         // A TLS client sends its hello before reading anything: it can only
         // be told in its own log, by the handshake that fails on our greeting.
         if self.shared.tls.is_none()
-            && matches!(self.conn.peek_byte(), Ok(Some(TLS_HANDSHAKE_BYTE)))
+            && matches!(self.conn.peek_byte(), Ok(Some(tls::HANDSHAKE_RECORD)))
         {
             return "a TLS client reached this plaintext listener".into();
         }
