@@ -51,6 +51,7 @@ pub fn serve_internal(args: &ServeArgs) -> anyhow::Result<()> {
     logfile::init(&args.logs, false, logfile::Rotation::default())
         .with_context(|| format!("while opening the log folder {}", args.logs.display()))?;
     let mut config = Config::new(&args.data, &args.logs);
+    config.tls = ferry_server::tls::TlsSource::Plaintext;
     config.listen = vec![args.listen.clone()];
     config.max_connections = args.max_connections;
     // Every client of a benchmark comes from 127.0.0.1, standing in for
@@ -169,8 +170,13 @@ impl ServerProcess {
 
     /// How to connect and log in, as the transfer functions want it.
     pub fn connector(&self) -> Connector {
-        Connector::new(self.addr.clone(), USER, self.password.clone())
-            .with_timeout(Duration::from_secs(60))
+        Connector::new(
+            self.addr.clone(),
+            ferry_client::Security::Plaintext,
+            USER,
+            self.password.clone(),
+        )
+        .with_timeout(Duration::from_secs(60))
     }
 
     /// A new connection, logged in.

@@ -32,11 +32,14 @@ pub enum Exit {
     Integrity,
     /// A local file could not be used.
     LocalFile,
+    /// The server could not be verified: unknown, changed or invalid
+    /// certificate, or TLS on one side only.
+    Untrusted,
 }
 
 impl Exit {
     /// Every exit status, in numeric order.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Success,
         Exit::General,
         Exit::Usage,
@@ -47,6 +50,7 @@ impl Exit {
         Exit::Exists,
         Exit::Integrity,
         Exit::LocalFile,
+        Exit::Untrusted,
     ];
 
     /// The process exit status.
@@ -62,6 +66,7 @@ impl Exit {
             Exit::Exists => 7,
             Exit::Integrity => 8,
             Exit::LocalFile => 9,
+            Exit::Untrusted => 10,
         }
     }
 
@@ -80,6 +85,10 @@ impl Exit {
                 "integrity failure: MD5 mismatch, corrupt transfer, or mirrors that disagree"
             }
             Exit::LocalFile => "local file problem: missing, a folder, unreadable, or exists",
+            Exit::Untrusted => {
+                "the server could not be verified: unknown or changed fingerprint, invalid \
+                 certificate, or TLS on one side only"
+            }
         }
     }
 }
@@ -110,9 +119,8 @@ pub fn for_server_code(code: ErrorCode) -> Exit {
         // The server would not (or could no longer) hold a conversation:
         // for a script this is the same as not reaching it, and retrying
         // later is the right reaction.
-        ErrorCode::Busy | ErrorCode::ShuttingDown | ErrorCode::Timeout | ErrorCode::TlsRequired => {
-            Exit::Connection
-        }
+        ErrorCode::Busy | ErrorCode::ShuttingDown | ErrorCode::Timeout => Exit::Connection,
+        ErrorCode::TlsRequired => Exit::Untrusted,
         ErrorCode::BadRequest
         | ErrorCode::UnknownVerb
         | ErrorCode::LineTooLong
@@ -131,6 +139,14 @@ pub fn for_client_error(error: &ClientError) -> Exit {
         ClientError::Corrupt { .. } | ClientError::NoMajority(_) => Exit::Integrity,
         ClientError::Local { .. } | ClientError::SourceChanged(_) => Exit::LocalFile,
         ClientError::BadName { .. } => Exit::Usage,
+        ClientError::UnknownServer { .. }
+        | ClientError::ServerChanged { .. }
+        | ClientError::BadCertificate { .. }
+        | ClientError::NotTls { .. }
+        | ClientError::NeedsTls { .. } => Exit::Untrusted,
+        ClientError::BadFingerprint(_) => Exit::Usage,
+        ClientError::Authorities { .. } | ClientError::KnownHosts(_) => Exit::LocalFile,
+        ClientError::Tls { .. } => Exit::Connection,
         ClientError::Protocol(_) | ClientError::Cancelled => Exit::General,
     }
 }

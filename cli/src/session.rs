@@ -71,6 +71,7 @@ impl Connection {
     pub fn connector(&self) -> Connector {
         Connector::new(
             self.server.clone(),
+            ferry_client::Security::Plaintext,
             self.credentials.user.clone(),
             self.credentials.password.clone(),
         )
@@ -91,7 +92,7 @@ impl Connection {
 }
 
 fn login(server: &str, credentials: &Credentials) -> Result<Client> {
-    let mut client = Client::connect(server)?;
+    let mut client = Client::connect(server, &ferry_client::Security::Plaintext)?;
     client
         .login(&credentials.user, &credentials.password)
         .with_context(|| format!("could not log in to {server} as {:?}", credentials.user))?;

@@ -58,8 +58,24 @@ fn a_plain_user_changes_their_own_password() {
             .is_some_and(|s| s.text.contains("changed the password of bob"))
     });
     assert!(!h.state().status().is_some_and(|s| s.error));
-    assert!(Client::connect_and_login(&server.addr, "bob", "bob-secret-2").is_ok());
-    assert!(Client::connect_and_login(&server.addr, "bob", USER_PASSWORD).is_err());
+    assert!(
+        Client::connect_and_login(
+            &server.addr,
+            &ferry_client::Security::Plaintext,
+            "bob",
+            "bob-secret-2"
+        )
+        .is_ok()
+    );
+    assert!(
+        Client::connect_and_login(
+            &server.addr,
+            &ferry_client::Security::Plaintext,
+            "bob",
+            USER_PASSWORD
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -79,7 +95,13 @@ fn the_admin_manages_users_and_reads_the_server_log() {
     });
     wait_for_text(&mut h, "Make carol admin");
     assert!(
-        ferry_client::Client::connect_and_login(&server.addr, "carol", "carol-secret-1").is_ok()
+        ferry_client::Client::connect_and_login(
+            &server.addr,
+            &ferry_client::Security::Plaintext,
+            "carol",
+            "carol-secret-1"
+        )
+        .is_ok()
     );
 
     // Make her admin.
@@ -104,7 +126,13 @@ fn the_admin_manages_users_and_reads_the_server_log() {
             .is_some_and(|s| s.text.contains("removed carol"))
     });
     assert!(
-        ferry_client::Client::connect_and_login(&server.addr, "carol", "carol-secret-1").is_err()
+        ferry_client::Client::connect_and_login(
+            &server.addr,
+            &ferry_client::Security::Plaintext,
+            "carol",
+            "carol-secret-1"
+        )
+        .is_err()
     );
 
     // The admin changes their own password; new connections (a transfer)
@@ -131,7 +159,13 @@ fn the_admin_manages_users_and_reads_the_server_log() {
             .is_some_and(|t| t.state == TransferState::Done)
     });
     assert!(
-        ferry_client::Client::connect_and_login(&server.addr, "admin", "admin-secret-2").is_ok()
+        ferry_client::Client::connect_and_login(
+            &server.addr,
+            &ferry_client::Security::Plaintext,
+            "admin",
+            "admin-secret-2"
+        )
+        .is_ok()
     );
 
     // The server log (the library server in tests logs nowhere, so the

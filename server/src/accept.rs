@@ -189,7 +189,7 @@ fn refuse_busy(stream: &mut TcpStream, what: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, Server};
+    use crate::Server;
 
     /// Hundreds of clients connecting at once all get through the handshake
     /// before a single one is accepted (the standard library's backlog of
@@ -217,9 +217,7 @@ mod tests {
     #[test]
     fn a_panicking_connection_ends_alone_and_gives_its_slot_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(dir.path().join("data"), dir.path().join("logs"));
-        config.bcrypt_cost = 4;
-        config.admin_password = Some("admin-secret-1".into());
+        let config = crate::testing::config(dir.path().join("data"), dir.path().join("logs"));
         let server = Server::start(config).unwrap();
         let shared = Arc::clone(&server.shared);
         shared.connections.fetch_add(1, Ordering::SeqCst);
@@ -235,8 +233,13 @@ mod tests {
         assert_eq!(server.connection_count(), 0, "the slot is given back");
         // Everyone else is served as before.
         let addr = peer.to_string();
-        let (mut client, _) =
-            ferry_client::Client::connect_and_login(&addr, "admin", "admin-secret-1").unwrap();
+        let (mut client, _) = ferry_client::Client::connect_and_login(
+            &addr,
+            &ferry_client::Security::Plaintext,
+            "admin",
+            "admin-secret-1",
+        )
+        .unwrap();
         assert!(client.list().unwrap().is_empty());
     }
 }

@@ -55,8 +55,9 @@ pub struct Config {
     /// Most bytes per second each connection may receive, and separately
     /// send; `None` or 0: unlimited.
     pub rate_limit: Option<u64>,
-    /// Where the TLS identity comes from; [`TlsSource::Plaintext`] (the
-    /// default until the clients speak TLS) turns it off.
+    /// Where the TLS identity comes from: by default a self-signed
+    /// certificate made on first start; [`TlsSource::Plaintext`] turns TLS
+    /// off.
     pub tls: TlsSource,
 }
 
@@ -82,7 +83,7 @@ impl Config {
             status_interval: None,
             status_color: false,
             rate_limit: None,
-            tls: TlsSource::Plaintext,
+            tls: TlsSource::Generated,
         }
     }
 }

@@ -82,13 +82,14 @@ struct Args {
     /// bcrypt cost for new password hashes (4–31; each step doubles the work).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31), value_name = "N")]
     bcrypt_cost: u32,
-    /// Speak TLS on every listener, with a self-signed certificate made on
-    /// first start in DIR/tls/ (clients check its fingerprint). Off by
-    /// default while Ferry's own clients do not speak TLS yet.
-    #[arg(long, global = true)]
-    tls: bool,
+    /// Turn TLS off: passwords and files then cross the network in clear.
+    /// Only for a loopback test or behind a proxy that terminates TLS.
+    /// (By default every listener speaks TLS, with a self-signed
+    /// certificate made on first start in DIR/tls/, or --tls-cert.)
+    #[arg(long, conflicts_with = "tls_cert", global = true)]
+    plaintext: bool,
     /// Speak TLS with this certificate chain (PEM, leaf first), e.g. from
-    /// an internal CA.
+    /// an internal CA, instead of the self-signed one.
     #[arg(long, value_name = "PEM", requires = "tls_key", global = true)]
     tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM).
@@ -106,8 +107,8 @@ impl Args {
                 cert: cert.clone(),
                 key: key.clone(),
             },
-            _ if self.tls => TlsSource::Generated,
-            _ => TlsSource::Plaintext,
+            _ if self.plaintext => TlsSource::Plaintext,
+            _ => TlsSource::Generated,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::tls::TlsSource;
 use crate::{Config, Server};
 
 /// The password of the `admin` account a test server creates.
@@ -16,9 +17,12 @@ pub const ADMIN_PASSWORD: &str = "admin-secret-1";
 
 /// [`Config::new`] made fast for tests: the cheapest bcrypt cost (tests log
 /// in a lot), a 10 ms pause after a failed login, and an `admin` account
-/// with [`ADMIN_PASSWORD`]. It listens on `127.0.0.1:0`.
+/// with [`ADMIN_PASSWORD`]. It listens on `127.0.0.1:0`, in plaintext so
+/// tests can speak the protocol over raw sockets; set `config.tls` to
+/// [`TlsSource::Generated`] (or use [`TestServer::start_tls`]) for TLS.
 pub fn config(data_dir: impl Into<PathBuf>, logs_dir: impl Into<PathBuf>) -> Config {
     let mut config = Config::new(data_dir, logs_dir);
+    config.tls = TlsSource::Plaintext;
     config.bcrypt_cost = 4;
     config.admin_password = Some(ADMIN_PASSWORD.to_owned());
     config.login_failure_delay = Duration::from_millis(10);
@@ -50,6 +54,20 @@ impl TestServer {
         let server = Server::start(config).expect("the test server starts");
         let addr = server.local_addrs()[0].to_string();
         TestServer { server, addr, dir }
+    }
+
+    /// Starts a server with [`config`]'s settings over TLS, with the
+    /// self-signed certificate it makes (see [`TestServer::fingerprint`]).
+    pub fn start_tls() -> TestServer {
+        Self::start_with(|c| c.tls = TlsSource::Generated)
+    }
+
+    /// The fingerprint of the server's TLS certificate (TLS servers only).
+    pub fn fingerprint(&self) -> String {
+        self.server
+            .fingerprint()
+            .expect("a TLS test server")
+            .to_owned()
     }
 
     /// The data folder (database and blobs).

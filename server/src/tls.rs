@@ -62,13 +62,7 @@ impl Identity {
     }
 }
 
-/// `SHA256:` and the lowercase hex SHA-256 of a certificate's DER bytes,
-/// the form clients pin and people compare.
-pub fn fingerprint(cert_der: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, cert_der);
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("SHA256:{hex}")
-}
+pub use ferry_proto::fingerprint::cert_fingerprint as fingerprint;
 
 /// Loads (or, for [`TlsSource::Generated`], first makes) the identity;
 /// `None` for plaintext. Every failure is one sentence naming the file.
@@ -120,13 +114,13 @@ pub fn identity(data_dir: &Path, source: &TlsSource) -> anyhow::Result<Option<Id
 pub fn fingerprint_of(data_dir: &Path, source: &TlsSource) -> anyhow::Result<String> {
     let cert = match source {
         TlsSource::Files { cert, .. } => cert.clone(),
-        // Without --tls the generated certificate, if one was made, is the
-        // one a later start with --tls would use.
+        // With --plaintext the generated certificate, if one was made, is
+        // the one a later start without it would use.
         TlsSource::Generated | TlsSource::Plaintext => {
             let cert = data_dir.join(GENERATED_DIR).join(CERT_FILE);
             if !cert.exists() {
                 bail!(
-                    "{} has no TLS certificate yet; start the server once with --tls to make one",
+                    "{} has no TLS certificate yet; start the server once without --plaintext to make one",
                     data_dir.display()
                 );
             }
@@ -279,14 +273,6 @@ impl Socket for TlsStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_fingerprint_is_sha256_in_hex() {
-        assert_eq!(
-            fingerprint(b"abc"),
-            "SHA256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 
     #[test]
     fn a_generated_identity_is_made_once_and_kept_private() {

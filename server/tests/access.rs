@@ -93,8 +93,22 @@ fn user_management_rules() {
         Some(ErrorCode::Exists)
     );
     admin.set_password("ann", "another password").unwrap();
-    assert!(Client::connect_and_login(&srv.addr, "ann", "long enough").is_err());
-    let (_, role) = Client::connect_and_login(&srv.addr, "ann", "another password").unwrap();
+    assert!(
+        Client::connect_and_login(
+            &srv.addr,
+            &ferry_client::Security::Plaintext,
+            "ann",
+            "long enough"
+        )
+        .is_err()
+    );
+    let (_, role) = Client::connect_and_login(
+        &srv.addr,
+        &ferry_client::Security::Plaintext,
+        "ann",
+        "another password",
+    )
+    .unwrap();
     assert_eq!(role, Role::User);
 }
 
@@ -102,7 +116,7 @@ fn user_management_rules() {
 fn wrong_passwords_are_refused_then_throttled() {
     let srv = TestServer::start();
     let _bob = srv.user("bob", Role::User);
-    let mut client = Client::connect(&srv.addr).unwrap();
+    let mut client = Client::connect(&srv.addr, &ferry_client::Security::Plaintext).unwrap();
     let err = client.login("bob", "wrong-password").unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::AuthFailed));
     assert!(
@@ -123,17 +137,23 @@ fn wrong_passwords_are_refused_then_throttled() {
     assert_eq!(throttled.code(), Some(ErrorCode::Throttled));
     assert!(throttled.to_string().contains("wait"), "{throttled}");
     // Another account from this address is not locked by bob's five...
-    let (_, role) = Client::connect_and_login(&srv.addr, "admin", ADMIN_PASSWORD).unwrap();
+    let (_, role) = Client::connect_and_login(
+        &srv.addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .unwrap();
     assert_eq!(role, Role::Admin);
     // ...but twenty failures from one address lock it, whatever the user name.
     for i in 0..14 {
-        let mut guesser = Client::connect(&srv.addr).unwrap();
+        let mut guesser = Client::connect(&srv.addr, &ferry_client::Security::Plaintext).unwrap();
         let e = guesser
             .login(&format!("guess{i}"), "wrong-password")
             .unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::AuthFailed), "{e}");
     }
-    let other = Client::connect(&srv.addr)
+    let other = Client::connect(&srv.addr, &ferry_client::Security::Plaintext)
         .unwrap()
         .login("admin", ADMIN_PASSWORD)
         .unwrap_err();
@@ -299,7 +319,12 @@ fn malformed_lines_get_one_error_each() {
 fn a_kept_connection_serves_the_next_connect_only() {
     let srv = TestServer::start();
     // The password is wrong: only the kept connection gets in.
-    let connector = ferry_client::transfer::Connector::new(&srv.addr, "admin", "not the password");
+    let connector = ferry_client::transfer::Connector::new(
+        &srv.addr,
+        ferry_client::Security::Plaintext,
+        "admin",
+        "not the password",
+    );
     connector.keep_for_next(srv.admin());
     let mirror = connector.for_server(&srv.addr);
     assert!(

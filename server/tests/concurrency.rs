@@ -23,8 +23,13 @@ fn sixteen_clients_upload_and_download_at_once() {
             thread::Builder::new()
                 .name(format!("client-{i}"))
                 .spawn(move || {
-                    let (mut c, _) =
-                        Client::connect_and_login(&addr, "worker", USER_PASSWORD).unwrap();
+                    let (mut c, _) = Client::connect_and_login(
+                        &addr,
+                        &ferry_client::Security::Plaintext,
+                        "worker",
+                        USER_PASSWORD,
+                    )
+                    .unwrap();
                     let data = payload(((i as usize) << 16) + 1000, i);
                     let name = format!("file {i}.bin");
                     c.upload(Cursor::new(&data), &name, UploadOptions::default())
@@ -70,8 +75,13 @@ fn simultaneous_uploads_of_one_name_both_land() {
             thread::Builder::new()
                 .name(format!("racer-{i}"))
                 .spawn(move || {
-                    let (mut c, _) =
-                        Client::connect_and_login(&addr, "admin", support::ADMIN_PASSWORD).unwrap();
+                    let (mut c, _) = Client::connect_and_login(
+                        &addr,
+                        &ferry_client::Security::Plaintext,
+                        "admin",
+                        support::ADMIN_PASSWORD,
+                    )
+                    .unwrap();
                     let data = payload(1 << 20, 100 + i);
                     barrier.wait();
                     c.upload(

@@ -32,9 +32,14 @@ enum Known {
 }
 
 fn login(addr: &str) -> Option<Client> {
-    Client::connect_and_login(addr, "admin", ADMIN_PASSWORD)
-        .ok()
-        .map(|(c, _)| c)
+    Client::connect_and_login(
+        addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .ok()
+    .map(|(c, _)| c)
 }
 
 #[test]

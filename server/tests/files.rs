@@ -93,7 +93,12 @@ fn file_download_lands_only_after_the_check() {
     let dest = srv.dir.path().join("out.bin");
     let mut stages = Vec::new();
     let mut shown = Vec::new();
-    let connector = Connector::new(&srv.addr, "admin", support::ADMIN_PASSWORD);
+    let connector = Connector::new(
+        &srv.addr,
+        ferry_client::Security::Plaintext,
+        "admin",
+        support::ADMIN_PASSWORD,
+    );
     transfer::download(
         &connector,
         "a.bin",

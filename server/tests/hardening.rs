@@ -137,6 +137,7 @@ fn sigterm_lets_a_running_transfer_finish_then_exits() {
             "4",
             "--rate-limit",
             "2M",
+            "--plaintext",
         ])
         .arg("--data")
         .arg(dir.path().join("data"))
@@ -161,7 +162,13 @@ fn sigterm_lets_a_running_transfer_finish_then_exits() {
         thread::Builder::new()
             .name("slow-upload".into())
             .spawn(move || {
-                let (mut c, _) = Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
+                let (mut c, _) = Client::connect_and_login(
+                    &addr,
+                    &ferry_client::Security::Plaintext,
+                    "admin",
+                    ADMIN_PASSWORD,
+                )
+                .unwrap();
                 c.upload(Cursor::new(&data), "late.bin", UploadOptions::default())
             })
             .unwrap()
@@ -174,7 +181,10 @@ fn sigterm_lets_a_running_transfer_finish_then_exits() {
     assert!(status.success());
     thread::sleep(Duration::from_millis(300));
     // No new connections once stopping...
-    assert!(TcpStream::connect(&addr).is_err() || Client::connect(&addr).is_err());
+    assert!(
+        TcpStream::connect(&addr).is_err()
+            || Client::connect(&addr, &ferry_client::Security::Plaintext).is_err()
+    );
     // ...but the upload under way completes, and the server then exits cleanly.
     let stored = uploader
         .join()

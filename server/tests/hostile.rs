@@ -95,7 +95,7 @@ fn parallel_guesses_get_no_more_than_the_account_budget() {
         .count();
     assert_eq!((checked, throttled), (5, 75), "{replies:?}");
     // The right password is refused too now: the account is locked.
-    let e = Client::connect(&srv.addr)
+    let e = Client::connect(&srv.addr, &ferry_client::Security::Plaintext)
         .unwrap()
         .login("victim", USER_PASSWORD)
         .unwrap_err();
@@ -108,7 +108,7 @@ fn parallel_guesses_get_no_more_than_the_account_budget() {
 fn a_good_login_between_typos_locks_nobody_out() {
     let srv = TestServer::start();
     srv.user("ann", Role::User);
-    let mut c = Client::connect(&srv.addr).unwrap();
+    let mut c = Client::connect(&srv.addr, &ferry_client::Security::Plaintext).unwrap();
     for _ in 0..4 {
         let e = c.login("ann", "typo-typo").unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::AuthFailed));
@@ -116,8 +116,20 @@ fn a_good_login_between_typos_locks_nobody_out() {
     c.login("ann", USER_PASSWORD).unwrap();
     let e = c.login("ann", "typo-typo").unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::AuthFailed), "{e}");
-    Client::connect_and_login(&srv.addr, "admin", ADMIN_PASSWORD).expect("admin gets in");
-    Client::connect_and_login(&srv.addr, "ann", USER_PASSWORD).expect("ann gets in");
+    Client::connect_and_login(
+        &srv.addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .expect("admin gets in");
+    Client::connect_and_login(
+        &srv.addr,
+        &ferry_client::Security::Plaintext,
+        "ann",
+        USER_PASSWORD,
+    )
+    .expect("ann gets in");
 }
 
 // -- 2. secrets never reach the log ----------------------------------------
@@ -157,7 +169,13 @@ fn malformed_secret_lines_reach_neither_reply_nor_log() {
     anonymous.send("QUIT");
     anonymous.line();
 
-    let (mut admin, _) = Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
+    let (mut admin, _) = Client::connect_and_login(
+        &addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .unwrap();
     let tail = admin.logs(1000).unwrap();
     assert!(tail.iter().any(|l| l.contains("refused: BAD_REQUEST")));
     assert!(tail.iter().all(|l| !l.contains(secret)));
@@ -174,12 +192,18 @@ fn a_password_is_72_bytes_at_most_and_nothing_past_it_logs_in() {
     let longest = "p".repeat(72);
     admin.add_user("max", Role::User, &longest).unwrap();
     // bcrypt reads 72 bytes: "password + anything" used to log in.
-    let e = Client::connect(&srv.addr)
+    let e = Client::connect(&srv.addr, &ferry_client::Security::Plaintext)
         .unwrap()
         .login("max", &format!("{longest}anything"))
         .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::AuthFailed), "{e}");
-    Client::connect_and_login(&srv.addr, "max", &longest).expect("the password itself works");
+    Client::connect_and_login(
+        &srv.addr,
+        &ferry_client::Security::Plaintext,
+        "max",
+        &longest,
+    )
+    .expect("the password itself works");
     // Setting a longer one, or one with a NUL, is refused with a reason.
     let e = admin
         .add_user("big", Role::User, &"p".repeat(73))
@@ -216,8 +240,13 @@ fn anonymous_sockets_from_one_address_cannot_fill_the_server() {
         }
     }
     assert_eq!((held.len(), refused), (8, 22));
-    let (mut c, _) = Client::connect_and_login(&srv.addr, "admin", ADMIN_PASSWORD)
-        .expect("a user from another address gets in");
+    let (mut c, _) = Client::connect_and_login(
+        &srv.addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .expect("a user from another address gets in");
     assert!(c.list().unwrap().is_empty());
 }
 
@@ -252,7 +281,12 @@ fn drip_feeding_sockets_are_cut_at_the_login_deadline() {
     // Every slot is taken now; the user retries until a slot is free.
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut client = loop {
-        match Client::connect_and_login(&srv.addr, "admin", ADMIN_PASSWORD) {
+        match Client::connect_and_login(
+            &srv.addr,
+            &ferry_client::Security::Plaintext,
+            "admin",
+            ADMIN_PASSWORD,
+        ) {
             Ok((c, _)) => break c,
             Err(e) => {
                 assert!(Instant::now() < deadline, "still kept out: {e}");

@@ -16,9 +16,14 @@ use ferry_client::{DownloadOptions, UploadOptions};
 use support::{ADMIN_PASSWORD, TestServer, lines_until, payload, spawn_binary};
 
 fn login(addr: &str) -> Client {
-    Client::connect_and_login(addr, "admin", ADMIN_PASSWORD)
-        .expect("admin logs in")
-        .0
+    Client::connect_and_login(
+        addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .expect("admin logs in")
+    .0
 }
 
 fn upload(c: &mut Client, name: &str, data: &[u8]) {
@@ -150,7 +155,7 @@ fn the_binary_exits_non_zero_when_no_listener_starts() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_addr = taken.local_addr().unwrap().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
-        .args(["--bcrypt-cost", "4", "--listen", &taken_addr])
+        .args(["--bcrypt-cost", "4", "--plaintext", "--listen", &taken_addr])
         .args(["--listen", "not-an-address"])
         .arg("--data")
         .arg(dir.path().join("data"))

@@ -12,8 +12,14 @@ use support::ADMIN_PASSWORD;
 fn log_file_has_timestamped_events_and_no_passwords() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr, _) = support::start_binary(dir.path(), Some(ADMIN_PASSWORD));
-    let (mut c, _) = Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
-    let _ = Client::connect(&addr)
+    let (mut c, _) = Client::connect_and_login(
+        &addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .unwrap();
+    let _ = Client::connect(&addr, &ferry_client::Security::Plaintext)
         .unwrap()
         .login("admin", "not-the-password");
     c.upload(
@@ -76,7 +82,13 @@ fn first_start_prints_a_generated_admin_password_once() {
         .expect("the generated password is printed");
     let password = announced.split_whitespace().next().unwrap().to_owned();
     assert!(password.len() >= 16, "{password}");
-    Client::connect_and_login(&addr, "admin", &password).expect("the printed password works");
+    Client::connect_and_login(
+        &addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        &password,
+    )
+    .expect("the printed password works");
     drop(server);
     let log = std::fs::read_to_string(dir.path().join("logs/server.log")).unwrap();
     assert!(!log.contains(&password), "the password reached the log");

@@ -27,7 +27,12 @@ fn holding(name: &str, data: &[u8]) -> TestServer {
 }
 
 fn connector(addr: &str) -> Connector {
-    Connector::new(addr, "admin", ADMIN_PASSWORD)
+    Connector::new(
+        addr,
+        ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
 }
 
 fn fetch(addrs: &[&str], name: &str, dest: &Path) -> Result<mirror::MirrorReport, ClientError> {
@@ -90,11 +95,16 @@ fn a_mirror_that_dies_mid_download_is_replaced_by_the_others() {
     let b = holding("f.bin", &data);
     let dir = tempfile::tempdir().unwrap();
     let (dying, addr, _) = support::start_binary(dir.path(), Some(ADMIN_PASSWORD));
-    ferry_client::Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD)
-        .unwrap()
-        .0
-        .upload(Cursor::new(&data), "f.bin", UploadOptions::default())
-        .unwrap();
+    ferry_client::Client::connect_and_login(
+        &addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .unwrap()
+    .0
+    .upload(Cursor::new(&data), "f.bin", UploadOptions::default())
+    .unwrap();
     // The dying mirror stalls after 6 MiB of its download, then is killed.
     // (A mirror's worker goes on with the connection that answered the vote.)
     let proxy = Proxy::start(&addr);

@@ -322,7 +322,12 @@ fn a_paused_download_is_resumed_by_the_next_call() {
     let srv = TestServer::start();
     let data = payload(6 * MIB as usize, 11);
     put(&srv, "p.bin", &data, ConflictPolicy::Fail);
-    let connector = Connector::new(&srv.addr, "admin", ADMIN_PASSWORD);
+    let connector = Connector::new(
+        &srv.addr,
+        ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    );
     let dest = srv.dir.path().join("p.bin");
     let pause = |p: Progress| {
         if p.done >= 3 * MIB {
@@ -429,7 +434,12 @@ fn five_gib_round_trip() {
     assert_eq!(piece, expected);
     let dest = srv.dir.path().join("huge.bin");
     let report = download(
-        &Connector::new(&srv.addr, "admin", ADMIN_PASSWORD),
+        &Connector::new(
+            &srv.addr,
+            ferry_client::Security::Plaintext,
+            "admin",
+            ADMIN_PASSWORD,
+        ),
         "huge.bin",
         &dest,
         2,

@@ -54,7 +54,13 @@ fn a_killed_server_restarts_clean_and_the_upload_resumes() {
     first.kill();
 
     let (_second, addr, _) = support::start_binary(dir.path(), None);
-    let (mut admin, _) = Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
+    let (mut admin, _) = Client::connect_and_login(
+        &addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .unwrap();
     assert!(
         admin.list().unwrap().is_empty(),
         "no half upload is listed after the crash"
@@ -125,6 +131,11 @@ fn child_download() {
     ) else {
         return;
     };
-    let connector = Connector::new(addr, "admin", ADMIN_PASSWORD);
+    let connector = Connector::new(
+        addr,
+        ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    );
     let _ = download(&connector, "k.bin", Path::new(&dest), 0);
 }

@@ -193,8 +193,13 @@ fn a_tls_client_on_a_plaintext_listener_fails_its_handshake_at_once() {
     };
     assert!(started.elapsed() < Duration::from_secs(5), "{e}");
     // Everyone else is served.
-    let (mut c, _) =
-        ferry_client::Client::connect_and_login(&addr, "admin", ADMIN_PASSWORD).unwrap();
+    let (mut c, _) = ferry_client::Client::connect_and_login(
+        &addr,
+        &ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
+    .unwrap();
     assert!(c.list().unwrap().is_empty());
 }
 
@@ -217,7 +222,7 @@ fn the_binary_prints_its_fingerprint_and_the_subcommand_repeats_it() {
     let out = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
         .arg("--data")
         .arg(dir.path().join("data"))
-        .args(["--tls", "fingerprint"])
+        .arg("fingerprint")
         .output()
         .unwrap();
     assert!(out.status.success());

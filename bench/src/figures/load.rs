@@ -97,7 +97,12 @@ pub fn run(b: &mut Bench, args: &LoadArgs) -> anyhow::Result<()> {
             let user = args.user.clone().unwrap_or_else(|| USER.to_owned());
             own = None;
             (
-                Connector::new(addr.clone(), user, password),
+                Connector::new(
+                    addr.clone(),
+                    ferry_client::Security::Plaintext,
+                    user,
+                    password,
+                ),
                 args.server_pid,
             )
         }

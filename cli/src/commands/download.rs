@@ -408,7 +408,12 @@ mod tests {
         let config = testing::config(dir.path().join("data"), dir.path().join("logs"));
         let server = ferry_server::Server::start(config).unwrap();
         let addr = server.local_addrs()[0].to_string();
-        let connector = Connector::new(addr, "admin", testing::ADMIN_PASSWORD);
+        let connector = Connector::new(
+            addr,
+            ferry_client::Security::Plaintext,
+            "admin",
+            testing::ADMIN_PASSWORD,
+        );
         Served {
             server: Some(server),
             connector,

@@ -77,6 +77,81 @@ pub enum ClientError {
         "the mirrors do not agree on the file ({0}); nothing was written, check the mirror list"
     )]
     NoMajority(String),
+    /// A TLS server this client has not trusted yet: the user must compare
+    /// the fingerprint with the one the server printed, then pin it.
+    #[error(
+        "{addr} is a server you have not trusted yet; its certificate fingerprint is {fingerprint}: compare it with the one its administrator sees (`ferry-server fingerprint`) and, if they match, trust it"
+    )]
+    UnknownServer {
+        /// The address dialled.
+        addr: String,
+        /// The fingerprint it showed.
+        fingerprint: String,
+    },
+    /// A pinned server showed another certificate: refused, never asked.
+    #[error(
+        "WARNING: {addr} is not the server you trusted: it shows the fingerprint {presented}, but you trusted {pinned}; someone may be intercepting the connection, or the server got a new certificate; nothing was sent, and if its administrator confirms the new fingerprint, remove the entry for {addr} from {place} (`ferry-cli trust remove {addr}`) and connect again"
+    )]
+    ServerChanged {
+        /// The address dialled.
+        addr: String,
+        /// The fingerprint pinned for it.
+        pinned: String,
+        /// The fingerprint it showed.
+        presented: String,
+        /// Where the pin is kept (the known-hosts file).
+        place: String,
+    },
+    /// A certificate signed by a trusted authority that is not valid.
+    #[error(
+        "{addr} was refused because {reason}; nothing was sent, check the address (use the name the certificate was made for) and the server's certificate"
+    )]
+    BadCertificate {
+        /// The address dialled.
+        addr: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The server answered in clear to a TLS client.
+    #[error(
+        "{addr} answered without TLS: that server runs with --plaintext; connect in plaintext only if you trust the network, or ask its administrator to turn TLS on"
+    )]
+    NotTls {
+        /// The address dialled.
+        addr: String,
+    },
+    /// The server wants TLS and this client spoke in clear.
+    #[error("{addr} speaks TLS only; connect without --plaintext")]
+    NeedsTls {
+        /// The address dialled.
+        addr: String,
+    },
+    /// The TLS handshake failed for another reason.
+    #[error(
+        "the TLS handshake with {addr} failed ({cause}); check that it is a Ferry server and try again"
+    )]
+    Tls {
+        /// The address dialled.
+        addr: String,
+        /// What rustls or the network said.
+        cause: String,
+    },
+    /// Not a SHA-256 fingerprint.
+    #[error(
+        "{0:?} is not a certificate fingerprint; give it as the server prints it, SHA256: and 64 hex digits"
+    )]
+    BadFingerprint(String),
+    /// A file of certificate authorities could not be used.
+    #[error("could not use the certificate authorities in {}: {cause}; give a PEM file of CA certificates", path.display())]
+    Authorities {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: String,
+    },
+    /// The known-hosts file could not be read or written.
+    #[error("{0}")]
+    KnownHosts(String),
     /// The progress callback asked to stop.
     #[error("the transfer was cancelled")]
     Cancelled,
@@ -89,6 +164,20 @@ impl ClientError {
             ClientError::Server { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    /// Whether the server could not be verified (unknown, changed or
+    /// invalid certificate, TLS on one side only): trying again cannot
+    /// help until someone looks.
+    pub fn is_untrusted(&self) -> bool {
+        matches!(
+            self,
+            ClientError::UnknownServer { .. }
+                | ClientError::ServerChanged { .. }
+                | ClientError::BadCertificate { .. }
+                | ClientError::NotTls { .. }
+                | ClientError::NeedsTls { .. }
+        )
     }
 
     /// A local file could not be `action`ed.

@@ -34,6 +34,7 @@
 
 pub mod mirror;
 pub mod partial;
+pub mod tls;
 pub mod transfer;
 
 mod batch;
@@ -41,6 +42,7 @@ mod download;
 mod error;
 mod requests;
 mod source;
+mod stream;
 mod upload;
 
 use std::io::{self, Read};
@@ -53,13 +55,15 @@ use log::{info, warn};
 use ferry_io::wire::{Conn, LineError};
 use ferry_proto::names::{FileName, escaped};
 use ferry_proto::protocol::{
-    MAX_LINE_BYTES, PROTOCOL_VERSION, Reply, Request, Role, Secret, line_str,
+    ErrorCode, MAX_LINE_BYTES, PROTOCOL_VERSION, Reply, Request, Role, Secret, line_str,
 };
+use stream::Stream;
 
 pub use batch::BATCH_MAX_FILE;
 pub use download::{DownloadOptions, Downloaded, Span};
 pub use error::ClientError;
 pub use source::{LocalFile, UploadSource};
+pub use tls::{Security, Trust, Verified};
 pub use upload::{CHECKPOINT_BYTES, Checkpoint, Resume, Stored, UploadEvent, UploadOptions};
 
 /// How long to wait for a TCP connection to be accepted.
@@ -113,8 +117,11 @@ pub fn no_progress(_: Progress) -> ControlFlow<()> {
 
 /// A connection to a Ferry server.
 pub struct Client {
-    conn: Conn<TcpStream>,
+    conn: Conn<Stream>,
     server: String,
+    verified: Verified,
+    /// The server's TLS fingerprint; `None` in plaintext.
+    fingerprint: Option<String>,
     user: Option<String>,
     /// Set once the conversation is out of step (a transfer was cut off
     /// while the server was still sending or expecting bytes): every later
@@ -123,14 +130,20 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `addr` (`host:port`) and reads the server's greeting.
-    pub fn connect(addr: &str) -> Result<Client, ClientError> {
-        Client::connect_with_timeout(addr, DEFAULT_IO_TIMEOUT)
+    /// Connects to `addr` (`host:port`), secured by `security` (over TLS
+    /// the server is verified before anything is sent), and reads the
+    /// server's greeting.
+    pub fn connect(addr: &str, security: &Security) -> Result<Client, ClientError> {
+        Client::connect_with_timeout(addr, security, DEFAULT_IO_TIMEOUT)
     }
 
     /// Like [`Client::connect`], giving up on any read or write that stalls
     /// for `io_timeout`.
-    pub fn connect_with_timeout(addr: &str, io_timeout: Duration) -> Result<Client, ClientError> {
+    pub fn connect_with_timeout(
+        addr: &str,
+        security: &Security,
+        io_timeout: Duration,
+    ) -> Result<Client, ClientError> {
         let connect_err = |cause| ClientError::Connect {
             addr: addr.to_owned(),
             cause,
@@ -153,9 +166,23 @@ impl Client {
             .set_read_timeout(Some(io_timeout))
             .and_then(|()| stream.set_write_timeout(Some(io_timeout)))
             .map_err(connect_err)?;
+        let (stream, verified, fingerprint) = match security {
+            Security::Plaintext => (Stream::Plain(stream), Verified::Plaintext, None),
+            Security::Tls(trust) => {
+                let done = tls::handshake(stream, addr, trust)?;
+                info!("TLS with {addr}: {} ({})", done.fingerprint, done.verified);
+                (
+                    Stream::Tls(Box::new(done.stream)),
+                    done.verified,
+                    Some(done.fingerprint),
+                )
+            }
+        };
         let mut client = Client {
             conn: Conn::new(stream, MAX_LINE_BYTES * 4, 256 * 1024),
             server: addr.to_owned(),
+            verified,
+            fingerprint,
             user: None,
             broken: false,
         };
@@ -164,6 +191,12 @@ impl Client {
             Reply::Hello { version, .. } => Err(ClientError::Protocol(format!(
                 "it speaks protocol version {version}, this client speaks {PROTOCOL_VERSION}"
             ))),
+            Reply::Error {
+                code: ErrorCode::TlsRequired,
+                ..
+            } => Err(ClientError::NeedsTls {
+                addr: addr.to_owned(),
+            }),
             Reply::Error { code, message } => Err(ClientError::Server { code, message }),
             other => Err(unexpected(&other)),
         }
@@ -172,10 +205,11 @@ impl Client {
     /// Connects and logs in.
     pub fn connect_and_login(
         addr: &str,
+        security: &Security,
         user: &str,
         password: &str,
     ) -> Result<(Client, Role), ClientError> {
-        let mut client = Client::connect(addr)?;
+        let mut client = Client::connect(addr, security)?;
         let role = client.login(user, password)?;
         Ok((client, role))
     }
@@ -183,6 +217,26 @@ impl Client {
     /// The server address this client was connected with.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// How the server was verified.
+    pub fn verified(&self) -> Verified {
+        self.verified
+    }
+
+    /// The fingerprint of the server's TLS certificate; `None` in plaintext.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+
+    /// Who the server is, for records that must not mix two servers up
+    /// (resume state): its fingerprint over TLS, whatever address reached
+    /// it; in plaintext, only the address says.
+    pub fn identity(&self) -> String {
+        match &self.fingerprint {
+            Some(fingerprint) => fingerprint.clone(),
+            None => format!("plaintext {}", self.server),
+        }
     }
 
     /// Logs in; returns the user's role.

@@ -31,7 +31,9 @@ fn nobody_listening_is_a_connect_error_that_says_what_to_check() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().to_string()
     };
-    let err = Client::connect(&addr).err().expect("nobody is listening");
+    let err = Client::connect(&addr, &ferry_client::Security::Plaintext)
+        .err()
+        .expect("nobody is listening");
     assert!(matches!(err, ClientError::Connect { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.starts_with(&format!("could not connect to {addr}: ")));
@@ -40,14 +42,18 @@ fn nobody_listening_is_a_connect_error_that_says_what_to_check() {
 
 #[test]
 fn an_address_without_a_port_is_a_connect_error() {
-    let err = Client::connect("missing-port").err().unwrap();
+    let err = Client::connect("missing-port", &ferry_client::Security::Plaintext)
+        .err()
+        .unwrap();
     assert!(matches!(err, ClientError::Connect { .. }), "{err:?}");
 }
 
 #[test]
 fn another_kind_of_server_is_named_as_such() {
     let addr = peer(b"SSH-2.0-OpenSSH_9.6\r\n", 1);
-    let err = Client::connect(&addr).err().unwrap();
+    let err = Client::connect(&addr, &ferry_client::Security::Plaintext)
+        .err()
+        .unwrap();
     assert!(matches!(err, ClientError::Protocol(_)), "{err:?}");
     assert!(
         err.to_string()
@@ -59,7 +65,9 @@ fn another_kind_of_server_is_named_as_such() {
 #[test]
 fn a_peer_that_hangs_up_at_once_is_a_lost_connection() {
     let addr = peer(b"", 1);
-    let err = Client::connect(&addr).err().unwrap();
+    let err = Client::connect(&addr, &ferry_client::Security::Plaintext)
+        .err()
+        .unwrap();
     assert!(matches!(err, ClientError::Io(_)), "{err:?}");
     assert!(
         err.to_string().contains("the server closed the connection"),

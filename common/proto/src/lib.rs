@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod fingerprint;
 pub mod hash;
 pub mod names;
 pub mod protocol;

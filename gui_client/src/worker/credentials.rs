@@ -30,11 +30,21 @@ impl Credentials {
     }
 
     pub(super) fn connect(&self) -> Result<(Client, Role), ClientError> {
-        Client::connect_and_login(&self.addr, &self.user, &self.password)
+        Client::connect_and_login(
+            &self.addr,
+            &ferry_client::Security::Plaintext,
+            &self.user,
+            &self.password,
+        )
     }
 
     pub(super) fn connector(&self) -> Connector {
-        Connector::new(&self.addr, &self.user, &self.password)
+        Connector::new(
+            &self.addr,
+            ferry_client::Security::Plaintext,
+            &self.user,
+            &self.password,
+        )
     }
 }
 

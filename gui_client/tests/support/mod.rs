@@ -44,9 +44,14 @@ impl TestServer {
     }
 
     pub fn admin(&self) -> Client {
-        Client::connect_and_login(&self.addr, "admin", ADMIN_PASSWORD)
-            .expect("admin logs in")
-            .0
+        Client::connect_and_login(
+            &self.addr,
+            &ferry_client::Security::Plaintext,
+            "admin",
+            ADMIN_PASSWORD,
+        )
+        .expect("admin logs in")
+        .0
     }
 
     /// Creates an account with `role` (password [`USER_PASSWORD`]).

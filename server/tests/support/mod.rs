@@ -16,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ferry_client::Client;
+use ferry_client::transfer::Connector;
+use ferry_client::{Client, Security, Trust};
 use ferry_proto::protocol::Role;
 pub use ferry_server::testing::ADMIN_PASSWORD;
 pub use ferry_server::testing::payload;
@@ -24,28 +25,54 @@ use ferry_server::{Config, testing};
 
 pub const USER_PASSWORD: &str = "user-secret-1";
 
-/// The shared harness's server, with the clients these tests use.
-pub struct TestServer(testing::TestServer);
+/// The shared harness's server, with the clients these tests use and how
+/// they secure their connections to it.
+pub struct TestServer {
+    inner: testing::TestServer,
+    /// Plaintext, or TLS trusting exactly this server's fingerprint.
+    pub security: Security,
+}
 
 impl Deref for TestServer {
     type Target = testing::TestServer;
 
     fn deref(&self) -> &testing::TestServer {
-        &self.0
+        &self.inner
     }
 }
 
 impl TestServer {
     pub fn start() -> TestServer {
-        TestServer(testing::TestServer::start())
+        TestServer {
+            inner: testing::TestServer::start(),
+            security: Security::Plaintext,
+        }
     }
 
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-        TestServer(testing::TestServer::start_with(adjust))
+        TestServer {
+            inner: testing::TestServer::start_with(adjust),
+            security: Security::Plaintext,
+        }
+    }
+
+    /// A TLS server; its clients trust its fingerprint (and nothing else).
+    pub fn start_tls() -> TestServer {
+        let inner = testing::TestServer::start_tls();
+        let trust = Trust::nothing().vouch(&inner.fingerprint()).unwrap();
+        TestServer {
+            inner,
+            security: Security::Tls(trust),
+        }
+    }
+
+    /// What the transfer functions need to log in as admin.
+    pub fn connector(&self) -> Connector {
+        Connector::new(&self.addr, self.security.clone(), "admin", ADMIN_PASSWORD)
     }
 
     pub fn admin(&self) -> Client {
-        Client::connect_and_login(&self.addr, "admin", ADMIN_PASSWORD)
+        Client::connect_and_login(&self.addr, &self.security, "admin", ADMIN_PASSWORD)
             .expect("admin logs in")
             .0
     }
@@ -55,7 +82,7 @@ impl TestServer {
         self.admin()
             .add_user(name, role, USER_PASSWORD)
             .expect("user is added");
-        Client::connect_and_login(&self.addr, name, USER_PASSWORD)
+        Client::connect_and_login(&self.addr, &self.security, name, USER_PASSWORD)
             .expect("user logs in")
             .0
     }
@@ -170,14 +197,20 @@ impl Drop for Running {
 /// "Data in" line.
 pub fn start_binary(dir: &Path, admin_password: Option<&str>) -> (Running, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry-server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--logs")
-        .arg(dir.join("logs"))
-        .env_remove("FERRY_ADMIN_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--bcrypt-cost",
+        "4",
+        "--plaintext",
+    ])
+    .arg("--data")
+    .arg(dir.join("data"))
+    .arg("--logs")
+    .arg(dir.join("logs"))
+    .env_remove("FERRY_ADMIN_PASSWORD")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     if let Some(p) = admin_password {
         cmd.env("FERRY_ADMIN_PASSWORD", p);
     }
@@ -218,12 +251,12 @@ pub struct Spawned {
 /// stderr are read by threads for as long as the process lives (so a server
 /// that keeps printing never meets a closed pipe) and arrive line by line.
 pub fn spawn_binary(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Spawned {
-    spawn(dir, args, env)
+    spawn(dir, &[&["--plaintext"], args].concat(), env)
 }
 
-/// [`spawn_binary`] on `127.0.0.1:0` with `--tls`.
+/// [`spawn_binary`] on `127.0.0.1:0`, but over TLS (the binary's default).
 pub fn spawn_binary_with_tls(dir: &Path) -> Spawned {
-    spawn(dir, &["--listen", "127.0.0.1:0", "--tls"], &[])
+    spawn(dir, &["--listen", "127.0.0.1:0"], &[])
 }
 
 fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Spawned {

@@ -25,7 +25,12 @@ pub fn quick(retries: u32) -> Retry {
 }
 
 pub fn via(proxy: &Proxy) -> Connector {
-    Connector::new(&proxy.addr, "admin", ADMIN_PASSWORD)
+    Connector::new(
+        &proxy.addr,
+        ferry_client::Security::Plaintext,
+        "admin",
+        ADMIN_PASSWORD,
+    )
 }
 
 pub fn put(srv: &TestServer, name: &str, data: &[u8], policy: ConflictPolicy) {

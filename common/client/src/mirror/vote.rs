@@ -85,7 +85,11 @@ pub(super) fn vote(
                 clients.push(None);
             }
             Err(e) => {
-                let why = format!("unreachable ({e})");
+                let why = if e.is_untrusted() {
+                    format!("refused, not verified ({e})")
+                } else {
+                    format!("unreachable ({e})")
+                };
                 warn!("mirror {} {why} — excluded", m.addr);
                 excluded.push((m.addr.clone(), why));
                 clients.push(None);

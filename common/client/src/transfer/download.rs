@@ -56,7 +56,10 @@ pub struct DownloadReport {
 /// The sidecar of a partial download.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DownloadState {
-    /// The server it came from.
+    /// The server it came from, by its verified identity
+    /// ([`crate::Client::identity`]: its certificate fingerprint over TLS),
+    /// so another address of the same server resumes it and another server
+    /// at the same address never adds to it.
     pub server: String,
     /// The file's name.
     pub name: String,
@@ -101,11 +104,8 @@ pub fn download(
     let mut state = if options.restart {
         None
     } else {
-        partial_download(dest).filter(|s| {
-            s.server == connector.addr
-                && s.name == name
-                && options.version.is_none_or(|v| v == s.version)
-        })
+        partial_download(dest)
+            .filter(|s| s.name == name && options.version.is_none_or(|v| v == s.version))
     };
     report.resumed_from = state.as_ref().map_or(0, |s| s.received);
     let mut job = DownloadJob {
@@ -150,21 +150,30 @@ impl DownloadJob<'_, '_> {
     ) -> Result<(), ClientError> {
         let name = self.name;
         let mut client = connector.connect()?;
-        // A resume continues only the very version it started with.
+        let identity = client.identity();
+        // A resume continues only the very version it started with, from
+        // the very server.
         if let Some(pinned) = state.as_ref() {
-            let why = match client.stat(name, Some(pinned.version)) {
-                Ok(info) if info.md5 == pinned.md5 && info.size == pinned.size => None,
-                Ok(_) => Some(format!(
-                    "version {} of {} changed on the server",
-                    pinned.version,
+            let why = if pinned.server != identity {
+                Some(format!(
+                    "the partial download of {} came from another server",
                     escaped(name)
-                )),
-                Err(e) if e.code() == Some(ErrorCode::NotFound) => Some(format!(
-                    "version {} of {} is no longer on the server",
-                    pinned.version,
-                    escaped(name)
-                )),
-                Err(e) => return Err(e),
+                ))
+            } else {
+                match client.stat(name, Some(pinned.version)) {
+                    Ok(info) if info.md5 == pinned.md5 && info.size == pinned.size => None,
+                    Ok(_) => Some(format!(
+                        "version {} of {} changed on the server",
+                        pinned.version,
+                        escaped(name)
+                    )),
+                    Err(e) if e.code() == Some(ErrorCode::NotFound) => Some(format!(
+                        "version {} of {} is no longer on the server",
+                        pinned.version,
+                        escaped(name)
+                    )),
+                    Err(e) => return Err(e),
+                }
             };
             if let Some(why) = why {
                 warn!("{why}; discarding the partial download and starting again");
@@ -178,7 +187,7 @@ impl DownloadJob<'_, '_> {
             None => {
                 let info = client.stat(name, self.options.version)?;
                 state.insert(DownloadState {
-                    server: connector.addr.clone(),
+                    server: identity,
                     name: name.to_owned(),
                     version: info.version,
                     size: info.size,

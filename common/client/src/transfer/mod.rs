@@ -33,7 +33,7 @@ use log::warn;
 use serde::Serialize;
 
 use crate::partial::with_suffix;
-use crate::{Client, ClientError};
+use crate::{Client, ClientError, Security};
 use ferry_proto::protocol::ErrorCode;
 
 pub use download::{
@@ -47,6 +47,8 @@ pub use upload::{ResumableUploadOptions, UploadReport, default_state_dir, upload
 pub struct Connector {
     /// `host:port`.
     pub addr: String,
+    /// How connections are secured.
+    pub security: Security,
     /// User name.
     pub user: String,
     password: String,
@@ -64,14 +66,16 @@ impl std::fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// A connector for `user` at `addr`.
+    /// A connector for `user` at `addr`, secured by `security`.
     pub fn new(
         addr: impl Into<String>,
+        security: Security,
         user: impl Into<String>,
         password: impl Into<String>,
     ) -> Self {
         Connector {
             addr: addr.into(),
+            security,
             user: user.into(),
             password: password.into(),
             io_timeout: crate::DEFAULT_IO_TIMEOUT,
@@ -111,7 +115,7 @@ impl Connector {
         if let Some(client) = kept {
             return Ok(client);
         }
-        let mut client = Client::connect_with_timeout(&self.addr, self.io_timeout)?;
+        let mut client = Client::connect_with_timeout(&self.addr, &self.security, self.io_timeout)?;
         client.login(&self.user, &self.password)?;
         Ok(client)
     }

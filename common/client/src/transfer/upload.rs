@@ -70,15 +70,10 @@ pub fn default_state_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ferry"))
 }
 
-/// The state file of an upload: one per server, user, local file and name.
-fn state_file(dir: &Path, connector: &Connector, absolute: &Path, name: &str) -> PathBuf {
-    let key = format!(
-        "{}\n{}\n{}\n{}",
-        connector.addr,
-        connector.user,
-        absolute.display(),
-        name
-    );
+/// The state file of an upload: one per server (by its verified
+/// identity, see [`crate::Client::identity`]), user, local file and name.
+fn state_file(dir: &Path, server: &str, user: &str, absolute: &Path, name: &str) -> PathBuf {
+    let key = format!("{server}\n{user}\n{}\n{name}", absolute.display());
     dir.join(format!("upload-{}.json", md5_bytes(key.as_bytes())))
 }
 
@@ -96,18 +91,24 @@ pub fn upload(
     let size = file.size();
     let mtime = file.file().metadata().map(|m| mtime_ns(&m)).unwrap_or(0);
     let absolute = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let state_file = options
-        .state_dir
-        .as_ref()
-        .map(|dir| state_file(dir, connector, &absolute, name));
-    let mut state: Option<UploadState> = state_file
-        .as_deref()
-        .and_then(|f| serde_json::from_slice(&fs::read(f).ok()?).ok())
-        .filter(|s: &UploadState| s.size == size && s.mtime_ns == mtime && s.name == name);
+    // Found once the server is known: the same server by another address
+    // finds its state, another server at the same address does not.
+    let mut state_path: Option<PathBuf> = None;
+    let mut state: Option<UploadState> = None;
     let mut resumed_from = None;
     let what = format!("uploading {}", escaped(name));
     let result = with_retries(options.retry, &what, || {
         let mut client = connector.connect()?;
+        let identity = client.identity();
+        if state_path.is_none()
+            && let Some(dir) = &options.state_dir
+        {
+            let f = state_path.insert(state_file(dir, &identity, &connector.user, &absolute, name));
+            state = fs::read(f)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .filter(|s: &UploadState| s.size == size && s.mtime_ns == mtime && s.name == name);
+        }
         let upload_id = state.as_ref().map(|s| s.upload_id.clone());
         let checkpoints = state
             .as_ref()
@@ -123,7 +124,7 @@ pub fn upload(
                     resumed_from = Some(offset);
                     if state.as_ref().is_none_or(|s| s.upload_id != upload_id) {
                         state = Some(UploadState {
-                            server: connector.addr.clone(),
+                            server: identity.clone(),
                             user: connector.user.clone(),
                             path: absolute.clone(),
                             name: name.to_owned(),
@@ -142,7 +143,7 @@ pub fn upload(
                     }
                 }
             }
-            if let (Some(f), Some(s)) = (state_file.as_deref(), state.as_ref())
+            if let (Some(f), Some(s)) = (state_path.as_deref(), state.as_ref())
                 && let Err(e) = write_json(f, s)
             {
                 warn!("could not save the upload's resume state: {e}");
@@ -158,7 +159,7 @@ pub fn upload(
     });
     let keep_state =
         matches!(&result, Err(e) if is_retryable(e) || matches!(e, ClientError::Cancelled));
-    if !keep_state && let Some(f) = &state_file {
+    if !keep_state && let Some(f) = &state_path {
         let _ = fs::remove_file(f);
     }
     let (stored, retries) = result?;
@@ -176,10 +177,13 @@ mod tests {
     #[test]
     fn each_server_user_file_and_name_has_its_own_state_file() {
         let dir = Path::new("/state");
-        let alice = Connector::new("h:1", "alice", "pw");
         let file = Path::new("/home/a/big.iso");
-        let one = state_file(dir, &alice, file, "big.iso");
-        assert_eq!(one, state_file(dir, &alice, file, "big.iso"), "stable");
+        let one = state_file(dir, "SHA256:1", "alice", file, "big.iso");
+        assert_eq!(
+            one,
+            state_file(dir, "SHA256:1", "alice", file, "big.iso"),
+            "stable"
+        );
         assert_eq!(one.parent(), Some(dir));
         let name = one.file_name().unwrap().to_str().unwrap();
         assert!(
@@ -187,10 +191,16 @@ mod tests {
             "{name}"
         );
         let others = [
-            state_file(dir, &alice.for_server("h:2"), file, "big.iso"),
-            state_file(dir, &Connector::new("h:1", "bob", "pw"), file, "big.iso"),
-            state_file(dir, &alice, Path::new("/home/a/other.iso"), "big.iso"),
-            state_file(dir, &alice, file, "copy.iso"),
+            state_file(dir, "SHA256:2", "alice", file, "big.iso"),
+            state_file(dir, "SHA256:1", "bob", file, "big.iso"),
+            state_file(
+                dir,
+                "SHA256:1",
+                "alice",
+                Path::new("/home/a/other.iso"),
+                "big.iso",
+            ),
+            state_file(dir, "SHA256:1", "alice", file, "copy.iso"),
         ];
         assert!(others.iter().all(|other| *other != one), "{others:?}");
     }

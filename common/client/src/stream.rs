@@ -1,0 +1,55 @@
+//! The byte stream under a [`crate::Client`]: TCP in clear, or TLS over
+//! TCP after a verified handshake.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::tls::TlsStream;
+
+/// How long a goodbye (TLS `close_notify`) may take when a connection is
+/// dropped.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl Drop for Stream {
+    /// Ends a TLS session properly, so the server can tell a goodbye from
+    /// a cut connection; a peer that does not take it is not waited for.
+    fn drop(&mut self) {
+        if let Stream::Tls(s) = self {
+            s.conn.send_close_notify();
+            if s.sock.set_write_timeout(Some(GOODBYE_TIMEOUT)).is_ok() {
+                let _ = s.conn.write_tls(&mut s.sock);
+            }
+        }
+    }
+}
