@@ -6,14 +6,22 @@
 #                             libraries only at run time)
 #   scripts/setup.sh --gui    also what running the desktop app needs
 #                             (X11/EGL libraries, a file-dialog helper)
+#   scripts/setup.sh --cross  also the C compilers CI's Windows and macOS
+#                             build check needs (ring, under rustls, has C)
+#
+# The flags combine: `scripts/setup.sh --gui --cross`.
 #
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 packages=(gcc libc6-dev)
-if [[ "${1:-}" == "--gui" ]]; then
-  packages+=(libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libegl1 libgl1-mesa-dri zenity)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    --gui) packages+=(libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0 libegl1 libgl1-mesa-dri zenity) ;;
+    --cross) packages+=(gcc-mingw-w64-x86-64 clang) ;;
+    *) echo "setup: unknown option $flag (use --gui and/or --cross)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
