@@ -116,7 +116,7 @@ impl Server {
         match &tls {
             Some(identity) => info!("TLS certificate fingerprint {}", identity.fingerprint()),
             None => warn!(
-                "TLS is off: passwords and files travel in clear; start with --tls (or --tls-cert/--tls-key) to encrypt"
+                "TLS is off (--plaintext): passwords and files travel in clear; use it only on loopback or behind a proxy that terminates TLS"
             ),
         }
         let db = Db::open(&config.data_dir).with_context(|| {
