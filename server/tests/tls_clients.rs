@@ -357,7 +357,12 @@ fn files_versions_and_admin_work_over_tls() {
     assert_eq!(ann.list().unwrap().len(), 1);
     assert!(admin.users().unwrap().iter().any(|(u, _)| u == "ann"));
     admin.set_role("ann", Role::Admin).unwrap();
-    assert!(admin.users().unwrap().contains(&("ann".to_owned(), Role::Admin)));
+    assert!(
+        admin
+            .users()
+            .unwrap()
+            .contains(&("ann".to_owned(), Role::Admin))
+    );
     admin.quit().unwrap();
 }
 

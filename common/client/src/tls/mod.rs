@@ -124,6 +124,10 @@ impl Trust {
         if certs.is_empty() {
             return Err(bad("it holds no PEM certificate".into()));
         }
+        let mut check = RootCertStore::empty();
+        for cert in &certs {
+            check.add(cert.clone()).map_err(|e| bad(e.to_string()))?;
+        }
         self.authorities.extend(certs);
         Ok(self)
     }
@@ -181,20 +185,15 @@ impl Trust {
         }
     }
 
-    fn roots(&self) -> Result<Option<Arc<RootCertStore>>, ClientError> {
+    /// The authorities to verify by, if any (the extra ones were checked
+    /// when they were added).
+    fn roots(&self) -> Option<Arc<RootCertStore>> {
         let mut roots = RootCertStore::empty();
         if self.system_authorities {
             roots.extend(system_roots().roots.iter().cloned());
         }
-        for cert in &self.authorities {
-            roots
-                .add(cert.clone())
-                .map_err(|e| ClientError::Authorities {
-                    path: PathBuf::from("(given)"),
-                    cause: e.to_string(),
-                })?;
-        }
-        Ok((!roots.is_empty()).then(|| Arc::new(roots)))
+        roots.add_parsable_certificates(self.authorities.iter().cloned());
+        (!roots.is_empty()).then(|| Arc::new(roots))
     }
 }
 
@@ -233,7 +232,7 @@ pub(crate) fn handshake(
     trust: &Trust,
 ) -> Result<Handshake, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let authorities = match trust.roots()? {
+    let authorities = match trust.roots() {
         Some(roots) => Some(
             WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
                 .build()
@@ -396,6 +395,26 @@ mod tests {
         assert_eq!(trust.vouched, [format!("SHA256:{hex}")]);
         let e = Trust::nothing().vouch("SHA256:12").unwrap_err();
         assert!(matches!(e, ClientError::BadFingerprint(_)), "{e}");
+    }
+
+    #[test]
+    fn a_file_of_authorities_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.pem");
+        let e = Trust::nothing()
+            .with_authorities_from(&missing)
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Authorities { .. }), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").unwrap();
+        let e = Trust::nothing().with_authorities_from(&empty).unwrap_err();
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+        let ca = dir.path().join("ca.pem");
+        let made = rcgen::generate_simple_self_signed(vec!["ca".to_owned()]).unwrap();
+        std::fs::write(&ca, made.cert.pem()).unwrap();
+        let trust = Trust::nothing().with_authorities_from(&ca).unwrap();
+        assert!(trust.roots().is_some());
+        assert!(Trust::nothing().roots().is_none(), "no authorities at all");
     }
 
     #[test]
