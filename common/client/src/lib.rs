@@ -12,6 +12,10 @@
 //! through a callback that can also stop the transfer (return
 //! [`ControlFlow::Break`]).
 //!
+//! Connections are TLS by default: [`tls`] verifies the server (certificate
+//! authorities, pinned fingerprints, trust on first use) before anything is
+//! sent; [`Security::Plaintext`] is for servers run with `--plaintext`.
+//!
 //! This module owns the connection itself (connect, greeting, login, the
 //! request/reply plumbing every command shares) and the progress types.
 //! The commands live in submodules:
