@@ -468,6 +468,7 @@ mod tests {
         let term = Terminal {
             interactive: false,
             bars: false,
+            status: false,
         };
         let again = download_destination(&args, LocalOs::Windows).unwrap();
         assert_eq!(again, target, "the same command finds the same file");
