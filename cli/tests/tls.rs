@@ -7,7 +7,10 @@
 mod support;
 
 use std::fs;
+use std::path::Path;
 
+use ferry_server::tls::TlsSource;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use support::{Cli, TestServer, trust_all};
 
 /// A fingerprint no test server has.
@@ -241,6 +244,66 @@ fn a_mirror_that_is_not_trusted_is_named_and_the_others_finish() {
     );
     // The refused mirror was not pinned behind the user's back.
     assert!(!known_hosts_text(&main).contains(&stranger.fingerprint()));
+}
+
+/// A test certificate authority's PEM file, and a server certificate it
+/// signed for `localhost`.
+fn authority_and_server(dir: &Path) -> (std::path::PathBuf, TlsSource) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Ferry CLI test authority");
+    let ca_pem = dir.join("authority.pem");
+    fs::write(&ca_pem, ca.self_signed(&ca_key).unwrap().pem()).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let (cert_file, key_file) = (dir.join("server.pem"), dir.join("server.key"));
+    fs::write(&cert_file, cert.pem()).unwrap();
+    fs::write(&key_file, key.serialize_pem()).unwrap();
+    let source = TlsSource::Files {
+        cert: cert_file,
+        key: key_file,
+    };
+    (ca_pem, source)
+}
+
+#[test]
+fn ca_adds_an_authority_whose_certificates_need_no_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, source) = authority_and_server(dir.path());
+    let server = TestServer::start_with_tls(source);
+    let port = server.addr().rsplit_once(':').unwrap().1.to_owned();
+    let by_name = format!("localhost:{port}");
+    let ca = ca.to_str().unwrap();
+    server
+        .admin_untrusting()
+        .run(&["--server", &by_name, "--ca", ca, "list"])
+        .success();
+    server
+        .admin_untrusting()
+        .env("FERRY_CA", ca)
+        .run(&["--server", &by_name, "list"])
+        .success();
+    let log = fs::read_to_string(server.client_logs().join("client.log")).unwrap();
+    assert!(log.contains("verified by a certificate authority"), "{log}");
+    assert!(known_hosts_text(&server).is_empty(), "nothing to pin");
+
+    // The certificate is for localhost, not for the IP address.
+    let run = server
+        .admin_untrusting()
+        .run(&["--ca", ca, "list"])
+        .failure(10);
+    assert!(run.stderr.contains("another host name"), "{run:#?}");
+    // Without the authority, it is merely a server met for the first time.
+    server
+        .admin_untrusting()
+        .run(&["--server", &by_name, "list"])
+        .failure(10);
 }
 
 /// A few MiB, so that the mirrors share the work.

@@ -44,6 +44,12 @@ impl TestServer {
         Self::with(testing::TestServer::start())
     }
 
+    /// Starts a TLS server with this certificate (e.g. one a test
+    /// authority signed).
+    pub fn start_with_tls(source: ferry_server::tls::TlsSource) -> TestServer {
+        Self::with(testing::TestServer::start_with(|c| c.tls = source))
+    }
+
     fn with(server: testing::TestServer) -> TestServer {
         for sub in ["work", "client-logs", "state"] {
             server.folder(sub);
