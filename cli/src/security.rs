@@ -93,22 +93,18 @@ pub fn connect(addr: &str, security: &Security, interactive: bool) -> Result<Cli
 /// client has never met, so that the person's answer, not a refusal halfway
 /// through, decides whether it takes part. A mirror that cannot be reached
 /// or verified is left for the download to exclude and name.
-pub fn vet_mirror(addr: &str, security: &Security) -> Result<()> {
+pub fn vet_mirror(addr: &str, security: &Security) {
     match connect(addr, security, true) {
         Ok(client) => {
             if let Err(e) = client.quit() {
                 log::info!("closing the check of mirror {addr}: {e}");
             }
-            Ok(())
         }
         Err(e) if crate::exit::classify(&e) == Exit::Untrusted => {
             eprintln!("ferry-cli: mirror {addr} will be left out: {e:#}");
-            Ok(())
         }
-        Err(e) => {
-            log::info!("mirror {addr} could not be checked: {e:#}");
-            Ok(())
-        }
+        // Unreachable now, perhaps not in a moment: the download decides.
+        Err(e) => log::info!("mirror {addr} could not be checked: {e:#}"),
     }
 }
 
