@@ -76,6 +76,35 @@ pub struct Cli {
     )]
     pub retries: u32,
 
+    /// Speak in clear, without TLS: only for a server run with --plaintext,
+    /// on a network you trust. The password and every file can then be read
+    /// by anyone on the way.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub plaintext: bool,
+
+    /// Trust the server showing this certificate fingerprint (as
+    /// `ferry-server fingerprint` prints it), and remember it; repeat for
+    /// several. FERRY_TRUST takes a list separated by commas or spaces.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "FERRY_TRUST",
+        value_name = "SHA256:HEX"
+    )]
+    pub trust: Vec<String>,
+
+    /// Also trust the certificate authorities in this PEM file (an internal
+    /// CA, for instance), beside the system's.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "FERRY_CA",
+        value_name = "PEM"
+    )]
+    pub ca: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -124,6 +153,27 @@ pub enum Command {
     /// Manage user accounts (admin; any user may change their own password).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage the servers trusted by fingerprint (the known-hosts file);
+    /// needs no server and no login.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+/// `trust`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// List the trusted servers with their fingerprints, and where the list is kept.
+    List {
+        /// Print a JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a trusted server: the next connection asks about its fingerprint again.
+    Remove {
+        /// The server, as it was connected to.
+        #[arg(value_name = "HOST:PORT")]
+        server: String,
+    },
 }
 
 /// `upload`'s arguments.
@@ -296,6 +346,20 @@ mod tests {
         assert_eq!(cli.server, "h:1");
         assert_eq!(cli.user.as_deref(), Some("ann"));
         assert!(matches!(cli.command, Command::List { json: true }));
+    }
+
+    #[test]
+    fn security_options_are_global_and_trust_repeats() {
+        let cli = parse(&["list", "--trust", "a", "--trust", "b", "--ca", "ca.pem"]).unwrap();
+        assert_eq!(cli.trust, ["a", "b"]);
+        assert_eq!(cli.ca, Some(PathBuf::from("ca.pem")));
+        assert!(!cli.plaintext);
+        assert!(parse(&["--plaintext", "list"]).unwrap().plaintext);
+        let cli = parse(&["trust", "remove", "h:1"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Trust(TrustCommand::Remove { server }) if server == "h:1")
+        );
+        assert!(parse(&["trust", "remove"]).is_err());
     }
 
     #[test]

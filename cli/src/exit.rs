@@ -97,11 +97,12 @@ impl Exit {
 pub fn help_text() -> String {
     let mut text = String::from("Exit codes:\n");
     for exit in Exit::ALL {
-        text.push_str(&format!("  {}  {}\n", exit.code(), exit.meaning()));
+        text.push_str(&format!("  {:>2}  {}\n", exit.code(), exit.meaning()));
     }
     text.push_str(
-        "\nEnvironment: FERRY_SERVER, FERRY_USER, FERRY_PASSWORD, FERRY_LOGS, and \
-         FERRY_NEW_PASSWORD for `users add` and `users passwd`.",
+        "\nEnvironment: FERRY_SERVER, FERRY_USER, FERRY_PASSWORD, FERRY_LOGS, FERRY_TRUST, \
+         FERRY_CA, FERRY_KNOWN_HOSTS (the file of trusted servers), and FERRY_NEW_PASSWORD \
+         for `users add` and `users passwd`.",
     );
     text
 }

@@ -13,6 +13,7 @@ mod output;
 mod password;
 mod progress;
 mod prompt;
+mod security;
 mod session;
 
 use std::io;
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
 
 /// The subcommand's name, for the log.
 fn command_name(cli: &Cli) -> &'static str {
-    use crate::args::{Command, UsersCommand};
+    use crate::args::{Command, TrustCommand, UsersCommand};
     match &cli.command {
         Command::List { .. } => "list",
         Command::Upload(_) => "upload",
@@ -71,5 +72,7 @@ fn command_name(cli: &Cli) -> &'static str {
         Command::Users(UsersCommand::Remove { .. }) => "users remove",
         Command::Users(UsersCommand::Passwd { .. }) => "users passwd",
         Command::Users(UsersCommand::Role { .. }) => "users role",
+        Command::Trust(TrustCommand::List { .. }) => "trust list",
+        Command::Trust(TrustCommand::Remove { .. }) => "trust remove",
     }
 }

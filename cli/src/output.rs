@@ -47,14 +47,16 @@ pub fn quoted(name: &str) -> String {
 
 /// A column's alignment.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
+pub enum Align {
+    /// Text.
     Left,
+    /// Numbers.
     Right,
 }
 
 /// Lays out a table: one header row, columns two spaces apart, widths by
 /// display width (so CJK names line up), no trailing spaces.
-fn table(columns: &[(&str, Align)], rows: &[Vec<String>]) -> String {
+pub fn table(columns: &[(&str, Align)], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = columns.iter().map(|(h, _)| h.width()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -222,6 +224,18 @@ pub fn mirror_notes(report: &MirrorReport) -> Vec<String> {
         .iter()
         .map(|(addr, why)| format!("ferry-cli: mirror {addr} {why} — excluded"))
         .collect();
+    // The client library's words for a mirror whose certificate it could
+    // not verify (unknown, changed, invalid, or TLS on one side only).
+    if report
+        .excluded
+        .iter()
+        .any(|(_, why)| why.starts_with("refused, not verified"))
+    {
+        notes.push(
+            "ferry-cli: note: to use a refused mirror, compare its fingerprint with the one its server printed and pass --trust SHA256:… (or set FERRY_TRUST)"
+                .to_owned(),
+        );
+    }
     if report.resumed_from > 0 {
         notes.push(format!(
             "ferry-cli: note: continued an interrupted download after {}",

@@ -2,17 +2,22 @@
 //!
 //! Every command gathers its input (credentials, new passwords, local
 //! checks) before connecting, so the server never waits on a person typing.
+//! The one question that needs the server, whether to trust one met for the
+//! first time, is asked after that first handshake was refused and before
+//! connecting again: nothing, the password included, is sent to a server
+//! that is not verified, and no connection waits on the answer.
 //! Transfers go through `ferry_client::transfer`, which connects on its own
 //! (to reconnect and resume); they get a [`Connector`] from the session.
 
 use std::io::{self, IsTerminal};
 
 use anyhow::{Context as _, Result};
-use ferry_client::Client;
 use ferry_client::transfer::Connector;
+use ferry_client::{Client, Security};
 
+use crate::commands::Terminal;
 use crate::exit::Failure;
-use crate::{password, prompt};
+use crate::{password, prompt, security};
 
 /// Who to log in as.
 pub struct Credentials {
@@ -47,16 +52,29 @@ impl Credentials {
 /// A connection that is logged in.
 pub struct Connection {
     server: String,
+    security: Security,
     credentials: Credentials,
     client: Client,
 }
 
 impl Connection {
-    /// Connects to `server` and logs in.
-    pub fn open(server: &str, credentials: Credentials) -> Result<Connection> {
-        let client = login(server, &credentials)?;
+    /// Connects to `server`, verifies it (asking about a server met for the
+    /// first time when a person is there), says how it was verified, and
+    /// only then logs in.
+    pub fn open(
+        server: &str,
+        security: &Security,
+        credentials: Credentials,
+        term: Terminal,
+    ) -> Result<Connection> {
+        let mut client = security::connect(server, security, term.interactive)?;
+        security::report(&client, term.status);
+        client
+            .login(&credentials.user, &credentials.password)
+            .with_context(|| format!("could not log in to {server} as {:?}", credentials.user))?;
         Ok(Connection {
             server: server.to_owned(),
+            security: security.clone(),
             credentials,
             client,
         })
@@ -71,7 +89,7 @@ impl Connection {
     pub fn connector(&self) -> Connector {
         Connector::new(
             self.server.clone(),
-            ferry_client::Security::Plaintext,
+            self.security.clone(),
             self.credentials.user.clone(),
             self.credentials.password.clone(),
         )
@@ -89,12 +107,4 @@ impl Connection {
             log::info!("closing the connection: {e}");
         }
     }
-}
-
-fn login(server: &str, credentials: &Credentials) -> Result<Client> {
-    let mut client = Client::connect(server, &ferry_client::Security::Plaintext)?;
-    client
-        .login(&credentials.user, &credentials.password)
-        .with_context(|| format!("could not log in to {server} as {:?}", credentials.user))?;
-    Ok(client)
 }

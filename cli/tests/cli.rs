@@ -1,5 +1,8 @@
 //! End-to-end tests: the real `ferry-cli` binary against the real server,
 //! checking what a script relies on — output, files on disk, exit codes.
+//! The servers speak TLS and the CLI trusts them by `FERRY_TRUST`, so
+//! everything here also shows that it works over TLS; `tls.rs` tests the
+//! verification itself.
 
 mod support;
 
@@ -7,7 +10,7 @@ use std::fs;
 use std::net::TcpListener;
 
 use ferry_proto::hash::md5_bytes;
-use support::{ADMIN_PASSWORD, Cli, TestServer};
+use support::{ADMIN_PASSWORD, Cli, TestServer, trust_all};
 
 /// Bytes that are not text, long enough to span several 1 MiB chunks.
 fn binary_content(len: usize) -> Vec<u8> {
@@ -408,16 +411,22 @@ fn mirrors_outvote_a_liar_and_name_it() {
     liar.write_file("shared.bin", &binary_content(9 * 1024 * 1024 + 1));
     liar.admin_ok(&["upload", "shared.bin"]);
 
-    let run = main.admin_ok(&[
-        "download",
-        "shared.bin",
-        "-o",
-        "copy.bin",
-        "--mirror",
-        second.addr(),
-        "--mirror",
-        liar.addr(),
-    ]);
+    // Every mirror is verified on its own: all three are trusted here.
+    let trusted = trust_all(&[&main, &second, &liar]);
+    let run = main
+        .admin()
+        .env("FERRY_TRUST", &trusted)
+        .run(&[
+            "download",
+            "shared.bin",
+            "-o",
+            "copy.bin",
+            "--mirror",
+            second.addr(),
+            "--mirror",
+            liar.addr(),
+        ])
+        .success();
     assert_eq!(fs::read(main.work_dir().join("copy.bin")).unwrap(), content);
     let named = format!("mirror {} disagrees (md5 ", liar.addr());
     assert!(
@@ -430,7 +439,7 @@ fn mirrors_outvote_a_liar_and_name_it() {
     assert!(run.stderr.contains(&liar_line), "{run:#?}");
 
     // Two mirrors that disagree with no majority: exit 8, nothing saved.
-    let run = liar.admin().run(&[
+    let run = liar.admin().env("FERRY_TRUST", &trusted).run(&[
         "download",
         "shared.bin",
         "-o",

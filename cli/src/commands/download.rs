@@ -373,7 +373,7 @@ mod tests {
         assert!(taken.to_string().contains("_CON.txt"), "{taken}");
     }
 
-    /// The real server with "CON.bin" (version 1, then 2) and "a?b.txt".
+    /// The real TLS server with "CON.bin" (version 1, then 2) and "a?b.txt".
     struct Served {
         server: Option<ferry_server::Server>,
         connector: Connector,
@@ -405,12 +405,17 @@ mod tests {
     fn serve() -> Served {
         use ferry_server::testing;
         let dir = tempfile::tempdir().unwrap();
-        let config = testing::config(dir.path().join("data"), dir.path().join("logs"));
+        let mut config = testing::config(dir.path().join("data"), dir.path().join("logs"));
+        config.tls = ferry_server::tls::TlsSource::Generated;
         let server = ferry_server::Server::start(config).unwrap();
         let addr = server.local_addrs()[0].to_string();
+        // Over TLS, as the CLI connects; the pin lives in memory only.
+        let trust = ferry_client::Trust::nothing()
+            .vouch(server.fingerprint().expect("a TLS server"))
+            .unwrap();
         let connector = Connector::new(
             addr,
-            ferry_client::Security::Plaintext,
+            ferry_client::Security::Tls(trust),
             "admin",
             testing::ADMIN_PASSWORD,
         );
@@ -468,6 +473,7 @@ mod tests {
         let term = Terminal {
             interactive: false,
             bars: false,
+            status: false,
         };
         let again = download_destination(&args, LocalOs::Windows).unwrap();
         assert_eq!(again, target, "the same command finds the same file");

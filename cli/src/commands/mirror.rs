@@ -1,5 +1,11 @@
 //! `download --mirror`: one file from `--server` and every mirror at once,
 //! with one bar over all of them and a note for each mirror left out.
+//!
+//! Each mirror is verified on its own, with the same trust as the server.
+//! On a terminal, a mirror never met before is asked about first (as the
+//! server is), so the person decides before any byte moves; in a script an
+//! unknown mirror is refused, named with its fingerprint, and the download
+//! goes on with the others if enough agree.
 
 use std::io::Write;
 
@@ -13,6 +19,7 @@ use super::download::Destination;
 use crate::args::DownloadArgs;
 use crate::output::{self, quoted};
 use crate::progress::TransferBar;
+use crate::security;
 
 /// Downloads from `--server` and every `--mirror` at once.
 pub fn download(
@@ -23,6 +30,11 @@ pub fn download(
     out: &mut dyn Write,
 ) -> Result<()> {
     let dest = target.path.as_path();
+    if term.interactive {
+        for addr in args.mirror.iter().filter(|m| **m != connector.addr) {
+            security::vet_mirror(addr, &connector.security);
+        }
+    }
     let mut mirrors = vec![connector.clone()];
     mirrors.extend(args.mirror.iter().map(|m| connector.for_server(m)));
     let options = MirrorOptions {

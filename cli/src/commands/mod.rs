@@ -6,12 +6,16 @@
 //! failure leaves stdout empty.
 //!
 //! One module per topic: `files` (list, history, delete, logs), `users`,
-//! `upload`, `download` (one file or several) and `mirror` (one file from
-//! several servers).
+//! `upload`, `download` (one file or several), `mirror` (one file from
+//! several servers) and `trust` (the known-hosts file, no server needed).
+//!
+//! Every connection of a run, transfers and mirrors included, is secured
+//! the same way: the [`Security`] built once from the global options.
 
 mod download;
 mod files;
 mod mirror;
+mod trust;
 mod upload;
 mod users;
 
@@ -19,13 +23,14 @@ use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Result;
+use ferry_client::Security;
 use ferry_client::transfer::Connector;
 use ferry_proto::names::LocalOs;
 
-use crate::args::{Cli, Command, UsersCommand};
+use crate::args::{Cli, Command, TrustCommand, UsersCommand};
 use crate::output::quoted;
-use crate::password;
 use crate::session::{Connection, Credentials};
+use crate::{password, security};
 
 /// What the terminal around us allows.
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +40,9 @@ pub struct Terminal {
     /// Progress bars may be drawn: stderr is a terminal and stdout is not
     /// piped (output that goes somewhere else stays plain).
     pub bars: bool,
+    /// How the server was verified may be said on stderr: it is a terminal
+    /// (scripts only hear about plaintext, which is always a warning).
+    pub status: bool,
 }
 
 impl Terminal {
@@ -43,6 +51,7 @@ impl Terminal {
         Terminal {
             interactive: io::stdin().is_terminal(),
             bars: io::stderr().is_terminal() && io::stdout().is_terminal(),
+            status: io::stderr().is_terminal(),
         }
     }
 }
@@ -50,21 +59,55 @@ impl Terminal {
 /// Runs `cli`, writing results to `out`.
 pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
-        Command::List { json } => answer(cli, out, |s| files::list(s, *json)),
-        Command::History { name, json } => answer(cli, out, |s| files::history(s, name, *json)),
-        Command::Delete { name, version } => answer(cli, out, |s| files::delete(s, name, *version)),
-        Command::Logs { lines } => answer(cli, out, |s| files::logs(s, *lines)),
-        Command::Users(UsersCommand::List { json }) => answer(cli, out, |s| users::list(s, *json)),
+        // These only read and edit the local list: no server, no login.
+        Command::Trust(TrustCommand::List { json }) => {
+            let text = trust::list(
+                &security::fingerprints(&cli.trust).collect::<Vec<_>>(),
+                *json,
+            )?;
+            write_out(out, &text)
+        }
+        Command::Trust(TrustCommand::Remove { server }) => write_out(out, &trust::remove(server)?),
+        _ => {
+            let security = security::from_args(cli)?;
+            run_on_server(
+                &Server {
+                    cli,
+                    security,
+                    term,
+                },
+                out,
+            )
+        }
+    }
+}
+
+/// The server a command talks to, and how.
+struct Server<'a> {
+    cli: &'a Cli,
+    security: Security,
+    term: Terminal,
+}
+
+fn run_on_server(to: &Server<'_>, out: &mut dyn Write) -> Result<()> {
+    let (cli, term) = (to.cli, to.term);
+    match &cli.command {
+        Command::Trust(_) => unreachable!("trust commands need no server"),
+        Command::List { json } => answer(to, out, |s| files::list(s, *json)),
+        Command::History { name, json } => answer(to, out, |s| files::history(s, name, *json)),
+        Command::Delete { name, version } => answer(to, out, |s| files::delete(s, name, *version)),
+        Command::Logs { lines } => answer(to, out, |s| files::logs(s, *lines)),
+        Command::Users(UsersCommand::List { json }) => answer(to, out, |s| users::list(s, *json)),
         Command::Users(UsersCommand::Remove { name }) => {
-            answer(cli, out, |s| users::remove(s, name))
+            answer(to, out, |s| users::remove(s, name))
         }
         Command::Users(UsersCommand::Role { name, role }) => {
-            answer(cli, out, |s| users::set_role(s, name, (*role).into()))
+            answer(to, out, |s| users::set_role(s, name, (*role).into()))
         }
         Command::Users(UsersCommand::Add { name, role }) => {
             let credentials = Credentials::gather(cli.user.as_deref())?;
             let password = password::new_password(name)?;
-            let mut session = Connection::open(&cli.server, credentials)?;
+            let mut session = Connection::open(&cli.server, &to.security, credentials, term)?;
             let text = users::add(&mut session, name, (*role).into(), &password)?;
             finish(session, out, &text)
         }
@@ -72,7 +115,7 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
             let credentials = Credentials::gather(cli.user.as_deref())?;
             let name = name.as_deref().unwrap_or(credentials.user()).to_owned();
             let password = password::new_password(&name)?;
-            let mut session = Connection::open(&cli.server, credentials)?;
+            let mut session = Connection::open(&cli.server, &to.security, credentials, term)?;
             let text = users::passwd(&mut session, &name, &password)?;
             finish(session, out, &text)
         }
@@ -80,21 +123,22 @@ pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
             // Every path is checked before connecting, so a typo costs no
             // login and uploads nothing.
             let plan = upload::plan_uploads(args, term.interactive)?;
-            upload::upload(&check_login(cli)?, &plan, retry(cli), term, out)
+            upload::upload(&check_login(to)?, &plan, retry(cli), term, out)
         }
         Command::Download(args) if args.names.len() > 1 => {
             let plan = download::plan_downloads(args, LocalOs::current())?;
-            download::download_batch(&check_login(cli)?, &plan, out)
+            download::download_batch(&check_login(to)?, &plan, out)
         }
         Command::Download(args) => {
             let dest = download::download_destination(args, LocalOs::current())?;
-            download::download(&check_login(cli)?, args, &dest, retry(cli), term, out)
+            download::download(&check_login(to)?, args, &dest, retry(cli), term, out)
         }
     }
 }
 
-fn open(cli: &Cli) -> Result<Connection> {
-    Connection::open(&cli.server, Credentials::gather(cli.user.as_deref())?)
+fn open(to: &Server<'_>) -> Result<Connection> {
+    let credentials = Credentials::gather(to.cli.user.as_deref())?;
+    Connection::open(&to.cli.server, &to.security, credentials, to.term)
 }
 
 /// Logs in once and hands back what the transfer functions need to connect
@@ -102,8 +146,8 @@ fn open(cli: &Cli) -> Result<Connection> {
 /// mid-transfer but would make a wrong address or password take many
 /// seconds to report; this first login fails at once instead. Its
 /// connection serves the first transfer.
-fn check_login(cli: &Cli) -> Result<Connector> {
-    let session = open(cli)?;
+fn check_login(to: &Server<'_>) -> Result<Connector> {
+    let session = open(to)?;
     let connector = session.connector();
     connector.keep_for_next(session.into_client());
     Ok(connector)
@@ -111,17 +155,21 @@ fn check_login(cli: &Cli) -> Result<Connector> {
 
 /// Logs in, asks one thing, prints the answer.
 fn answer(
-    cli: &Cli,
+    to: &Server<'_>,
     out: &mut dyn Write,
     ask: impl FnOnce(&mut Connection) -> Result<String>,
 ) -> Result<()> {
-    let mut session = open(cli)?;
+    let mut session = open(to)?;
     let text = ask(&mut session)?;
     finish(session, out, &text)
 }
 
 fn finish(session: Connection, out: &mut dyn Write, text: &str) -> Result<()> {
     session.close();
+    write_out(out, text)
+}
+
+fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())

@@ -2,6 +2,11 @@
 //! `127.0.0.1:0` over a temporary folder, and a way to run the real
 //! `ferry-cli` binary against it the way a script would (no terminal: stdin
 //! is null, output captured).
+//!
+//! Servers speak TLS, as they do by default, and the CLI trusts them the way
+//! a script would: `FERRY_TRUST` names the server's fingerprint. The
+//! known-hosts file is always a temporary one (`FERRY_KNOWN_HOSTS`), never
+//! the real home's.
 
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -13,19 +18,53 @@ use ferry_server::testing;
 /// The admin password every test server starts with.
 pub use ferry_server::testing::ADMIN_PASSWORD;
 
+/// `FERRY_TRUST` for all of `servers` (a mirrored download's).
+pub fn trust_all(servers: &[&TestServer]) -> String {
+    servers
+        .iter()
+        .map(|s| s.fingerprint())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The shared harness's server, with scratch folders for the CLI (its
 /// working folder, its logs, its resume state); all of it disappears when
 /// the value is dropped.
 pub struct TestServer(testing::TestServer);
 
 impl TestServer {
-    /// Starts a server with an `admin` account (password [`ADMIN_PASSWORD`]).
+    /// Starts a TLS server with an `admin` account (password
+    /// [`ADMIN_PASSWORD`]) and its own self-signed certificate.
     pub fn start() -> TestServer {
-        let server = testing::TestServer::start();
+        Self::with(testing::TestServer::start_tls())
+    }
+
+    /// Starts a server run with `--plaintext`.
+    pub fn start_plaintext() -> TestServer {
+        Self::with(testing::TestServer::start())
+    }
+
+    /// Starts a TLS server with this certificate (e.g. one a test
+    /// authority signed).
+    pub fn start_with_tls(source: ferry_server::tls::TlsSource) -> TestServer {
+        Self::with(testing::TestServer::start_with(|c| c.tls = source))
+    }
+
+    fn with(server: testing::TestServer) -> TestServer {
         for sub in ["work", "client-logs", "state"] {
             server.folder(sub);
         }
         TestServer(server)
+    }
+
+    /// The fingerprint of the server's certificate (TLS servers only).
+    pub fn fingerprint(&self) -> String {
+        self.0.fingerprint()
+    }
+
+    /// The known-hosts file the CLI uses with this server.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.0.dir.path().join("known_hosts")
     }
 
     /// The server's `host:port`.
@@ -58,13 +97,33 @@ impl TestServer {
         self.as_user("admin", ADMIN_PASSWORD)
     }
 
-    /// The CLI, logged in as `user`. Upload resume state goes to the
-    /// temporary folder, not the real home.
+    /// The CLI, logged in as `user`, trusting this server's fingerprint
+    /// through `FERRY_TRUST` (nothing, for a plaintext server). Upload
+    /// resume state and the known-hosts file are in the temporary folder,
+    /// not the real home.
     pub fn as_user(&self, user: &str, password: &str) -> Cli {
+        let cli = self
+            .untrusting()
+            .env("FERRY_USER", user)
+            .env("FERRY_PASSWORD", password);
+        match self.0.server.fingerprint() {
+            Some(fingerprint) => cli.env("FERRY_TRUST", fingerprint),
+            None => cli,
+        }
+    }
+
+    /// The CLI as admin, trusting only what the known-hosts file (and the
+    /// caller) say: a server met for the first time is unknown.
+    pub fn admin_untrusting(&self) -> Cli {
+        self.untrusting()
+            .env("FERRY_USER", "admin")
+            .env("FERRY_PASSWORD", ADMIN_PASSWORD)
+    }
+
+    fn untrusting(&self) -> Cli {
         Cli::new(self.addr(), &self.client_logs(), &self.work_dir())
             .env("FERRY_STATE", self.0.dir.path().join("state"))
-            .env("FERRY_USER", user)
-            .env("FERRY_PASSWORD", password)
+            .env("FERRY_KNOWN_HOSTS", self.known_hosts())
     }
 
     /// Runs `ferry-cli ARGS` as admin and insists that it succeeded.
@@ -79,7 +138,9 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The binary pointed at `server`, with a clean FERRY_* environment.
+    /// The binary pointed at `server`, with a clean FERRY_* environment;
+    /// its known-hosts file is `known_hosts` in `logs` (a test's own
+    /// folder) unless changed.
     pub fn new(server: &str, logs: &Path, cwd: &Path) -> Cli {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ferry-cli"));
         for var in [
@@ -89,12 +150,16 @@ impl Cli {
             "FERRY_NEW_PASSWORD",
             "FERRY_LOGS",
             "FERRY_STATE",
+            "FERRY_TRUST",
+            "FERRY_CA",
+            "FERRY_KNOWN_HOSTS",
         ] {
             command.env_remove(var);
         }
         command
             .env("FERRY_SERVER", server)
             .env("FERRY_LOGS", logs)
+            .env("FERRY_KNOWN_HOSTS", logs.join("known_hosts"))
             .current_dir(cwd)
             .stdin(Stdio::null());
         Cli { command }
