@@ -10,7 +10,8 @@
 //!
 //! What the app does about each concern is in a child module, one
 //! `impl FerryApp` block each:
-//! - `session`: logging in and out;
+//! - `session`: logging in and out, and the questions about a server's
+//!   certificate;
 //! - `files`: the file list, its refresh and one file's history;
 //! - `transfers`: uploads, downloads and the "name exists" question;
 //! - `admin`: the other tabs (server log, users, client log);
@@ -28,6 +29,7 @@ mod transfers;
 use std::path::PathBuf;
 
 use egui::Ui;
+use ferry_client::Trust;
 use ferry_proto::names::LocalOs;
 use ferry_proto::protocol::Role;
 use log::{info, warn};
@@ -46,6 +48,7 @@ use crate::state::files::{FileTable, Refresh};
 use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
 use crate::state::transfers::Transfers;
+use crate::state::trust::{Secured, TrustPrompt};
 use crate::worker::{Event, WorkerHandle};
 
 pub use crate::state::main_screen::{Status, Tab};
@@ -72,6 +75,11 @@ pub struct AppOptions {
     /// follows (`None`: this system's). Tests set Windows to check its rule
     /// on any system.
     pub local_os: Option<LocalOs>,
+    /// Whom TLS connections trust: `None` is the user's own, the system's
+    /// certificate authorities and the known-hosts file the CLI uses too
+    /// ([`Trust::for_user`]). Tests give one with a known-hosts file of
+    /// their own.
+    pub trust: Option<Trust>,
 }
 
 /// The Ferry desktop app.
@@ -92,6 +100,9 @@ pub struct FerryApp {
     prompt: Option<PathPrompt>,
     password: Option<PasswordDialog>,
     status: Option<Status>,
+    trust: Trust,
+    trust_prompt: Option<TrustPrompt>,
+    secured: Option<Secured>,
     dialogs: NativeDialogs,
     refresh: Refresh,
     next_batch: u64,
@@ -115,11 +126,18 @@ impl FerryApp {
             client_log.error = Some(e);
         }
         let recent = settings.recent.first().cloned().unwrap_or_default();
+        let addr = options.server.clone().unwrap_or(recent.addr);
+        let plaintext = settings
+            .recent
+            .iter()
+            .find(|r| r.addr == addr)
+            .is_some_and(|r| r.plaintext);
         let login = LoginForm {
-            addr: options.server.clone().unwrap_or(recent.addr),
+            addr,
             user: options.user.clone().unwrap_or(recent.user),
             password: options.password.clone().unwrap_or_default(),
             remember: settings.remember,
+            plaintext,
             ..LoginForm::default()
         };
         info!("ferry desktop app started");
@@ -140,6 +158,9 @@ impl FerryApp {
             prompt: None,
             password: None,
             status: None,
+            trust: options.trust.unwrap_or_else(Trust::for_user),
+            trust_prompt: None,
+            secured: None,
             dialogs: NativeDialogs::new(options.native_dialogs),
             refresh: Refresh::default(),
             next_batch: 0,
@@ -191,6 +212,16 @@ impl FerryApp {
         self.tab
     }
 
+    /// The open question about a server's certificate, if any.
+    pub fn trust_prompt(&self) -> Option<&TrustPrompt> {
+        self.trust_prompt.as_ref()
+    }
+
+    /// How the session's server was verified; `None` when not logged in.
+    pub fn secured(&self) -> Option<&Secured> {
+        self.secured.as_ref()
+    }
+
     /// Whether a confirmation, conflict or path dialog is open.
     pub fn dialog_open(&self) -> bool {
         self.confirm.is_some()
@@ -238,7 +269,18 @@ impl FerryApp {
 
     fn handle_event(&mut self, event: Event) {
         match event {
-            Event::LoggedIn { role } => self.logged_in(role),
+            Event::LoggedIn {
+                role,
+                verified,
+                fingerprint,
+            } => self.logged_in(
+                role,
+                Secured {
+                    verified,
+                    fingerprint,
+                },
+            ),
+            Event::TrustNeeded(question) => self.trust_needed(question),
             Event::LoginFailed { problem, message } => self.login_failed(problem, message),
             Event::Files(result) => self.listed(result),
             Event::History { name, result } => self.history_arrived(&name, result),
@@ -260,6 +302,11 @@ impl FerryApp {
                 self.login_action(ui.ctx(), action);
             }
         });
+        if let Some(prompt) = &mut self.trust_prompt
+            && let Some(answer) = panels::trust::show(ui, prompt)
+        {
+            self.trust_answer(ui.ctx(), answer);
+        }
     }
 
     fn main_screen(&mut self, ui: &mut Ui) {
@@ -273,6 +320,7 @@ impl FerryApp {
             user: s.user(),
             addr: s.addr(),
             role: self.role,
+            secured: self.secured.as_ref(),
         });
         let bar = egui::Panel::top("top-bar")
             .show(ui, |ui| panels::top_bar::show(ui, self.tab, is_admin, who));

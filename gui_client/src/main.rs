@@ -16,6 +16,9 @@ fn main() -> eframe::Result {
         native_dialogs: true,
         state_dir: ferry_client::transfer::default_state_dir(),
         local_os: None,
+        // The user's own: the system's authorities and the known-hosts
+        // file the CLI uses too ($FERRY_KNOWN_HOSTS moves it).
+        trust: None,
     };
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -1,5 +1,5 @@
 //! What the app remembers between runs, through eframe's storage: recent
-//! servers with the user name used there, the folders last used, the logs
+//! servers with the user name used there and whether they speak plaintext, the folders last used, the logs
 //! folder and table preferences. Never a password.
 
 use std::path::PathBuf;
@@ -20,6 +20,9 @@ pub struct RecentServer {
     pub addr: String,
     /// The user name last used there.
     pub user: String,
+    /// Whether it was reached in plaintext (a server run with
+    /// `--plaintext`); TLS otherwise.
+    pub plaintext: bool,
 }
 
 /// The persisted part of the app's state.
@@ -67,14 +70,16 @@ impl Settings {
         eframe::set_value(storage, STORAGE_KEY, self);
     }
 
-    /// Puts `addr` with `user` first in the recent list.
-    pub fn remember_server(&mut self, addr: &str, user: &str) {
+    /// Puts `addr` with `user` (and whether it was in plaintext) first in
+    /// the recent list.
+    pub fn remember_server(&mut self, addr: &str, user: &str, plaintext: bool) {
         self.recent.retain(|r| r.addr != addr);
         self.recent.insert(
             0,
             RecentServer {
                 addr: addr.to_owned(),
                 user: user.to_owned(),
+                plaintext,
             },
         );
         self.recent.truncate(MAX_RECENT);
@@ -126,14 +131,15 @@ mod tests {
     #[test]
     fn recent_servers_move_to_the_front_without_duplicates() {
         let mut s = Settings::default();
-        s.remember_server("a:1", "ann");
-        s.remember_server("b:2", "bob");
-        s.remember_server("a:1", "amy");
+        s.remember_server("a:1", "ann", false);
+        s.remember_server("b:2", "bob", false);
+        s.remember_server("a:1", "amy", true);
         assert_eq!(s.recent.len(), 2);
         assert_eq!(s.recent[0].addr, "a:1");
         assert_eq!(s.recent[0].user, "amy");
+        assert!(s.recent[0].plaintext);
         for i in 0..20 {
-            s.remember_server(&format!("h{i}:1"), "u");
+            s.remember_server(&format!("h{i}:1"), "u", false);
         }
         assert_eq!(s.recent.len(), MAX_RECENT);
         s.forget_server("h19:1");
@@ -148,12 +154,19 @@ mod tests {
         assert!(!s.remember);
         assert_eq!(s.parallel(), 3);
         assert!(s.recent.is_empty());
+        // Recent servers from before TLS were plaintext then, but the
+        // servers speak TLS now: they load as TLS.
+        let old = r#"(recent: [(addr: "a:1", user: "ann")])"#;
+        eframe::Storage::set_string(&mut mem, STORAGE_KEY, old.to_owned());
+        let s = Settings::load(Some(&mem));
+        assert_eq!(s.recent[0].addr, "a:1");
+        assert!(!s.recent[0].plaintext);
     }
 
     #[test]
     fn settings_round_trip() {
         let mut s = Settings::default();
-        s.remember_server("files.lan:7878", "ann");
+        s.remember_server("files.lan:7878", "ann", true);
         let mut mem = MemoryStorage::default();
         s.save(&mut mem);
         assert_eq!(Settings::load(Some(&mem)), s);

@@ -23,7 +23,8 @@
 //! none of them draws or holds UI state:
 //! - `messages`: what the UI and the threads say to each other
 //!   ([`Command`], [`Event`], [`TransferUpdate`], the jobs, the stop flag);
-//! - `credentials`: where and as whom to connect;
+//! - `credentials`: where, as whom and how securely to connect (TLS and
+//!   whom to trust, or plaintext: the same for every connection of a login);
 //! - `session`: the UI's [`WorkerHandle`];
 //! - `control`: the `session` thread and its control connection;
 //! - `transfers`: starting transfer threads, running one through the client
@@ -39,7 +40,7 @@ mod transfers;
 
 pub use credentials::Credentials;
 pub use messages::{
-    Command, DownloadJob, Event, LoginProblem, Stop, StopFlag, TransferId, TransferUpdate,
-    UploadJob,
+    Command, DownloadJob, Event, LoginProblem, PLAINTEXT_BOX, Stop, StopFlag, TransferId,
+    TransferUpdate, TrustQuestion, UploadJob,
 };
 pub use session::WorkerHandle;

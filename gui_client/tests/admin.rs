@@ -5,7 +5,6 @@
 mod support;
 
 use egui_kittest::kittest::Queryable;
-use ferry_client::Client;
 use ferry_proto::protocol::Role;
 use gui_client::app::Tab;
 use gui_client::state::transfers::TransferState;
@@ -58,24 +57,8 @@ fn a_plain_user_changes_their_own_password() {
             .is_some_and(|s| s.text.contains("changed the password of bob"))
     });
     assert!(!h.state().status().is_some_and(|s| s.error));
-    assert!(
-        Client::connect_and_login(
-            &server.addr,
-            &ferry_client::Security::Plaintext,
-            "bob",
-            "bob-secret-2"
-        )
-        .is_ok()
-    );
-    assert!(
-        Client::connect_and_login(
-            &server.addr,
-            &ferry_client::Security::Plaintext,
-            "bob",
-            USER_PASSWORD
-        )
-        .is_err()
-    );
+    assert!(server.login_as("bob", "bob-secret-2").is_ok());
+    assert!(server.login_as("bob", USER_PASSWORD).is_err());
 }
 
 #[test]
@@ -94,15 +77,7 @@ fn the_admin_manages_users_and_reads_the_server_log() {
         app.status().is_some_and(|s| s.text.contains("added carol"))
     });
     wait_for_text(&mut h, "Make carol admin");
-    assert!(
-        ferry_client::Client::connect_and_login(
-            &server.addr,
-            &ferry_client::Security::Plaintext,
-            "carol",
-            "carol-secret-1"
-        )
-        .is_ok()
-    );
+    assert!(server.login_as("carol", "carol-secret-1").is_ok());
 
     // Make her admin.
     h.get_by_label("Make carol admin").click();
@@ -125,15 +100,7 @@ fn the_admin_manages_users_and_reads_the_server_log() {
         app.status()
             .is_some_and(|s| s.text.contains("removed carol"))
     });
-    assert!(
-        ferry_client::Client::connect_and_login(
-            &server.addr,
-            &ferry_client::Security::Plaintext,
-            "carol",
-            "carol-secret-1"
-        )
-        .is_err()
-    );
+    assert!(server.login_as("carol", "carol-secret-1").is_err());
 
     // The admin changes their own password; new connections (a transfer)
     // use the new one.
@@ -158,15 +125,7 @@ fn the_admin_manages_users_and_reads_the_server_log() {
             .last()
             .is_some_and(|t| t.state == TransferState::Done)
     });
-    assert!(
-        ferry_client::Client::connect_and_login(
-            &server.addr,
-            &ferry_client::Security::Plaintext,
-            "admin",
-            "admin-secret-2"
-        )
-        .is_ok()
-    );
+    assert!(server.login_as("admin", "admin-secret-2").is_ok());
 
     // The server log (the library server in tests logs nowhere, so the
     // test writes the file its LOGS command reads), filtered.

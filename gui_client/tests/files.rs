@@ -179,8 +179,9 @@ fn names_windows_cannot_save_are_offered_renamed_and_the_app_says_so() {
     // The Windows rule, checked on whatever system runs the test.
     let options = AppOptions {
         local_os: Some(LocalOs::Windows),
-        ..AppOptions::default()
+        ..server.options()
     };
+    server.pin(&server);
     let mut h = harness(FerryApp::new(Some(&storage), options));
     login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
     wait_for(&mut h, "the first listing", |app| app.files().loaded);

@@ -12,7 +12,7 @@ use support::*;
 #[test]
 fn logging_in_by_typing_with_clear_messages_for_each_failure() {
     let server = TestServer::start();
-    let mut h = harness(app());
+    let mut h = harness(server.app());
     assert!(shows(&h, "Ferry"));
 
     // Nobody listens on port 1.
@@ -52,7 +52,7 @@ fn logging_in_by_typing_with_clear_messages_for_each_failure() {
     assert_eq!(settings.recent[0].addr, server.addr);
 
     // Next start: the form is filled from the recent server.
-    let mut again = harness(app_with(&settings));
+    let mut again = harness(server.app_with(&settings));
     assert_eq!(again.state().login_form().addr, server.addr);
     assert_eq!(again.state().login_form().user, "admin");
     assert!(again.state().login_form().password.is_empty());
@@ -64,7 +64,7 @@ fn logging_in_by_typing_with_clear_messages_for_each_failure() {
 fn a_throttled_login_says_to_wait() {
     let server = TestServer::start();
     server.add_user("ann", Role::User);
-    let mut h = harness(app());
+    let mut h = harness(server.app());
     for _ in 0..6 {
         login(&mut h, &server.addr, "ann", "wrong-password");
         wait_for(&mut h, "a refusal", |app| {

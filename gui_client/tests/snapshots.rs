@@ -15,16 +15,22 @@ use std::path::PathBuf;
 
 use egui_kittest::wgpu::WgpuTestRenderer;
 use egui_kittest::{Harness, HarnessBuilder};
+use ferry_client::Verified;
 use ferry_client::transfer::UploadReport;
 use ferry_client::{Stage, Stored};
 use ferry_proto::hash::md5_bytes;
 use ferry_proto::protocol::FileEntry;
-use gui_client::panels::{dialogs, login, transfers};
+use ferry_proto::protocol::Role;
+use gui_client::panels::top_bar::{self, Who};
+use gui_client::panels::{dialogs, login, transfers, trust};
 use gui_client::settings::RecentServer;
 use gui_client::state::conflicts::{Conflict, Conflicts};
 use gui_client::state::files::FileTable;
 use gui_client::state::login::LoginForm;
+use gui_client::state::main_screen::Tab;
 use gui_client::state::transfers::Transfers;
+use gui_client::state::trust::{Secured, TrustPrompt};
+use gui_client::worker::TrustQuestion;
 use gui_client::worker::{LoginProblem, TransferUpdate};
 
 /// A harness builder that renders with wgpu, or `None` (after saying why)
@@ -62,6 +68,7 @@ fn login_screen_with_an_error() {
         user: "ann".into(),
         password: "secret".into(),
         remember: true,
+        plaintext: false,
         error: Some((
             LoginProblem::WrongPassword,
             "wrong user name or password; check both and try again".into(),
@@ -71,6 +78,7 @@ fn login_screen_with_an_error() {
     let recent = vec![RecentServer {
         addr: "files.example.lan:7878".into(),
         user: "ann".into(),
+        plaintext: false,
     }];
     let Some(builder) = builder() else {
         return;
@@ -176,4 +184,82 @@ fn conflict_dialog() {
     );
     h.run();
     h.snapshot("conflict_dialog");
+}
+
+const FINGERPRINT: &str = "SHA256:3f9a0c5e1b7d2468ace0f13579bdf2468ace13579bdf02468ace13579bdf0246";
+const OLD_FINGERPRINT: &str =
+    "SHA256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn trust_snapshot(name: &str, prompt: TrustPrompt) {
+    let Some(builder) = builder() else {
+        return;
+    };
+    let mut h = builder.with_size([760.0, 560.0]).build_ui_state(
+        |ui, prompt: &mut TrustPrompt| {
+            trust::show(ui, prompt);
+        },
+        prompt,
+    );
+    h.run();
+    h.snapshot(name);
+}
+
+#[test]
+fn first_connect_dialog() {
+    trust_snapshot(
+        "trust_new_server",
+        TrustPrompt::new(TrustQuestion::New {
+            addr: "files.example.lan:7878".into(),
+            fingerprint: FINGERPRINT.into(),
+        }),
+    );
+}
+
+#[test]
+fn changed_certificate_warning() {
+    trust_snapshot(
+        "trust_changed_server",
+        TrustPrompt::new(TrustQuestion::Changed {
+            addr: "files.example.lan:7878".into(),
+            pinned: OLD_FINGERPRINT.into(),
+            presented: FINGERPRINT.into(),
+            place: "/home/ann/.config/ferry/known_hosts".into(),
+        }),
+    );
+}
+
+#[test]
+fn top_bar_with_each_padlock() {
+    let states = [
+        Secured {
+            verified: Verified::Pinned,
+            fingerprint: Some(FINGERPRINT.into()),
+        },
+        Secured {
+            verified: Verified::Authority,
+            fingerprint: Some(FINGERPRINT.into()),
+        },
+        Secured {
+            verified: Verified::Plaintext,
+            fingerprint: None,
+        },
+    ];
+    let Some(builder) = builder() else {
+        return;
+    };
+    let mut h = builder.with_size([1100.0, 130.0]).build_ui(move |ui| {
+        for (i, secured) in states.iter().enumerate() {
+            egui::Panel::top(format!("bar-{i}")).show(ui, |ui| {
+                let who = Who {
+                    user: "ann",
+                    addr: "files.example.lan:7878",
+                    role: Some(Role::Admin),
+                    secured: Some(secured),
+                };
+                top_bar::show(ui, Tab::Files, true, Some(who));
+            });
+        }
+    });
+    h.run();
+    h.snapshot("top_bar_padlocks");
 }

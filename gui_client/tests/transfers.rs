@@ -64,7 +64,7 @@ fn queued_transfers_pause_resume_and_cancel() {
         parallel_transfers: 1,
         ..Settings::default()
     };
-    let mut h = harness(app_with(&settings));
+    let mut h = harness(server.app_with(&settings));
     login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
     wait_for(&mut h, "the login", |app| app.files().loaded);
 
@@ -130,6 +130,8 @@ fn a_download_with_mirrors_shows_each_mirror() {
     let content = payload(9 << 20, 11);
     main.put("dataset.bin", &content);
     mirror.put("dataset.bin", &content);
+    // The user trusted the mirror before, by logging in to it once.
+    main.pin(&mirror);
     let local = Local::new();
     let mut h = logged_in(&main, "admin", ADMIN_PASSWORD);
 
@@ -155,4 +157,47 @@ fn a_download_with_mirrors_shows_each_mirror() {
     assert!(shows(&h, &format!("from {}", mirror.addr)));
     assert!(shows(&h, &format!("from {}", main.addr)));
     assert!(shows(&h, "from 2 servers") || shows(&h, "from 1 server"));
+}
+
+#[test]
+fn a_mirror_not_trusted_is_refused_by_name_and_the_download_goes_on() {
+    let main = TestServer::start();
+    let stranger = TestServer::start();
+    let content = payload(3 << 20, 12);
+    main.put("dataset.bin", &content);
+    stranger.put("dataset.bin", &content);
+    let local = Local::new();
+    let mut h = logged_in(&main, "admin", ADMIN_PASSWORD);
+
+    h.get_by_label("dataset.bin").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    let dest = local.path("dataset.bin");
+    type_into(&mut h, "Save as (full path)", &dest.display().to_string());
+    type_into(&mut h, "Mirrors (optional)", &stranger.addr);
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the mirrored download", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    assert_eq!(std::fs::read(&dest).unwrap(), content);
+    let row = &h.state().transfers().rows[0];
+    let refused = row
+        .mirrors
+        .iter()
+        .find(|m| m.addr == stranger.addr)
+        .and_then(|m| m.dropped.clone())
+        .expect("the stranger is left out");
+    assert!(refused.contains("refused, not verified"), "{refused}");
+    assert!(refused.contains(&stranger.fingerprint()), "{refused}");
+    assert!(shows(
+        &h,
+        &format!("from {}: left out, refused", stranger.addr)
+    ));
+    assert!(shows(&h, &format!("left out: {}", stranger.addr)));
+    assert_eq!(
+        main.pinned(&stranger.addr),
+        None,
+        "a mirror is never pinned unasked"
+    );
 }

@@ -1,46 +1,116 @@
-//! Logging in and out: starting the session from the login form, taking
-//! the server's answer, remembering the server (never the password), and
-//! forgetting everything of the session on log out.
+//! Logging in and out: starting the session from the login form (over TLS
+//! with the app's [`Trust`](ferry_client::Trust), or in plaintext when the
+//! form says so), taking the server's answer, asking about a server whose
+//! certificate is new or changed and logging in again once the user
+//! trusted it, remembering the server (never the password), and forgetting
+//! everything of the session on log out.
 //!
-//! The login form itself is `state::login` and `panels::login`; the
+//! The login form itself is `state::login` and `panels::login`, the
+//! certificate questions `state::trust` and `panels::trust`; the
 //! connection is the worker's `WorkerHandle`.
 
+use ferry_client::Security;
 use ferry_proto::protocol::Role;
-use log::info;
+use log::{info, warn};
 
 use super::FerryApp;
 use crate::panels::login::LoginAction;
+use crate::panels::trust::TrustAnswer;
 use crate::state::admin::{ServerLogView, UsersView};
 use crate::state::files::{FileTable, Refresh};
 use crate::state::main_screen::Tab;
 use crate::state::transfers::Transfers;
-use crate::worker::{Credentials, LoginProblem, WorkerHandle};
+use crate::state::trust::{Secured, TrustPrompt};
+use crate::worker::{Credentials, LoginProblem, TrustQuestion, WorkerHandle};
 
 impl FerryApp {
     /// Acts on the login screen's buttons.
     pub(super) fn login_action(&mut self, ctx: &egui::Context, action: LoginAction) {
         match action {
-            LoginAction::Login => {
-                let creds = Credentials::new(
-                    &self.login.addr_with_port(),
-                    &self.login.user,
-                    &self.login.password,
-                );
-                info!("logging in to {} as {}", creds.addr, creds.user);
-                self.login.busy = true;
-                self.login.error = None;
-                self.session = Some(WorkerHandle::login(
-                    creds,
-                    ctx,
-                    self.settings.parallel(),
-                    self.state_dir.clone(),
-                ));
-            }
+            LoginAction::Login => self.start_login(ctx, None),
             LoginAction::CancelLogin => {
                 self.session = None;
                 self.login.busy = false;
             }
             LoginAction::Forget(addr) => self.settings.forget_server(&addr),
+        }
+    }
+
+    /// Logs in with the form's contents; `pin` is a fingerprint the user
+    /// just trusted for its address.
+    fn start_login(&mut self, ctx: &egui::Context, pin: Option<String>) {
+        let security = if self.login.plaintext {
+            Security::Plaintext
+        } else {
+            Security::Tls(self.trust.clone())
+        };
+        let creds = Credentials::new(
+            &self.login.addr_with_port(),
+            &self.login.user,
+            &self.login.password,
+            security,
+        );
+        let how = if self.login.plaintext {
+            "in plaintext"
+        } else {
+            "over TLS"
+        };
+        info!("logging in to {} as {} {how}", creds.addr, creds.user);
+        self.login.busy = true;
+        self.login.error = None;
+        self.session = Some(WorkerHandle::login(
+            creds,
+            pin,
+            ctx,
+            self.settings.parallel(),
+            self.state_dir.clone(),
+        ));
+    }
+
+    /// The server's certificate is new or changed: nothing was sent, and
+    /// the user is asked.
+    pub(super) fn trust_needed(&mut self, question: TrustQuestion) {
+        match &question {
+            TrustQuestion::New { addr, fingerprint } => {
+                info!("{addr} is not trusted yet; it shows {fingerprint}");
+            }
+            TrustQuestion::Changed {
+                addr,
+                pinned,
+                presented,
+                ..
+            } => warn!("{addr} shows {presented}, but {pinned} was trusted; refused"),
+        }
+        self.session = None;
+        self.login.busy = false;
+        self.login.error = None;
+        self.trust_prompt = Some(TrustPrompt::new(question));
+    }
+
+    /// The user answered the certificate question.
+    pub(super) fn trust_answer(&mut self, ctx: &egui::Context, answer: TrustAnswer) {
+        let Some(prompt) = self.trust_prompt.take() else {
+            return;
+        };
+        let addr = prompt.question.addr().to_owned();
+        match (answer, &prompt.question) {
+            (TrustAnswer::Trust(fingerprint), _) => self.start_login(ctx, Some(fingerprint)),
+            (TrustAnswer::Cancel, TrustQuestion::New { .. }) => {
+                info!("{addr} was not trusted; not connected");
+                self.login.error = Some((
+                    LoginProblem::Other,
+                    format!("Not connected: you did not trust the certificate of {addr}."),
+                ));
+            }
+            (TrustAnswer::Cancel, TrustQuestion::Changed { .. }) => {
+                self.login.error = Some((
+                    LoginProblem::NotVerified,
+                    format!(
+                        "Not connected: {addr} shows another certificate than the one you \
+                         trusted, so nothing was sent to it."
+                    ),
+                ));
+            }
         }
     }
 
@@ -51,8 +121,9 @@ impl FerryApp {
         self.login.error = Some((problem, message));
     }
 
-    pub(super) fn logged_in(&mut self, role: Role) {
+    pub(super) fn logged_in(&mut self, role: Role, secured: Secured) {
         self.role = Some(role);
+        self.secured = Some(secured);
         self.login.busy = false;
         self.login.error = None;
         self.login.password.clear();
@@ -62,11 +133,16 @@ impl FerryApp {
         };
         self.settings.remember = self.login.remember;
         if self.login.remember {
-            self.settings.remember_server(&addr, &user);
+            self.settings
+                .remember_server(&addr, &user, self.login.plaintext);
         } else {
             self.settings.forget_server(&addr);
         }
-        info!("logged in to {addr} as {user} ({role})");
+        let verified = self.secured.as_ref().map(|s| s.verified.to_string());
+        info!(
+            "logged in to {addr} as {user} ({role}); {}",
+            verified.unwrap_or_default()
+        );
         self.set_info(format!("Logged in to {addr} as {user} ({role})."));
         self.refresh();
     }
@@ -80,6 +156,8 @@ impl FerryApp {
         self.transfers = Transfers::default();
         self.conflicts.clear();
         self.role = None;
+        self.secured = None;
+        self.trust_prompt = None;
         self.tab = Tab::Files;
         self.files = FileTable::default();
         self.history = None;

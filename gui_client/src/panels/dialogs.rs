@@ -201,6 +201,14 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
                         .desired_width(f32::INFINITY),
                 )
             });
+            ui.label(
+                RichText::new(
+                    "Each mirror is verified on its own: one you never logged in to is left out \
+                     (log in to it once to trust it).",
+                )
+                .weak()
+                .small(),
+            );
         }
         ui.add_space(10.0);
         ui.horizontal(|ui| {

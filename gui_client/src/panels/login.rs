@@ -1,5 +1,6 @@
 //! The login screen: server, user name, password, "remember this server",
-//! the recent servers, and a clear message when it did not work. Logging
+//! "plaintext" for servers run without TLS, the recent servers, and a
+//! clear message when it did not work. Logging
 //! in is the app's `session` module; this only edits the form.
 
 use egui::{Align, Layout, RichText, TextEdit, Ui};
@@ -7,6 +8,7 @@ use egui::{Align, Layout, RichText, TextEdit, Ui};
 use crate::panels::{field, palette};
 use crate::settings::RecentServer;
 use crate::state::login::LoginForm;
+use crate::worker::PLAINTEXT_BOX;
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +99,18 @@ fn form_contents(
             .on_hover_text(
                 "Keeps the address and your user name for next time, never the password.",
             );
+        ui.checkbox(&mut form.plaintext, PLAINTEXT_BOX)
+            .on_hover_text(
+                "Only for a server started with --plaintext: without TLS, the server is not \
+             verified and your password and files cross the network in clear.",
+            );
+        if form.plaintext {
+            ui.label(
+                RichText::new("Your password and files will cross the network unencrypted.")
+                    .small()
+                    .color(palette::WARN),
+            );
+        }
     });
     ui.add_space(12.0);
 
@@ -151,11 +165,16 @@ fn form_contents(
 fn recent_menu(ui: &mut Ui, form: &mut LoginForm, recent: &[RecentServer]) {
     ui.menu_button("Recent servers ⏷", |ui| {
         for r in recent {
-            let text = format!("{} @ {}", r.user, r.addr);
-            let current = form.addr == r.addr && form.user == r.user;
+            let mut text = format!("{} @ {}", r.user, r.addr);
+            if r.plaintext {
+                text.push_str(" (plaintext)");
+            }
+            let current =
+                form.addr == r.addr && form.user == r.user && form.plaintext == r.plaintext;
             if ui.selectable_label(current, text).clicked() {
                 form.addr = r.addr.clone();
                 form.user = r.user.clone();
+                form.plaintext = r.plaintext;
                 form.password.clear();
                 form.error = None;
                 ui.close();

@@ -13,6 +13,7 @@ pub mod login;
 pub mod status_bar;
 pub mod top_bar;
 pub mod transfers;
+pub mod trust;
 
 /// Colours used across panels, readable on both light and dark themes.
 pub mod palette {

@@ -1,6 +1,7 @@
 //! The main screen's top bar: the tabs (the admin tabs only for admins),
-//! and on the right "Log out", "Change my password…" and who is logged in
-//! where. It returns what was clicked; the app switches tabs, logs out or
+//! and on the right "Log out", "Change my password…", who is logged in
+//! where, and the padlock: how the server was verified (hover for its
+//! fingerprint), or a warning that the connection is not encrypted. It returns what was clicked; the app switches tabs, logs out or
 //! opens the password dialog.
 
 use egui::{Align, Layout, RichText, Ui};
@@ -9,6 +10,7 @@ use ferry_proto::protocol::Role;
 use crate::format;
 use crate::panels::palette;
 use crate::state::main_screen::Tab;
+use crate::state::trust::Secured;
 
 /// What the user clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub struct Who<'a> {
     pub addr: &'a str,
     /// Their role, once the login answered.
     pub role: Option<Role>,
+    /// How the server was verified, once the login answered.
+    pub secured: Option<&'a Secured>,
 }
 
 /// Draws the bar with `tab` selected. `who` is `None` without a session.
@@ -66,6 +70,7 @@ pub fn show(ui: &mut Ui, tab: Tab, is_admin: bool, who: Option<Who<'_>>) -> Vec<
                 user,
                 addr,
                 role: Some(role),
+                secured,
             }) = who
             {
                 let who = format!("{user} @ {addr}");
@@ -79,8 +84,22 @@ pub fn show(ui: &mut Ui, tab: Tab, is_admin: bool, who: Option<Who<'_>>) -> Vec<
                         }),
                 );
                 ui.label(who);
+                if let Some(secured) = secured {
+                    padlock(ui, secured);
+                }
             }
         });
     });
     actions
+}
+
+/// The padlock: a warning colour in plaintext, the fingerprint on hover.
+pub fn padlock(ui: &mut Ui, secured: &Secured) {
+    let (words, warning) = secured.padlock();
+    let text = if warning {
+        RichText::new(words).strong().color(palette::WARN)
+    } else {
+        RichText::new(words).color(palette::OK)
+    };
+    ui.label(text).on_hover_text(secured.explanation());
 }

@@ -167,19 +167,23 @@ fn name_cell(ui: &mut Ui, t: &Transfer) {
             }
         }
         for m in &t.mirrors {
-            let text = match &m.dropped {
-                Some(why) => {
-                    RichText::new(format!("from {}: left out, {why}", m.addr)).color(palette::WARN)
-                }
-                None if t.state == TransferState::Transferring => RichText::new(format!(
+            let line = match &m.dropped {
+                Some(why) => format!("from {}: left out, {why}", m.addr),
+                None if t.state == TransferState::Transferring => format!(
                     "from {}: {} at {}",
                     m.addr,
                     human_size(m.bytes),
                     speed(m.speed as f64)
-                )),
-                None => RichText::new(format!("from {}: {}", m.addr, human_size(m.bytes))),
+                ),
+                None => format!("from {}: {}", m.addr, human_size(m.bytes)),
             };
-            ui.add(Label::new(text.small()).truncate());
+            let text = RichText::new(&line).small();
+            let text = match m.dropped {
+                Some(_) => text.color(palette::WARN),
+                None => text,
+            };
+            // The whole line on hover: a refused mirror's reason is long.
+            ui.add(Label::new(text).truncate()).on_hover_text(line);
         }
     });
 }

@@ -14,6 +14,8 @@ pub struct LoginForm {
     pub password: String,
     /// Whether to add the server to the recent list.
     pub remember: bool,
+    /// Whether to connect without TLS (a server run with `--plaintext`).
+    pub plaintext: bool,
     /// Why the last attempt failed.
     pub error: Option<(LoginProblem, String)>,
     /// Whether an attempt is under way.

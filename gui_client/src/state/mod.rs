@@ -12,3 +12,4 @@ pub mod history;
 pub mod login;
 pub mod main_screen;
 pub mod transfers;
+pub mod trust;

@@ -1,4 +1,6 @@
-//! The `session` thread: logs in, then answers the UI's [`Command`]s one
+//! The `session` thread: logs in (pinning the server first when the user
+//! just trusted it; a server to decide about ends the login with the
+//! question, anything else with the sentence to show), then answers the UI's [`Command`]s one
 //! at a time on the control connection, reopening it when the server
 //! dropped it, and sends each answer back as an [`Event`].
 //!
@@ -9,39 +11,51 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use ferry_client::{Client, ClientError};
+use ferry_client::{Client, ClientError, Security};
 use log::info;
 
 use super::credentials::Credentials;
-use super::messages::{Command, Event, LoginProblem};
+use super::messages::{Command, Event, LoginProblem, TrustQuestion, login_message};
 
 /// A control connection idle for longer is pinged before use: the server
 /// drops silent clients after a few minutes.
 const PING_AFTER: Duration = Duration::from_secs(60);
 
+/// Runs one login: pins `pin` for the address first when the user just
+/// trusted it, logs in, then answers commands until the UI drops them.
 pub(super) fn run_session(
     creds: &RwLock<Credentials>,
+    pin: Option<&str>,
     commands: &Receiver<Command>,
     events: &Sender<Event>,
     ctx: &egui::Context,
 ) {
-    let first = creds
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .connect();
+    let first = {
+        let creds = creds.read().unwrap_or_else(PoisonError::into_inner);
+        pin_first(&creds, pin).and_then(|()| creds.connect())
+    };
     let client = match first {
         Ok((client, role)) => {
-            if events.send(Event::LoggedIn { role }).is_err() {
+            let event = Event::LoggedIn {
+                role,
+                verified: client.verified(),
+                fingerprint: client.fingerprint().map(str::to_owned),
+            };
+            if events.send(event).is_err() {
                 return;
             }
             ctx.request_repaint();
             client
         }
         Err(e) => {
-            let _ = events.send(Event::LoginFailed {
-                problem: LoginProblem::of(&e),
-                message: e.to_string(),
-            });
+            let event = match TrustQuestion::of(&e) {
+                Some(question) => Event::TrustNeeded(question),
+                None => Event::LoginFailed {
+                    problem: LoginProblem::of(&e),
+                    message: login_message(&e),
+                },
+            };
+            let _ = events.send(event);
             ctx.request_repaint();
             return;
         }
@@ -60,6 +74,20 @@ pub(super) fn run_session(
     }
     if let Some(client) = control.client.take() {
         let _ = client.quit();
+    }
+}
+
+/// Pins the fingerprint the user trusted for the login's address, before
+/// the connection that relies on it (here, off the UI thread: it writes the
+/// known-hosts file).
+fn pin_first(creds: &Credentials, pin: Option<&str>) -> Result<(), ClientError> {
+    match (pin, &creds.security) {
+        (Some(fingerprint), Security::Tls(trust)) => {
+            trust.pin(&creds.addr, fingerprint)?;
+            info!("trusted {} as {fingerprint}", creds.addr);
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

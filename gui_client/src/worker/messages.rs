@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use ferry_client::ClientError;
 use ferry_client::Stage;
 use ferry_client::mirror::{MirrorReport, MirrorStatus};
 use ferry_client::transfer::{DownloadReport, UploadReport};
+use ferry_client::{ClientError, Verified};
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode, FileEntry, Role, VersionInfo};
 
 /// Identifies one transfer for the lifetime of the app.
@@ -112,6 +112,12 @@ pub enum LoginProblem {
     Throttled,
     /// The server is full or going away.
     Busy,
+    /// Its certificate is not valid (a CA-signed one for another name,
+    /// expired, …), or the TLS handshake failed.
+    NotVerified,
+    /// TLS on one side only: "Plaintext" ticked for a TLS server, or not
+    /// ticked for a plaintext one.
+    TlsMismatch,
     /// Anything else.
     Other,
 }
@@ -120,6 +126,13 @@ impl LoginProblem {
     pub(super) fn of(e: &ClientError) -> LoginProblem {
         match (e, e.code()) {
             (ClientError::Connect { .. }, _) => LoginProblem::Unreachable,
+            (ClientError::NotTls { .. } | ClientError::NeedsTls { .. }, _) => {
+                LoginProblem::TlsMismatch
+            }
+            (ClientError::BadCertificate { .. } | ClientError::Tls { .. }, _) => {
+                LoginProblem::NotVerified
+            }
+            (_, Some(ErrorCode::TlsRequired)) => LoginProblem::TlsMismatch,
             (_, Some(ErrorCode::AuthFailed)) => LoginProblem::WrongPassword,
             (_, Some(ErrorCode::Throttled)) => LoginProblem::Throttled,
             (_, Some(ErrorCode::Busy | ErrorCode::ShuttingDown)) => LoginProblem::Busy,
@@ -134,7 +147,86 @@ impl LoginProblem {
             LoginProblem::WrongPassword => "Wrong user name or password",
             LoginProblem::Throttled => "Too many failed logins",
             LoginProblem::Busy => "Server busy",
+            LoginProblem::NotVerified => "Server not verified",
+            LoginProblem::TlsMismatch => "Encryption setting does not match the server",
             LoginProblem::Other => "Login failed",
+        }
+    }
+}
+
+/// The sentence the login screen shows for `e`: the client library's,
+/// except where that names the command line's `--plaintext`, which in the
+/// app is the "Plaintext" checkbox.
+pub(super) fn login_message(e: &ClientError) -> String {
+    match e {
+        ClientError::NotTls { addr } => format!(
+            "{addr} answered without encryption (its server runs with --plaintext); tick \
+             “{PLAINTEXT_BOX}” only if you trust this network, or ask its administrator to \
+             turn TLS on."
+        ),
+        ClientError::NeedsTls { addr } => {
+            format!("{addr} speaks only TLS; untick “{PLAINTEXT_BOX}” and log in again.")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The login form's checkbox for servers run with `--plaintext`.
+pub const PLAINTEXT_BOX: &str = "Plaintext (not encrypted)";
+
+/// A server that cannot be logged in to until the user decides about its
+/// certificate. Nothing was sent to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustQuestion {
+    /// The first connection to this address: the user compares the
+    /// fingerprint with the one the server printed, then trusts it or not.
+    New {
+        /// `host:port`.
+        addr: String,
+        /// What it showed.
+        fingerprint: String,
+    },
+    /// The address is pinned to another certificate: someone may be in the
+    /// middle, or the server got a new certificate.
+    Changed {
+        /// `host:port`.
+        addr: String,
+        /// The fingerprint trusted before.
+        pinned: String,
+        /// The one it shows now.
+        presented: String,
+        /// Where the pin is kept (the known-hosts file).
+        place: String,
+    },
+}
+
+impl TrustQuestion {
+    /// The question `e` asks, if it is one.
+    pub(super) fn of(e: &ClientError) -> Option<TrustQuestion> {
+        match e {
+            ClientError::UnknownServer { addr, fingerprint } => Some(TrustQuestion::New {
+                addr: addr.clone(),
+                fingerprint: fingerprint.clone(),
+            }),
+            ClientError::ServerChanged {
+                addr,
+                pinned,
+                presented,
+                place,
+            } => Some(TrustQuestion::Changed {
+                addr: addr.clone(),
+                pinned: pinned.clone(),
+                presented: presented.clone(),
+                place: place.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The address asked about.
+    pub fn addr(&self) -> &str {
+        match self {
+            TrustQuestion::New { addr, .. } | TrustQuestion::Changed { addr, .. } => addr,
         }
     }
 }
@@ -147,6 +239,10 @@ pub enum Event {
     LoggedIn {
         /// What the user may do.
         role: Role,
+        /// How the server was verified (or that it was not: plaintext).
+        verified: Verified,
+        /// Its certificate's fingerprint; `None` in plaintext.
+        fingerprint: Option<String>,
     },
     /// The login did not work; the session is over.
     LoginFailed {
@@ -155,6 +251,9 @@ pub enum Event {
         /// The sentence to show.
         message: String,
     },
+    /// The login stopped before anything was sent, until the user decides
+    /// about the server's certificate; the session is over.
+    TrustNeeded(TrustQuestion),
     /// The file list.
     Files(Result<Vec<FileEntry>, String>),
     /// One file's versions, oldest first.
@@ -268,4 +367,58 @@ pub struct DownloadJob {
     pub mirrors: Vec<String>,
     /// Set by the UI to stop or pause it.
     pub stop: Arc<StopFlag>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_mismatches_name_the_checkbox_not_the_command_line_flag() {
+        let needs = ClientError::NeedsTls { addr: "h:1".into() };
+        assert_eq!(LoginProblem::of(&needs), LoginProblem::TlsMismatch);
+        let text = login_message(&needs);
+        assert!(
+            text.contains("untick “Plaintext (not encrypted)”"),
+            "{text}"
+        );
+        let not = ClientError::NotTls { addr: "h:1".into() };
+        assert_eq!(LoginProblem::of(&not), LoginProblem::TlsMismatch);
+        let text = login_message(&not);
+        assert!(
+            text.contains("tick “Plaintext (not encrypted)” only if"),
+            "{text}"
+        );
+        for text in [login_message(&needs), login_message(&not)] {
+            assert_eq!(text.matches(". ").count(), 0, "one sentence: {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_changed_servers_are_questions_the_rest_are_errors() {
+        let unknown = ClientError::UnknownServer {
+            addr: "h:1".into(),
+            fingerprint: "SHA256:aa".into(),
+        };
+        assert_eq!(
+            TrustQuestion::of(&unknown),
+            Some(TrustQuestion::New {
+                addr: "h:1".into(),
+                fingerprint: "SHA256:aa".into()
+            })
+        );
+        let changed = ClientError::ServerChanged {
+            addr: "h:1".into(),
+            pinned: "SHA256:aa".into(),
+            presented: "SHA256:bb".into(),
+            place: "/k".into(),
+        };
+        assert_eq!(TrustQuestion::of(&changed).unwrap().addr(), "h:1");
+        let bad = ClientError::BadCertificate {
+            addr: "h:1".into(),
+            reason: "its certificate expired".into(),
+        };
+        assert_eq!(TrustQuestion::of(&bad), None);
+        assert_eq!(LoginProblem::of(&bad), LoginProblem::NotVerified);
+    }
 }

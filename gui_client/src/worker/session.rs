@@ -41,11 +41,14 @@ impl fmt::Debug for WorkerHandle {
 
 impl WorkerHandle {
     /// Starts logging in on the `session` thread; the answer arrives as
-    /// [`Event::LoggedIn`] or [`Event::LoginFailed`]. `parallel` caps how
-    /// many transfers run at once; `state_dir` keeps what lets an upload
-    /// resume after the app was closed (`None`: only within one attempt).
+    /// [`Event::LoggedIn`], [`Event::TrustNeeded`] or [`Event::LoginFailed`].
+    /// `pin` is a fingerprint the user just trusted for this address,
+    /// pinned before connecting. `parallel` caps how many transfers run at
+    /// once; `state_dir` keeps what lets an upload resume after the app was
+    /// closed (`None`: only within one attempt).
     pub fn login(
         creds: Credentials,
+        pin: Option<String>,
         ctx: &egui::Context,
         parallel: usize,
         state_dir: Option<PathBuf>,
@@ -68,7 +71,7 @@ impl WorkerHandle {
         let ctx = ctx.clone();
         let spawned = thread::Builder::new()
             .name("session".to_owned())
-            .spawn(move || run_session(&creds, &command_rx, &events_tx, &ctx));
+            .spawn(move || run_session(&creds, pin.as_deref(), &command_rx, &events_tx, &ctx));
         if let Err(e) = spawned {
             let _ = session.events_tx.send(Event::LoginFailed {
                 problem: LoginProblem::Other,

@@ -1,6 +1,12 @@
 //! Shared fixtures for the GUI tests: a real Ferry server on 127.0.0.1:0
-//! over a temp folder, the app in an egui_kittest harness (no window, no
-//! display), and helpers that wait for the app's worker threads.
+//! over a temp folder, speaking TLS as servers do by default (or plaintext,
+//! as with `--plaintext`), the app in an egui_kittest harness (no window,
+//! no display), and helpers that wait for the app's worker threads.
+//!
+//! The app trusts only a known-hosts file in the server's temp folder,
+//! given to it through `AppOptions::trust`: never the user's own file, no
+//! system certificate authorities, and no environment variable that would
+//! leak between tests running in parallel.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
@@ -11,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use ferry_client::Client;
-use ferry_client::{DownloadOptions, UploadOptions};
+use ferry_client::{Client, DownloadOptions, Security, Trust, UploadOptions};
 use ferry_proto::protocol::{ConflictPolicy, Role};
 use ferry_server::testing;
 pub use ferry_server::testing::ADMIN_PASSWORD;
@@ -39,19 +44,97 @@ impl Deref for TestServer {
 }
 
 impl TestServer {
+    /// A server over TLS, with the self-signed certificate it makes on its
+    /// first start, as `ferry-server` runs by default.
     pub fn start() -> TestServer {
+        TestServer(testing::TestServer::start_tls())
+    }
+
+    /// A server run with `--plaintext`.
+    pub fn start_plaintext() -> TestServer {
         TestServer(testing::TestServer::start())
     }
 
+    /// How the test's own clients (not the app's) reach this server: over
+    /// TLS trusting its fingerprint, in plaintext if it is a plaintext one.
+    pub fn security(&self) -> Security {
+        match self.server.fingerprint() {
+            Some(fingerprint) => {
+                Security::Tls(Trust::nothing().vouch(fingerprint).expect("a fingerprint"))
+            }
+            None => Security::Plaintext,
+        }
+    }
+
+    /// The known-hosts file the app of this test uses.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.path().join("app-known_hosts")
+    }
+
+    /// Whom the app trusts: that file only.
+    pub fn app_trust(&self) -> Trust {
+        Trust::nothing().with_known_hosts(self.known_hosts())
+    }
+
+    /// Pins `other` (this server, or a mirror) in the app's known-hosts
+    /// file, as if the user had trusted it before.
+    pub fn pin(&self, other: &TestServer) {
+        self.app_trust()
+            .pin(&other.addr, &other.fingerprint())
+            .expect("the pin is saved");
+    }
+
+    /// The fingerprint pinned for `addr` in the app's known-hosts file.
+    pub fn pinned(&self, addr: &str) -> Option<String> {
+        let known = self
+            .app_trust()
+            .known()
+            .expect("a readable known-hosts file");
+        known.get(addr).map(str::to_owned)
+    }
+
+    /// The app's options in a test: no native dialogs, no global logger,
+    /// the known-hosts file of [`TestServer::app_trust`].
+    pub fn options(&self) -> AppOptions {
+        AppOptions {
+            trust: Some(self.app_trust()),
+            ..AppOptions::default()
+        }
+    }
+
+    /// The app, with `settings` "remembered", that has never seen this
+    /// server: its first TLS login asks about the certificate.
+    pub fn new_app_with(&self, settings: &Settings) -> FerryApp {
+        let mut storage = MemoryStorage::default();
+        settings.save(&mut storage);
+        FerryApp::new(Some(&storage), self.options())
+    }
+
+    /// The app that trusted this server before (a TLS one is pinned).
+    pub fn app(&self) -> FerryApp {
+        self.app_with(&Settings::default())
+    }
+
+    /// [`TestServer::app`] with these settings already "remembered".
+    pub fn app_with(&self, settings: &Settings) -> FerryApp {
+        if self.server.fingerprint().is_some() {
+            self.pin(self);
+        }
+        self.new_app_with(settings)
+    }
+
     pub fn admin(&self) -> Client {
-        Client::connect_and_login(
-            &self.addr,
-            &ferry_client::Security::Plaintext,
-            "admin",
-            ADMIN_PASSWORD,
-        )
-        .expect("admin logs in")
-        .0
+        self.login_as("admin", ADMIN_PASSWORD)
+            .expect("admin logs in")
+    }
+
+    /// A login of the test's own (not the app's).
+    pub fn login_as(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Client, ferry_client::ClientError> {
+        Client::connect_and_login(&self.addr, &self.security(), user, password).map(|(c, _)| c)
     }
 
     /// Creates an account with `role` (password [`USER_PASSWORD`]).
@@ -129,18 +212,6 @@ impl Local {
     }
 }
 
-/// The app as a test builds it: no native dialogs, no global logger.
-pub fn app() -> FerryApp {
-    app_with(&Settings::default())
-}
-
-/// The app with these settings already "remembered".
-pub fn app_with(settings: &Settings) -> FerryApp {
-    let mut storage = MemoryStorage::default();
-    settings.save(&mut storage);
-    FerryApp::new(Some(&storage), AppOptions::default())
-}
-
 pub type AppHarness = Harness<'static, FerryApp>;
 
 /// The app in a headless harness of a desktop window's size.
@@ -197,9 +268,10 @@ pub fn login(h: &mut AppHarness, addr: &str, user: &str, password: &str) {
     h.step();
 }
 
-/// Logs in and waits for the first file list.
+/// Logs in (to a server the app trusted before) and waits for the first
+/// file list.
 pub fn logged_in(server: &TestServer, user: &str, password: &str) -> AppHarness {
-    let mut h = harness(app());
+    let mut h = harness(server.app());
     login(&mut h, &server.addr, user, password);
     wait_for(&mut h, "the login and the first listing", |app| {
         app.role().is_some() && app.files().loaded
