@@ -18,8 +18,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ferry_client::Client;
 use ferry_client::transfer::Connector;
+use ferry_client::{Client, Security, Trust};
+use ferry_server::tls::TlsSource;
 use ferry_server::{Config, Server, logfile};
 
 /// The account every benchmark client logs in as.
@@ -43,6 +44,10 @@ pub struct ServeArgs {
     /// Connections served at once.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Speak TLS (a self-signed certificate made in the data folder), as
+    /// `ferry-server` does by default; without it, plaintext.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// The body of `ferry-bench serve-internal`: the server with its defaults,
@@ -51,7 +56,11 @@ pub fn serve_internal(args: &ServeArgs) -> anyhow::Result<()> {
     logfile::init(&args.logs, false, logfile::Rotation::default())
         .with_context(|| format!("while opening the log folder {}", args.logs.display()))?;
     let mut config = Config::new(&args.data, &args.logs);
-    config.tls = ferry_server::tls::TlsSource::Plaintext;
+    config.tls = if args.tls {
+        TlsSource::Generated
+    } else {
+        TlsSource::Plaintext
+    };
     config.listen = vec![args.listen.clone()];
     config.max_connections = args.max_connections;
     // Every client of a benchmark comes from 127.0.0.1, standing in for
@@ -68,6 +77,9 @@ pub fn serve_internal(args: &ServeArgs) -> anyhow::Result<()> {
         .first()
         .copied()
         .context("the server bound no address")?;
+    if let Some(fingerprint) = server.fingerprint() {
+        println!("FINGERPRINT {fingerprint}");
+    }
     println!("LISTENING {addr}");
     // The parent holds our stdin: when it goes away (however it ends), so do we.
     let mut sink = [0u8; 64];
@@ -84,6 +96,8 @@ pub struct ServerOptions {
     pub rate_limit: Option<u64>,
     /// The connection cap.
     pub max_connections: usize,
+    /// TLS (with a self-signed certificate the clients pin) or plaintext.
+    pub tls: bool,
 }
 
 impl Default for ServerOptions {
@@ -91,6 +105,17 @@ impl Default for ServerOptions {
         ServerOptions {
             rate_limit: None,
             max_connections: 1024,
+            tls: false,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The same options over TLS.
+    pub fn tls(&self) -> ServerOptions {
+        ServerOptions {
+            tls: true,
+            ..self.clone()
         }
     }
 }
@@ -107,6 +132,8 @@ pub struct ServerProcess {
     pub addr: String,
     /// The child's process id.
     pub pid: u32,
+    /// How clients reach it: plaintext, or TLS trusting its fingerprint.
+    pub security: Security,
     password: String,
 }
 
@@ -122,8 +149,12 @@ impl ServerProcess {
         let stderr = File::create(&stderr_path)
             .with_context(|| format!("while creating {}", stderr_path.display()))?;
         let exe = std::env::current_exe().context("while finding the ferry-bench executable")?;
-        let mut child = Command::new(exe)
-            .arg("serve-internal")
+        let mut command = Command::new(exe);
+        command.arg("serve-internal");
+        if options.tls {
+            command.arg("--tls");
+        }
+        let mut child = command
             .arg("--data")
             .arg(&data)
             .arg("--logs")
@@ -142,9 +173,13 @@ impl ServerProcess {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().context("the server has no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        let mut security = Security::Plaintext;
         let addr = loop {
             match lines.next() {
                 Some(Ok(line)) => {
+                    if let Some(fingerprint) = line.strip_prefix("FINGERPRINT ") {
+                        security = Security::Tls(Trust::nothing().vouch(fingerprint.trim())?);
+                    }
                     if let Some(addr) = line.strip_prefix("LISTENING ") {
                         break addr.trim().to_owned();
                     }
@@ -164,6 +199,7 @@ impl ServerProcess {
             _stdout: lines,
             addr,
             pid,
+            security,
             password: password.to_owned(),
         })
     }
@@ -172,7 +208,7 @@ impl ServerProcess {
     pub fn connector(&self) -> Connector {
         Connector::new(
             self.addr.clone(),
-            ferry_client::Security::Plaintext,
+            self.security.clone(),
             USER,
             self.password.clone(),
         )

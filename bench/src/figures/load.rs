@@ -63,6 +63,11 @@ pub struct LoadArgs {
     /// Process id of the --server, to read its memory (same machine only).
     #[arg(long, requires = "server", value_name = "PID")]
     pub server_pid: Option<u32>,
+    /// The --server's TLS fingerprint (`ferry-server fingerprint`), to
+    /// trust it; without it the --server is spoken to in plaintext (run
+    /// with --plaintext).
+    #[arg(long, requires = "server", value_name = "SHA256:…")]
+    pub trust: Option<String>,
 }
 
 /// What one active client did.
@@ -99,7 +104,7 @@ pub fn run(b: &mut Bench, args: &LoadArgs) -> anyhow::Result<()> {
             (
                 Connector::new(
                     addr.clone(),
-                    ferry_client::Security::Plaintext,
+                    security_for(args.trust.as_deref())?,
                     user,
                     password,
                 ),
@@ -124,6 +129,7 @@ pub fn run(b: &mut Bench, args: &LoadArgs) -> anyhow::Result<()> {
     // for a while; every login must still be answered.
     let connector = connector.with_timeout(Duration::from_secs(180));
     let addr = connector.addr.clone();
+    let security = connector.security.clone();
 
     let seeds = SmallFile::create_many(
         &b.dir(GROUP)?.join("seeds"),
@@ -154,7 +160,7 @@ pub fn run(b: &mut Bench, args: &LoadArgs) -> anyhow::Result<()> {
         "load: opening {} idle connections",
         count_text(idle_count)
     ));
-    let mut idle_conns = idle::open_many(&addr, idle_count)?;
+    let mut idle_conns = idle::open_many(&addr, &security, idle_count)?;
     let sampler = pid.map(RssSampler::start).transpose()?;
 
     b.say(format!(
@@ -500,4 +506,13 @@ fn download(
         return Err(Fault::Corrupt(format!("{name} came back different")));
     }
     Ok(())
+}
+
+/// How to reach an outside `--server`: trusting the fingerprint given, or
+/// in plaintext.
+fn security_for(fingerprint: Option<&str>) -> anyhow::Result<ferry_client::Security> {
+    Ok(match fingerprint {
+        Some(fp) => ferry_client::Security::Tls(ferry_client::Trust::nothing().vouch(fp)?),
+        None => ferry_client::Security::Plaintext,
+    })
 }

@@ -1,9 +1,12 @@
 //! Server memory: resident set size (VmRSS) right after start, then with
 //! many idle connections open (greeted, not logged in), each checked with a
-//! PING after the reading so that none of them was quietly refused.
+//! PING after the reading so that none of them was quietly refused; and
+//! the large count again over TLS, on a server of its own.
 
 use std::thread;
 use std::time::{Duration, Instant};
+
+use ferry_client::Security;
 
 use crate::bench::{Bench, count_text, mib};
 use crate::idle;
@@ -14,6 +17,8 @@ const GROUP: &str = "memory";
 /// MiB the issue allows with 1,000 and with 10,000 idle connections.
 const LIMIT_SMALL_MIB: f64 = 32.0;
 const LIMIT_LARGE_MIB: f64 = 200.0;
+/// MiB issue 15 allows with 10,000 idle TLS connections.
+const LIMIT_LARGE_TLS_MIB: f64 = 400.0;
 
 pub fn run(b: &mut Bench) -> anyhow::Result<()> {
     let small = b.sizes.idle_small;
@@ -23,13 +28,11 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
     let need = large as u64 + 256;
     let fd_problem = ensure_nofile(need).err();
     let dir = b.dir(GROUP)?;
-    let server = b.server(
-        &dir,
-        &ServerOptions {
-            max_connections: large.max(small) + 100,
-            ..ServerOptions::default()
-        },
-    )?;
+    let options = ServerOptions {
+        max_connections: large.max(small) + 100,
+        ..ServerOptions::default()
+    };
+    let server = b.server(&dir.join("plaintext"), &options)?;
     // Let the start-up (database, admin hash) settle.
     thread::sleep(Duration::from_millis(500));
     let idle_memory = server.memory()?;
@@ -60,19 +63,48 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
             .then(|| format!("the server may open only {child_limit} files, {need} are needed"))
     });
     let name = format!("server RSS, {} idle connections", count_text(large));
-    match problem {
-        Some(why) => b.push(Figure::skipped(GROUP, "rss_idle_large", name, "MiB", why)),
-        None => {
-            b.say(format!("memory: {} idle connections", count_text(large)));
-            b.push(idle_figure(
-                &server,
-                large,
-                "rss_idle_large",
-                LIMIT_LARGE_MIB,
-                idle_memory,
-            )?);
-        }
+    let tls_name = format!("server RSS, {} idle TLS connections", count_text(large));
+    if let Some(why) = problem {
+        b.push(Figure::skipped(
+            GROUP,
+            "rss_idle_large",
+            name,
+            "MiB",
+            why.clone(),
+        ));
+        b.push(Figure::skipped(
+            GROUP,
+            "rss_idle_large_tls",
+            tls_name,
+            "MiB",
+            why,
+        ));
+        return Ok(());
     }
+    b.say(format!("memory: {} idle connections", count_text(large)));
+    b.push(idle_figure(
+        &server,
+        large,
+        "rss_idle_large",
+        LIMIT_LARGE_MIB,
+        idle_memory,
+    )?);
+    drop(server);
+
+    let server = b.server(&dir.join("tls"), &options.tls())?;
+    thread::sleep(Duration::from_millis(500));
+    let idle_memory = server.memory()?;
+    b.say(format!(
+        "memory: {} idle TLS connections",
+        count_text(large)
+    ));
+    b.push(idle_figure(
+        &server,
+        large,
+        "rss_idle_large_tls",
+        LIMIT_LARGE_TLS_MIB,
+        idle_memory,
+    )?);
     Ok(())
 }
 
@@ -87,7 +119,7 @@ fn idle_figure(
 ) -> anyhow::Result<Figure> {
     let base_threads = server.memory()?.threads;
     let started = Instant::now();
-    let mut conns = idle::open_many(&server.addr, n)?;
+    let mut conns = idle::open_many(&server.addr, &server.security, n)?;
     let open_secs = started.elapsed().as_secs_f64();
     let threads = server.wait_threads(|t| t >= base_threads + n as u64, Duration::from_secs(30))?;
     // The connection threads have greeted; give them a moment to block in read.
@@ -103,10 +135,14 @@ fn idle_figure(
     let value = mib(memory.rss);
     let dead = (n - alive) as u64;
     let per_conn = memory.rss.saturating_sub(idle.rss) / n.max(1) as u64;
+    let kind = match server.security {
+        Security::Tls(_) => " TLS",
+        Security::Plaintext => "",
+    };
     Ok(Figure::new(
         GROUP,
         id,
-        format!("server RSS, {} idle connections", count_text(n)),
+        format!("server RSS, {} idle{kind} connections", count_text(n)),
         value,
         "MiB",
     )

@@ -1,5 +1,7 @@
 //! Many small files: uploaded then downloaded by one client in one call
-//! on one connection, then by several clients at once, each on its own.
+//! on one connection, then by several clients at once, each on its own;
+//! and the one-client calls plus a run of single requests again over TLS,
+//! each compared with plaintext on a warm (logged-in) connection.
 //!
 //! The calls are the client library's pipelined batches
 //! (`Client::upload_many` / `Client::download_many`, what `ferry-cli` uses
@@ -28,6 +30,8 @@ const GROUP: &str = "small";
 const UPLOAD_LIMIT: f64 = 1.5;
 const DOWNLOAD_LIMIT: f64 = 1.0;
 const FULL_COUNT: usize = 1000;
+/// The least share of the plaintext rate issue 15 allows over TLS.
+const TLS_SHARE: f64 = 0.8;
 
 /// A file on disk to upload, with what it must come back as.
 pub struct SmallFile {
@@ -174,14 +178,9 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
 
     // One client, one call each way.
     let files = SmallFile::create_many(&dir.join("one"), "small", 0x5000, n, size)?;
-    let back = b.dir(&format!("{GROUP}/one-back"))?;
     b.say(format!("small: {label}, one client"));
-    let mut client = server.login()?;
-    let mut up = Tally::default();
-    let started = Instant::now();
-    let stored = upload_batch(&mut client, &files);
-    let up_secs = started.elapsed().as_secs_f64();
-    count(stored, &files, &mut up, stored_ok);
+    let plain = one_client(&server, &files, &b.dir(&format!("{GROUP}/one-back"))?)?;
+    let (up_secs, up, down_secs, down) = (plain.up_secs, &plain.up, plain.down_secs, &plain.down);
     let limit = b.scaled(UPLOAD_LIMIT, n, FULL_COUNT);
     b.push(time_figure(
         "small_upload_1",
@@ -189,14 +188,8 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
         n,
         up_secs,
         limit,
-        &up,
+        up,
     ));
-
-    let mut down = Tally::default();
-    let started = Instant::now();
-    let got = download_batch(&mut client, &files, &back);
-    let down_secs = started.elapsed().as_secs_f64();
-    count(got, &files, &mut down, downloaded_ok(&back));
     let limit = b.scaled(DOWNLOAD_LIMIT, n, FULL_COUNT);
     b.push(time_figure(
         "small_download_1",
@@ -204,9 +197,46 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
         n,
         down_secs,
         limit,
-        &down,
+        down,
     ));
-    drop(client);
+
+    // The same over TLS, on a server of its own.
+    b.say(format!("small: {label}, one client, over TLS"));
+    let tls_server = b.server(&dir.join("tls"), &ServerOptions::default().tls())?;
+    let tls = one_client(&tls_server, &files, &b.dir(&format!("{GROUP}/tls-back"))?)?;
+    drop(tls_server);
+    for (id, what, plain_secs, tls_secs, tally) in [
+        (
+            "small_upload_1_tls",
+            "upload",
+            plain.up_secs,
+            tls.up_secs,
+            &tls.up,
+        ),
+        (
+            "small_download_1_tls",
+            "download",
+            plain.down_secs,
+            tls.down_secs,
+            &tls.down,
+        ),
+        (
+            "requests_1_tls",
+            "STAT requests, one at a time,",
+            plain.stat_secs,
+            tls.stat_secs,
+            &tls.stat,
+        ),
+    ] {
+        b.push(tls_figure(
+            id,
+            format!("{what} {label}, 1 client, over TLS"),
+            n,
+            plain_secs,
+            tls_secs,
+            tally,
+        ));
+    }
 
     // Several clients at once, each with its share on its own connection.
     b.say(format!("small: {label}, {clients} clients"));
@@ -254,6 +284,85 @@ pub fn run(b: &mut Bench) -> anyhow::Result<()> {
         .detail("error_samples", down8.samples),
     );
     Ok(())
+}
+
+/// What one client did on one warm connection: one upload call, one
+/// download call, then a STAT of each file, one round trip after another.
+struct OneClient {
+    up_secs: f64,
+    up: Tally,
+    down_secs: f64,
+    down: Tally,
+    stat_secs: f64,
+    stat: Tally,
+}
+
+fn one_client(
+    server: &ServerProcess,
+    files: &[SmallFile],
+    back: &Path,
+) -> anyhow::Result<OneClient> {
+    let mut client = server.login()?;
+    let mut up = Tally::default();
+    let started = Instant::now();
+    let stored = upload_batch(&mut client, files);
+    let up_secs = started.elapsed().as_secs_f64();
+    count(stored, files, &mut up, stored_ok);
+
+    let mut down = Tally::default();
+    let started = Instant::now();
+    let got = download_batch(&mut client, files, back);
+    let down_secs = started.elapsed().as_secs_f64();
+    count(got, files, &mut down, downloaded_ok(back));
+
+    let mut stat = Tally::default();
+    let started = Instant::now();
+    for f in files {
+        match client.stat(&f.name, None) {
+            Ok(info) if info.md5 == f.md5 => stat.ops += 1,
+            Ok(info) => stat.corrupt(format!("{} is listed with MD5 {}", f.name, info.md5)),
+            Err(e) => stat.error(format!("{}: {e}", f.name)),
+        }
+    }
+    let stat_secs = started.elapsed().as_secs_f64();
+    Ok(OneClient {
+        up_secs,
+        up,
+        down_secs,
+        down,
+        stat_secs,
+        stat,
+    })
+}
+
+/// A files-per-second figure over TLS, with its share of the plaintext
+/// rate as the target.
+fn tls_figure(
+    id: &str,
+    name: String,
+    n: usize,
+    plain_secs: f64,
+    tls_secs: f64,
+    tally: &Tally,
+) -> Figure {
+    let share = plain_secs / tls_secs;
+    let ok = tally.errors == 0 && tally.corrupted == 0;
+    Figure::new(GROUP, id, name, n as f64 / tls_secs, "files/s")
+        .baseline(format!(
+            "{tls_secs:.3} s; plaintext {plain_secs:.3} s ({:.0} files/s)",
+            n as f64 / plain_secs
+        ))
+        .target(
+            format!("≥ {:.0} % of plaintext", TLS_SHARE * 100.0),
+            Some(share),
+            ok && share >= TLS_SHARE,
+        )
+        .faults(tally.errors, tally.corrupted)
+        .detail("seconds", tls_secs)
+        .detail("plaintext_seconds", plain_secs)
+        .detail("share_of_plaintext", share)
+        .detail("files", n as u64)
+        .detail("error_samples", tally.samples.clone())
 }
 
 /// A files-per-second figure with a time limit as its target.
