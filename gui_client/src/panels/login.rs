@@ -107,7 +107,6 @@ fn form_contents(
         if form.plaintext {
             ui.label(
                 RichText::new("Your password and files will cross the network unencrypted.")
-                    .small()
                     .color(palette::WARN),
             );
         }
