@@ -39,8 +39,10 @@ pub mod transfer;
 mod batch;
 mod download;
 mod error;
+mod folders;
 mod requests;
 mod source;
+mod tree;
 mod upload;
 
 use std::io::{self, Read};
@@ -59,7 +61,11 @@ use ferry_proto::protocol::{
 pub use batch::BATCH_MAX_FILE;
 pub use download::{DownloadOptions, Downloaded, Span};
 pub use error::ClientError;
+pub use folders::{Entry, Moved, Removed, file_path};
 pub use source::{LocalFile, UploadSource};
+pub use tree::{
+    DownloadPlan, TreeDownloaded, TreeUploaded, UploadPlan, plan_download, plan_upload,
+};
 pub use upload::{CHECKPOINT_BYTES, Checkpoint, Resume, Stored, UploadEvent, UploadOptions};
 
 /// How long to wait for a TCP connection to be accepted.
