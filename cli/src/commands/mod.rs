@@ -11,6 +11,7 @@
 
 mod download;
 mod files;
+mod folders;
 mod mirror;
 mod upload;
 mod users;
@@ -50,7 +51,25 @@ impl Terminal {
 /// Runs `cli`, writing results to `out`.
 pub fn run(cli: &Cli, term: Terminal, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
-        Command::List { json } => answer(cli, out, |s| files::list(s, *json)),
+        Command::List { folder, tree, json } => answer(cli, out, |s| {
+            folders::list(s, folder.as_deref(), *tree, *json)
+        }),
+        Command::Mkdir { path } => answer(cli, out, |s| folders::mkdir(s, path)),
+        Command::Mv { from, to } => answer(cli, out, |s| folders::mv(s, from, to)),
+        Command::Rmdir { path, recursive } => {
+            answer(cli, out, |s| folders::rmdir(s, path, *recursive))
+        }
+        Command::Upload(args) if args.recursive => {
+            let plan = folders::plan_tree_uploads(args)?;
+            let policy = args
+                .on_conflict
+                .map_or(ferry_proto::ConflictPolicy::Fail, Into::into);
+            folders::upload_trees(&check_login(cli)?, &plan, policy, out)
+        }
+        Command::Download(args) if args.recursive => {
+            let plan = folders::plan_tree_downloads(args, LocalOs::current())?;
+            folders::download_trees(&check_login(cli)?, &plan, args.force, out)
+        }
         Command::History { name, json } => answer(cli, out, |s| files::history(s, name, *json)),
         Command::Delete { name, version } => answer(cli, out, |s| files::delete(s, name, *version)),
         Command::Logs { lines } => answer(cli, out, |s| files::logs(s, *lines)),
