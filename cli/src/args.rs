@@ -113,11 +113,42 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the files on the server with their current version.
+    /// List a folder on the server (the root by default): its folders, and
+    /// its files with their current version.
     List {
+        /// The folder to list, as a path like `reports/2026`.
+        #[arg(value_name = "FOLDER")]
+        folder: Option<String>,
+
+        /// List everything below the folder, at any depth.
+        #[arg(long)]
+        tree: bool,
+
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Create a folder on the server, with any missing folder above it.
+    Mkdir {
+        /// The folder's path, like `reports/2026`.
+        path: String,
+    },
+    /// Move or rename a file (with its history) or a folder (with everything in it) (admin).
+    Mv {
+        /// The file or folder to move.
+        from: String,
+
+        /// Its new path; missing folders above it are created.
+        to: String,
+    },
+    /// Remove a folder (admin). One that holds anything needs --recursive.
+    Rmdir {
+        /// The folder's path.
+        path: String,
+
+        /// Also remove everything in it: every file with its whole history.
+        #[arg(short, long)]
+        recursive: bool,
     },
     /// Upload one or more files.
     Upload(UploadArgs),
@@ -179,13 +210,19 @@ pub enum TrustCommand {
 /// `upload`'s arguments.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// The files to upload (folders are refused).
+    /// The files to upload (folders need -r).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Store under this name instead of the file's own (only with one PATH).
+    /// Store under this name (or path, like `docs/a.txt`) instead of the
+    /// file's own; with -r, the folder's path on the server (only with one PATH).
     #[arg(long = "as", value_name = "NAME")]
     pub as_name: Option<String>,
+
+    /// Upload folders with everything in them, keeping their structure
+    /// (empty folders included); each goes to a folder of its own name.
+    #[arg(short, long)]
+    pub recursive: bool,
 
     /// What to do when the name is taken. Without it: ask on a terminal, fail otherwise.
     #[arg(long, value_enum, value_name = "POLICY")]
@@ -195,10 +232,17 @@ pub struct UploadArgs {
 /// `download`'s arguments.
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// The file's name on the server. Several names are downloaded on one
-    /// connection into the -o folder (or the current one).
+    /// The file's name (or path) on the server. Several names are
+    /// downloaded on one connection into the -o folder (or the current one).
+    /// With -r, server folders.
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
+
+    /// Download folders with everything in them, keeping their structure
+    /// (empty folders included), each into a local folder of its name
+    /// inside -o FOLDER (or the current folder).
+    #[arg(short, long)]
+    pub recursive: bool,
 
     /// Download this version instead of the current one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -345,7 +389,7 @@ mod tests {
         let cli = parse(&["list", "--json", "--server", "h:1", "--user", "ann"]).unwrap();
         assert_eq!(cli.server, "h:1");
         assert_eq!(cli.user.as_deref(), Some("ann"));
-        assert!(matches!(cli.command, Command::List { json: true }));
+        assert!(matches!(cli.command, Command::List { json: true, .. }));
     }
 
     #[test]

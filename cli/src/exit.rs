@@ -80,7 +80,9 @@ impl Exit {
             Exit::Login => "login failed (wrong user name or password) or throttled",
             Exit::Forbidden => "permission denied: the command needs the admin role",
             Exit::NotFound => "not found: no such file, version or user",
-            Exit::Exists => "the name exists (upload with --on-conflict fail, or a user)",
+            Exit::Exists => {
+                "the name exists (upload with --on-conflict fail, a user, a file or folder in the way), or the folder is not empty"
+            }
             Exit::Integrity => {
                 "integrity failure: MD5 mismatch, corrupt transfer, or mirrors that disagree"
             }
@@ -113,7 +115,7 @@ pub fn for_server_code(code: ErrorCode) -> Exit {
         ErrorCode::AuthFailed | ErrorCode::Throttled | ErrorCode::NotLoggedIn => Exit::Login,
         ErrorCode::Forbidden => Exit::Forbidden,
         ErrorCode::NotFound => Exit::NotFound,
-        ErrorCode::Exists => Exit::Exists,
+        ErrorCode::Exists | ErrorCode::NotEmpty => Exit::Exists,
         ErrorCode::Md5Mismatch | ErrorCode::SizeMismatch => Exit::Integrity,
         // A name the server's rules refuse is the caller's argument.
         ErrorCode::BadName => Exit::Usage,
@@ -139,7 +141,7 @@ pub fn for_client_error(error: &ClientError) -> Exit {
         ClientError::Server { code, .. } => for_server_code(*code),
         ClientError::Corrupt { .. } | ClientError::NoMajority(_) => Exit::Integrity,
         ClientError::Local { .. } | ClientError::SourceChanged(_) => Exit::LocalFile,
-        ClientError::BadName { .. } => Exit::Usage,
+        ClientError::BadName { .. } | ClientError::BadPath { .. } => Exit::Usage,
         ClientError::UnknownServer { .. }
         | ClientError::ServerChanged { .. }
         | ClientError::BadCertificate { .. }

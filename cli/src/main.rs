@@ -62,6 +62,9 @@ fn command_name(cli: &Cli) -> &'static str {
     use crate::args::{Command, TrustCommand, UsersCommand};
     match &cli.command {
         Command::List { .. } => "list",
+        Command::Mkdir { .. } => "mkdir",
+        Command::Mv { .. } => "mv",
+        Command::Rmdir { .. } => "rmdir",
         Command::Upload(_) => "upload",
         Command::Download(_) => "download",
         Command::History { .. } => "history",

@@ -10,7 +10,7 @@ use ferry_client::mirror::MirrorReport;
 use ferry_client::transfer::DownloadReport;
 use ferry_proto::Role;
 use ferry_proto::names::LocalOs;
-use ferry_proto::protocol::{FileEntry, VersionInfo};
+use ferry_proto::protocol::VersionInfo;
 use unicode_width::UnicodeWidthStr;
 
 /// The line printed for an empty file list (the JSON form is `[]`).
@@ -89,23 +89,34 @@ pub fn table(columns: &[(&str, Align)], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The table printed by `list`.
-pub fn files_table(entries: &[FileEntry]) -> String {
+/// The table printed by `list` (and `list FOLDER`, `list --tree`): folders (their
+/// path with a trailing `/`, and when they were created) and files, by path.
+pub fn entries_table(entries: &[ferry_client::Entry]) -> String {
     if entries.is_empty() {
         return format!("{NO_FILES}\n");
     }
     let rows: Vec<Vec<String>> = entries
         .iter()
-        .map(|e| {
-            let v = &e.current;
-            vec![
-                safe(&v.name).into_owned(),
-                human_size(v.size),
-                v.modified.to_string(),
-                safe(&v.uploader).into_owned(),
-                e.versions.to_string(),
-                v.md5.to_string(),
-            ]
+        .map(|e| match e {
+            ferry_client::Entry::Folder(f) => vec![
+                format!("{}/", safe(&f.path)),
+                "-".to_owned(),
+                f.created.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            ferry_client::Entry::File(e) => {
+                let v = &e.current;
+                vec![
+                    safe(&v.name).into_owned(),
+                    human_size(v.size),
+                    v.modified.to_string(),
+                    safe(&v.uploader).into_owned(),
+                    e.versions.to_string(),
+                    v.md5.to_string(),
+                ]
+            }
         })
         .collect();
     table(
@@ -300,6 +311,7 @@ pub fn deleted_line(name: &str, version: Option<u32>, removed: u32) -> String {
 mod tests {
     use super::*;
     use ferry_proto::hash::md5_bytes;
+    use ferry_proto::protocol::FileEntry;
     use ferry_proto::time::Timestamp;
     use std::path::PathBuf;
 
@@ -326,12 +338,12 @@ mod tests {
 
     #[test]
     fn empty_list_is_friendly() {
-        assert_eq!(files_table(&[]), format!("{NO_FILES}\n"));
+        assert_eq!(entries_table(&[]), format!("{NO_FILES}\n"));
     }
 
     #[test]
     fn file_table_aligns_by_display_width() {
-        let entries = [
+        let files = [
             FileEntry {
                 current: version("日本語.txt", 2, 1536),
                 versions: 2,
@@ -341,14 +353,33 @@ mod tests {
                 versions: 1,
             },
         ];
-        let (m1, m2) = (entries[0].current.md5, entries[1].current.md5);
+        let (m1, m2) = (files[0].current.md5, files[1].current.md5);
+        let entries: Vec<ferry_client::Entry> =
+            files.into_iter().map(ferry_client::Entry::File).collect();
         assert_eq!(
-            files_table(&entries),
+            entries_table(&entries),
             format!(
                 "NAME           SIZE  MODIFIED (UTC)        UPLOADER  VERSIONS  MD5\n\
                  日本語.txt  1.5 KiB  2026-11-21T16:21:07Z  ann              2  {m1}\n\
                  a b.txt         5 B  2026-11-21T16:21:07Z  ann              1  {m2}\n"
             )
+        );
+    }
+
+    #[test]
+    fn folders_are_rows_with_a_slash() {
+        let folder = ferry_client::Entry::Folder(ferry_proto::protocol::FolderEntry {
+            path: "docs/2026".into(),
+            created: "2026-11-21T16:21:07Z".parse().unwrap(),
+        });
+        let table = entries_table(&[folder]);
+        assert!(
+            table
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("docs/2026/     -  2026-11-21T16:21:07Z"),
+            "{table}"
         );
     }
 

@@ -12,7 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use ferry_proto::Md5Digest;
-use ferry_proto::names::FileName;
+use ferry_proto::names::FilePath;
 use ferry_proto::protocol::ConflictPolicy;
 
 use crate::db::{Db, DbError, NewVersion};
@@ -21,7 +21,7 @@ use crate::storage::{Partial, Store};
 /// What is known of a verified upload besides its bytes.
 pub(crate) struct Arrival<'a> {
     /// The name the client asked for.
-    pub(crate) name: &'a FileName,
+    pub(crate) name: &'a FilePath,
     /// What to do when the name is taken.
     pub(crate) policy: ConflictPolicy,
     /// Its size in bytes.
@@ -35,6 +35,9 @@ pub(crate) struct Arrival<'a> {
 pub(crate) enum CommitError {
     /// Its name is taken and its policy is `fail`.
     Exists,
+    /// A file or folder is in the way of its path, or the name the
+    /// `rename` policy found would make too long a path.
+    Refused(DbError),
     /// Its contents could not be synced or moved into the store.
     Storage(io::Error),
     /// The database refused the group (shared by every upload in it).
@@ -76,6 +79,9 @@ pub(crate) fn uploads(
                 outcomes[i] = Some(match result {
                     Ok(stored) => Ok(stored),
                     Err(DbError::Exists) => Err(CommitError::Exists),
+                    Err(e @ (DbError::Blocked(_) | DbError::BadTarget(..))) => {
+                        Err(CommitError::Refused(e))
+                    }
                     Err(e) => Err(CommitError::Database(Arc::new(e))),
                 });
             }
@@ -108,13 +114,13 @@ pub(crate) fn uploads(
 mod tests {
     use super::*;
 
-    fn n(name: &str) -> FileName {
-        FileName::new(name.to_owned()).unwrap()
+    fn n(name: &str) -> FilePath {
+        FilePath::new(name.to_owned()).unwrap()
     }
     use ferry_proto::hash::md5_bytes;
     use ferry_proto::protocol::Role;
 
-    fn arrived(store: &Store, name: &FileName, bytes: &[u8]) -> (Partial, Md5Digest) {
+    fn arrived(store: &Store, name: &FilePath, bytes: &[u8]) -> (Partial, Md5Digest) {
         let mut partial = store
             .create_partial(name, bytes.len() as u64, "ann")
             .unwrap();
@@ -179,7 +185,7 @@ mod tests {
     fn a_refused_version_leaves_no_blob_and_stops_nothing_else() {
         let (dir, store, db) = setup();
         let (first, md5) = arrived(&store, &n("taken.txt"), b"one");
-        fn arrival(name: &FileName, md5: Md5Digest) -> Arrival<'_> {
+        fn arrival(name: &FilePath, md5: Md5Digest) -> Arrival<'_> {
             Arrival {
                 name,
                 policy: ConflictPolicy::Fail,

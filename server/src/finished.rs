@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ferry_proto::Md5Digest;
-use ferry_proto::names::FileName;
+use ferry_proto::names::FilePath;
 
 /// Most uploads remembered; the oldest are forgotten first.
 const MAX_REMEMBERED: usize = 10_000;
@@ -66,7 +66,7 @@ impl FinishedUploads {
         &self,
         id: &str,
         user: &str,
-        name: &FileName,
+        name: &FilePath,
         size: u64,
         now: Instant,
     ) -> Option<&Finished> {
@@ -81,8 +81,8 @@ impl FinishedUploads {
 mod tests {
     use super::*;
 
-    fn n(name: &str) -> FileName {
-        FileName::new(name.to_owned()).unwrap()
+    fn n(name: &str) -> FilePath {
+        FilePath::new(name.to_owned()).unwrap()
     }
     use ferry_proto::hash::md5_bytes;
 

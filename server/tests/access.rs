@@ -193,7 +193,13 @@ fn hostile_names_are_refused() {
         "..",
         "../etc/passwd",
         "..%2F..%2Fetc%2Fpasswd",
-        "a/b",
+        "a//b",
+        "/a",
+        "a/",
+        "/",
+        "a/../b",
+        "a/%2e%2e/b",
+        "a/%20b",
         "a%5Cb",
         "C:",
         "C:%5Cboot.ini",
@@ -235,16 +241,16 @@ fn hostile_names_are_refused() {
     assert_eq!(srv.blob_files(), 0);
 }
 
-/// A file name is checked after the line is parsed and the request is
-/// authorized, and before anything else about the file: the order of the
-/// errors a client gets is part of the protocol.
+/// A file name (or path) is checked after the line is parsed and the
+/// request is authorized, and before anything else about the file: the
+/// order of the errors a client gets is part of the protocol.
 #[test]
 fn a_bad_name_is_refused_after_parsing_and_authorization() {
     let srv = TestServer::start_with(|c| c.max_upload_size = 10);
     let mut raw = Raw::connect(&srv.addr);
-    raw.send("STAT bad/name");
+    raw.send("STAT bad/../name");
     assert!(raw.line().starts_with("ERR NOT_LOGGED_IN "));
-    raw.send("STAT bad/name version=x");
+    raw.send("STAT bad/../name version=x");
     assert!(raw.line().starts_with("ERR BAD_REQUEST "));
     drop(raw);
 
@@ -252,25 +258,25 @@ fn a_bad_name_is_refused_after_parsing_and_authorization() {
     let mut user = Raw::connect(&srv.addr);
     user.send(&format!("LOGIN ann {USER_PASSWORD}"));
     assert!(user.line().starts_with("OK"));
-    user.send("DELETE bad/name");
+    user.send("DELETE bad/../name");
     assert!(user.line().starts_with("ERR FORBIDDEN "));
 
     let mut raw = Raw::login_admin(&srv.addr);
-    raw.send("DOWNLOAD bad/name offset=x");
+    raw.send("DOWNLOAD bad/../name offset=x");
     assert!(raw.line().starts_with("ERR BAD_REQUEST "));
     for verb in ["STAT", "HISTORY", "DOWNLOAD", "CHUNKS", "DELETE"] {
-        raw.send(&format!("{verb} bad/name"));
+        raw.send(&format!("{verb} bad/../name"));
         assert_eq!(
             raw.line(),
-            r#"ERR BAD_NAME the name "bad/name" is not allowed: a file name cannot contain '/' (no folders or drive letters); choose another name"#,
+            r#"ERR BAD_NAME the name "bad/../name" is not allowed: its part 2 ("..") breaks the name rule: a file name cannot be "." or ".."; choose another name"#,
             "{verb}"
         );
     }
     // BAD_NAME comes before TOO_LARGE, and the body is still swallowed.
-    raw.send("UPLOAD bad/name 11 fail");
+    raw.send("UPLOAD bad/../name 11 fail");
     assert_eq!(
         raw.line(),
-        r#"ERR BAD_NAME the name "bad/name" is not allowed: a file name cannot contain '/' (no folders or drive letters); choose another name"#
+        r#"ERR BAD_NAME the name "bad/../name" is not allowed: its part 2 ("..") breaks the name rule: a file name cannot be "." or ".."; choose another name"#
     );
     raw.send_bytes(b"DATA 11\nhello world");
     raw.send("DONE 5eb63bbbe01eeed093cb22bb8f5acdc3");

@@ -283,7 +283,7 @@ fn batches_of_small_files_on_one_connection() {
     let big = dir.join("big");
     std::fs::write(&big, payload(3 << 20, 999)).unwrap();
     files.insert(150, (big, "big.bin".into()));
-    files.insert(10, (dir.join("f1"), "bad/name".into()));
+    files.insert(10, (dir.join("f1"), "bad/../name".into()));
     files.insert(20, (dir.join("f2"), "taken.txt".into()));
 
     let mut outcomes: Vec<_> = files.iter().map(|_| None).collect();
@@ -294,7 +294,7 @@ fn batches_of_small_files_on_one_connection() {
     for (i, outcome) in outcomes.iter().enumerate() {
         let outcome = outcome.as_ref().expect("every file has an outcome");
         match files[i].1.as_str() {
-            "bad/name" => assert!(matches!(outcome, Err(ClientError::BadName { .. }))),
+            "bad/../name" => assert!(matches!(outcome, Err(ClientError::BadPath { .. }))),
             "taken.txt" => assert_eq!(
                 outcome.as_ref().unwrap_err().code(),
                 Some(ErrorCode::Exists)
@@ -312,7 +312,7 @@ fn batches_of_small_files_on_one_connection() {
     std::fs::create_dir_all(&out).unwrap();
     let wanted: Vec<(String, std::path::PathBuf)> = files
         .iter()
-        .filter(|(_, n)| n != "bad/name")
+        .filter(|(_, n)| n != "bad/../name")
         .map(|(_, n)| (n.clone(), out.join(n)))
         .chain([("missing.txt".to_owned(), out.join("missing.txt"))])
         .collect();

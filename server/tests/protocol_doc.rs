@@ -16,8 +16,8 @@ use support::doc::*;
 use ferry_proto::hash::md5_bytes;
 use ferry_proto::names::{MAX_NAME_BYTES, UncheckedName, validate_name, versioned_name};
 use ferry_proto::protocol::{
-    CHUNK_SIZE, ConflictPolicy, ErrorCode, FileEntry, PROTOCOL_VERSION, Reply, Request, Role,
-    Secret, VersionInfo,
+    CHUNK_SIZE, ConflictPolicy, ErrorCode, FileEntry, FolderEntry, PROTOCOL_VERSION, Reply,
+    Request, Role, Secret, VersionInfo,
 };
 
 // ---------------------------------------------------------------------------
@@ -58,6 +58,10 @@ fn request_index(r: &Request) -> usize {
         Request::SetRole { .. } => 13,
         Request::Ping => 14,
         Request::Quit => 15,
+        Request::Ls { .. } => 16,
+        Request::Mkdir { .. } => 17,
+        Request::Rmdir { .. } => 18,
+        Request::Move { .. } => 19,
     }
 }
 
@@ -114,6 +118,19 @@ fn requests() -> Vec<Request> {
         },
         Request::Ping,
         Request::Quit,
+        Request::Ls {
+            folder: Some("a".into()),
+            recursive: true,
+        },
+        Request::Mkdir { path: "a/b".into() },
+        Request::Rmdir {
+            path: "a/b".into(),
+            recursive: false,
+        },
+        Request::Move {
+            from: "a/b".into(),
+            to: "c".into(),
+        },
     ];
     let indexes: Vec<usize> = all.iter().map(request_index).collect();
     assert_eq!(indexes, (0..all.len()).collect::<Vec<_>>(), "one of each");
@@ -145,6 +162,11 @@ fn reply_index(r: &Reply) -> usize {
         Reply::UsersHeader(_) => 19,
         Reply::User { .. } => 20,
         Reply::Error { .. } => 21,
+        Reply::LsHeader(_) => 22,
+        Reply::Folder(_) => 23,
+        Reply::Made { .. } => 24,
+        Reply::Removed { .. } => 25,
+        Reply::Moved { .. } => 26,
     }
 }
 
@@ -204,6 +226,27 @@ fn replies() -> Vec<Reply> {
             role: Role::User,
         },
         Reply::error(ErrorCode::NotFound, "there is no such file"),
+        Reply::LsHeader(1),
+        Reply::Folder(FolderEntry {
+            path: "a/b".into(),
+            created: "2026-11-21T16:41:07Z".parse().unwrap(),
+        }),
+        Reply::Made {
+            path: "a/b".into(),
+            created: 2,
+        },
+        Reply::Removed {
+            path: "a/b".into(),
+            folders: 1,
+            files: 0,
+            versions: 0,
+        },
+        Reply::Moved {
+            from: "a/b".into(),
+            to: "c".into(),
+            files: 0,
+            folders: 1,
+        },
     ];
     let indexes: Vec<usize> = all.iter().map(reply_index).collect();
     assert_eq!(indexes, (0..all.len()).collect::<Vec<_>>(), "one of each");
@@ -275,6 +318,10 @@ fn sample(placeholder: &str) -> &'static str {
         "policy" => "rename",
         "role" => "admin",
         "upload-id" => "0123abcd",
+        "path" => "a/b%20c",
+        "from" => "a/b.txt",
+        "to" => "c/d.txt",
+        "yes|no" => "yes",
         other => panic!("§7 uses the placeholder <{other}>; give this test a sample for it"),
     }
 }

@@ -6,7 +6,7 @@ mod support;
 
 use ferry_io::appender::{ALIGN, DIRECT_FROM};
 use ferry_proto::hash::md5_bytes;
-use ferry_proto::names::MAX_NAME_BYTES;
+use ferry_proto::names::{MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH};
 use ferry_proto::protocol::{
     CHUNK_SIZE, DEFAULT_LOG_LINES, DEFAULT_PORT, ErrorCode, MAX_FRAME_BYTES, MAX_LINE_BYTES,
     MAX_LOG_LINES, PROTOCOL_VERSION, ProtocolError, Reply, Request, Role, UploadFrame,
@@ -67,6 +67,16 @@ fn the_limits_quoted_in_the_text_are_the_codes() {
             format!("**{MAX_NAME_BYTES} bytes**"),
             "MAX_NAME_BYTES",
         ),
+        (
+            "### 6.4",
+            format!("**{MAX_PATH_BYTES} bytes**"),
+            "MAX_PATH_BYTES",
+        ),
+        (
+            "### 6.4",
+            format!("**{MAX_PATH_DEPTH} parts**"),
+            "MAX_PATH_DEPTH",
+        ),
         ("### CHUNKS", format!("**{CHUNK_SIZE}**"), "CHUNK_SIZE"),
         (
             "### LOGS (admin)",
@@ -107,6 +117,8 @@ fn the_limits_quoted_in_the_text_are_the_codes() {
     assert!(row("DATA frame").starts_with(&format!("1 … {MAX_FRAME_BYTES} bytes")));
     assert!(row("DATA frame").contains(&format!("{CHUNK_SIZE} (1 MiB)")));
     assert!(row("File name").starts_with(&format!("1 … {MAX_NAME_BYTES} bytes")));
+    assert!(row("Path").starts_with(&format!("1 … {MAX_PATH_BYTES} bytes")));
+    assert!(row("Path").contains(&format!("at most {MAX_PATH_DEPTH} parts")));
     assert!(row("`LOGS`").contains(&format!("at most {MAX_LOG_LINES}")));
     assert!(row("`CHUNKS` chunk size").starts_with(&format!("{CHUNK_SIZE} bytes")));
 }

@@ -105,8 +105,11 @@ fn a_cut_upload_resumes_from_the_byte_the_server_confirms() {
     let report = wait_for_ok(|| {
         transfer::upload(&via(&proxy), &source, "up.bin", &options, &mut no_progress)
     });
+    // 6 MiB went through before the cut. The server keeps what its old
+    // session had read when the resume took over from it: the bytes still in
+    // that session's socket buffer (about 2 MiB on loopback) may be lost.
     assert!(
-        report.resumed_from > 5 * MIB,
+        report.resumed_from > 3 * MIB,
         "resumed from {}",
         report.resumed_from
     );

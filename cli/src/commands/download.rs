@@ -51,7 +51,7 @@ pub fn plan_downloads(args: &DownloadArgs, os: LocalOs) -> Result<BatchPlan> {
         renamed: Vec::with_capacity(args.names.len()),
     };
     for name in &args.names {
-        ferry_client::file_name(name)?;
+        ferry_client::file_path(name)?;
         let dest = destination(name, Some(&folder), |_| true, os);
         if let Some((other, _)) = plan
             .files
@@ -138,9 +138,10 @@ pub struct Destination {
 
 /// Where a download goes: `-o PATH` as given, or, inside `-o FOLDER` or the
 /// current folder, a file named after NAME by the rule of
-/// [`local_file_name_for`] for `os`. `is_dir` is passed in to keep this a
-/// pure decision. The name passed `validate_name`, so it is a single path
-/// component to join, and so is its local form.
+/// [`local_file_name_for`] for `os`: for a path into folders (`a/b/c.txt`),
+/// after its last part only (`c.txt`). `is_dir` is passed in to keep this a
+/// pure decision. The name passed `validate_path`, so its last part is a
+/// single path component to join, and so is its local form.
 pub fn destination(
     name: &str,
     output: Option<&Path>,
@@ -157,17 +158,18 @@ pub fn destination(
             };
         }
     };
-    let local = local_file_name_for(name, os);
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let local = local_file_name_for(last, os);
     Destination {
         path: folder.join(&*local),
-        renamed: (local != name).then(|| output::renamed_note(name, &local, os)),
+        renamed: (local != last).then(|| output::renamed_note(name, &local, os)),
     }
 }
 
 /// Checks the name and the output path before connecting.
 pub fn download_destination(args: &DownloadArgs, os: LocalOs) -> Result<Destination> {
     let name = args.name();
-    ferry_client::file_name(name)?;
+    ferry_client::file_path(name)?;
     let dest = destination(name, args.output.as_deref(), Path::is_dir, os);
     check_free(&dest.path, args.force)?;
     Ok(dest)
@@ -314,6 +316,7 @@ mod tests {
             force: false,
             restart: false,
             mirror: Vec::new(),
+            recursive: false,
         }
     }
 

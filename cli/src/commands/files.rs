@@ -1,22 +1,10 @@
-//! The read-and-manage commands on files: list, history, delete, and the
-//! server log. Each returns the text to print.
+//! The read-and-manage commands on files: history, delete, and the server
+//! log (`list` is `folders`'). Each returns the text to print.
 
 use anyhow::{Context as _, Result};
 
 use crate::output;
 use crate::session::Connection;
-
-/// `list`: a table, or a JSON array (`[]` when empty).
-pub fn list(session: &mut Connection, json: bool) -> Result<String> {
-    let entries = session
-        .client()
-        .list()
-        .context("could not list the files")?;
-    if json {
-        return Ok(serde_json::to_string_pretty(&entries)? + "\n");
-    }
-    Ok(output::files_table(&entries))
-}
 
 /// `history NAME`: every version, oldest first.
 pub fn history(session: &mut Connection, name: &str, json: bool) -> Result<String> {

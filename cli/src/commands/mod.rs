@@ -14,6 +14,7 @@
 
 mod download;
 mod files;
+mod folders;
 mod mirror;
 mod trust;
 mod upload;
@@ -93,7 +94,25 @@ fn run_on_server(to: &Server<'_>, out: &mut dyn Write) -> Result<()> {
     let (cli, term) = (to.cli, to.term);
     match &cli.command {
         Command::Trust(_) => unreachable!("trust commands need no server"),
-        Command::List { json } => answer(to, out, |s| files::list(s, *json)),
+        Command::List { folder, tree, json } => answer(to, out, |s| {
+            folders::list(s, folder.as_deref(), *tree, *json)
+        }),
+        Command::Mkdir { path } => answer(to, out, |s| folders::mkdir(s, path)),
+        Command::Mv { from, to: dest } => answer(to, out, |s| folders::mv(s, from, dest)),
+        Command::Rmdir { path, recursive } => {
+            answer(to, out, |s| folders::rmdir(s, path, *recursive))
+        }
+        Command::Upload(args) if args.recursive => {
+            let plan = folders::plan_tree_uploads(args)?;
+            let policy = args
+                .on_conflict
+                .map_or(ferry_proto::ConflictPolicy::Fail, Into::into);
+            folders::upload_trees(&check_login(to)?, &plan, policy, out)
+        }
+        Command::Download(args) if args.recursive => {
+            let plan = folders::plan_tree_downloads(args, LocalOs::current())?;
+            folders::download_trees(&check_login(to)?, &plan, args.force, out)
+        }
         Command::History { name, json } => answer(to, out, |s| files::history(s, name, *json)),
         Command::Delete { name, version } => answer(to, out, |s| files::delete(s, name, *version)),
         Command::Logs { lines } => answer(to, out, |s| files::logs(s, *lines)),

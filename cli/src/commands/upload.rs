@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use ferry_client::BATCH_MAX_FILE;
 use ferry_client::ClientError;
 use ferry_client::transfer::{self, Connector, ResumableUploadOptions, Retry};
-use ferry_proto::names::FileName;
+use ferry_proto::names::FilePath;
 use ferry_proto::{ConflictPolicy, ErrorCode};
 
 use super::{Terminal, first_failure, shown};
@@ -58,8 +58,8 @@ pub fn choose_policy(flag: Option<ConflictPolicy>, interactive: bool) -> PolicyC
 pub struct UploadItem {
     /// Where it is.
     pub path: PathBuf,
-    /// The name to store it under.
-    pub name: FileName,
+    /// The name (or path into folders) to store it under.
+    pub name: FilePath,
 }
 
 /// What `upload` will do, checked before connecting.
@@ -89,7 +89,7 @@ pub fn plan_uploads(args: &UploadArgs, interactive: bool) -> Result<UploadPlan> 
         };
         items.push(UploadItem {
             path: path.clone(),
-            name: ferry_client::file_name(&name)?,
+            name: ferry_client::file_path(&name)?,
         });
     }
     Ok(UploadPlan {
@@ -108,7 +108,7 @@ fn check_uploadable(path: &Path) -> Result<(), Failure> {
     })?;
     if meta.is_dir() {
         return Err(Failure::local(format!(
-            "{} is a folder; ferry-cli uploads files, not folders, so name the files inside it",
+            "{} is a folder; upload it with -r to keep its structure, or name the files inside it",
             shown(path)
         )));
     }
@@ -282,6 +282,7 @@ mod tests {
             paths: paths.iter().map(|p| p.to_path_buf()).collect(),
             as_name: as_name.map(str::to_owned),
             on_conflict: None,
+            recursive: false,
         }
     }
 
@@ -338,7 +339,11 @@ mod tests {
         let two_as = plan_uploads(&upload_args(&[&file, &file], Some("x")), false).unwrap_err();
         assert_eq!(classify(&two_as), Exit::Usage);
 
-        let bad_name = plan_uploads(&upload_args(&[&file], Some("a/b")), false).unwrap_err();
-        assert_eq!(classify(&bad_name), Exit::Usage);
+        for bad in ["a//b", "../b", "a\\b"] {
+            let bad_name = plan_uploads(&upload_args(&[&file], Some(bad)), false).unwrap_err();
+            assert_eq!(classify(&bad_name), Exit::Usage, "{bad}");
+        }
+        let into_folder = plan_uploads(&upload_args(&[&file], Some("a/b")), false).unwrap();
+        assert_eq!(into_folder.items[0].name, "a/b");
     }
 }

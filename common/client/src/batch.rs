@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use log::info;
 
-use super::{Client, ClientError, Downloaded, LocalFile, Stored, UploadOptions, file_name};
+use super::{Client, ClientError, Downloaded, LocalFile, Stored, UploadOptions};
+use crate::folders::file_path;
 use crate::partial::part_path;
 use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
 use ferry_proto::names::escaped;
@@ -53,7 +54,7 @@ impl Client {
                     }
                 };
                 let Some(data) = small else { break }; // a big file: sent alone below
-                let name = match file_name(name) {
+                let name = match file_path(name) {
                     Ok(name) => name,
                     Err(e) => {
                         each(next, Err(e));

@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{Client, ClientError, Progress, ProgressFn, Stage, file_name, no_progress, unexpected};
+use super::{Client, ClientError, Progress, ProgressFn, Stage, no_progress, unexpected};
+use crate::folders::file_path;
 use ferry_io::hashing::StreamHasher;
 use ferry_io::wire::RECEIVE_PIECE;
 use ferry_proto::hash::{Hasher, Md5Digest};
@@ -117,7 +118,7 @@ impl Client {
         } = options;
         let mut quiet = no_progress;
         let progress = progress.unwrap_or(&mut quiet);
-        let checked = file_name(name)?;
+        let checked = file_path(name)?;
         self.ensure_usable()?;
         let started = Instant::now();
         let (offset, length) = (span.offset(), span.length());

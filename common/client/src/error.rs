@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use ferry_proto::hash::Md5Digest;
-use ferry_proto::names::NameError;
+use ferry_proto::names::{NameError, PathError};
 use ferry_proto::protocol::ErrorCode;
 
 /// Everything that can go wrong for a client. Each message is one sentence
@@ -66,6 +66,14 @@ pub enum ClientError {
         name: String,
         /// Why.
         reason: NameError,
+    },
+    /// The path (into folders) breaks the path rules.
+    #[error("the name {path:?} is not allowed: {reason}; choose another name")]
+    BadPath {
+        /// The refused path.
+        path: String,
+        /// Why.
+        reason: PathError,
     },
     /// The local file changed size while it was being sent.
     #[error(

@@ -44,9 +44,11 @@ pub mod transfer;
 mod batch;
 mod download;
 mod error;
+mod folders;
 mod requests;
 mod source;
 mod stream;
+mod tree;
 mod upload;
 
 use std::io::{self, Read};
@@ -66,8 +68,12 @@ use stream::Stream;
 pub use batch::BATCH_MAX_FILE;
 pub use download::{DownloadOptions, Downloaded, Span};
 pub use error::ClientError;
+pub use folders::{Entry, Moved, Removed, file_path};
 pub use source::{LocalFile, UploadSource};
 pub use tls::{Security, Trust, Verified};
+pub use tree::{
+    DownloadPlan, TreeDownloaded, TreeUploaded, UploadPlan, plan_download, plan_upload,
+};
 pub use upload::{CHECKPOINT_BYTES, Checkpoint, Resume, Stored, UploadEvent, UploadOptions};
 
 /// How long to wait for a TCP connection to be accepted.

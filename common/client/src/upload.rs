@@ -12,8 +12,8 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::{
-    Client, ClientError, Progress, ProgressFn, Stage, UploadSource, file_name, no_progress,
-    read_up_to, unexpected,
+    Client, ClientError, Progress, ProgressFn, Stage, UploadSource, no_progress, read_up_to,
+    unexpected,
 };
 use ferry_io::appender::DIRECT_FROM;
 use ferry_io::hashing::StreamHasher;
@@ -129,7 +129,7 @@ impl Client {
         };
         let local = |cause| ClientError::local("read", &origin, cause);
 
-        let checked = file_name(name)?;
+        let checked = crate::folders::file_path(name)?;
         self.ensure_usable()?;
         let size = source.upload_size().map_err(local)?;
         let started = Instant::now();

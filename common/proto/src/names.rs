@@ -19,14 +19,20 @@
 //! server, the logs and the name recorded in a resume sidecar stay the
 //! server's; the `.part` file and its sidecar sit beside the local file.
 //!
+//! Folders: a [`FilePath`] (`a/b/c.txt`) is names joined by `/`, each part
+//! checked by the same rule; a flat name is a one-part path (see
+//! [`FilePath`] and [`validate_path`]).
+//!
 //! This module does not touch the file system.
 
 use std::borrow::Cow;
 use std::fmt;
 
 mod file_name;
+mod path;
 
 pub use self::file_name::{FileName, UncheckedName};
+pub use self::path::{FilePath, MAX_PATH_BYTES, MAX_PATH_DEPTH, PathError, validate_path};
 
 /// The longest name accepted, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 255;

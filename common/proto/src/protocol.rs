@@ -87,6 +87,16 @@ pub struct FileEntry {
     pub versions: u32,
 }
 
+/// A folder in a folder listing (`LS`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FolderEntry {
+    /// Its full path from the root (`a/b`).
+    pub path: String,
+    /// When it was created (explicitly, or by the first upload into it).
+    #[serde(with = "timestamp_text")]
+    pub created: Timestamp,
+}
+
 mod timestamp_text {
     use super::Timestamp;
     pub fn serialize<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -195,6 +205,35 @@ pub enum Request {
         /// The new role.
         role: Role,
     },
+    /// `LS [folder=<path>] [recursive=yes|no]`: the folders and files in
+    /// one folder (default: the root), or in its whole tree.
+    Ls {
+        /// The folder, as sent: the server checks it; `None` for the root.
+        folder: Option<UncheckedName>,
+        /// Whether to list everything below, at any depth.
+        recursive: bool,
+    },
+    /// `MKDIR <path>`: creates a folder and any missing folders above it.
+    Mkdir {
+        /// The folder's path, as sent: the server checks it.
+        path: UncheckedName,
+    },
+    /// `RMDIR <path> [recursive=yes|no]` (admin): removes a folder; a
+    /// folder that holds anything only with `recursive=yes`.
+    Rmdir {
+        /// The folder's path, as sent: the server checks it.
+        path: UncheckedName,
+        /// Whether to remove what it holds, files with their histories.
+        recursive: bool,
+    },
+    /// `MOVE <from> <to>` (admin): moves (renames) a file with its whole
+    /// history, or a folder with everything in it.
+    Move {
+        /// What to move, as sent: the server checks it.
+        from: UncheckedName,
+        /// Its new path, as sent: the server checks it.
+        to: UncheckedName,
+    },
     /// `PING`: does nothing, answers `OK`.
     Ping,
     /// `QUIT`
@@ -295,6 +334,40 @@ pub enum Reply {
         /// Versions removed.
         versions: u32,
     },
+    /// `OK LS <count>`, followed by count `FOLDER` and `FILE` lines.
+    LsHeader(u64),
+    /// `FOLDER <path> <created>`: a folder in a listing.
+    Folder(FolderEntry),
+    /// `OK MKDIR <path> <created>`: the folder exists; `created` folders
+    /// were made for it (0 when it existed already).
+    Made {
+        /// The folder's path.
+        path: String,
+        /// How many folders were created (it and missing ones above it).
+        created: u32,
+    },
+    /// `OK RMDIR <path> <folders> <files> <versions>`: what was removed.
+    Removed {
+        /// The folder's path.
+        path: String,
+        /// Folders removed, itself included.
+        folders: u64,
+        /// Files removed.
+        files: u64,
+        /// Versions of those files removed.
+        versions: u64,
+    },
+    /// `OK MOVED <from> <to> <files> <folders>`: what moved.
+    Moved {
+        /// The old path.
+        from: String,
+        /// The new path.
+        to: String,
+        /// Files that moved (1 for a file).
+        files: u64,
+        /// Folders that moved (0 for a file).
+        folders: u64,
+    },
     /// `OK LOGS <count>`, followed by count `LINE` lines.
     LogsHeader(u64),
     /// `LINE <text>`: one line of the server log.
@@ -359,8 +432,11 @@ error_codes! {
     Forbidden = "FORBIDDEN",
     /// No such file, version or user.
     NotFound = "NOT_FOUND",
-    /// The name is taken (upload with policy `fail`, or an existing user).
+    /// The name is taken (upload with policy `fail`, or an existing user),
+    /// or a file or folder is in the way of a path.
     Exists = "EXISTS",
+    /// The folder is not empty; remove it with `recursive=yes`.
+    NotEmpty = "NOT_EMPTY",
     /// The file name breaks the naming rules.
     BadName = "BAD_NAME",
     /// The payload's MD5 does not match the one announced; nothing was stored.

@@ -14,13 +14,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ferry_proto::Md5Digest;
-use ferry_proto::names::{FileName, versioned_name};
+use ferry_proto::names::{FileName, FilePath, PathError, versioned_name};
 use ferry_proto::protocol::{ConflictPolicy, FileEntry, VersionInfo};
 use ferry_proto::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+mod folders;
 mod schema;
 mod users;
+
+pub use folders::{Listed, MovedCount, RemovedFolder};
 
 /// The file the database lives in, inside the data folder.
 pub const DB_FILE: &str = "ferry.db";
@@ -40,6 +43,18 @@ pub enum DbError {
     /// The change would leave the server without an admin.
     #[error("last admin")]
     LastAdmin,
+    /// A file or folder is in the way of the path.
+    #[error("in the way: {0:?}")]
+    Blocked(Blocked),
+    /// The folder holds something.
+    #[error("not empty")]
+    NotEmpty,
+    /// A folder would move into itself.
+    #[error("into itself")]
+    IntoItself,
+    /// A move would give a path inside the moved folder this invalid path.
+    #[error("the path {0:?} would not be allowed: {1}")]
+    BadTarget(String, PathError),
     /// The database was made by a newer server.
     #[error(
         "the database has schema version {found}, newer than the {known} this ferry-server knows; run a newer ferry-server, or restore a backup made for this one"
@@ -63,6 +78,17 @@ impl DbError {
     }
 }
 
+/// What is in the way of a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// This folder of the path is a file.
+    FileInTheWay(String),
+    /// The path is a folder, so no file can be stored there.
+    FolderInTheWay(String),
+    /// The path is a file, so no folder can be made (or moved) there.
+    FileExists(String),
+}
+
 /// A stored version plus the blob that holds its bytes.
 #[derive(Debug, Clone)]
 pub struct StoredVersion {
@@ -78,7 +104,7 @@ pub type Recorded = Result<(String, u32), DbError>;
 /// A new version to record.
 pub struct NewVersion<'a> {
     /// The name the client asked for.
-    pub name: &'a FileName,
+    pub name: &'a FilePath,
     /// What to do if it is taken.
     pub policy: ConflictPolicy,
     /// Size in bytes.
@@ -121,17 +147,19 @@ impl Db {
     // -- users --------------------------------------------------------------
 
     /// Whether a file of this name exists.
-    pub fn file_exists(&self, name: &FileName) -> Result<bool, DbError> {
+    pub fn file_exists(&self, name: &FilePath) -> Result<bool, DbError> {
         Ok(file_last_version(&self.lock(), name.as_str())?.is_some())
     }
 
-    /// Every file's current version with its version count, sorted by name.
+    /// Every file of the root folder (the files of before folders existed)
+    /// with its current version and version count, sorted by name.
     pub fn list(&self) -> Result<Vec<FileEntry>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT v.name, v.version, v.size, v.md5, v.created, v.uploader, c.n
              FROM versions v
-             JOIN (SELECT name, MAX(version) AS top, COUNT(*) AS n FROM versions GROUP BY name) c
+             JOIN (SELECT name, MAX(version) AS top, COUNT(*) AS n FROM versions
+                   WHERE instr(name, '/') = 0 GROUP BY name) c
                ON v.name = c.name AND v.version = c.top
              ORDER BY v.name",
         )?;
@@ -145,7 +173,7 @@ impl Db {
     }
 
     /// One version (the current one for `None`).
-    pub fn version(&self, name: &FileName, version: Option<u32>) -> Result<StoredVersion, DbError> {
+    pub fn version(&self, name: &FilePath, version: Option<u32>) -> Result<StoredVersion, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT name, version, size, md5, created, uploader, blob FROM versions
@@ -158,7 +186,7 @@ impl Db {
     }
 
     /// Every version of a file, oldest first; empty if there is no such file.
-    pub fn history(&self, name: &FileName) -> Result<Vec<VersionInfo>, DbError> {
+    pub fn history(&self, name: &FilePath) -> Result<Vec<VersionInfo>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT name, version, size, md5, created, uploader FROM versions
@@ -187,7 +215,7 @@ impl Db {
 
     /// Deletes one version, or (for `None`) the file with all its versions.
     /// Returns the blob ids that are no longer referenced.
-    pub fn delete(&self, name: &FileName, version: Option<u32>) -> Result<Vec<String>, DbError> {
+    pub fn delete(&self, name: &FilePath, version: Option<u32>) -> Result<Vec<String>, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let blobs: Vec<String> = {
@@ -290,12 +318,22 @@ fn forget_if_empty(tx: &Connection, name: &str) -> Result<(), DbError> {
 }
 
 fn insert_version(tx: &Connection, new: &NewVersion<'_>) -> Result<(String, u32), DbError> {
-    let taken = file_last_version(tx, new.name)?;
-    let name = match (taken, new.policy) {
-        (None, _) | (Some(_), ConflictPolicy::Overwrite) => new.name.to_string(),
-        (Some(_), ConflictPolicy::Fail) => return Err(DbError::Exists),
-        (Some(_), ConflictPolicy::Rename) => first_free_name(tx, new.name)?,
+    folders::check_parents(tx, new.name)?;
+    let file = file_last_version(tx, new.name)?.is_some();
+    let folder = folders::is_folder(tx, new.name)?;
+    let name = match new.policy {
+        _ if !file && !folder => new.name.clone(),
+        ConflictPolicy::Rename => first_free_name(tx, new.name)?,
+        _ if folder => {
+            return Err(DbError::Blocked(Blocked::FolderInTheWay(
+                new.name.to_string(),
+            )));
+        }
+        ConflictPolicy::Overwrite => new.name.clone(),
+        ConflictPolicy::Fail => return Err(DbError::Exists),
     };
+    folders::make_parents(tx, &name, new.uploader)?;
+    let name = name.into_string();
     let version = file_last_version(tx, &name)?.unwrap_or(0) + 1;
     tx.prepare_cached(
         "INSERT INTO files (name, last_version) VALUES (?1, ?2)
@@ -325,10 +363,18 @@ fn file_last_version(conn: &Connection, name: &str) -> Result<Option<u32>, DbErr
         .optional()?)
 }
 
-fn first_free_name(conn: &Connection, name: &str) -> Result<String, DbError> {
+/// The first free `versioned_name` sibling of `path` (neither a file nor a
+/// folder). The versioned name of a valid name is valid and no longer than
+/// the longest name, but its path can be longer than the longest path.
+fn first_free_name(conn: &Connection, path: &FilePath) -> Result<FilePath, DbError> {
     for n in 2.. {
-        let candidate = versioned_name(name, n);
-        if file_last_version(conn, &candidate)?.is_none() {
+        let name = FileName::new(versioned_name(path.name(), n))
+            .map_err(|e| DbError::BadTarget(path.to_string(), PathError::Name(e)))?;
+        let candidate = path
+            .with_name(&name)
+            .map_err(|e| DbError::BadTarget(format!("{path}_v{n}"), e))?;
+        if file_last_version(conn, &candidate)?.is_none() && !folders::is_folder(conn, &candidate)?
+        {
             return Ok(candidate);
         }
     }
@@ -360,13 +406,13 @@ fn stored_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
 mod tests {
     use super::*;
 
-    fn n(name: &str) -> FileName {
-        FileName::new(name.to_owned()).unwrap()
+    fn n(name: &str) -> FilePath {
+        FilePath::new(name.to_owned()).unwrap()
     }
     use ferry_proto::hash::md5_bytes;
     use ferry_proto::protocol::Role;
 
-    fn new<'a>(name: &'a FileName, policy: ConflictPolicy, blob: &'a str) -> NewVersion<'a> {
+    fn new<'a>(name: &'a FilePath, policy: ConflictPolicy, blob: &'a str) -> NewVersion<'a> {
         NewVersion {
             name,
             policy,

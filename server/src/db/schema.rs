@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::DbError;
 
 /// The schema this server writes.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// Version 1: the tables as first released (before schema versions were
 /// recorded, such a database says version 0).
@@ -43,8 +43,20 @@ CREATE TABLE IF NOT EXISTS chunk_sums (
 );
 ";
 
+/// Version 2: folders. Files keep their rows; a file's name is now its
+/// path (`a/b/c.txt`), and every folder holding a file or folder has a row
+/// here, so empty folders exist too. A version-1 database has flat names
+/// only, which are files in the root: nothing to convert.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS folders (
+    path    TEXT PRIMARY KEY,
+    creator TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+";
+
 /// Each step takes a database from the version before it to its own.
-const STEPS: [(u32, &str); 1] = [(1, SCHEMA_V1)];
+const STEPS: [(u32, &str); 2] = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
 
 /// Brings the database up to [`SCHEMA_VERSION`]. A database of version 0
 /// is either new or made before versions were recorded: both get version
@@ -101,6 +113,27 @@ mod tests {
         // Opening again changes nothing.
         drop(db);
         Db::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_database_gets_folders_and_keeps_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(crate::db::DB_FILE)).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO files (name, last_version) VALUES ('old.txt', 1);
+             INSERT INTO versions (name, version, size, md5, blob, uploader, created)
+             VALUES ('old.txt', 1, 3, '900150983cd24fb0d6963f7d28e17f72', 'b1', 'alice', 0);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(conn);
+        let db = Db::open(dir.path()).unwrap();
+        let list = db.list().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].current.name, "old.txt");
+        let path = ferry_proto::names::FilePath::new("new/folder".to_owned()).unwrap();
+        assert_eq!(db.mkdir(&path, "alice").unwrap(), 2);
     }
 
     #[test]

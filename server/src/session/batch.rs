@@ -8,12 +8,12 @@ use std::sync::PoisonError;
 use std::time::Instant;
 
 use ferry_proto::Md5Digest;
-use ferry_proto::names::{FileName, escaped};
+use ferry_proto::names::{FilePath, escaped};
 use ferry_proto::protocol::{ConflictPolicy, Reply};
 use log::{error, info};
 
 use super::Session;
-use super::fault::{db_failure, exists, fault_reply, storage_failure};
+use super::fault::{db_failure, exists, fault_reply, path_refusal, storage_failure};
 use super::upload::Claim;
 use crate::commit::{self, Arrival, CommitError};
 use crate::finished::Finished;
@@ -38,7 +38,7 @@ pub(super) struct Verified<'a> {
 /// What is known of a verified upload besides its bytes.
 pub(super) struct Landing<'a> {
     pub(super) id: String,
-    pub(super) name: FileName,
+    pub(super) name: FilePath,
     pub(super) policy: ConflictPolicy,
     pub(super) size: u64,
     pub(super) md5: Md5Digest,
@@ -132,6 +132,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
                     }
                 }
                 Err(CommitError::Exists) => fault_reply(exists(name)),
+                Err(CommitError::Refused(e)) => fault_reply(path_refusal(e)),
                 Err(CommitError::Database(e)) => fault_reply(db_failure(&e)),
                 Err(CommitError::Storage(e)) => {
                     error!("cannot commit the upload of {}: {e}", escaped(name));

@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 
 use ferry_proto::Md5Digest;
-use ferry_proto::names::{FileName, escaped};
+use ferry_proto::names::{FilePath, escaped};
 use ferry_proto::protocol::{ErrorCode, Reply, UploadFrame, line_str};
 use log::{error, warn};
 
@@ -31,7 +31,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     pub(super) fn receive_upload(
         &mut self,
         mut partial: Partial,
-        name: &FileName,
+        name: &FilePath,
         size: u64,
     ) -> Result<Option<(Partial, Md5Digest)>, Fault> {
         let mut body = Body {

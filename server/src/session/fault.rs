@@ -7,11 +7,11 @@
 
 use std::io;
 
-use ferry_proto::names::{FileName, UncheckedName, escaped};
+use ferry_proto::names::{FilePath, UncheckedName, escaped};
 use ferry_proto::protocol::{ErrorCode, Reply};
 use log::error;
 
-use crate::db::DbError;
+use crate::db::{Blocked, DbError};
 
 /// How handling a request went wrong.
 pub(super) enum Fault {
@@ -52,11 +52,13 @@ pub(super) fn refuse(code: ErrorCode, message: impl Into<String>) -> Fault {
     Fault::Refuse(code, message.into())
 }
 
-/// The one door from a request's name to a [`FileName`]: every handler of
-/// a file takes `&FileName`, so none can skip the check. Called after the
-/// request is authorized, as a bad name has always been refused then.
-pub(super) fn file_name(name: &UncheckedName) -> Result<FileName, Fault> {
-    name.check().map_err(|e| {
+/// The one door from a request's name or path to a [`FilePath`]: every
+/// handler of a file or folder takes `&FilePath`, so none can skip the
+/// check. Called after the request is authorized, as a bad name has always
+/// been refused then. A flat name is a one-part path and gets the very
+/// refusal it got before folders existed.
+pub(super) fn file_path(name: &UncheckedName) -> Result<FilePath, Fault> {
+    name.check_path().map_err(|e| {
         refuse(
             ErrorCode::BadName,
             format!(
@@ -67,7 +69,7 @@ pub(super) fn file_name(name: &UncheckedName) -> Result<FileName, Fault> {
     })
 }
 
-pub(super) fn exists(name: &FileName) -> Fault {
+pub(super) fn exists(name: &FilePath) -> Fault {
     refuse(
         ErrorCode::Exists,
         format!(
@@ -77,7 +79,64 @@ pub(super) fn exists(name: &FileName) -> Fault {
     )
 }
 
-pub(super) fn not_found(e: DbError, name: &FileName, version: Option<u32>) -> Fault {
+/// The refusal for a path something else is in the way of.
+pub(super) fn blocked(blocked: &Blocked) -> Fault {
+    let message = match blocked {
+        Blocked::FileInTheWay(file) => format!(
+            "{} is a file, so it cannot hold a folder; choose another path or move that file away",
+            escaped(file)
+        ),
+        Blocked::FolderInTheWay(folder) => format!(
+            "a folder named {} already exists; choose another name or upload into that folder",
+            escaped(folder)
+        ),
+        Blocked::FileExists(file) => format!(
+            "a file named {} already exists; choose another name or move that file away first",
+            escaped(file)
+        ),
+    };
+    refuse(ErrorCode::Exists, message)
+}
+
+/// The refusal for a rule of folders a request broke (anything else the
+/// database says is a failure).
+pub(super) fn path_refusal(e: DbError) -> Fault {
+    match e {
+        DbError::Blocked(b) => blocked(&b),
+        DbError::NotEmpty => refuse(
+            ErrorCode::NotEmpty,
+            "the folder is not empty; remove what it holds first, or remove it with everything in it (recursive=yes)",
+        ),
+        DbError::IntoItself => refuse(
+            ErrorCode::BadName,
+            "a folder cannot be moved into itself; choose a path outside it",
+        ),
+        DbError::BadTarget(path, reason) => refuse(
+            ErrorCode::BadName,
+            format!(
+                "the path {} would not be allowed: {reason}; choose a shorter path",
+                escaped(&path)
+            ),
+        ),
+        other => other.into(),
+    }
+}
+
+/// The refusal for a folder request that named no folder, or a file.
+pub(super) fn no_folder(e: DbError, path: &FilePath) -> Fault {
+    match e {
+        DbError::NotFound => refuse(
+            ErrorCode::NotFound,
+            format!(
+                "there is no folder named {}; check the path (LS lists the folders)",
+                escaped(path)
+            ),
+        ),
+        other => path_refusal(other),
+    }
+}
+
+pub(super) fn not_found(e: DbError, name: &FilePath, version: Option<u32>) -> Fault {
     match (e, version) {
         (DbError::NotFound, None) => refuse(
             ErrorCode::NotFound,
@@ -90,6 +149,7 @@ pub(super) fn not_found(e: DbError, name: &FileName, version: Option<u32>) -> Fa
                 escaped(name)
             ),
         ),
+        (DbError::Blocked(b), _) => blocked(&b),
         (other, _) => other.into(),
     }
 }

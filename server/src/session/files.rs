@@ -4,7 +4,7 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use ferry_proto::names::{FileName, escaped};
+use ferry_proto::names::{FilePath, escaped};
 use ferry_proto::protocol::{CHUNK_SIZE, ErrorCode, Reply};
 use log::{error, info};
 
@@ -27,7 +27,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     /// clearly when the name is not allowed or there is no such version.
     pub(super) fn find_version(
         &self,
-        name: &FileName,
+        name: &FilePath,
         version: Option<u32>,
     ) -> Result<crate::db::StoredVersion, Fault> {
         self.shared
@@ -36,13 +36,13 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
             .map_err(|e| not_found(e, name, version))
     }
 
-    pub(super) fn stat(&mut self, name: &FileName, version: Option<u32>) -> Handled {
+    pub(super) fn stat(&mut self, name: &FilePath, version: Option<u32>) -> Handled {
         let stored = self.find_version(name, version)?;
         self.conn.queue(Reply::Stat(stored.info));
         Ok(Flow::Continue)
     }
 
-    pub(super) fn history(&mut self, name: &FileName) -> Handled {
+    pub(super) fn history(&mut self, name: &FilePath) -> Handled {
         let versions = self.shared.db.history(name)?;
         if versions.is_empty() {
             return Err(not_found(DbError::NotFound, name, None));
@@ -56,7 +56,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
 
     pub(super) fn download(
         &mut self,
-        name: &FileName,
+        name: &FilePath,
         version: Option<u32>,
         offset: u64,
         length: Option<u64>,
@@ -125,7 +125,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         Ok(Flow::Continue)
     }
 
-    pub(super) fn chunks(&mut self, name: &FileName, version: Option<u32>) -> Handled {
+    pub(super) fn chunks(&mut self, name: &FilePath, version: Option<u32>) -> Handled {
         let stored = self.find_version(name, version)?;
         let sums = match self.shared.db.chunk_sums(&stored.blob, CHUNK_SIZE)? {
             Some(sums) => sums,
@@ -164,7 +164,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         Ok(Flow::Continue)
     }
 
-    pub(super) fn delete(&mut self, name: &FileName, version: Option<u32>) -> Handled {
+    pub(super) fn delete(&mut self, name: &FilePath, version: Option<u32>) -> Handled {
         let blobs = self
             .shared
             .db

@@ -18,6 +18,7 @@ mod batch;
 mod body;
 mod fault;
 mod files;
+mod folders;
 mod login;
 mod upload;
 
@@ -41,7 +42,7 @@ use crate::tls::{self, Hello};
 use crate::transport::{Socket, Transport};
 
 use self::batch::{Batch, Held};
-use self::fault::{Fault, file_name, refuse};
+use self::fault::{Fault, file_path, refuse};
 
 /// Read buffer per connection; transfer buffers are allocated only while a
 /// transfer runs, so idle connections stay small.
@@ -417,26 +418,36 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     fn dispatch(&mut self, request: Request) -> Handled {
         match request {
             Request::List => self.list(),
-            Request::Stat { name, version } => self.stat(&file_name(&name)?, version),
-            Request::History { name } => self.history(&file_name(&name)?),
+            Request::Stat { name, version } => self.stat(&file_path(&name)?, version),
+            Request::History { name } => self.history(&file_path(&name)?),
             Request::Download {
                 name,
                 version,
                 offset,
                 length,
-            } => self.download(&file_name(&name)?, version, offset, length),
+            } => self.download(&file_path(&name)?, version, offset, length),
             Request::Upload {
                 name,
                 size,
                 policy,
                 resume,
-            } => match file_name(&name) {
+            } => match file_path(&name) {
                 Ok(name) => self.upload(&name, size, policy, resume.as_deref()),
                 // Refused before any other check, its body swallowed.
                 Err(refusal) => self.refuse_upload(Err(refusal)),
             },
-            Request::Chunks { name, version } => self.chunks(&file_name(&name)?, version),
-            Request::Delete { name, version } => self.delete(&file_name(&name)?, version),
+            Request::Chunks { name, version } => self.chunks(&file_path(&name)?, version),
+            Request::Delete { name, version } => self.delete(&file_path(&name)?, version),
+            Request::Ls { folder, recursive } => match folder {
+                Some(folder) => self.ls(Some(&file_path(&folder)?), recursive),
+                None => self.ls(None, recursive),
+            },
+            Request::Mkdir { path } => self.mkdir(&file_path(&path)?),
+            Request::Rmdir { path, recursive } => self.rmdir(&file_path(&path)?, recursive),
+            Request::Move { from, to } => {
+                let from = file_path(&from)?;
+                self.move_path(&from, &file_path(&to)?)
+            }
             Request::Logs { lines } => self.logs(lines),
             Request::Users => self.users(),
             Request::UserAdd {
@@ -536,10 +547,15 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
 }
 
 /// Commands only admins may run (PASSWD is checked per target user).
+/// Removing and moving folders and files is deleting from where the others
+/// look, so it is the admins' as DELETE is; creating a folder is the
+/// users' as uploading is.
 fn needs_admin(request: &Request) -> bool {
     matches!(
         request,
         Request::Delete { .. }
+            | Request::Rmdir { .. }
+            | Request::Move { .. }
             | Request::Logs { .. }
             | Request::Users
             | Request::UserAdd { .. }

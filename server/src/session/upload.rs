@@ -10,12 +10,12 @@ use std::sync::PoisonError;
 use std::thread;
 use std::time::Instant;
 
-use ferry_proto::names::{FileName, escaped};
+use ferry_proto::names::{FilePath, escaped};
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode, Reply, UploadFrame};
 use log::{error, info, warn};
 
 use super::batch::{BATCH_MAX_BYTES, BATCH_MAX_FILE, BATCH_MAX_UPLOADS, Held, Landing, Verified};
-use super::fault::{Fault, exists, is_disk_full, refuse};
+use super::fault::{Fault, blocked, exists, is_disk_full, refuse};
 use super::{Flow, Handled, Session};
 use crate::Shared;
 use crate::finished::Finished;
@@ -113,7 +113,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
 
     pub(super) fn upload(
         &mut self,
-        name: &FileName,
+        name: &FilePath,
         size: u64,
         policy: ConflictPolicy,
         resume: Option<&str>,
@@ -207,7 +207,7 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
     /// user, name and size) or a new one, claimed for this connection.
     pub(super) fn prepare_upload(
         &mut self,
-        name: &FileName,
+        name: &FilePath,
         size: u64,
         policy: ConflictPolicy,
         resume: Option<&str>,
@@ -247,6 +247,9 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         };
         if policy == ConflictPolicy::Fail && self.shared.db.file_exists(name)? {
             return Err(exists(name));
+        }
+        if let Some(b) = self.shared.db.upload_blocked(name, policy)? {
+            return Err(blocked(&b));
         }
         let cannot_store = |e: io::Error| {
             error!("cannot start an upload: {e}");

@@ -23,7 +23,7 @@ use std::time::Duration;
 use ferry_io::hashed_file::HashedFile;
 use ferry_proto::Md5Digest;
 use ferry_proto::hash::Hasher;
-use ferry_proto::names::FileName;
+use ferry_proto::names::FilePath;
 use ferry_proto::time::Timestamp;
 use log::{info, warn};
 
@@ -56,7 +56,7 @@ impl Store {
     }
 
     /// Starts a new upload of `size` bytes of `name` by `user`.
-    pub fn create_partial(&self, name: &FileName, size: u64, user: &str) -> io::Result<Partial> {
+    pub fn create_partial(&self, name: &FilePath, size: u64, user: &str) -> io::Result<Partial> {
         let id = new_id()?;
         let data_path = self.tmp.join(&id);
         let out = HashedFile::create(&data_path, size, CHECKPOINT_BYTES)?;
@@ -84,7 +84,7 @@ impl Store {
     pub fn resume_partial(
         &self,
         id: &str,
-        name: &FileName,
+        name: &FilePath,
         size: u64,
         user: &str,
     ) -> io::Result<Option<Partial>> {
@@ -386,8 +386,8 @@ pub(super) fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn n(name: &str) -> FileName {
-        FileName::new(name.to_owned()).unwrap()
+    fn n(name: &str) -> FilePath {
+        FilePath::new(name.to_owned()).unwrap()
     }
     use ferry_proto::hash::md5_bytes;
     use std::io::Write;

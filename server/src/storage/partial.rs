@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use ferry_io::hashed_file::HashedFile;
 use ferry_proto::Md5Digest;
 use ferry_proto::hash::Hasher;
-use ferry_proto::names::FileName;
+use ferry_proto::names::FilePath;
 use ferry_proto::time::Timestamp;
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use super::write_new;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartialMeta {
     /// The name the client asked for.
-    pub name: FileName,
+    pub name: FilePath,
     /// The announced total size.
     pub size: u64,
     /// Who is uploading.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{NameError, validate_name};
+use super::{FilePath, NameError, PathError, validate_name};
 
 /// A file name that passed Ferry's rules: it can only be built by
 /// [`FileName::new`] (or `TryFrom`), so holding one is the proof of the check.
@@ -128,6 +128,12 @@ impl UncheckedName {
     pub fn check(&self) -> Result<FileName, NameError> {
         FileName::new(self.0.clone())
     }
+
+    /// The text as a [`FilePath`] (a flat name is a one-part path), if it
+    /// is allowed.
+    pub fn check_path(&self) -> Result<FilePath, PathError> {
+        FilePath::new(self.0.clone())
+    }
 }
 
 impl From<String> for UncheckedName {
@@ -145,6 +151,18 @@ impl From<&str> for UncheckedName {
 impl From<FileName> for UncheckedName {
     fn from(name: FileName) -> UncheckedName {
         UncheckedName(name.0)
+    }
+}
+
+impl From<FilePath> for UncheckedName {
+    fn from(path: FilePath) -> UncheckedName {
+        UncheckedName(path.into_string())
+    }
+}
+
+impl From<&FilePath> for UncheckedName {
+    fn from(path: &FilePath) -> UncheckedName {
+        UncheckedName(path.as_str().to_owned())
     }
 }
 

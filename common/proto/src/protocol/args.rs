@@ -120,6 +120,32 @@ impl<'a> Args<'a> {
             .transpose()
     }
 
+    /// A `yes`/`no` option (absent: no).
+    pub(super) fn flag(
+        &self,
+        key: &'static str,
+        value: Option<&str>,
+    ) -> Result<bool, ProtocolError> {
+        match value {
+            None | Some("no") => Ok(false),
+            Some("yes") => Ok(true),
+            Some(other) => Err(self.invalid(key, other, "yes or no")),
+        }
+    }
+
+    /// A word option's value, decoded (`None` when absent).
+    pub(super) fn word_option(
+        &self,
+        key: &'static str,
+        value: Option<&str>,
+    ) -> Result<Option<String>, ProtocolError> {
+        value
+            .map(|raw| {
+                decode_word(raw).ok_or_else(|| self.invalid(key, raw, "percent-encoded UTF-8"))
+            })
+            .transpose()
+    }
+
     pub(super) fn finish(mut self) -> Result<(), ProtocolError> {
         match self.words.next() {
             None => Ok(()),

@@ -59,6 +59,14 @@ impl Reply {
                 Args::new("END", "END", rest).finish()?;
                 Reply::End
             }
+            "FOLDER" => {
+                let mut a = Args::new("FOLDER", "FOLDER <path> <created>", rest);
+                let path = a.word("path")?;
+                let created =
+                    a.parsed("created", "an ISO-8601 UTC time like 2026-11-21T16:41:07Z")?;
+                a.finish()?;
+                Reply::Folder(FolderEntry { path, created })
+            }
             "LINE" => Reply::LogLine(rest.to_owned()),
             "USER" => {
                 let mut a = Args::new("USER", "USER <name> <role>", rest);
@@ -97,7 +105,7 @@ fn parse_ok(rest: &str) -> Result<Reply, ProtocolError> {
             a.finish()?;
             Reply::LoggedIn(role)
         }
-        "LIST" | "HISTORY" | "LOGS" | "USERS" => {
+        "LIST" | "HISTORY" | "LOGS" | "USERS" | "LS" => {
             let mut a = Args::new("OK", "OK <kind> <count>", rest);
             let count = a.number("count")?;
             a.finish()?;
@@ -105,6 +113,7 @@ fn parse_ok(rest: &str) -> Result<Reply, ProtocolError> {
                 "LIST" => Reply::ListHeader(count),
                 "HISTORY" => Reply::HistoryHeader(count),
                 "LOGS" => Reply::LogsHeader(count),
+                "LS" => Reply::LsHeader(count),
                 _ => Reply::UsersHeader(count),
             }
         }
@@ -161,6 +170,39 @@ fn parse_ok(rest: &str) -> Result<Reply, ProtocolError> {
             let versions = a.number("count")?;
             a.finish()?;
             Reply::Deleted { name, versions }
+        }
+        "MKDIR" => {
+            let mut a = Args::new("OK MKDIR", "OK MKDIR <path> <created>", rest);
+            let path = a.word("path")?;
+            let created = a.number("created")?;
+            a.finish()?;
+            Reply::Made { path, created }
+        }
+        "RMDIR" => {
+            let mut a = Args::new(
+                "OK RMDIR",
+                "OK RMDIR <path> <folders> <files> <versions>",
+                rest,
+            );
+            let reply = Reply::Removed {
+                path: a.word("path")?,
+                folders: a.number("folders")?,
+                files: a.number("files")?,
+                versions: a.number("versions")?,
+            };
+            a.finish()?;
+            reply
+        }
+        "MOVED" => {
+            let mut a = Args::new("OK MOVED", "OK MOVED <from> <to> <files> <folders>", rest);
+            let reply = Reply::Moved {
+                from: a.word("from")?,
+                to: a.word("to")?,
+                files: a.number("files")?,
+                folders: a.number("folders")?,
+            };
+            a.finish()?;
+            reply
         }
         other => {
             return Err(ProtocolError::UnknownVerb(shown_verb(other)));
@@ -232,6 +274,21 @@ impl fmt::Display for Reply {
                 md5,
             } => write!(f, "OK STORED {} {version} {size} {md5}", w(name)),
             Reply::Deleted { name, versions } => write!(f, "OK DELETED {} {versions}", w(name)),
+            Reply::LsHeader(n) => write!(f, "OK LS {n}"),
+            Reply::Folder(e) => write!(f, "FOLDER {} {}", w(&e.path), e.created),
+            Reply::Made { path, created } => write!(f, "OK MKDIR {} {created}", w(path)),
+            Reply::Removed {
+                path,
+                folders,
+                files,
+                versions,
+            } => write!(f, "OK RMDIR {} {folders} {files} {versions}", w(path)),
+            Reply::Moved {
+                from,
+                to,
+                files,
+                folders,
+            } => write!(f, "OK MOVED {} {} {files} {folders}", w(from), w(to)),
             Reply::LogsHeader(n) => write!(f, "OK LOGS {n}"),
             Reply::LogLine(text) => write!(f, "LINE {}", line_text(text)),
             Reply::UsersHeader(n) => write!(f, "OK USERS {n}"),

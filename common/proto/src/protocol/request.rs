@@ -140,6 +140,37 @@ impl Request {
                 a.finish()?;
                 Request::SetRole { user, role }
             }
+            "LS" => {
+                let mut a = Args::new("LS", "LS [folder=<path>] [recursive=yes|no]", rest);
+                let [folder, recursive] = a.options(["folder", "recursive"])?;
+                let folder = a.word_option("folder", folder)?.filter(|f| !f.is_empty());
+                Request::Ls {
+                    folder: folder.map(UncheckedName::from),
+                    recursive: a.flag("recursive", recursive)?,
+                }
+            }
+            "MKDIR" => {
+                let mut a = Args::new("MKDIR", "MKDIR <path>", rest);
+                let path = UncheckedName::from(a.word("path")?);
+                a.finish()?;
+                Request::Mkdir { path }
+            }
+            "RMDIR" => {
+                let mut a = Args::new("RMDIR", "RMDIR <path> [recursive=yes|no]", rest);
+                let path = UncheckedName::from(a.word("path")?);
+                let [recursive] = a.options(["recursive"])?;
+                Request::Rmdir {
+                    path,
+                    recursive: a.flag("recursive", recursive)?,
+                }
+            }
+            "MOVE" => {
+                let mut a = Args::new("MOVE", "MOVE <from> <to>", rest);
+                let from = UncheckedName::from(a.word("from")?);
+                let to = UncheckedName::from(a.word("to")?);
+                a.finish()?;
+                Request::Move { from, to }
+            }
             "PING" => {
                 Args::new("PING", "PING", rest).finish()?;
                 Request::Ping
@@ -164,6 +195,10 @@ impl Request {
             Request::Upload { .. } => "UPLOAD",
             Request::Chunks { .. } => "CHUNKS",
             Request::Delete { .. } => "DELETE",
+            Request::Ls { .. } => "LS",
+            Request::Mkdir { .. } => "MKDIR",
+            Request::Rmdir { .. } => "RMDIR",
+            Request::Move { .. } => "MOVE",
             Request::Logs { .. } => "LOGS",
             Request::Users => "USERS",
             Request::UserAdd { .. } => "USERADD",
@@ -214,6 +249,19 @@ impl fmt::Display for Request {
             Request::Delete { name, version } => {
                 write!(f, "DELETE {}", w(name.as_str()))?;
                 write_option(f, "version", *version)
+            }
+            Request::Ls { folder, recursive } => {
+                f.write_str("LS")?;
+                write_option(f, "folder", folder.as_ref().map(|p| w(p.as_str())))?;
+                write_option(f, "recursive", recursive.then_some("yes"))
+            }
+            Request::Mkdir { path } => write!(f, "MKDIR {}", w(path.as_str())),
+            Request::Rmdir { path, recursive } => {
+                write!(f, "RMDIR {}", w(path.as_str()))?;
+                write_option(f, "recursive", recursive.then_some("yes"))
+            }
+            Request::Move { from, to } => {
+                write!(f, "MOVE {} {}", w(from.as_str()), w(to.as_str()))
             }
             Request::Logs { lines } => write!(f, "LOGS lines={lines}"),
             Request::Users => f.write_str("USERS"),

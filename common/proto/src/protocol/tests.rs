@@ -98,6 +98,78 @@ fn parses_every_request_form() {
 }
 
 #[test]
+fn parses_the_folder_requests() {
+    assert_eq!(
+        req(b"LS"),
+        Ok(Request::Ls {
+            folder: None,
+            recursive: false
+        })
+    );
+    assert_eq!(
+        req(b"LS folder= recursive=no"),
+        Ok(Request::Ls {
+            folder: None,
+            recursive: false
+        })
+    );
+    assert_eq!(
+        req(b"ls recursive=yes folder=a/b%20c"),
+        Ok(Request::Ls {
+            folder: Some("a/b c".into()),
+            recursive: true
+        })
+    );
+    assert_eq!(req(b"MKDIR a/b"), Ok(Request::Mkdir { path: "a/b".into() }));
+    assert_eq!(
+        req(b"RMDIR a recursive=yes"),
+        Ok(Request::Rmdir {
+            path: "a".into(),
+            recursive: true
+        })
+    );
+    assert_eq!(
+        req(b"MOVE a/x.txt b/y.txt"),
+        Ok(Request::Move {
+            from: "a/x.txt".into(),
+            to: "b/y.txt".into()
+        })
+    );
+    // Paths are checked by the server, not the parser.
+    assert_eq!(
+        req(b"MKDIR ../x"),
+        Ok(Request::Mkdir {
+            path: "../x".into()
+        })
+    );
+    for bad in [
+        &b"LS a"[..],
+        b"LS recursive=1",
+        b"LS folder=%ZZ",
+        b"LS recursive=yes recursive=yes",
+        b"MKDIR",
+        b"MKDIR a b",
+        b"RMDIR a recursive=true",
+        b"RMDIR a b",
+        b"MOVE a",
+        b"MOVE a b c",
+    ] {
+        assert!(
+            matches!(
+                req(bad),
+                Err(ProtocolError::Extra { .. }
+                    | ProtocolError::Missing { .. }
+                    | ProtocolError::Invalid { .. }
+                    | ProtocolError::Duplicate { .. })
+            ),
+            "{:?} -> {:?}",
+            String::from_utf8_lossy(bad),
+            req(bad)
+        );
+    }
+}
+
+#[test]
 fn malformed_requests_say_what_is_wrong() {
     let cases: &[(&[u8], &str)] = &[
         (b"", "empty"),
@@ -397,6 +469,21 @@ fn request() -> impl Strategy<Value = Request> {
         word().prop_map(|user| Request::UserDel { user }),
         (word(), secret()).prop_map(|(user, password)| Request::Passwd { user, password }),
         (word(), role()).prop_map(|(user, role)| Request::SetRole { user, role }),
+        (proptest::option::of(word()), any::<bool>()).prop_map(|(folder, recursive)| {
+            Request::Ls {
+                folder: folder.filter(|f| !f.is_empty()).map(Into::into),
+                recursive,
+            }
+        }),
+        word().prop_map(|path| Request::Mkdir { path: path.into() }),
+        (word(), any::<bool>()).prop_map(|(path, recursive)| Request::Rmdir {
+            path: path.into(),
+            recursive
+        }),
+        (word(), word()).prop_map(|(from, to)| Request::Move {
+            from: from.into(),
+            to: to.into()
+        }),
         Just(Request::Ping),
         Just(Request::Quit),
     ]
@@ -443,6 +530,28 @@ fn reply() -> impl Strategy<Value = Reply> {
             }
         }),
         (word(), any::<u32>()).prop_map(|(name, versions)| Reply::Deleted { name, versions }),
+        any::<u64>().prop_map(Reply::LsHeader),
+        (word(), 0i64..253_402_300_799).prop_map(|(path, secs)| Reply::Folder(FolderEntry {
+            path,
+            created: Timestamp(secs)
+        })),
+        (word(), any::<u32>()).prop_map(|(path, created)| Reply::Made { path, created }),
+        (word(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(path, folders, files, versions)| Reply::Removed {
+                path,
+                folders,
+                files,
+                versions
+            }
+        ),
+        (word(), word(), any::<u64>(), any::<u64>()).prop_map(|(from, to, files, folders)| {
+            Reply::Moved {
+                from,
+                to,
+                files,
+                folders,
+            }
+        }),
         any::<u64>().prop_map(Reply::LogsHeader),
         text().prop_map(Reply::LogLine),
         any::<u64>().prop_map(Reply::UsersHeader),

@@ -1,0 +1,234 @@
+//! The folder commands: `list FOLDER` / `list --tree`, `mkdir`, `mv`,
+//! `rmdir`, and the whole-tree transfers `upload -r` and `download -r`.
+//! The trees are planned and moved by the client library
+//! (`Client::upload_tree`, `Client::download_tree`), which pipelines the
+//! files on one connection and maps every server path to local names this
+//! system accepts; this module checks the arguments, prints one line per
+//! file and turns the failures into the exit status.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use ferry_client::transfer::Connector;
+use ferry_client::{ClientError, Entry};
+use ferry_proto::ConflictPolicy;
+use ferry_proto::names::{LocalOs, local_file_name_for};
+use serde_json::json;
+
+use super::{first_failure, shown};
+use crate::args::{DownloadArgs, UploadArgs};
+use crate::exit::Failure;
+use crate::output::{self, quoted};
+use crate::session::Connection;
+
+/// `list [FOLDER] [--tree]`: folders (shown with a trailing `/`) and files.
+pub fn list(
+    session: &mut Connection,
+    folder: Option<&str>,
+    tree: bool,
+    json: bool,
+) -> Result<String> {
+    let what = folder.map_or("the root folder".to_owned(), quoted);
+    let entries = session
+        .client()
+        .ls(folder, tree)
+        .with_context(|| format!("could not list {what}"))?;
+    if json {
+        let items: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| match e {
+                Entry::Folder(f) => json!({ "folder": f.path, "created": f.created.to_string() }),
+                Entry::File(f) => serde_json::to_value(f).unwrap_or_default(),
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&items)? + "\n");
+    }
+    Ok(output::entries_table(&entries))
+}
+
+/// `mkdir PATH`.
+pub fn mkdir(session: &mut Connection, path: &str) -> Result<String> {
+    let created = session
+        .client()
+        .mkdir(path)
+        .with_context(|| format!("could not create the folder {}", quoted(path)))?;
+    Ok(match created {
+        0 => format!("folder {} exists already\n", quoted(path)),
+        n => format!("created folder {} ({n} new)\n", quoted(path)),
+    })
+}
+
+/// `mv FROM TO`.
+pub fn mv(session: &mut Connection, from: &str, to: &str) -> Result<String> {
+    let moved = session
+        .client()
+        .move_path(from, to)
+        .with_context(|| format!("could not move {} to {}", quoted(from), quoted(to)))?;
+    Ok(format!(
+        "moved {} to {} ({} files, {} folders)\n",
+        quoted(from),
+        quoted(to),
+        moved.files,
+        moved.folders
+    ))
+}
+
+/// `rmdir PATH [-r]`.
+pub fn rmdir(session: &mut Connection, path: &str, recursive: bool) -> Result<String> {
+    let removed = session
+        .client()
+        .rmdir(path, recursive)
+        .with_context(|| format!("could not remove the folder {}", quoted(path)))?;
+    Ok(format!(
+        "removed folder {} ({} folders, {} files, {} versions)\n",
+        quoted(path),
+        removed.folders,
+        removed.files,
+        removed.versions
+    ))
+}
+
+/// Each local folder of `upload -r` with the server path it goes to,
+/// checked before connecting.
+pub fn plan_tree_uploads(args: &UploadArgs) -> Result<Vec<(PathBuf, String)>> {
+    if args.as_name.is_some() && args.paths.len() != 1 {
+        return Err(Failure::usage(
+            "--as names a single folder's path on the server; upload the folders one at a time",
+        )
+        .into());
+    }
+    let mut plan = Vec::new();
+    for dir in &args.paths {
+        if !dir.is_dir() {
+            return Err(Failure::local(format!(
+                "{} is not a folder; -r uploads folders, so leave it out for files",
+                shown(dir)
+            ))
+            .into());
+        }
+        let remote = match &args.as_name {
+            Some(name) => name.clone(),
+            None => super::upload::remote_name(&std::fs::canonicalize(dir)?)?,
+        };
+        ferry_client::file_path(&remote)?;
+        plan.push((dir.clone(), remote));
+    }
+    Ok(plan)
+}
+
+/// `upload -r DIR…`: every folder with everything in it, one line per file.
+pub fn upload_trees(
+    connector: &Connector,
+    plan: &[(PathBuf, String)],
+    policy: ConflictPolicy,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut client = connector.connect().context("could not start the upload")?;
+    let mut failures: Vec<anyhow::Error> = Vec::new();
+    for (dir, remote) in plan {
+        let mut lines = Vec::new();
+        let done = client
+            .upload_tree(dir, Some(remote), policy, &mut |path, result| {
+                if let Ok(stored) = result {
+                    lines.push(output::stored_line(path, stored));
+                }
+            })
+            .context("the connection broke during the upload; run the same command again")?;
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(
+            out,
+            "uploaded {} to {}: {} files stored, {} empty folders created, {} failed",
+            shown(dir),
+            quoted(remote),
+            done.stored,
+            done.folders,
+            done.failed.len()
+        )?;
+        failures.extend(done.failed.into_iter().map(|(path, e)| failed(e, &path)));
+    }
+    out.flush()?;
+    first_failure(failures)
+}
+
+fn failed(e: ClientError, path: &Path) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("could not upload {}", shown(path)))
+}
+
+/// Each server folder of `download -r` with the local folder it is saved
+/// in: `-o FOLDER` (or the current folder) / the folder's own name, mapped
+/// to a name this system accepts.
+pub fn plan_tree_downloads(args: &DownloadArgs, os: LocalOs) -> Result<Vec<(String, PathBuf)>> {
+    if args.version.is_some() || !args.mirror.is_empty() || args.restart {
+        return Err(Failure::usage(
+            "--version, --mirror and --restart apply to single files, not to -r",
+        )
+        .into());
+    }
+    let base = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
+    if !base.is_dir() {
+        return Err(Failure::usage(format!(
+            "folders are saved into a folder, but {} is not one; pass -o FOLDER",
+            shown(&base)
+        ))
+        .into());
+    }
+    let mut plan = Vec::new();
+    for name in &args.names {
+        let path = ferry_client::file_path(name)?;
+        let local = base.join(local_file_name_for(path.name(), os).as_ref());
+        plan.push((name.clone(), local));
+    }
+    Ok(plan)
+}
+
+/// `download -r FOLDER…`: every folder with everything in it.
+pub fn download_trees(
+    connector: &Connector,
+    plan: &[(String, PathBuf)],
+    overwrite: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut client = connector
+        .connect()
+        .context("could not start the download")?;
+    let mut failures: Vec<anyhow::Error> = Vec::new();
+    for (remote, local) in plan {
+        let mut lines = Vec::new();
+        let done = client
+            .download_tree(Some(remote), local, overwrite, &mut |path, result| {
+                if let Ok(got) = result {
+                    lines.push(format!(
+                        "saved {} version {} ({}, md5 {} verified)",
+                        quoted(path),
+                        got.version,
+                        output::human_size(got.size),
+                        got.md5
+                    ));
+                }
+            })
+            .map_err(|e| {
+                let what = format!("could not download the folder {}", quoted(remote));
+                anyhow::Error::new(e).context(what)
+            })?;
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(
+            out,
+            "downloaded {} to {}: {} files saved, {} folders, {} failed",
+            quoted(remote),
+            shown(local),
+            done.saved,
+            done.folders,
+            done.failed.len()
+        )?;
+        failures.extend(done.failed.into_iter().map(|(path, e)| {
+            anyhow::Error::new(e).context(format!("could not download {}", quoted(&path)))
+        }));
+    }
+    out.flush()?;
+    first_failure(failures)
+}

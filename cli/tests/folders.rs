@@ -1,0 +1,101 @@
+//! The folder commands of the real `ferry-cli` against the real server:
+//! `upload -r`, `download -r`, `list FOLDER`, `list --tree`, `mkdir`, `mv`
+//! and `rmdir`, with their exit codes.
+
+mod support;
+
+use std::fs;
+
+use support::TestServer;
+
+#[test]
+fn a_folder_goes_up_and_down_with_its_structure() {
+    let server = TestServer::start();
+    let work = server.work_dir();
+    fs::create_dir_all(work.join("site/css")).unwrap();
+    fs::create_dir_all(work.join("site/empty")).unwrap();
+    fs::write(work.join("site/index.html"), "<h1>hi</h1>").unwrap();
+    fs::write(work.join("site/css/main.css"), "h1 {}").unwrap();
+
+    let run = server.admin_ok(&["upload", "-r", "site"]);
+    assert!(
+        run.stdout
+            .contains("2 files stored, 1 empty folders created, 0 failed"),
+        "{run:#?}"
+    );
+    let tree = server.admin_ok(&["list", "--tree"]).stdout;
+    for row in [
+        "site/\n",
+        "site/css/",
+        "site/css/main.css ",
+        "site/empty/",
+        "site/index.html ",
+    ] {
+        assert!(
+            tree.contains(row.trim_end_matches('\n')),
+            "{row:?} in\n{tree}"
+        );
+    }
+    let root = server.admin_ok(&["list", "--json"]).json();
+    assert_eq!(root[0]["folder"], "site", "{root}");
+    let inside = server.admin_ok(&["list", "site", "--json"]).json();
+    assert_eq!(inside.as_array().unwrap().len(), 3, "{inside}");
+
+    fs::create_dir_all(work.join("out")).unwrap();
+    server.admin_ok(&["download", "-r", "site", "-o", "out"]);
+    assert_eq!(
+        fs::read(work.join("out/site/css/main.css")).unwrap(),
+        b"h1 {}"
+    );
+    assert_eq!(
+        fs::read(work.join("out/site/index.html")).unwrap(),
+        b"<h1>hi</h1>"
+    );
+    assert!(work.join("out/site/empty").is_dir());
+    // Again: the files exist, so nothing is replaced without --force.
+    let again = server.admin().run(&["download", "-r", "site", "-o", "out"]);
+    assert_eq!(again.code, 9, "{again:#?}");
+    assert!(again.stdout.contains("0 files saved"), "{again:#?}");
+    assert_eq!(
+        again.stderr.matches("exists already").count(),
+        2,
+        "{again:#?}"
+    );
+    server.admin_ok(&["download", "-r", "site", "-o", "out", "--force"]);
+
+    // A single file into a folder, and back by its path.
+    server.write_file("note.txt", b"n");
+    server.admin_ok(&["upload", "note.txt", "--as", "site/notes/note.txt"]);
+    server.admin_ok(&["download", "site/notes/note.txt", "-o", "back.txt"]);
+    assert_eq!(fs::read(work.join("back.txt")).unwrap(), b"n");
+}
+
+#[test]
+fn mkdir_mv_rmdir_and_their_exit_codes() {
+    let server = TestServer::start();
+    let run = server.admin_ok(&["mkdir", "a/b"]);
+    assert!(
+        run.stdout.contains("created folder \"a/b\" (2 new)"),
+        "{run:#?}"
+    );
+    server.write_file("f.txt", b"f");
+    server.admin_ok(&["upload", "f.txt", "--as", "a/b/f.txt"]);
+    let run = server.admin_ok(&["mv", "a", "z"]);
+    assert!(run.stdout.contains("(1 files, 2 folders)"), "{run:#?}");
+    let history = server.admin_ok(&["history", "z/b/f.txt", "--json"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 1);
+
+    let run = server.admin().run(&["rmdir", "z"]).failure(7);
+    assert!(run.stderr.contains("not empty"), "{run:#?}");
+    let run = server.admin().run(&["list", "nope"]).failure(6);
+    assert!(run.stderr.contains("no folder named"), "{run:#?}");
+    let run = server.admin().run(&["mkdir", "a//b"]).failure(2);
+    assert!(run.stderr.contains("//"), "{run:#?}");
+    let run = server.admin_ok(&["rmdir", "-r", "z"]);
+    assert!(
+        run.stdout.contains("(2 folders, 1 files, 1 versions)"),
+        "{run:#?}"
+    );
+    let run = server.admin().run(&["upload", "-r", "f.txt"]).failure(9);
+    assert!(run.stderr.contains("not a folder"), "{run:#?}");
+}

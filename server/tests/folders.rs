@@ -1,0 +1,242 @@
+//! Folders through the real client library against the real server: a
+//! whole tree up and down (an empty folder included), a thousand small
+//! files on one connection, mkdir/mv/rmdir, and a resumed upload and
+//! download of a file inside a folder after a cut.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ferry_client::transfer::{self, ResumableUploadOptions};
+use ferry_client::{ClientError, Entry, no_progress};
+use ferry_proto::hash::md5_bytes;
+use ferry_proto::protocol::{ConflictPolicy, ErrorCode, Role};
+use support::proxy::{Fault, Proxy};
+use support::transfers::*;
+use support::{TestServer, payload};
+
+/// Every file and folder under `root`, as sorted relative paths (folders
+/// end in `/`), with each file's bytes.
+fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if path.is_dir() {
+                out.push((format!("{rel}/"), Vec::new()));
+                stack.push(path);
+            } else {
+                out.push((rel, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn paths(entries: &[Entry]) -> Vec<&str> {
+    entries.iter().map(Entry::path).collect()
+}
+
+#[test]
+fn a_tree_goes_up_and_comes_down_the_same_with_its_empty_folder() {
+    let srv = TestServer::start();
+    let local = srv.dir.path().join("project");
+    fs::create_dir_all(local.join("src/deep/er")).unwrap();
+    fs::create_dir_all(local.join("empty")).unwrap();
+    fs::write(local.join("README.md"), "read me").unwrap();
+    fs::write(local.join("src/main.rs"), "fn main() {}").unwrap();
+    fs::write(
+        local.join("src/deep/er/data.bin"),
+        payload(3 * MIB as usize, 7),
+    )
+    .unwrap();
+    fs::write(local.join("src/zero.txt"), "").unwrap();
+
+    let mut client = srv.admin();
+    let mut heard = Vec::new();
+    let up = client
+        .upload_tree(
+            &local,
+            Some("project"),
+            ConflictPolicy::Fail,
+            &mut |p, r| heard.push((p.to_owned(), r.is_ok())),
+        )
+        .unwrap();
+    assert!(up.failed.is_empty(), "{:?}", up.failed);
+    assert_eq!((up.stored, up.folders), (4, 1));
+    assert_eq!(heard.len(), 4);
+    assert_eq!(
+        paths(&client.ls(Some("project"), true).unwrap()),
+        [
+            "project/README.md",
+            "project/empty",
+            "project/src",
+            "project/src/deep",
+            "project/src/deep/er",
+            "project/src/deep/er/data.bin",
+            "project/src/main.rs",
+            "project/src/zero.txt",
+        ]
+    );
+    // The flat LIST of an old client does not see into folders.
+    assert!(client.list().unwrap().is_empty());
+
+    let back = srv.dir.path().join("back");
+    let down = client
+        .download_tree(Some("project"), &back, false, &mut |_, _| {})
+        .unwrap();
+    assert!(down.failed.is_empty(), "{:?}", down.failed);
+    assert_eq!(down.saved, 4);
+    assert_eq!(snapshot(&back), snapshot(&local));
+
+    // Again without overwrite: every file is refused, nothing is replaced.
+    let again = client
+        .download_tree(Some("project"), &back, false, &mut |_, _| {})
+        .unwrap();
+    assert_eq!((again.saved, again.failed.len()), (0, 4));
+    let forced = client
+        .download_tree(Some("project"), &back, true, &mut |_, _| {})
+        .unwrap();
+    assert_eq!((forced.saved, forced.failed.len()), (4, 0));
+
+    // Uploading the same tree again with `fail` refuses each file alone.
+    let twice = client
+        .upload_tree(
+            &local,
+            Some("project"),
+            ConflictPolicy::Fail,
+            &mut |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(twice.stored, 0);
+    assert!(
+        twice
+            .failed
+            .iter()
+            .all(|(_, e)| e.code() == Some(ErrorCode::Exists)),
+        "{:?}",
+        twice.failed
+    );
+}
+
+#[test]
+fn a_thousand_files_in_folders_go_up_on_one_connection_quickly() {
+    let srv = TestServer::start();
+    let local = srv.dir.path().join("many");
+    for i in 0..1000 {
+        let dir = local.join(format!("d{}/e{}", i % 10, i % 7));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    let mut client = srv.admin();
+    let started = Instant::now();
+    let up = client
+        .upload_tree(&local, None, ConflictPolicy::Fail, &mut |_, _| {})
+        .unwrap();
+    let took = started.elapsed();
+    assert!(up.failed.is_empty(), "{:?}", up.failed);
+    assert_eq!(up.stored, 1000);
+    // Pipelined: far below a thousand round trips with group commits.
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let listed = client.ls(None, true).unwrap();
+    let files = listed
+        .iter()
+        .filter(|e| matches!(e, Entry::File(_)))
+        .count();
+    assert_eq!(files, 1000);
+    let back = srv.dir.path().join("back");
+    let down = client
+        .download_tree(None, &back, false, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(down.saved, 1000);
+    assert_eq!(snapshot(&back), snapshot(&local));
+}
+
+#[test]
+fn mkdir_mv_rmdir_through_the_library_and_the_roles() {
+    let srv = TestServer::start();
+    let mut admin = srv.admin();
+    assert_eq!(admin.mkdir("a/b").unwrap(), 2);
+    assert_eq!(admin.mkdir("a/b").unwrap(), 0);
+    put(&srv, "a/b/f.txt", b"one", ConflictPolicy::Fail);
+    put(&srv, "a/b/f.txt", b"two", ConflictPolicy::Overwrite);
+    let moved = admin.move_path("a", "z/a").unwrap();
+    assert_eq!((moved.files, moved.folders), (1, 2));
+    let history = admin.history("z/a/b/f.txt").unwrap();
+    assert_eq!(history.len(), 2, "the history moves along");
+    assert_eq!(get(&srv, "z/a/b/f.txt"), b"two");
+
+    let mut user = srv.user("ann", Role::User);
+    assert_eq!(user.mkdir("z/mine").unwrap(), 1);
+    for e in [
+        user.rmdir("z/mine", false).unwrap_err(),
+        user.move_path("z/mine", "y").map(|_| ()).unwrap_err(),
+    ] {
+        assert_eq!(e.code(), Some(ErrorCode::Forbidden), "{e}");
+    }
+    let e = admin.rmdir("z", false).unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::NotEmpty), "{e}");
+    let removed = admin.rmdir("z", true).unwrap();
+    assert_eq!(
+        (removed.folders, removed.files, removed.versions),
+        (4, 1, 2)
+    );
+    assert!(admin.ls(None, true).unwrap().is_empty());
+    assert_eq!(srv.blob_files(), 0);
+
+    // Hostile paths never leave the client.
+    for bad in ["/etc", "a//b", "a/../b", "a/"] {
+        let e = admin.mkdir(bad).unwrap_err();
+        assert!(matches!(e, ClientError::BadPath { .. }), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_cut_upload_and_download_of_a_file_in_a_folder_resume() {
+    let srv = TestServer::start();
+    let data = payload(12 * MIB as usize, 5);
+    let source = srv.dir.path().join("source.bin");
+    fs::write(&source, &data).unwrap();
+    let state = srv.dir.path().join("state");
+    let proxy = Proxy::start(&srv.addr);
+    proxy.plan(&[Fault::CutUp(5 * MIB)]);
+    let options = ResumableUploadOptions {
+        policy: ConflictPolicy::Fail,
+        retry: quick(0),
+        state_dir: Some(state.clone()),
+    };
+    let name = "team/big files/data.bin";
+    let err =
+        transfer::upload(&via(&proxy), &source, name, &options, &mut no_progress).unwrap_err();
+    assert!(matches!(err, ClientError::Io(_)), "{err}");
+    assert!(
+        srv.admin().ls(None, true).unwrap().is_empty(),
+        "nothing half-stored"
+    );
+    let report =
+        wait_for_ok(|| transfer::upload(&via(&proxy), &source, name, &options, &mut no_progress));
+    assert!(
+        report.resumed_from > 4 * MIB,
+        "resumed from {}",
+        report.resumed_from
+    );
+    assert_eq!(report.stored.md5, md5_bytes(&data));
+    assert_eq!(report.stored.name, name);
+
+    proxy.plan(&[Fault::CutDown(5 * MIB)]);
+    let dest = srv.dir.path().join("data.bin");
+    let err = download(&via(&proxy), name, &dest, 0).unwrap_err();
+    assert!(matches!(err, ClientError::Io(_)), "{err}");
+    let report = download(&via(&proxy), name, &dest, 0).unwrap();
+    assert!(report.resumed_from > 4 * MIB, "{}", report.resumed_from);
+    assert_eq!(fs::read(&dest).unwrap(), data);
+}
