@@ -18,7 +18,9 @@ pub fn bar_geometry(p: Progress) -> (u64, u64) {
         Stage::Done => length,
         // `length - 1` only matters for a size of u64::MAX, where the
         // extra step saturates away.
-        Stage::Transferring | Stage::Verifying => p.done.min(p.total).min(length - 1),
+        Stage::Transferring | Stage::Verifying | Stage::Reconnecting { .. } => {
+            p.done.min(p.total).min(length - 1)
+        }
     };
     (length, position)
 }

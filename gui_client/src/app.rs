@@ -15,7 +15,9 @@
 //! - `files`: the file list, its refresh and one file's history;
 //! - `transfers`: uploads, downloads and the "name exists" question;
 //! - `admin`: the other tabs (server log, users, client log);
-//! - `dialogs`: the app's dialogs, native dialog answers, closing the window.
+//! - `dialogs`: the app's dialogs, native dialog answers, closing the window;
+//! - `queue`: keeping unfinished transfers for the next login, and the
+//!   offer to continue them.
 //!
 //! Nothing here draws a widget itself, and no state lives outside the
 //! `crate::state` types it holds.
@@ -23,6 +25,7 @@
 mod admin;
 mod dialogs;
 mod files;
+mod queue;
 mod session;
 mod transfers;
 
@@ -47,6 +50,7 @@ use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
 use crate::state::files::{FileTable, Refresh};
 use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
+use crate::state::queue::ResumeOffer;
 use crate::state::transfers::Transfers;
 use crate::state::trust::{Secured, TrustPrompt};
 use crate::worker::{Event, WorkerHandle};
@@ -99,6 +103,7 @@ pub struct FerryApp {
     confirm: Option<Pending>,
     prompt: Option<PathPrompt>,
     password: Option<PasswordDialog>,
+    resume_offer: Option<ResumeOffer>,
     status: Option<Status>,
     trust: Trust,
     trust_prompt: Option<TrustPrompt>,
@@ -157,6 +162,7 @@ impl FerryApp {
             confirm: None,
             prompt: None,
             password: None,
+            resume_offer: None,
             status: None,
             trust: options.trust.unwrap_or_else(Trust::for_user),
             trust_prompt: None,
@@ -227,6 +233,7 @@ impl FerryApp {
         self.confirm.is_some()
             || self.prompt.is_some()
             || self.password.is_some()
+            || self.resume_offer.is_some()
             || self.conflicts.current().is_some()
     }
 
@@ -394,7 +401,7 @@ impl FerryApp {
     fn top_bar_action(&mut self, action: TopBarAction) {
         match action {
             TopBarAction::OpenTab(tab) => self.open_tab(tab),
-            TopBarAction::LogOut => self.logout(),
+            TopBarAction::LogOut => self.request_logout(),
             TopBarAction::ChangeMyPassword => {
                 if let Some(session) = &self.session {
                     self.password = Some(PasswordDialog {
@@ -413,6 +420,7 @@ impl eframe::App for FerryApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.remember_queue();
         self.save_settings(storage);
     }
 

@@ -1,10 +1,13 @@
 //! What the app remembers between runs, through eframe's storage: recent
 //! servers with the user name used there and whether they speak plaintext, the folders last used, the logs
-//! folder and table preferences. Never a password.
+//! folder and table preferences, and the transfers that had not finished
+//! (per server and user, see `state::queue`). Never a password.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::state::queue::SavedQueue;
 
 /// The key under which [`Settings`] are stored.
 pub const STORAGE_KEY: &str = "ferry.settings";
@@ -41,6 +44,9 @@ pub struct Settings {
     pub logs_dir: Option<PathBuf>,
     /// How many transfers run at once.
     pub parallel_transfers: usize,
+    /// The transfers that had not finished at the last log-out or quit,
+    /// per server and user.
+    pub saved_transfers: Vec<SavedQueue>,
 }
 
 impl Default for Settings {
@@ -52,6 +58,7 @@ impl Default for Settings {
             upload_dir: None,
             logs_dir: None,
             parallel_transfers: 3,
+            saved_transfers: Vec::new(),
         }
     }
 }

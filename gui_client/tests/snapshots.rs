@@ -74,6 +74,7 @@ fn login_screen_with_an_error() {
             "wrong user name or password; check both and try again".into(),
         )),
         busy: false,
+        busy_since: None,
     };
     let recent = vec![RecentServer {
         addr: "files.example.lan:7878".into(),
@@ -168,6 +169,7 @@ fn conflict_dialog() {
             transfer,
             name: name.into(),
             batch: 1,
+            download_to: None,
         });
     }
     // A listing without the file keeps clock-dependent text out of the picture.

@@ -80,6 +80,12 @@ pub use upload::{CHECKPOINT_BYTES, Checkpoint, Resume, Stored, UploadEvent, Uplo
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one read or write may stall before the server is considered gone.
 pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a server that accepted the connection may take to finish the
+/// TLS handshake and greet: much less than [`DEFAULT_IO_TIMEOUT`], because
+/// a live server greets at once and a hung one should not keep a user
+/// looking at "Connecting…" for two minutes. The normal timeout applies
+/// once it greeted.
+pub const GREETING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Which part of a transfer is under way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +96,15 @@ pub enum Stage {
     Verifying,
     /// The MD5 check passed.
     Done,
+    /// The connection was lost; waiting to reconnect for retry `retry` of
+    /// `of` (resumable transfers only; the bytes done are those before the
+    /// loss).
+    Reconnecting {
+        /// Which retry is coming, from 1.
+        retry: u32,
+        /// How many retries there are in all.
+        of: u32,
+    },
 }
 
 /// A progress report for one transfer.
@@ -148,11 +163,24 @@ impl Client {
     }
 
     /// Like [`Client::connect`], giving up on any read or write that stalls
-    /// for `io_timeout`.
+    /// for `io_timeout`, and on a server that has not greeted within
+    /// [`GREETING_TIMEOUT`].
     pub fn connect_with_timeout(
         addr: &str,
         security: &Security,
         io_timeout: Duration,
+    ) -> Result<Client, ClientError> {
+        Client::connect_with_deadlines(addr, security, io_timeout, GREETING_TIMEOUT)
+    }
+
+    /// Like [`Client::connect_with_timeout`], giving a server that accepted
+    /// the connection `greeting_timeout` (at most `io_timeout`) to finish
+    /// the TLS handshake and greet; `io_timeout` applies from then on.
+    pub fn connect_with_deadlines(
+        addr: &str,
+        security: &Security,
+        io_timeout: Duration,
+        greeting_timeout: Duration,
     ) -> Result<Client, ClientError> {
         let connect_err = |cause| ClientError::Connect {
             addr: addr.to_owned(),
@@ -172,14 +200,16 @@ impl Client {
         }
         let stream = stream.ok_or_else(|| connect_err(last))?;
         stream.set_nodelay(true).map_err(connect_err)?;
-        stream
-            .set_read_timeout(Some(io_timeout))
-            .and_then(|()| stream.set_write_timeout(Some(io_timeout)))
-            .map_err(connect_err)?;
+        // A second handle on the same socket, to restore the timeout once
+        // the stream is wrapped in TLS.
+        let socket = stream.try_clone().map_err(connect_err)?;
+        set_timeouts(&socket, io_timeout.min(greeting_timeout)).map_err(connect_err)?;
+        let waited = io_timeout.min(greeting_timeout);
         let (stream, verified, fingerprint) = match security {
             Security::Plaintext => (Stream::Plain(stream), Verified::Plaintext, None),
             Security::Tls(trust) => {
-                let done = tls::handshake(stream, addr, trust)?;
+                let done = tls::handshake(stream, addr, trust)
+                    .map_err(|e| silent_as_no_answer(e, addr, waited))?;
                 info!("TLS with {addr}: {} ({})", done.fingerprint, done.verified);
                 (
                     Stream::Tls(Box::new(done.stream)),
@@ -196,7 +226,11 @@ impl Client {
             user: None,
             broken: false,
         };
-        match client.read_reply()? {
+        let greeting = client
+            .read_reply()
+            .map_err(|e| silent_as_no_answer(e, addr, waited))?;
+        set_timeouts(&socket, io_timeout).map_err(connect_err)?;
+        match greeting {
             Reply::Hello { version, .. } if version == PROTOCOL_VERSION => Ok(client),
             Reply::Hello { version, .. } => Err(ClientError::Protocol(format!(
                 "it speaks protocol version {version}, this client speaks {PROTOCOL_VERSION}"
@@ -371,6 +405,47 @@ pub fn file_name(name: &str) -> Result<FileName, ClientError> {
         name: name.to_owned(),
         reason,
     })
+}
+
+/// "15 s", "0.3 s".
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Sets both stall timeouts of a socket.
+fn set_timeouts(socket: &TcpStream, timeout: Duration) -> io::Result<()> {
+    socket.set_read_timeout(Some(timeout))?;
+    socket.set_write_timeout(Some(timeout))
+}
+
+/// A server that accepted the connection but stayed silent through the
+/// handshake or the greeting, as the one sentence the user reads; any
+/// other error as it is.
+fn silent_as_no_answer(e: ClientError, addr: &str, waited: Duration) -> ClientError {
+    let cause = match &e {
+        ClientError::Io(cause) | ClientError::Connect { cause, .. } => cause,
+        _ => return e,
+    };
+    if !matches!(
+        cause.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        return e;
+    }
+    ClientError::Connect {
+        addr: addr.to_owned(),
+        cause: io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "it accepted the connection but did not answer within {}",
+                seconds(waited)
+            ),
+        ),
+    }
 }
 
 fn unexpected(reply: &Reply) -> ClientError {

@@ -19,6 +19,11 @@ use crate::worker::Command;
 
 impl FerryApp {
     pub(super) fn dialogs_ui(&mut self, ui: &mut Ui) {
+        if let Some(offer) = &self.resume_offer
+            && let Some(go) = crate::panels::resume::show(ui, offer)
+        {
+            self.resume_answer(go);
+        }
         if let Some(choice) = dialogs::conflict(ui, &mut self.conflicts, &self.files) {
             for (conflict, choice) in self.conflicts.answer(choice) {
                 self.resolve_conflict(conflict.transfer, choice);
@@ -102,6 +107,10 @@ impl FerryApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             return;
         }
+        if pending == Pending::LogOut {
+            self.logout();
+            return;
+        }
         let Some(session) = &self.session else {
             return;
         };
@@ -115,7 +124,7 @@ impl FerryApp {
                 version: Some(v),
             }),
             Pending::RemoveUser(user) => session.send(Command::RemoveUser(user)),
-            Pending::Quit => {}
+            Pending::Quit | Pending::LogOut => {}
         }
     }
 

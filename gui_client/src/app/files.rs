@@ -20,6 +20,18 @@ use crate::worker::Command;
 
 /// How often the file list refreshes by itself while nothing else does.
 const AUTO_REFRESH: Duration = Duration::from_secs(60);
+/// How often it tries again while the last listing failed, so the "could
+/// not list" banner goes soon after the server is back.
+const RETRY_LISTING: Duration = Duration::from_secs(5);
+
+/// How long after the last listing the next one is due.
+fn refresh_interval(listing_failed: bool) -> Duration {
+    if listing_failed {
+        RETRY_LISTING
+    } else {
+        AUTO_REFRESH
+    }
+}
 
 impl FerryApp {
     /// Lists the files again (once, however often it is asked meanwhile).
@@ -38,14 +50,21 @@ impl FerryApp {
     }
 
     pub(super) fn auto_refresh(&mut self, ctx: &egui::Context) {
-        let due = self
-            .refresh
-            .last
-            .is_none_or(|t| t.elapsed() >= AUTO_REFRESH);
+        let every = refresh_interval(self.files.error.is_some());
+        let due = self.refresh.last.is_none_or(|t| t.elapsed() >= every);
         if due && !self.refresh.in_flight && self.tab == Tab::Files {
             self.refresh();
         }
-        ctx.request_repaint_after(AUTO_REFRESH);
+        ctx.request_repaint_after(every);
+    }
+
+    /// Something showed the server answers again (a transfer reconnected
+    /// or finished): a failed listing is tried again at once, so its
+    /// banner goes.
+    pub(super) fn server_answers_again(&mut self) {
+        if self.files.error.is_some() {
+            self.refresh();
+        }
     }
 
     /// A listing arrived (or why it did not); lists again if that was
@@ -133,5 +152,16 @@ impl FerryApp {
             }
             Err(e) => self.set_error(format!("Could not delete {name}: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_listing_is_tried_again_sooner() {
+        assert_eq!(refresh_interval(false), AUTO_REFRESH);
+        assert!(refresh_interval(true) <= Duration::from_secs(5));
     }
 }

@@ -17,6 +17,7 @@ use super::FerryApp;
 use crate::panels::login::LoginAction;
 use crate::panels::trust::TrustAnswer;
 use crate::state::admin::{ServerLogView, UsersView};
+use crate::state::dialogs::Pending;
 use crate::state::files::{FileTable, Refresh};
 use crate::state::main_screen::Tab;
 use crate::state::transfers::Transfers;
@@ -57,6 +58,7 @@ impl FerryApp {
         };
         info!("logging in to {} as {} {how}", creds.addr, creds.user);
         self.login.busy = true;
+        self.login.busy_since = Some(std::time::Instant::now());
         self.login.error = None;
         self.session = Some(WorkerHandle::login(
             creds,
@@ -145,10 +147,24 @@ impl FerryApp {
         );
         self.set_info(format!("Logged in to {addr} as {user} ({role})."));
         self.refresh();
+        self.offer_saved_queue();
     }
 
-    /// Logs out: cancels transfers and forgets everything of the session.
+    /// The top bar's "Log out": asks first while transfers run, as closing
+    /// the window does.
+    pub fn request_logout(&mut self) {
+        if self.transfers.active() > 0 {
+            self.confirm = Some(Pending::LogOut);
+        } else {
+            self.logout();
+        }
+    }
+
+    /// Logs out: stops the transfers, keeping the unfinished ones for the
+    /// next login, and forgets everything else of the session.
     pub fn logout(&mut self) {
+        self.remember_queue();
+        self.resume_offer = None;
         if let Some(session) = self.session.take() {
             info!("logged out of {} as {}", session.addr(), session.user());
         }

@@ -7,7 +7,7 @@
 //! the drawing is `panels::transfers` and `panels::dialogs`; the threads
 //! are the worker's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferry_proto::protocol::ConflictPolicy;
 use log::info;
@@ -16,7 +16,7 @@ use super::FerryApp;
 use crate::native_dialog::Purpose;
 use crate::panels::drop_overlay;
 use crate::panels::transfers::TransferAction;
-use crate::state::conflicts::{Choice, Conflict};
+use crate::state::conflicts::{Choice, Conflict, keep_both_path};
 use crate::state::dialogs::{NO_DIALOG, OfferedName, PathPrompt};
 use crate::state::transfers::{Direction, Followup, TransferState};
 use crate::worker::{DownloadJob, TransferId, TransferUpdate, UploadJob, WorkerHandle};
@@ -71,7 +71,7 @@ impl FerryApp {
                 continue;
             }
             if self.files.contains(&name) {
-                self.ask_conflict(id, name, batch);
+                self.ask_conflict(id, name, batch, None);
             } else {
                 self.start_upload(id, ConflictPolicy::Fail);
             }
@@ -155,6 +155,21 @@ impl FerryApp {
         self.start_mirrored_download(name, version, dest, Vec::new());
     }
 
+    /// Starts several downloads as one batch: `(name, version, dest)` each.
+    /// Targets that exist on this computer are asked about, with "apply to
+    /// all" for the batch.
+    pub fn start_downloads(&mut self, items: Vec<(String, Option<u32>, PathBuf)>) {
+        if self.session.is_none() || self.role.is_none() {
+            self.set_error("Log in before downloading.".to_owned());
+            return;
+        }
+        self.next_batch += 1;
+        let batch = self.next_batch;
+        for (name, version, dest) in items {
+            self.queue_download(&name, version, dest, Vec::new(), batch);
+        }
+    }
+
     /// Starts downloading `name` to `dest` from the server and, at the same
     /// time, from `mirrors` (`host:port`, same login; empty: the server only).
     /// When `dest` ends in the name the download dialog offers and that is
@@ -170,20 +185,64 @@ impl FerryApp {
             self.set_error("Log in before downloading.".to_owned());
             return;
         }
+        self.next_batch += 1;
+        let batch = self.next_batch;
+        self.queue_download(name, version, dest, mirrors, batch);
+    }
+
+    /// Adds a download row of `batch` and starts it, or first asks when
+    /// `dest` is a file already.
+    pub(super) fn queue_download(
+        &mut self,
+        name: &str,
+        version: Option<u32>,
+        dest: PathBuf,
+        mirrors: Vec<String>,
+        batch: u64,
+    ) {
         if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
             self.settings.download_dir = Some(dir.to_owned());
         }
         let renamed = self.offered_name(name, version).reason_for(&dest);
+        let exists = dest.is_file();
         let id = self
             .transfers
-            .add_mirrored_download(name, version, dest, mirrors);
+            .add_mirrored_download(name, version, dest.clone(), mirrors);
         if let Some(row) = self.transfers.get_mut(id) {
             row.renamed = renamed;
+            row.batch = batch;
         }
-        self.run_download(id);
+        if exists {
+            self.ask_conflict(id, name.to_owned(), batch, Some(dest));
+        } else {
+            self.run_download(id);
+        }
     }
 
-    fn ask_conflict(&mut self, id: TransferId, name: String, batch: u64) {
+    /// Adds an upload row kept from an earlier session and starts it with
+    /// its policy (a name taken meanwhile is asked about as usual).
+    pub(super) fn continue_upload(
+        &mut self,
+        path: PathBuf,
+        name: &str,
+        policy: ConflictPolicy,
+        batch: u64,
+    ) {
+        let id = self.transfers.add_upload(path, name, batch);
+        if policy == ConflictPolicy::Fail && self.files.contains(name) {
+            self.ask_conflict(id, name.to_owned(), batch, None);
+        } else {
+            self.start_upload(id, policy);
+        }
+    }
+
+    fn ask_conflict(
+        &mut self,
+        id: TransferId,
+        name: String,
+        batch: u64,
+        download_to: Option<PathBuf>,
+    ) {
         if let Some(row) = self.transfers.get_mut(id) {
             row.state = TransferState::WaitingForChoice;
         }
@@ -191,6 +250,7 @@ impl FerryApp {
             transfer: id,
             name,
             batch,
+            download_to,
         };
         if let Some(choice) = self.conflicts.push(conflict) {
             self.resolve_conflict(id, choice);
@@ -198,13 +258,27 @@ impl FerryApp {
     }
 
     pub(super) fn resolve_conflict(&mut self, id: TransferId, choice: Choice) {
-        match choice.policy() {
-            Some(policy) => self.start_upload(id, policy),
-            None => {
-                if let Some(row) = self.transfers.get(id) {
-                    info!("upload of {} skipped: the name exists", row.name);
-                }
+        let Some(row) = self.transfers.get_mut(id) else {
+            return;
+        };
+        match (row.direction, choice) {
+            (_, Choice::Skip) => {
+                info!(
+                    "{} of {} skipped: it exists",
+                    direction_word(row.direction).to_lowercase(),
+                    row.name
+                );
                 self.transfers.finish(id, TransferState::Skipped);
+            }
+            (Direction::Download, Choice::KeepBoth) => {
+                row.local = keep_both_path(&row.local, Path::exists);
+                self.run_download(id);
+            }
+            (Direction::Download, Choice::Overwrite) => self.run_download(id),
+            (Direction::Upload, choice) => {
+                if let Some(policy) = choice.policy() {
+                    self.start_upload(id, policy);
+                }
             }
         }
     }
@@ -289,6 +363,7 @@ impl FerryApp {
                 self.refresh();
             }
             Followup::Downloaded => {
+                self.server_answers_again();
                 if let Some(row) = self.transfers.get(id) {
                     let why = row
                         .renamed
@@ -302,9 +377,10 @@ impl FerryApp {
             Followup::AskConflict => {
                 if let Some(row) = self.transfers.get(id) {
                     let (name, batch) = (row.name.clone(), row.batch);
-                    self.ask_conflict(id, name, batch);
+                    self.ask_conflict(id, name, batch, None);
                 }
             }
+            Followup::Reconnected => self.server_answers_again(),
         }
         if let Some(row) = self.transfers.get(id)
             && let TransferState::Failed(reason) = &row.state

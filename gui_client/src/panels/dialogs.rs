@@ -3,7 +3,7 @@
 //! Which one is open and what each answer does is the app's `dialogs`
 //! module; the native dialogs are `native_dialog`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use egui::{Button, Id, Key, Modal, RichText, TextEdit, Ui};
 use ferry_proto::names::versioned_name;
@@ -11,7 +11,7 @@ use ferry_proto::names::versioned_name;
 use crate::format::{human_size, local_time};
 use crate::native_dialog::Purpose;
 use crate::panels::{field, palette};
-use crate::state::conflicts::{Choice, Conflicts};
+use crate::state::conflicts::{Choice, Conflicts, keep_both_path};
 use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
 use crate::state::files::FileTable;
 
@@ -33,39 +33,30 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
         ui.set_max_width(460.0);
         ui.label(RichText::new(format!("“{}” already exists", current.name)).heading());
         ui.add_space(4.0);
-        match files.get(&current.name) {
-            Some(existing) => ui.label(format!(
-                "The server already has a file with this name ({}, uploaded by {} on {}). \
-                 What should happen to the one you are uploading?",
-                human_size(existing.current.size),
-                existing.current.uploader,
-                local_time(existing.current.modified),
-            )),
-            None => ui.label(
-                "The server already has a file with this name. \
-                 What should happen to the one you are uploading?",
-            ),
+        let wording = match &current.download_to {
+            Some(local) => on_this_computer(local),
+            None => on_the_server(&current.name, files),
         };
+        ui.label(wording.question);
         ui.add_space(10.0);
         let wide = egui::vec2(ui.available_width(), 28.0);
         if ui
-            .add(Button::new("Overwrite (keep history)").min_size(wide))
-            .on_hover_text("Yours becomes the current version; the old one stays in the history")
+            .add(Button::new(wording.overwrite).min_size(wide))
+            .on_hover_text(wording.overwrite_hover)
             .clicked()
         {
             choice = Some(Choice::Overwrite);
         }
-        let renamed = likely_renamed(&current.name, files);
         if ui
-            .add(Button::new(format!("Keep both (rename to {renamed})")).min_size(wide))
-            .on_hover_text("Yours is stored under a new name with _v2, _v3, …")
+            .add(Button::new(wording.keep_both).min_size(wide))
+            .on_hover_text(wording.keep_both_hover)
             .clicked()
         {
             choice = Some(Choice::KeepBoth);
         }
         if ui
             .add(Button::new("Skip").min_size(wide))
-            .on_hover_text("Do not upload this file")
+            .on_hover_text(wording.skip_hover)
             .clicked()
         {
             choice = Some(Choice::Skip);
@@ -75,13 +66,71 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
             ui.checkbox(
                 &mut conflicts.apply_to_all,
                 format!(
-                    "Apply to all: do the same for the other {others} file{} of this upload whose names exist",
-                    if others == 1 { "" } else { "s" }
+                    "Apply to all: do the same for the other {others} file{} of this {} whose names exist",
+                    if others == 1 { "" } else { "s" },
+                    if current.download_to.is_some() { "download" } else { "upload" },
                 ),
             );
         }
     });
     choice
+}
+
+/// What the conflict dialog says about one name.
+struct ConflictWording {
+    question: String,
+    overwrite: String,
+    overwrite_hover: &'static str,
+    keep_both: String,
+    keep_both_hover: &'static str,
+    skip_hover: &'static str,
+}
+
+/// An upload whose name is taken on the server.
+fn on_the_server(name: &str, files: &FileTable) -> ConflictWording {
+    let question = match files.get(name) {
+        Some(existing) => format!(
+            "The server already has a file with this name ({}, uploaded by {} on {}). \
+             What should happen to the one you are uploading?",
+            human_size(existing.current.size),
+            existing.current.uploader,
+            local_time(existing.current.modified),
+        ),
+        None => "The server already has a file with this name. \
+                 What should happen to the one you are uploading?"
+            .to_owned(),
+    };
+    ConflictWording {
+        question,
+        overwrite: "Overwrite (keep history)".to_owned(),
+        overwrite_hover: "Yours becomes the current version; the old one stays in the history",
+        keep_both: format!("Keep both (rename to {})", likely_renamed(name, files)),
+        keep_both_hover: "Yours is stored under a new name with _v2, _v3, …",
+        skip_hover: "Do not upload this file",
+    }
+}
+
+/// A download whose target is already on this computer.
+fn on_this_computer(local: &Path) -> ConflictWording {
+    let size = std::fs::metadata(local)
+        .map(|m| format!(" ({})", human_size(m.len())))
+        .unwrap_or_default();
+    let copy = keep_both_path(local, Path::exists);
+    let copy_name = copy
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ConflictWording {
+        question: format!(
+            "This computer already has {}{size}. What should happen to the file you are downloading?",
+            local.display()
+        ),
+        overwrite: "Overwrite the local file".to_owned(),
+        overwrite_hover: "The download replaces the local file once its MD5 is checked",
+        keep_both: format!("Keep both (save as {copy_name})"),
+        keep_both_hover: "The download is saved beside it under a new name",
+        skip_hover: "Do not download this file",
+    }
 }
 
 /// Asks to confirm `pending`. `Some(true)`: go ahead; `Some(false)`: cancel.

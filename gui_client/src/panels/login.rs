@@ -125,6 +125,9 @@ fn form_contents(
             if ui.button("Cancel").clicked() {
                 action = Some(LoginAction::CancelLogin);
             }
+            // Check again each second whether to say the server is slow.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs(1));
         } else if let Some(r) = recent.iter().find(|r| r.addr == form.addr.trim())
             && ui
                 .small_button("Forget this server")
@@ -134,6 +137,10 @@ fn form_contents(
             action = Some(LoginAction::Forget(r.addr.clone()));
         }
     });
+    if let Some(note) = form.slow_note(std::time::Instant::now()) {
+        ui.add_space(6.0);
+        ui.label(RichText::new(note).color(palette::WARN));
+    }
 
     if submit && enabled {
         match form.check() {

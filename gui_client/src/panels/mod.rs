@@ -10,6 +10,7 @@ pub mod drop_overlay;
 pub mod files;
 pub mod history;
 pub mod login;
+pub mod resume;
 pub mod status_bar;
 pub mod top_bar;
 pub mod transfers;

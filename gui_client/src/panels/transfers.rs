@@ -7,7 +7,7 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::format::{eta, human_size, speed};
 use crate::panels::palette;
-use crate::state::transfers::{Direction, Transfer, TransferState, Transfers};
+use crate::state::transfers::{Direction, Totals, Transfer, TransferState, Transfers};
 use crate::worker::TransferId;
 
 /// What the user asked for.
@@ -47,6 +47,9 @@ pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
         }
         if !parts.is_empty() {
             ui.label(RichText::new(parts.join(", ")).weak());
+        }
+        if let Some(totals) = transfers.totals() {
+            total_line(ui, totals);
         }
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             let finished = transfers.rows.iter().any(|t| t.state.is_finished());
@@ -132,6 +135,27 @@ pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
     actions
 }
 
+/// All running transfers together: one bar, bytes and the summed speed.
+fn total_line(ui: &mut Ui, totals: Totals) {
+    if totals.total == 0 {
+        return;
+    }
+    let text = format!(
+        "Total {} / {}",
+        human_size(totals.done),
+        human_size(totals.total)
+    );
+    ui.add(
+        ProgressBar::new(totals.fraction())
+            .desired_width(200.0)
+            .text(text),
+    )
+    .on_hover_text("All running and queued transfers together");
+    if totals.speed > 0.0 {
+        ui.label(format!("at {}", speed(totals.speed)));
+    }
+}
+
 fn second_line(t: &Transfer) -> Option<(String, bool)> {
     match &t.state {
         TransferState::Failed(reason) => Some((reason.clone(), true)),
@@ -189,7 +213,7 @@ fn name_cell(ui: &mut Ui, t: &Transfer) {
 }
 
 fn state_cell(ui: &mut Ui, t: &Transfer) {
-    let label = t.state.label();
+    let label = t.state.text();
     match &t.state {
         TransferState::Done => {
             ui.label(RichText::new("✔ done").color(palette::OK))
@@ -205,6 +229,11 @@ fn state_cell(ui: &mut Ui, t: &Transfer) {
         TransferState::Connecting | TransferState::Hashing | TransferState::Verifying => {
             ui.spinner();
             ui.label(label);
+        }
+        TransferState::Reconnecting { .. } => {
+            ui.spinner();
+            ui.label(RichText::new(label).color(palette::WARN))
+                .on_hover_text("The connection was lost; the transfer continues once it is back");
         }
         _ => {
             ui.label(label);

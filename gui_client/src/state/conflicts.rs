@@ -1,8 +1,10 @@
-//! The "name already exists" questions: a queue of uploads waiting for the
-//! user's choice, and the choices made "for all" in a batch. No drawing
-//! here; `panels::dialogs` asks.
+//! The "name already exists" questions: a queue of uploads whose name is
+//! on the server, and of downloads whose target is already on this
+//! computer, waiting for the user's choice, and the choices made "for all"
+//! in a batch. No drawing here; `panels::dialogs` asks.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 
 use ferry_proto::protocol::ConflictPolicy;
 
@@ -39,6 +41,27 @@ pub struct Conflict {
     pub name: String,
     /// The batch it came in.
     pub batch: u64,
+    /// For a download: the local file that exists. `None` for an upload
+    /// whose name exists on the server.
+    pub download_to: Option<PathBuf>,
+}
+
+/// Where "Keep both" saves a download whose target `path` exists: the
+/// first free "name (2).ext", "name (3).ext", … beside it (`exists` says
+/// which are taken), as file managers and browsers name copies.
+pub fn keep_both_path(path: &Path, exists: impl Fn(&Path) -> bool) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (2u32..)
+        .map(|n| path.with_file_name(format!("{stem} ({n}){ext}")))
+        .find(|candidate| !exists(candidate))
+        .expect("some number is free")
 }
 
 /// The questions still to ask.
@@ -120,7 +143,26 @@ mod tests {
             transfer,
             name: format!("f{transfer}"),
             batch,
+            download_to: None,
         }
+    }
+
+    #[test]
+    fn keep_both_picks_the_first_free_copy_name() {
+        let taken = [PathBuf::from("/d/report (2).pdf")];
+        let exists = |p: &Path| taken.iter().any(|t| t == p);
+        assert_eq!(
+            keep_both_path(Path::new("/d/report.pdf"), exists),
+            PathBuf::from("/d/report (3).pdf")
+        );
+        assert_eq!(
+            keep_both_path(Path::new("/d/notes"), |_| false),
+            PathBuf::from("/d/notes (2)")
+        );
+        assert_eq!(
+            keep_both_path(Path::new("/d/a.tar.gz"), |_| false),
+            PathBuf::from("/d/a.tar (2).gz")
+        );
     }
 
     #[test]

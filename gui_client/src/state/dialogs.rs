@@ -26,6 +26,8 @@ pub enum Pending {
     RemoveUser(String),
     /// Close the window although transfers are running.
     Quit,
+    /// Log out although transfers are running.
+    LogOut,
 }
 
 impl Pending {
@@ -51,10 +53,17 @@ impl Pending {
             ),
             Pending::Quit => (
                 "Quit while transfers are running?".to_owned(),
-                "Running uploads stop. Downloads keep what has arrived: downloading the same \
-                 file to the same place later continues where it stopped."
+                "They stop and keep what has arrived: the next login to this server offers to \
+                 continue them where they stopped."
                     .to_owned(),
                 "Quit",
+            ),
+            Pending::LogOut => (
+                "Log out while transfers are running?".to_owned(),
+                "They stop and keep what has arrived: the next login to this server offers to \
+                 continue them where they stopped."
+                    .to_owned(),
+                "Stop them and log out",
             ),
         }
     }

@@ -1,6 +1,8 @@
 //! The login form's data and its checks. No drawing (`panels::login`);
 //! logging in with it is the app's `session` module.
 
+use std::time::{Duration, Instant};
+
 use crate::worker::LoginProblem;
 
 /// What the login screen holds.
@@ -20,7 +22,12 @@ pub struct LoginForm {
     pub error: Option<(LoginProblem, String)>,
     /// Whether an attempt is under way.
     pub busy: bool,
+    /// When the attempt under way started.
+    pub busy_since: Option<Instant>,
 }
+
+/// After this long without an answer the form says the server is slow.
+pub const SLOW_ANSWER: Duration = Duration::from_secs(3);
 
 impl LoginForm {
     /// Whether the form can be sent; `Err` says what is missing.
@@ -35,6 +42,19 @@ impl LoginForm {
             return Err("Enter your password.");
         }
         Ok(())
+    }
+
+    /// While an attempt has waited [`SLOW_ANSWER`] or longer at `now`: the
+    /// sentence that says the server has not answered and when the app
+    /// gives up.
+    pub fn slow_note(&self, now: Instant) -> Option<String> {
+        let since = self.busy_since.filter(|_| self.busy)?;
+        (now.duration_since(since) >= SLOW_ANSWER).then(|| {
+            format!(
+                "The server has not answered yet; the app gives up after {} seconds.",
+                ferry_client::GREETING_TIMEOUT.as_secs()
+            )
+        })
     }
 
     /// The address with the default port added when none was given.
@@ -67,6 +87,25 @@ pub fn with_default_port(addr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slow_server_is_mentioned_after_a_few_seconds() {
+        let start = Instant::now();
+        let mut form = LoginForm {
+            busy: true,
+            busy_since: Some(start),
+            ..LoginForm::default()
+        };
+        assert_eq!(form.slow_note(start + Duration::from_secs(1)), None);
+        let note = form.slow_note(start + SLOW_ANSWER).unwrap();
+        assert!(
+            note.starts_with("The server has not answered yet"),
+            "{note}"
+        );
+        assert!(note.contains("15 seconds"), "{note}");
+        form.busy = false;
+        assert_eq!(form.slow_note(start + SLOW_ANSWER), None);
+    }
 
     #[test]
     fn default_port_is_added() {

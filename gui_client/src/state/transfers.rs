@@ -41,6 +41,33 @@ pub enum Followup {
     Downloaded,
     /// The upload's name is taken: ask the user.
     AskConflict,
+    /// A transfer that was reconnecting moves bytes again: the server
+    /// answers again.
+    Reconnected,
+}
+
+/// The sum over the running transfers, for the panel's total line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Totals {
+    /// How many are running or queued.
+    pub running: usize,
+    /// Bytes moved by them.
+    pub done: u64,
+    /// Bytes they move in all (of those whose size is known).
+    pub total: u64,
+    /// Their summed recent rate, bytes per second.
+    pub speed: f64,
+}
+
+impl Totals {
+    /// The total bar's fill.
+    pub fn fraction(&self) -> f32 {
+        if self.total == 0 {
+            0.0
+        } else {
+            ((self.done as f64 / self.total as f64) as f32).min(0.999)
+        }
+    }
 }
 
 impl Transfers {
@@ -181,6 +208,24 @@ impl Transfers {
         self.rows.iter().filter(|t| t.state.is_active()).count()
     }
 
+    /// The sum over the running and queued transfers; `None` when none is.
+    pub fn totals(&self) -> Option<Totals> {
+        let running: Vec<_> = self.rows.iter().filter(|t| t.state.is_active()).collect();
+        if running.is_empty() {
+            return None;
+        }
+        Some(Totals {
+            running: running.len(),
+            done: running.iter().map(|t| t.done.min(t.total)).sum(),
+            total: running.iter().map(|t| t.total).sum(),
+            speed: running
+                .iter()
+                .filter(|t| t.state == TransferState::Transferring)
+                .map(|t| t.speed)
+                .sum(),
+        })
+    }
+
     /// Applies a worker's report.
     pub fn apply(&mut self, id: TransferId, update: TransferUpdate) -> Followup {
         let Some(row) = self.get_mut(id) else {
@@ -198,15 +243,24 @@ impl Transfers {
                 total,
                 speed,
             } => {
+                let was_reconnecting = matches!(row.state, TransferState::Reconnecting { .. });
                 row.done = done;
                 row.total = total;
                 row.speed = speed;
                 row.state = match stage {
                     Stage::Transferring => TransferState::Transferring,
+                    // No speed while there is no connection.
+                    Stage::Reconnecting { retry, of } => {
+                        row.speed = 0.0;
+                        TransferState::Reconnecting { retry, of }
+                    }
                     // "Done" is only shown once the final report arrives
                     // with what was stored or saved.
                     Stage::Verifying | Stage::Done => TransferState::Verifying,
                 };
+                if was_reconnecting && !matches!(row.state, TransferState::Reconnecting { .. }) {
+                    return Followup::Reconnected;
+                }
             }
             TransferUpdate::Uploaded(report) => {
                 let stored = report.stored;
@@ -418,6 +472,53 @@ mod tests {
         t.apply(waiting, TransferUpdate::Failed("no space".into()));
         t.clear_finished();
         assert!(t.rows.is_empty());
+    }
+
+    #[test]
+    fn reconnecting_shows_the_attempt_and_no_speed_then_says_the_server_is_back() {
+        let mut t = Transfers::default();
+        let id = t.add_download("a", None, "/tmp/a".into());
+        t.apply(id, progress(Stage::Transferring, 40, 100));
+        let lost = progress(Stage::Reconnecting { retry: 2, of: 5 }, 40, 100);
+        assert_eq!(t.apply(id, lost), Followup::None);
+        let row = t.get(id).unwrap();
+        assert_eq!(row.state.text(), "reconnecting (attempt 2 of 5)");
+        assert_eq!(row.speed, 0.0);
+        assert!(row.state.is_active() && row.can_cancel());
+        assert_eq!(row.fraction(), 0.4, "what arrived stays on screen");
+        assert_eq!(
+            t.apply(id, progress(Stage::Transferring, 50, 100)),
+            Followup::Reconnected
+        );
+        assert_eq!(
+            t.apply(id, progress(Stage::Transferring, 60, 100)),
+            Followup::None
+        );
+    }
+
+    #[test]
+    fn totals_sum_the_running_transfers() {
+        let mut t = Transfers::default();
+        assert_eq!(t.totals(), None);
+        let a = t.add_download("a", None, "/tmp/a".into());
+        let b = t.add_upload("/tmp/b".into(), "b", 1);
+        let c = t.add_download("c", None, "/tmp/c".into());
+        t.apply(a, progress(Stage::Transferring, 30, 100));
+        t.apply(b, progress(Stage::Transferring, 10, 300));
+        t.apply(c, TransferUpdate::Failed("gone".into()));
+        let totals = t.totals().unwrap();
+        assert_eq!((totals.running, totals.done, totals.total), (2, 40, 400));
+        assert_eq!(totals.speed, 20.0);
+        assert_eq!(totals.fraction(), 0.1);
+        t.apply(
+            a,
+            progress(Stage::Reconnecting { retry: 1, of: 5 }, 30, 100),
+        );
+        assert_eq!(
+            t.totals().unwrap().speed,
+            10.0,
+            "no speed while reconnecting"
+        );
     }
 
     #[test]

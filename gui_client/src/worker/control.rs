@@ -133,7 +133,7 @@ impl Control<'_> {
                 let mut creds = self.creds.write().unwrap_or_else(PoisonError::into_inner);
                 if result.is_ok() && creds.user == user {
                     // New connections (transfers, reconnects) need the new one.
-                    creds.password = password;
+                    creds.set_password(password);
                 }
                 Event::UserChanged {
                     result,

@@ -22,7 +22,6 @@ use ferry_client::transfer::{
 };
 use ferry_client::{Progress, Stage};
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode};
-use log::warn;
 
 use super::credentials::Credentials;
 use super::messages::{DownloadJob, Event, Stop, StopFlag, TransferId, TransferUpdate, UploadJob};
@@ -110,10 +109,8 @@ fn run_upload(
         Err(e) if e.code() == Some(ErrorCode::Exists) && job.policy == ConflictPolicy::Fail => {
             reporter.send(TransferUpdate::NameTaken);
         }
-        Err(e) => {
-            warn!("upload of {} failed: {e}", job.path.display());
-            reporter.send(TransferUpdate::Failed(e.to_string()));
-        }
+        // The app shows and logs the failure, once.
+        Err(e) => reporter.send(TransferUpdate::Failed(e.to_string())),
     }
 }
 
@@ -147,10 +144,8 @@ fn run_download(
             }
             reporter.stopped();
         }
-        Err(e) => {
-            warn!("download of {} failed: {e}", job.name);
-            reporter.send(TransferUpdate::Failed(e.to_string()));
-        }
+        // The app shows and logs the failure, once.
+        Err(e) => reporter.send(TransferUpdate::Failed(e.to_string())),
     }
 }
 

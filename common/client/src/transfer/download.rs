@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
 
-use super::{Connector, Retry, mtime_ns, with_retries, write_json};
+use super::{Connector, Reports, Retry, mtime_ns, with_retries, write_json};
 use crate::partial::{part_path, sidecar_path};
 use crate::{Client, ClientError, DownloadOptions, Progress, ProgressFn, Span, Stage, read_up_to};
 use ferry_io::hashed_file::HashedFile;
@@ -108,17 +108,24 @@ pub fn download(
             .filter(|s| s.name == name && options.version.is_none_or(|v| v == s.version))
     };
     report.resumed_from = state.as_ref().map_or(0, |s| s.received);
-    let mut job = DownloadJob {
-        name,
-        dest,
-        part: part_path(dest),
-        options,
-        progress,
-    };
+    let reports = Reports::new(progress);
     let what = format!("downloading {}", escaped(name));
-    let result = with_retries(options.retry, &what, || {
-        job.attempt(connector, &mut state, &mut report)
-    });
+    let result = with_retries(
+        options.retry,
+        &what,
+        |retry, of| reports.reconnecting(retry, of),
+        || {
+            let mut forward = |p| reports.report(p);
+            let mut job = DownloadJob {
+                name,
+                dest,
+                part: part_path(dest),
+                options,
+                progress: &mut forward,
+            };
+            job.attempt(connector, &mut state, &mut report)
+        },
+    );
     match result {
         Ok(((), retries)) => {
             report.retries = retries;
@@ -291,6 +298,8 @@ impl DownloadJob<'_, '_> {
         report.version = st.version;
         report.size = st.size;
         report.md5 = actual;
+        // The conversation is at a clean end: the next transfer may use it.
+        connector.keep_for_next(client);
         let _ = (self.progress)(Progress {
             stage: Stage::Done,
             done: st.size,

@@ -22,18 +22,20 @@
 mod download;
 mod upload;
 
+use std::cell::RefCell;
 use std::fs;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use log::warn;
+use log::{info, warn};
 use serde::Serialize;
 
 use crate::partial::with_suffix;
-use crate::{Client, ClientError, Security};
+use crate::{Client, ClientError, Progress, ProgressFn, Security, Stage};
 use ferry_proto::protocol::ErrorCode;
 
 pub use download::{
@@ -42,7 +44,16 @@ pub use download::{
 };
 pub use upload::{ResumableUploadOptions, UploadReport, default_state_dir, upload};
 
-/// How to reach and log in to a server, again and again.
+/// How many logged-in connections a [`Connector`] keeps for reuse.
+pub const SPARES: usize = 4;
+/// A kept connection idle for longer is pinged before it is handed out:
+/// the server may have dropped it meanwhile.
+const CHECK_SPARE_AFTER: Duration = Duration::from_secs(15);
+
+/// How to reach and log in to a server, again and again. Connections that
+/// finished a transfer cleanly are kept (up to [`SPARES`], shared by the
+/// clones) and handed out again, so a queue of transfers logs in once
+/// per connection rather than once per file.
 #[derive(Clone)]
 pub struct Connector {
     /// `host:port`.
@@ -54,9 +65,9 @@ pub struct Connector {
     password: String,
     /// How long one read or write may stall before the connection counts as lost.
     pub io_timeout: Duration,
-    /// A logged-in connection for the next [`Connector::connect`] (shared
-    /// by clones for the same server).
-    spare: Arc<Mutex<Option<Client>>>,
+    /// Logged-in connections for the next [`Connector::connect`]s, with
+    /// when each was last used (shared by clones for the same server).
+    spare: Arc<Mutex<Vec<(Client, Instant)>>>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -92,11 +103,49 @@ impl Connector {
         }
     }
 
+    /// The same connector, sharing its kept connections, that logs in
+    /// with another password from now on (the user changed theirs; the
+    /// kept connections are logged in already).
+    pub fn with_password(&self, password: impl Into<String>) -> Connector {
+        Connector {
+            password: password.into(),
+            ..self.clone()
+        }
+    }
+
     /// Keeps `client`, logged in to this connector's server, for the next
     /// [`Connector::connect`]: a caller that logged in first to check the
-    /// credentials saves the transfer a second login.
+    /// credentials saves the transfer a second login, and a transfer that
+    /// finished hands its connection to the next. Beyond [`SPARES`] the
+    /// oldest goes.
     pub fn keep_for_next(&self, client: Client) {
-        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(client);
+        let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+        spare.push((client, Instant::now()));
+        let excess = spare.len().saturating_sub(SPARES);
+        spare.drain(..excess);
+    }
+
+    /// How many logged-in connections are kept for reuse now.
+    pub fn spares(&self) -> usize {
+        self.spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// The most recently kept connection that still answers, if any.
+    fn take_spare(&self) -> Option<Client> {
+        loop {
+            let (mut client, since) = self
+                .spare
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()?;
+            if since.elapsed() < CHECK_SPARE_AFTER || client.ping().is_ok() {
+                return Some(client);
+            }
+            info!("a kept connection to {} was closed; dropping it", self.addr);
+        }
     }
 
     /// The same connector with another stall timeout.
@@ -105,14 +154,9 @@ impl Connector {
         self
     }
 
-    /// Connects and logs in (or hands out the kept connection).
+    /// Connects and logs in (or hands out a kept connection).
     pub fn connect(&self) -> Result<Client, ClientError> {
-        let kept = self
-            .spare
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(client) = kept {
+        if let Some(client) = self.take_spare() {
             return Ok(client);
         }
         let mut client = Client::connect_with_timeout(&self.addr, &self.security, self.io_timeout)?;
@@ -164,10 +208,17 @@ pub fn is_retryable(e: &ClientError) -> bool {
     }
 }
 
+/// How often a transfer waiting to reconnect says so (and hears "stop").
+const NOTICE_EVERY: Duration = Duration::from_millis(100);
+
 /// Runs `attempt` until it succeeds, fails for good, or retries run out.
+/// While it waits before a retry it calls `waiting(retry, of)` about ten
+/// times a second; a `Break` from it ends the wait with
+/// [`ClientError::Cancelled`].
 fn with_retries<T>(
     retry: Retry,
     what: &str,
+    mut waiting: impl FnMut(u32, u32) -> ControlFlow<()>,
     mut attempt: impl FnMut() -> Result<T, ClientError>,
 ) -> Result<(T, u32), ClientError> {
     let mut used = 0;
@@ -182,10 +233,57 @@ fn with_retries<T>(
                     wait.as_secs_f64(),
                     retry.retries
                 );
-                thread::sleep(wait);
+                let until = Instant::now() + wait;
+                loop {
+                    if waiting(used, retry.retries).is_break() {
+                        return Err(ClientError::Cancelled);
+                    }
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    thread::sleep(left.min(NOTICE_EVERY));
+                }
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// A transfer's progress callback, shared by its attempts and the waits to
+/// reconnect between them, remembering the last report so that a
+/// [`Stage::Reconnecting`] report says how far the transfer got.
+struct Reports<'p> {
+    inner: RefCell<(ProgressFn<'p>, Progress)>,
+}
+
+impl<'p> Reports<'p> {
+    fn new(progress: ProgressFn<'p>) -> Self {
+        let start = Progress {
+            stage: Stage::Transferring,
+            done: 0,
+            total: 0,
+        };
+        Reports {
+            inner: RefCell::new((progress, start)),
+        }
+    }
+
+    /// Passes a report on.
+    fn report(&self, p: Progress) -> ControlFlow<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.1 = p;
+        (inner.0)(p)
+    }
+
+    /// Reports a wait to reconnect.
+    fn reconnecting(&self, retry: u32, of: u32) -> ControlFlow<()> {
+        let mut inner = self.inner.borrow_mut();
+        let last = inner.1;
+        (inner.0)(Progress {
+            stage: Stage::Reconnecting { retry, of },
+            ..last
+        })
     }
 }
 
@@ -247,35 +345,108 @@ mod tests {
             max_delay: Duration::ZERO,
         };
         let mut calls = 0;
-        let result: Result<((), u32), _> = with_retries(quick, "test", || {
-            calls += 1;
-            match calls {
-                1 => Err(ClientError::Io(io::ErrorKind::ConnectionReset.into())),
-                _ => Err(ClientError::Cancelled),
-            }
-        });
+        let result: Result<((), u32), _> = with_retries(
+            quick,
+            "test",
+            |_, _| ControlFlow::Continue(()),
+            || {
+                calls += 1;
+                match calls {
+                    1 => Err(ClientError::Io(io::ErrorKind::ConnectionReset.into())),
+                    _ => Err(ClientError::Cancelled),
+                }
+            },
+        );
         assert!(matches!(result, Err(ClientError::Cancelled)));
         assert_eq!(calls, 2);
 
         let mut calls = 0;
-        let (value, used) = with_retries(quick, "test", || {
-            calls += 1;
-            if calls < 3 {
-                Err(ClientError::Io(io::ErrorKind::TimedOut.into()))
-            } else {
-                Ok(calls)
-            }
-        })
+        let (value, used) = with_retries(
+            quick,
+            "test",
+            |_, _| ControlFlow::Continue(()),
+            || {
+                calls += 1;
+                if calls < 3 {
+                    Err(ClientError::Io(io::ErrorKind::TimedOut.into()))
+                } else {
+                    Ok(calls)
+                }
+            },
+        )
         .unwrap();
         assert_eq!((value, used), (3, 2));
 
-        let gave_up = with_retries(quick, "test", || -> Result<(), _> {
-            Err(ClientError::Io(io::ErrorKind::TimedOut.into()))
-        });
+        let gave_up = with_retries(
+            quick,
+            "test",
+            |_, _| ControlFlow::Continue(()),
+            || -> Result<(), _> { Err(ClientError::Io(io::ErrorKind::TimedOut.into())) },
+        );
         assert!(
             matches!(gave_up, Err(ClientError::Io(_))),
             "after 3 retries"
         );
+    }
+
+    #[test]
+    fn waits_to_reconnect_are_reported_and_can_be_stopped() {
+        let quick = Retry {
+            retries: 2,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        };
+        let lost = || ClientError::Io(io::ErrorKind::ConnectionReset.into());
+        let mut seen = Vec::new();
+        let mut report = |p: Progress| {
+            seen.push(p);
+            ControlFlow::Continue(())
+        };
+        {
+            let reports = Reports::new(&mut report);
+            let mut calls = 0;
+            let result = with_retries(
+                quick,
+                "test",
+                |retry, of| reports.reconnecting(retry, of),
+                || {
+                    calls += 1;
+                    let _ = reports.report(Progress {
+                        stage: Stage::Transferring,
+                        done: 10 * calls,
+                        total: 100,
+                    });
+                    Err::<(), _>(lost())
+                },
+            );
+            assert!(matches!(result, Err(ClientError::Io(_))));
+        }
+        let reconnects: Vec<_> = seen
+            .iter()
+            .filter_map(|p| match p.stage {
+                Stage::Reconnecting { retry, of } => Some((retry, of, p.done)),
+                _ => None,
+            })
+            .collect();
+        assert!(reconnects.contains(&(1, 2, 10)), "{reconnects:?}");
+        assert!(reconnects.contains(&(2, 2, 20)), "{reconnects:?}");
+        assert_eq!(reconnects.last(), Some(&(2, 2, 20)));
+
+        // "Stop" while waiting ends the wait at once.
+        let slow = Retry {
+            retries: 5,
+            first_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(30),
+        };
+        let started = Instant::now();
+        let stopped = with_retries(
+            slow,
+            "test",
+            |_, _| ControlFlow::Break(()),
+            || Err::<(), _>(lost()),
+        );
+        assert!(matches!(stopped, Err(ClientError::Cancelled)));
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

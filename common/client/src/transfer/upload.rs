@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use log::warn;
 use serde::{Deserialize, Serialize};
 
-use super::{Connector, Retry, is_retryable, mtime_ns, with_retries, write_json};
+use super::{Connector, Reports, Retry, is_retryable, mtime_ns, with_retries, write_json};
 use crate::{
     Checkpoint, ClientError, LocalFile, ProgressFn, Resume, Stored, UploadEvent, UploadOptions,
 };
@@ -97,7 +97,9 @@ pub fn upload(
     let mut state: Option<UploadState> = None;
     let mut resumed_from = None;
     let what = format!("uploading {}", escaped(name));
-    let result = with_retries(options.retry, &what, || {
+    let reports = Reports::new(progress);
+    let waiting = |retry, of| reports.reconnecting(retry, of);
+    let result = with_retries(options.retry, &what, waiting, || {
         let mut client = connector.connect()?;
         let identity = client.identity();
         if state_path.is_none()
@@ -149,13 +151,17 @@ pub fn upload(
                 warn!("could not save the upload's resume state: {e}");
             }
         };
+        let mut forward = |p| reports.report(p);
         let attempt = UploadOptions {
             policy: options.policy,
             resume,
             journal: Some(&mut journal),
-            progress: Some(&mut *progress),
+            progress: Some(&mut forward),
         };
-        client.upload(&mut file, name, attempt)
+        let stored = client.upload(&mut file, name, attempt)?;
+        // The conversation is at a clean end: the next transfer may use it.
+        connector.keep_for_next(client);
+        Ok(stored)
     });
     let keep_state =
         matches!(&result, Err(e) if is_retryable(e) || matches!(e, ClientError::Cancelled));

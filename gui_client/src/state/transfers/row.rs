@@ -37,6 +37,14 @@ pub enum TransferState {
     Hashing,
     /// Bytes are moving.
     Transferring,
+    /// The connection was lost; the library waits, then reconnects for
+    /// retry `retry` of `of`.
+    Reconnecting {
+        /// Which retry is coming, from 1.
+        retry: u32,
+        /// How many there are in all.
+        of: u32,
+    },
     /// All bytes moved; the MD5 check is running.
     Verifying,
     /// Stopped by the user with the partial file kept, to be resumed.
@@ -60,12 +68,24 @@ impl TransferState {
             TransferState::Connecting => "connecting",
             TransferState::Hashing => "hashing",
             TransferState::Transferring => "transferring",
+            TransferState::Reconnecting { .. } => "reconnecting",
             TransferState::Verifying => "verifying MD5",
             TransferState::Paused => "paused",
             TransferState::Done => "done",
             TransferState::Failed(_) => "failed",
             TransferState::Cancelled => "cancelled",
             TransferState::Skipped => "skipped",
+        }
+    }
+
+    /// What the state column says: the label, with the attempt while
+    /// reconnecting.
+    pub fn text(&self) -> String {
+        match self {
+            TransferState::Reconnecting { retry, of } => {
+                format!("reconnecting (attempt {retry} of {of})")
+            }
+            other => other.label().to_owned(),
         }
     }
 
@@ -88,6 +108,7 @@ impl TransferState {
                 | TransferState::Connecting
                 | TransferState::Hashing
                 | TransferState::Transferring
+                | TransferState::Reconnecting { .. }
                 | TransferState::Verifying
         )
     }
