@@ -140,6 +140,7 @@ impl FerryApp {
             plaintext,
             ..LoginForm::default()
         };
+        let files = FileTable::sorted(settings.file_sort);
         info!("ferry desktop app started");
         FerryApp {
             settings,
@@ -147,7 +148,7 @@ impl FerryApp {
             session: None,
             role: None,
             tab: Tab::Files,
-            files: FileTable::default(),
+            files,
             history: None,
             transfers: Transfers::default(),
             conflicts: Conflicts::default(),
@@ -361,10 +362,13 @@ impl FerryApp {
                 let cx = FilesContext {
                     is_admin,
                     dialog_open: self.dialogs.is_open(),
+                    modal: self.dialog_open(),
                 };
                 for action in panels::files::show(ui, &mut self.files, cx) {
                     self.files_action(&ctx, action);
                 }
+                // Remembered across restarts.
+                self.settings.file_sort = self.files.sort_order();
             }
             Tab::ServerLog => {
                 if let Some(action) = panels::admin::server_log(ui, &mut self.server_log) {

@@ -28,6 +28,11 @@ pub enum Purpose {
         /// The version, or the current one.
         version: Option<u32>,
     },
+    /// A folder to save several downloads into.
+    SaveInto {
+        /// The files on the server (current versions).
+        names: Vec<String>,
+    },
 }
 
 /// A dialog's answer.
@@ -116,6 +121,16 @@ impl NativeDialogs {
         };
         self.spawn(ctx, purpose, move || {
             dialog.save_file().into_iter().collect()
+        });
+    }
+
+    /// Asks for a folder, for `purpose` (several downloads).
+    pub fn pick_folder(&mut self, ctx: &egui::Context, purpose: Purpose, start: &Path) {
+        let dialog = rfd::FileDialog::new()
+            .set_title("Download into folder")
+            .set_directory(start);
+        self.spawn(ctx, purpose, move || {
+            dialog.pick_folder().into_iter().collect()
         });
     }
 

@@ -1,6 +1,6 @@
 //! What the app remembers between runs, through eframe's storage: recent
-//! servers with the user name used there and whether they speak plaintext, the folders last used, the logs
-//! folder and table preferences. Never a password.
+//! servers with the user name used there and whether they speak plaintext,
+//! the folders last used, the logs folder and the file table's sort order. Never a password.
 
 use std::path::PathBuf;
 
@@ -25,6 +25,41 @@ pub struct RecentServer {
     pub plaintext: bool,
 }
 
+/// A column the file table can be sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    /// File name, case-insensitive.
+    #[default]
+    Name,
+    /// Size in bytes.
+    Size,
+    /// Time of the current version.
+    Modified,
+    /// Who uploaded the current version.
+    Uploader,
+    /// How many versions exist.
+    Versions,
+}
+
+/// The file table's sort order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileSort {
+    /// The column.
+    pub column: SortKey,
+    /// Whether ascending.
+    pub ascending: bool,
+}
+
+impl Default for FileSort {
+    fn default() -> Self {
+        FileSort {
+            column: SortKey::Name,
+            ascending: true,
+        }
+    }
+}
+
 /// The persisted part of the app's state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -41,6 +76,8 @@ pub struct Settings {
     pub logs_dir: Option<PathBuf>,
     /// How many transfers run at once.
     pub parallel_transfers: usize,
+    /// How the file table was last sorted.
+    pub file_sort: FileSort,
 }
 
 impl Default for Settings {
@@ -52,6 +89,7 @@ impl Default for Settings {
             upload_dir: None,
             logs_dir: None,
             parallel_transfers: 3,
+            file_sort: FileSort::default(),
         }
     }
 }
@@ -167,6 +205,10 @@ mod tests {
     fn settings_round_trip() {
         let mut s = Settings::default();
         s.remember_server("files.lan:7878", "ann", true);
+        s.file_sort = FileSort {
+            column: SortKey::Modified,
+            ascending: false,
+        };
         let mut mem = MemoryStorage::default();
         s.save(&mut mem);
         assert_eq!(Settings::load(Some(&mem)), s);

@@ -74,6 +74,13 @@ impl FerryApp {
                     self.dialogs
                         .save_file(ctx, &name, &file_name, version, Some(&start));
                 }
+                Some(purpose @ Purpose::SaveInto { .. }) => {
+                    let typed = self.prompt.as_ref().and_then(|p| p.paths().pop());
+                    let start = typed
+                        .filter(|d| d.is_dir())
+                        .unwrap_or_else(|| self.download_dir());
+                    self.dialogs.pick_folder(ctx, purpose, &start);
+                }
                 None => {}
             }
             return;
@@ -90,6 +97,11 @@ impl FerryApp {
                 if let Some(path) = paths.into_iter().next() {
                     let mirrors = prompt.mirror_addrs();
                     self.start_mirrored_download(name, version, path, mirrors);
+                }
+            }
+            Purpose::SaveInto { names } => {
+                if let Some(dir) = paths.into_iter().next() {
+                    self.start_downloads_into(names, &dir);
                 }
             }
         }
@@ -110,6 +122,14 @@ impl FerryApp {
                 name,
                 version: None,
             }),
+            Pending::DeleteFiles(names) => {
+                for name in names {
+                    session.send(Command::Delete {
+                        name,
+                        version: None,
+                    });
+                }
+            }
             Pending::DeleteVersion(name, v) => session.send(Command::Delete {
                 name,
                 version: Some(v),
@@ -135,7 +155,7 @@ impl FerryApp {
                     self.queue_uploads(answer.paths);
                 }
             }
-            purpose @ Purpose::Save { .. } => {
+            purpose @ (Purpose::Save { .. } | Purpose::SaveInto { .. }) => {
                 // "Browse…" of the download dialog: fill in its path.
                 if let Some(prompt) = self.prompt.as_mut().filter(|p| p.purpose == purpose) {
                     if answer.unavailable {

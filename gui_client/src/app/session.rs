@@ -159,7 +159,7 @@ impl FerryApp {
         self.secured = None;
         self.trust_prompt = None;
         self.tab = Tab::Files;
-        self.files = FileTable::default();
+        self.files = FileTable::sorted(self.settings.file_sort);
         self.history = None;
         self.server_log = ServerLogView::default();
         self.users = UsersView::default();

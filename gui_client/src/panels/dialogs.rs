@@ -140,8 +140,14 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
             "Save as (full path)",
             "Download",
         ),
+        Purpose::SaveInto { names } => (
+            format!("Download {} files", names.len()),
+            "Into folder (full path)",
+            "Download",
+        ),
     };
     let saving = matches!(prompt.purpose, Purpose::Save { .. });
+    let single_line = !matches!(prompt.purpose, Purpose::Upload);
     let modal = Modal::new(Id::unique("path-prompt")).show(ui.ctx(), |ui| {
         ui.set_width(540.0);
         ui.label(RichText::new(title).heading());
@@ -160,7 +166,7 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
                 {
                     answer = Some(PromptAnswer::Browse);
                 }
-                let edit = if saving {
+                let edit = if single_line {
                     TextEdit::singleline(&mut prompt.text).id_salt("prompt-path")
                 } else {
                     TextEdit::multiline(&mut prompt.text)
@@ -172,12 +178,25 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
             })
             .inner;
         // Checked before focus is handed back below, which would hide it.
-        let enter = saving && field::entered(ui, &edit);
+        let enter = single_line && field::entered(ui, &edit);
         if !enter && ui.memory(|m| m.focused().is_none()) {
             // Typing goes straight into the path.
             edit.request_focus();
         }
         let paths = prompt.paths();
+        if let Purpose::SaveInto { names } = &prompt.purpose
+            && let Some(dir) = paths.first()
+        {
+            let existing = names.iter().filter(|n| dir.join(n).exists()).count();
+            if !dir.is_dir() {
+                ui.colored_label(palette::WARN, "This is not an existing folder.");
+            } else if existing > 0 {
+                ui.colored_label(
+                    palette::WARN,
+                    format!("{existing} of these files exist there and will be replaced."),
+                );
+            }
+        }
         if saving
             && let Some(path) = paths.first()
             && path.exists()

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod client_log;
 pub mod dialogs;
 pub mod drop_overlay;
+pub mod file_keys;
 pub mod files;
 pub mod history;
 pub mod login;

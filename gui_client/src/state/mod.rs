@@ -11,5 +11,6 @@ pub mod files;
 pub mod history;
 pub mod login;
 pub mod main_screen;
+pub mod selection;
 pub mod transfers;
 pub mod trust;
