@@ -34,6 +34,7 @@ use ferry_proto::names::LocalOs;
 use ferry_proto::protocol::Role;
 use log::{info, warn};
 
+use crate::local_file::LocalProbes;
 use crate::logging;
 use crate::native_dialog::NativeDialogs;
 use crate::panels;
@@ -93,6 +94,7 @@ pub struct FerryApp {
     history: Option<HistoryView>,
     transfers: Transfers,
     conflicts: Conflicts,
+    local_probes: LocalProbes,
     server_log: ServerLogView,
     users: UsersView,
     client_log: ClientLogView,
@@ -152,6 +154,7 @@ impl FerryApp {
             history: None,
             transfers: Transfers::default(),
             conflicts: Conflicts::default(),
+            local_probes: LocalProbes::default(),
             server_log: ServerLogView::default(),
             users: UsersView::default(),
             client_log,
@@ -265,6 +268,9 @@ impl FerryApp {
         }
         while let Some(answer) = self.dialogs.try_recv() {
             self.handle_dialog_answer(answer, ctx);
+        }
+        while let Some(probed) = self.local_probes.try_recv() {
+            self.conflicts.learned(probed);
         }
     }
 

@@ -21,6 +21,7 @@ use ferry_client::{Stage, Stored};
 use ferry_proto::hash::md5_bytes;
 use ferry_proto::protocol::FileEntry;
 use ferry_proto::protocol::Role;
+use gui_client::local_file::{Digest, LocalFacts, Probed};
 use gui_client::panels::top_bar::{self, Who};
 use gui_client::panels::{dialogs, login, transfers, trust};
 use gui_client::settings::RecentServer;
@@ -168,8 +169,19 @@ fn conflict_dialog() {
             transfer,
             name: name.into(),
             batch: 1,
+            local: Some(PathBuf::from(format!("/home/ann/{name}"))),
         });
     }
+    // The local side as the probe finds it (no time: no time-zone-dependent text).
+    conflicts.to_probe();
+    conflicts.learned(Probed {
+        key: 1,
+        facts: Ok(LocalFacts {
+            size: 48_213,
+            modified: None,
+            md5: Digest::Unneeded,
+        }),
+    });
     // A listing without the file keeps clock-dependent text out of the picture.
     let mut files = FileTable::default();
     files.set_entries(Vec::<FileEntry>::new());

@@ -175,3 +175,37 @@ fn a_name_taken_meanwhile_is_asked_about_too() {
     assert_eq!(server.get("race.txt", None), b"theirs");
     assert_eq!(server.get("race_v2.txt", None), b"mine");
 }
+
+#[test]
+fn the_conflict_dialog_compares_the_local_file_and_skips_an_identical_one_on_enter() {
+    let server = TestServer::start();
+    server.put("same.txt", b"identical content");
+    server.put("other.txt", &payload(4096, 1));
+    let local = Local::new();
+    let same = local.file("same.txt", b"identical content");
+    let other = local.file("other.txt", b"much shorter");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    h.state_mut().queue_uploads(vec![same]);
+    wait_for_text(&mut h, "Identical content (same MD5)");
+    assert!(shows(&h, "On the server"));
+    assert!(shows(&h, "Yours"));
+    assert!(shows(&h, &human_size(17)), "both sizes are shown");
+    // Enter presses the default button, which is Skip now.
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the skip", |app| {
+        app.transfers().rows[0].state == TransferState::Skipped
+    });
+    assert!(!h.state().dialog_open());
+
+    // Different sizes: no hashing needed, and Enter overwrites (keeping history).
+    h.state_mut().queue_uploads(vec![other]);
+    wait_for_text(&mut h, "The contents differ.");
+    assert!(shows(&h, &human_size(4096)));
+    assert!(shows(&h, &human_size(12)));
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the overwrite", |app| {
+        app.transfers().rows[1].state == TransferState::Done
+    });
+    assert_eq!(server.get("other.txt", None), b"much shorter");
+}

@@ -19,6 +19,13 @@ use crate::worker::Command;
 
 impl FerryApp {
     pub(super) fn dialogs_ui(&mut self, ui: &mut Ui) {
+        if let Some((id, path)) = self.conflicts.to_probe() {
+            // Hashed only when the sizes match (u64::MAX: not listed).
+            let size = (self.conflicts.current())
+                .and_then(|c| self.files.get(&c.name))
+                .map_or(u64::MAX, |e| e.current.size);
+            self.local_probes.probe(ui.ctx(), id, path, size);
+        }
         if let Some(choice) = dialogs::conflict(ui, &mut self.conflicts, &self.files) {
             for (conflict, choice) in self.conflicts.answer(choice) {
                 self.resolve_conflict(conflict.transfer, choice);

@@ -184,13 +184,16 @@ impl FerryApp {
     }
 
     fn ask_conflict(&mut self, id: TransferId, name: String, batch: u64) {
+        let mut local = None;
         if let Some(row) = self.transfers.get_mut(id) {
             row.state = TransferState::WaitingForChoice;
+            local = Some(row.local.clone());
         }
         let conflict = Conflict {
             transfer: id,
             name,
             batch,
+            local,
         };
         if let Some(choice) = self.conflicts.push(conflict) {
             self.resolve_conflict(id, choice);

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use egui::{Button, Id, Key, Modal, RichText, TextEdit, Ui};
 use ferry_proto::names::versioned_name;
+use ferry_proto::protocol::VersionInfo;
 
 use crate::format::{human_size, local_time};
 use crate::native_dialog::Purpose;
 use crate::panels::{field, palette};
-use crate::state::conflicts::{Choice, Conflicts};
+use crate::state::conflicts::{Choice, Comparison, Conflicts};
 use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
 use crate::state::files::FileTable;
 
@@ -24,32 +25,43 @@ pub fn likely_renamed(name: &str, files: &FileTable) -> String {
         .unwrap_or_else(|| versioned_name(name, 2))
 }
 
-/// Asks what to do about the first name that exists. Returns the choice.
+/// Asks what to do about the first name that exists: the server's file
+/// and the local one side by side (size, time, whether the contents are
+/// identical), then Overwrite / Keep both / Skip. Enter presses the
+/// default button: Skip when the contents are identical, else Overwrite.
+/// Returns the choice.
 pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option<Choice> {
     let current = conflicts.current()?.clone();
     let others = conflicts.others_in_batch();
+    let existing = files.get(&current.name).map(|e| &e.current);
+    let comparison = conflicts.comparison(existing.map(|v| (v.size, v.md5)));
+    let default = comparison.default_choice();
     let mut choice = None;
     Modal::new(Id::unique("conflict-dialog")).show(ui.ctx(), |ui| {
         ui.set_max_width(460.0);
         ui.label(RichText::new(format!("“{}” already exists", current.name)).heading());
         ui.add_space(4.0);
-        match files.get(&current.name) {
-            Some(existing) => ui.label(format!(
-                "The server already has a file with this name ({}, uploaded by {} on {}). \
-                 What should happen to the one you are uploading?",
-                human_size(existing.current.size),
-                existing.current.uploader,
-                local_time(existing.current.modified),
-            )),
-            None => ui.label(
-                "The server already has a file with this name. \
-                 What should happen to the one you are uploading?",
-            ),
-        };
+        ui.label("The server already has a file with this name. What should happen to yours?");
+        ui.add_space(6.0);
+        sides(ui, existing, &comparison);
         ui.add_space(10.0);
         let wide = egui::vec2(ui.available_width(), 28.0);
+        let highlight = ui.visuals().selection.bg_fill;
+        let button = |text: String, this: Choice| {
+            let text = RichText::new(text);
+            if this == default {
+                Button::new(text.strong())
+                    .fill(highlight)
+                    .min_size(wide)
+            } else {
+                Button::new(text).min_size(wide)
+            }
+        };
         if ui
-            .add(Button::new("Overwrite (keep history)").min_size(wide))
+            .add(button(
+                "Overwrite (keep history)".to_owned(),
+                Choice::Overwrite,
+            ))
             .on_hover_text("Yours becomes the current version; the old one stays in the history")
             .clicked()
         {
@@ -57,15 +69,18 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
         }
         let renamed = likely_renamed(&current.name, files);
         if ui
-            .add(Button::new(format!("Keep both (rename to {renamed})")).min_size(wide))
+            .add(button(
+                format!("Keep both (rename to {renamed})"),
+                Choice::KeepBoth,
+            ))
             .on_hover_text("Yours is stored under a new name with _v2, _v3, …")
             .clicked()
         {
             choice = Some(Choice::KeepBoth);
         }
         if ui
-            .add(Button::new("Skip").min_size(wide))
-            .on_hover_text("Do not upload this file")
+            .add(button("Skip".to_owned(), Choice::Skip))
+            .on_hover_text("Do not transfer this file")
             .clicked()
         {
             choice = Some(Choice::Skip);
@@ -75,13 +90,79 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
             ui.checkbox(
                 &mut conflicts.apply_to_all,
                 format!(
-                    "Apply to all: do the same for the other {others} file{} of this upload whose names exist",
+                    "Apply to all: do the same for the other {others} file{} of this batch whose names exist",
                     if others == 1 { "" } else { "s" }
                 ),
             );
         }
     });
+    if choice.is_none() && ui.input(|i| i.key_pressed(Key::Enter)) {
+        choice = Some(default);
+    }
     choice
+}
+
+/// The server's file and the local one, one row each, and a line saying
+/// whether their contents are identical (kept even while unknown, so the
+/// buttons do not move when the answer arrives).
+fn sides(ui: &mut Ui, server: Option<&VersionInfo>, local: &Comparison) {
+    if *local == Comparison::NoLocalFile {
+        return;
+    }
+    egui::Grid::new("conflict-sides")
+        .num_columns(3)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            ui.label(RichText::new("On the server").strong());
+            match server {
+                Some(v) => {
+                    ui.label(human_size(v.size));
+                    ui.label(format!("{} by {}", local_time(v.modified), v.uploader));
+                }
+                None => {
+                    ui.label("—");
+                    ui.label("not in the list on screen");
+                }
+            }
+            ui.end_row();
+            ui.label(RichText::new("Yours").strong());
+            match local {
+                Comparison::Known { facts, .. } => {
+                    ui.label(human_size(facts.size));
+                    ui.label(facts.modified.map_or_else(|| "—".to_owned(), local_time));
+                }
+                Comparison::Unknown => {
+                    ui.label("…");
+                    ui.label("");
+                }
+                Comparison::Unreadable(_) | Comparison::NoLocalFile => {
+                    ui.label("—");
+                    ui.label("");
+                }
+            }
+            ui.end_row();
+        });
+    ui.add_space(4.0);
+    let line = match local {
+        Comparison::Known {
+            same: Some(true), ..
+        } => RichText::new("✔ Identical content (same MD5): there is nothing new to transfer.")
+            .color(palette::OK),
+        Comparison::Known {
+            same: Some(false), ..
+        } => RichText::new("The contents differ.").weak(),
+        Comparison::Known { same: None, .. } if server.is_none() => {
+            RichText::new("Refresh the file list to compare the contents.").weak()
+        }
+        Comparison::Known { same: None, .. } | Comparison::Unknown => {
+            RichText::new("Comparing the contents (MD5)…").weak()
+        }
+        Comparison::Unreadable(why) => {
+            RichText::new(format!("Your file cannot be compared: {why}.")).color(palette::WARN)
+        }
+        Comparison::NoLocalFile => return,
+    };
+    ui.label(line);
 }
 
 /// Asks to confirm `pending`. `Some(true)`: go ahead; `Some(false)`: cancel.
