@@ -50,6 +50,7 @@ use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
 use crate::state::transfers::Transfers;
 use crate::state::trust::{Secured, TrustPrompt};
+use crate::state::upload_as::NameFixes;
 use crate::worker::{Event, WorkerHandle};
 
 pub use crate::state::main_screen::{Status, Tab};
@@ -95,6 +96,7 @@ pub struct FerryApp {
     transfers: Transfers,
     conflicts: Conflicts,
     local_probes: LocalProbes,
+    upload_as: NameFixes,
     server_log: ServerLogView,
     users: UsersView,
     client_log: ClientLogView,
@@ -155,6 +157,7 @@ impl FerryApp {
             transfers: Transfers::default(),
             conflicts: Conflicts::default(),
             local_probes: LocalProbes::default(),
+            upload_as: NameFixes::default(),
             server_log: ServerLogView::default(),
             users: UsersView::default(),
             client_log,
@@ -232,6 +235,7 @@ impl FerryApp {
             || self.prompt.is_some()
             || self.password.is_some()
             || self.conflicts.current().is_some()
+            || self.upload_as.is_open()
     }
 
     /// Writes the settings to eframe's storage.

@@ -4,7 +4,7 @@
 
 mod support;
 
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_proto::units::human_size;
 use gui_client::state::transfers::TransferState;
 use support::*;
@@ -208,4 +208,51 @@ fn the_conflict_dialog_compares_the_local_file_and_skips_an_identical_one_on_ent
         app.transfers().rows[1].state == TransferState::Done
     });
     assert_eq!(server.get("other.txt", None), b"much shorter");
+}
+
+#[test]
+fn a_refused_name_offers_upload_as_with_a_valid_suggestion() {
+    let server = TestServer::start();
+    let local = Local::new();
+    // Fine on Linux, not allowed on the server (no drive colons).
+    let path = local.file("draft: v1.txt", b"draft");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    drop_files(&mut h, &[path]);
+    h.run();
+    assert!(shows(
+        &h,
+        "“draft: v1.txt” cannot be stored under this name"
+    ));
+    assert!(
+        h.query_by_label("Retry").is_none(),
+        "no Retry that cannot succeed"
+    );
+    assert_eq!(
+        h.state().transfers().rows[0].state,
+        TransferState::WaitingForChoice
+    );
+    assert!(
+        shows(&h, "✔ This name is allowed."),
+        "the suggestion is valid"
+    );
+
+    // Checked as the user types, by the one rule.
+    type_into(&mut h, "Upload as", "notes/draft.txt");
+    h.run();
+    assert!(
+        shows(&h, "A file name cannot contain '/'"),
+        "{:?}",
+        labels(&h)
+    );
+    assert!(h.get_by_label("Upload as…").accesskit_node().is_disabled());
+
+    type_into(&mut h, "Upload as", "draft v1.txt");
+    h.run();
+    h.get_by_label("Upload as…").click();
+    wait_for(&mut h, "the upload under the new name", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    assert_eq!(server.names(), ["draft v1.txt"]);
+    assert_eq!(server.get("draft v1.txt", None), b"draft");
 }

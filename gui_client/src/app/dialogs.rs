@@ -10,11 +10,15 @@
 use std::path::Path;
 
 use egui::Ui;
+use ferry_proto::names::escaped;
+use log::info;
 
 use super::FerryApp;
 use crate::native_dialog::{Answer, Purpose};
 use crate::panels::dialogs::{self, PromptAnswer};
+use crate::panels::upload_as::{self, UploadAsAnswer};
 use crate::state::dialogs::{NO_DIALOG, PathPrompt, Pending};
+use crate::state::transfers::TransferState;
 use crate::worker::Command;
 
 impl FerryApp {
@@ -29,6 +33,21 @@ impl FerryApp {
         if let Some(choice) = dialogs::conflict(ui, &mut self.conflicts, &self.files) {
             for (conflict, choice) in self.conflicts.answer(choice) {
                 self.resolve_conflict(conflict.transfer, choice);
+            }
+        }
+        if let Some(fix) = self.upload_as.current_mut()
+            && let Some(answer) = upload_as::show(ui, fix)
+            && let Some(fix) = self.upload_as.pop()
+        {
+            match answer {
+                UploadAsAnswer::Upload(name) => self.upload_as(fix.transfer, name),
+                UploadAsAnswer::Skip => {
+                    info!(
+                        "upload of {} skipped: its name is not allowed",
+                        escaped(&fix.refused)
+                    );
+                    self.transfers.finish(fix.transfer, TransferState::Skipped);
+                }
             }
         }
         if let Some(pending) = &self.confirm

@@ -155,6 +155,7 @@ impl FerryApp {
         self.transfers.stop_all();
         self.transfers = Transfers::default();
         self.conflicts.clear();
+        self.upload_as = crate::state::upload_as::NameFixes::default();
         self.role = None;
         self.secured = None;
         self.trust_prompt = None;

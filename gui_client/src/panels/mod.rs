@@ -15,6 +15,7 @@ pub mod status_bar;
 pub mod top_bar;
 pub mod transfers;
 pub mod trust;
+pub mod upload_as;
 
 /// Colours used across panels, readable on both light and dark themes.
 pub mod palette {

@@ -14,3 +14,4 @@ pub mod main_screen;
 pub mod selection;
 pub mod transfers;
 pub mod trust;
+pub mod upload_as;

@@ -41,6 +41,8 @@ pub enum Followup {
     Downloaded,
     /// The upload's name is taken: ask the user.
     AskConflict,
+    /// The upload's name is not allowed (why): ask for another.
+    AskName(String),
 }
 
 impl Transfers {
@@ -285,6 +287,11 @@ impl Transfers {
                 row.state = TransferState::WaitingForChoice;
                 row.speed = 0.0;
                 return Followup::AskConflict;
+            }
+            TransferUpdate::NameRefused(reason) => {
+                row.state = TransferState::WaitingForChoice;
+                row.speed = 0.0;
+                return Followup::AskName(reason);
             }
             TransferUpdate::Failed(reason) => self.finish(id, TransferState::Failed(reason)),
             TransferUpdate::Cancelled => self.finish(id, TransferState::Cancelled),
