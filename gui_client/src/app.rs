@@ -194,6 +194,11 @@ impl FerryApp {
         &self.files
     }
 
+    /// The users tab.
+    pub fn users(&self) -> &UsersView {
+        &self.users
+    }
+
     /// The transfers.
     pub fn transfers(&self) -> &Transfers {
         &self.transfers

@@ -161,6 +161,7 @@ impl FerryApp {
                 version: Some(v),
             }),
             Pending::RemoveUser(user) => session.send(Command::RemoveUser(user)),
+            Pending::SetRole(user, role) => session.send(Command::SetRole { user, role }),
             Pending::Quit => {}
         }
     }

@@ -8,6 +8,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use ferry_proto::names::{LocalOs, local_file_name_for, versioned_name};
+use ferry_proto::protocol::Role;
 
 use crate::native_dialog::Purpose;
 
@@ -26,6 +27,8 @@ pub enum Pending {
     DeleteVersion(String, u32),
     /// Remove an account.
     RemoveUser(String),
+    /// Give an account another role.
+    SetRole(String, Role),
     /// Close the window although transfers are running.
     Quit,
 }
@@ -59,6 +62,22 @@ impl Pending {
                 format!("Remove the account “{user}”?"),
                 "They can no longer log in. Files they uploaded stay.".to_owned(),
                 "Remove user",
+            ),
+            Pending::SetRole(user, Role::Admin) => (
+                format!("Make “{user}” an admin?"),
+                format!(
+                    "{user} will be able to delete files and versions, read the server log \
+                     and manage users, including you."
+                ),
+                "Make admin",
+            ),
+            Pending::SetRole(user, Role::User) => (
+                format!("Make “{user}” a plain user?"),
+                format!(
+                    "{user} will no longer be able to delete files, read the server log or \
+                     manage users."
+                ),
+                "Make user",
             ),
             Pending::Quit => (
                 "Quit while transfers are running?".to_owned(),
