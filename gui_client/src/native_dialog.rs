@@ -171,6 +171,11 @@ impl NativeDialogs {
     pub fn try_recv(&mut self) -> Option<Answer> {
         let answer = self.rx.try_recv().ok()?;
         self.open = false;
+        if answer.unavailable && self.enabled {
+            log::info!(
+                "no file dialog appeared (it needs a desktop portal or zenity); using the path field"
+            );
+        }
         if answer.unavailable {
             // Do not try again this run; the path field works everywhere.
             self.enabled = false;

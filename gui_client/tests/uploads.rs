@@ -256,3 +256,29 @@ fn a_refused_name_offers_upload_as_with_a_valid_suggestion() {
     assert_eq!(server.names(), ["draft v1.txt"]);
     assert_eq!(server.get("draft v1.txt", None), b"draft");
 }
+
+#[test]
+fn the_upload_dialog_starts_in_the_last_used_folder() {
+    use gui_client::settings::{MemoryStorage, Settings};
+    let server = TestServer::start();
+    let local = Local::new();
+    let path = local.file("first.txt", b"1");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    h.state_mut().queue_uploads(vec![path]);
+    wait_for(&mut h, "the upload", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    // Remembered across a restart.
+    let mut storage = MemoryStorage::default();
+    h.state().save_settings(&mut storage);
+    let settings = Settings::load(Some(&storage));
+    assert_eq!(settings.upload_dir.as_deref(), Some(local.dir.path()));
+    let mut h = harness(server.app_with(&settings));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for(&mut h, "the listing", |app| app.files().loaded);
+    h.get_by_label("Upload…").click();
+    h.run();
+    let folder = local.dir.path().join("").display().to_string();
+    let field = h.get_by_label("Files to upload (full paths, one per line)");
+    assert_eq!(field.value().as_deref(), Some(folder.as_str()));
+}

@@ -30,9 +30,14 @@ impl FerryApp {
             self.dialogs.pick_files(ctx, start.as_deref());
         } else {
             let note = self.dialogs.missing().then(|| NO_DIALOG.to_owned());
+            // Starts in the folder the last upload came from.
+            let text = (self.settings.upload_dir.as_deref())
+                .filter(|d| d.is_dir())
+                .map(|d| d.join("").display().to_string())
+                .unwrap_or_default();
             self.prompt = Some(PathPrompt {
                 purpose: Purpose::Upload,
-                text: String::new(),
+                text,
                 note,
                 mirrors: String::new(),
             });
@@ -141,13 +146,7 @@ impl FerryApp {
             .download_dir
             .clone()
             .filter(|d| d.is_dir())
-            .or_else(|| {
-                std::env::home_dir().map(|home| {
-                    let downloads = home.join("Downloads");
-                    if downloads.is_dir() { downloads } else { home }
-                })
-            })
-            .unwrap_or_else(|| PathBuf::from("."))
+            .unwrap_or_else(crate::folders::downloads)
     }
 
     /// Starts downloading `name` (a version, or the current one) to `dest`.
