@@ -55,6 +55,10 @@ use crate::worker::{Event, WorkerHandle};
 
 pub use crate::state::main_screen::{Status, Tab};
 
+/// The transfers panel's first height: room for two rows and the panel's
+/// own header, leaving the file table most of a 420 px high window.
+pub const TRANSFERS_HEIGHT: f32 = 150.0;
+
 /// How the app starts.
 #[derive(Debug, Clone, Default)]
 pub struct AppOptions {
@@ -348,7 +352,7 @@ impl FerryApp {
         });
         egui::Panel::bottom("transfers")
             .resizable(true)
-            .default_size(200.0)
+            .default_size(TRANSFERS_HEIGHT)
             .min_size(80.0)
             .show(ui, |ui| {
                 ui.add_space(4.0);
