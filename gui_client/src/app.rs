@@ -37,6 +37,7 @@ use ferry_proto::names::LocalOs;
 use ferry_proto::protocol::Role;
 use log::{info, warn};
 
+use crate::local_file::LocalProbes;
 use crate::logging;
 use crate::native_dialog::NativeDialogs;
 use crate::panels;
@@ -53,9 +54,14 @@ use crate::state::login::LoginForm;
 use crate::state::queue::ResumeOffer;
 use crate::state::transfers::Transfers;
 use crate::state::trust::{Secured, TrustPrompt};
+use crate::state::upload_as::NameFixes;
 use crate::worker::{Event, WorkerHandle};
 
 pub use crate::state::main_screen::{Status, Tab};
+
+/// The transfers panel's first height: room for two rows and the panel's
+/// own header, leaving the file table most of a 420 px high window.
+pub const TRANSFERS_HEIGHT: f32 = 150.0;
 
 /// How the app starts.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +103,8 @@ pub struct FerryApp {
     history: Option<HistoryView>,
     transfers: Transfers,
     conflicts: Conflicts,
+    local_probes: LocalProbes,
+    upload_as: NameFixes,
     server_log: ServerLogView,
     users: UsersView,
     client_log: ClientLogView,
@@ -145,6 +153,7 @@ impl FerryApp {
             plaintext,
             ..LoginForm::default()
         };
+        let files = FileTable::sorted(settings.file_sort);
         info!("ferry desktop app started");
         FerryApp {
             settings,
@@ -152,10 +161,12 @@ impl FerryApp {
             session: None,
             role: None,
             tab: Tab::Files,
-            files: FileTable::default(),
+            files,
             history: None,
             transfers: Transfers::default(),
             conflicts: Conflicts::default(),
+            local_probes: LocalProbes::default(),
+            upload_as: NameFixes::default(),
             server_log: ServerLogView::default(),
             users: UsersView::default(),
             client_log,
@@ -191,6 +202,11 @@ impl FerryApp {
     /// The file table.
     pub fn files(&self) -> &FileTable {
         &self.files
+    }
+
+    /// The users tab.
+    pub fn users(&self) -> &UsersView {
+        &self.users
     }
 
     /// The transfers.
@@ -235,6 +251,7 @@ impl FerryApp {
             || self.password.is_some()
             || self.resume_offer.is_some()
             || self.conflicts.current().is_some()
+            || self.upload_as.is_open()
     }
 
     /// Writes the settings to eframe's storage.
@@ -271,6 +288,9 @@ impl FerryApp {
         }
         while let Some(answer) = self.dialogs.try_recv() {
             self.handle_dialog_answer(answer, ctx);
+        }
+        while let Some(probed) = self.local_probes.try_recv() {
+            self.conflicts.learned(probed);
         }
     }
 
@@ -339,7 +359,7 @@ impl FerryApp {
         });
         egui::Panel::bottom("transfers")
             .resizable(true)
-            .default_size(200.0)
+            .default_size(TRANSFERS_HEIGHT)
             .min_size(80.0)
             .show(ui, |ui| {
                 ui.add_space(4.0);
@@ -368,10 +388,13 @@ impl FerryApp {
                 let cx = FilesContext {
                     is_admin,
                     dialog_open: self.dialogs.is_open(),
+                    modal: self.dialog_open(),
                 };
                 for action in panels::files::show(ui, &mut self.files, cx) {
                     self.files_action(&ctx, action);
                 }
+                // Remembered across restarts.
+                self.settings.file_sort = self.files.sort_order();
             }
             Tab::ServerLog => {
                 if let Some(action) = panels::admin::server_log(ui, &mut self.server_log) {

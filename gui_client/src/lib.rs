@@ -9,14 +9,18 @@
 //! - [`worker`]: the session and transfer threads, and the commands and
 //!   events they exchange with the UI.
 //! - [`native_dialog`]: rfd file dialogs, off the UI thread.
+//! - [`folders`]: the user's Downloads folder, per system.
+//! - [`local_file`]: a local file's size, time and MD5, off the UI thread.
 //! - [`settings`], [`logging`], [`format`](mod@format): what is remembered, the client
 //!   log, and how values read on screen.
 //!
 //! Imports go one way only: `app` → `panels` → `state` → `worker`,
-//! `settings`, `logging`, `native_dialog`, `format`.
+//! `settings`, `logging`, `native_dialog`, `local_file`, `folders`, `format`.
 
 pub mod app;
+pub mod folders;
 pub mod format;
+pub mod local_file;
 pub mod logging;
 pub mod native_dialog;
 pub mod panels;

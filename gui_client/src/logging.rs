@@ -64,6 +64,9 @@ pub fn init(dir: &Path) -> Result<(), String> {
         .add_filter_ignore_str("winit")
         .add_filter_ignore_str("egui")
         .add_filter_ignore_str("eframe")
+        // rfd logs its portal's failures as errors before trying zenity;
+        // the app notices a missing dialog itself and says so once.
+        .add_filter_ignore_str("rfd")
         .build();
     // A second call (tests build several apps) keeps the first logger.
     let _ = WriteLogger::init(LevelFilter::Info, config, SwitchableFile(slot.clone()));

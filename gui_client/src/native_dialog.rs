@@ -28,6 +28,11 @@ pub enum Purpose {
         /// The version, or the current one.
         version: Option<u32>,
     },
+    /// A folder to save several downloads into.
+    SaveInto {
+        /// The files on the server (current versions).
+        names: Vec<String>,
+    },
 }
 
 /// A dialog's answer.
@@ -119,6 +124,16 @@ impl NativeDialogs {
         });
     }
 
+    /// Asks for a folder, for `purpose` (several downloads).
+    pub fn pick_folder(&mut self, ctx: &egui::Context, purpose: Purpose, start: &Path) {
+        let dialog = rfd::FileDialog::new()
+            .set_title("Download into folder")
+            .set_directory(start);
+        self.spawn(ctx, purpose, move || {
+            dialog.pick_folder().into_iter().collect()
+        });
+    }
+
     fn spawn(
         &mut self,
         ctx: &egui::Context,
@@ -156,6 +171,11 @@ impl NativeDialogs {
     pub fn try_recv(&mut self) -> Option<Answer> {
         let answer = self.rx.try_recv().ok()?;
         self.open = false;
+        if answer.unavailable && self.enabled {
+            log::info!(
+                "no file dialog appeared (it needs a desktop portal or zenity); using the path field"
+            );
+        }
         if answer.unavailable {
             // Do not try again this run; the path field works everywhere.
             self.enabled = false;

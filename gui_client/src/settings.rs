@@ -1,7 +1,8 @@
 //! What the app remembers between runs, through eframe's storage: recent
-//! servers with the user name used there and whether they speak plaintext, the folders last used, the logs
-//! folder and table preferences, and the transfers that had not finished
-//! (per server and user, see `state::queue`). Never a password.
+//! servers with the user name used there and whether they speak plaintext,
+//! the folders last used, the logs folder, the file table's sort order, and
+//! the transfers that had not finished (per server and user, see
+//! `state::queue`). Never a password.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,41 @@ pub struct RecentServer {
     pub plaintext: bool,
 }
 
+/// A column the file table can be sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    /// File name, case-insensitive.
+    #[default]
+    Name,
+    /// Size in bytes.
+    Size,
+    /// Time of the current version.
+    Modified,
+    /// Who uploaded the current version.
+    Uploader,
+    /// How many versions exist.
+    Versions,
+}
+
+/// The file table's sort order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileSort {
+    /// The column.
+    pub column: SortKey,
+    /// Whether ascending.
+    pub ascending: bool,
+}
+
+impl Default for FileSort {
+    fn default() -> Self {
+        FileSort {
+            column: SortKey::Name,
+            ascending: true,
+        }
+    }
+}
+
 /// The persisted part of the app's state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -47,6 +83,8 @@ pub struct Settings {
     /// The transfers that had not finished at the last log-out or quit,
     /// per server and user.
     pub saved_transfers: Vec<SavedQueue>,
+    /// How the file table was last sorted.
+    pub file_sort: FileSort,
 }
 
 impl Default for Settings {
@@ -59,6 +97,7 @@ impl Default for Settings {
             logs_dir: None,
             parallel_transfers: 3,
             saved_transfers: Vec::new(),
+            file_sort: FileSort::default(),
         }
     }
 }
@@ -174,6 +213,10 @@ mod tests {
     fn settings_round_trip() {
         let mut s = Settings::default();
         s.remember_server("files.lan:7878", "ann", true);
+        s.file_sort = FileSort {
+            column: SortKey::Modified,
+            ascending: false,
+        };
         let mut mem = MemoryStorage::default();
         s.save(&mut mem);
         assert_eq!(Settings::load(Some(&mem)), s);

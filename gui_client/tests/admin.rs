@@ -72,6 +72,7 @@ fn the_admin_manages_users_and_reads_the_server_log() {
     wait_for_text(&mut h, "(you)");
     type_into(&mut h, "Name", "carol");
     type_into(&mut h, "Password", "carol-secret-1");
+    type_into(&mut h, "Repeat", "carol-secret-1");
     h.get_by_label("Add user").click();
     wait_for(&mut h, "carol", |app| {
         app.status().is_some_and(|s| s.text.contains("added carol"))
@@ -79,8 +80,11 @@ fn the_admin_manages_users_and_reads_the_server_log() {
     wait_for_text(&mut h, "Make carol admin");
     assert!(server.login_as("carol", "carol-secret-1").is_ok());
 
-    // Make her admin.
+    // Make her admin, after confirming.
     h.get_by_label("Make carol admin").click();
+    h.run();
+    assert!(shows(&h, "Make “carol” an admin?"));
+    h.get_by_label("Make admin").click();
     wait_for(&mut h, "the role change", |app| {
         app.status()
             .is_some_and(|s| s.text.contains("made carol admin"))
@@ -198,4 +202,53 @@ fn the_client_log_panel_shows_and_filters_its_file() {
     h.run();
     assert!(h.query_by_label_contains("login ok").is_some());
     assert!(h.query_by_label_contains("upload done").is_none());
+}
+
+#[test]
+fn the_add_user_form_keeps_its_fields_and_wants_the_password_twice() {
+    use egui_kittest::kittest::NodeT;
+    let server = TestServer::start();
+    server.add_user("dave", Role::User);
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    h.get_by_label("Users").click();
+    wait_for_text(&mut h, "Make dave admin");
+
+    type_into(&mut h, "Name", "dave");
+    type_into(&mut h, "Password", "dave-secret-9");
+    type_into(&mut h, "Repeat", "dave-secret-8");
+    assert!(shows(&h, "The two passwords differ."));
+    assert!(h.get_by_label("Add user").accesskit_node().is_disabled());
+    type_into(&mut h, "Repeat", "dave-secret-9");
+    // The name exists: the server refuses, and the form keeps what was typed.
+    h.get_by_label("Add user").click();
+    wait_for(&mut h, "the refusal", |app| {
+        app.status().is_some_and(|s| s.error)
+    });
+    let form = |h: &AppHarness| {
+        let users = h.state().users();
+        (users.new_name.clone(), users.new_password.clone())
+    };
+    assert_eq!(form(&h), ("dave".to_owned(), "dave-secret-9".to_owned()));
+    // Corrected, it works and the form empties.
+    type_into(&mut h, "Name", "erin");
+    h.get_by_label("Add user").click();
+    wait_for(&mut h, "erin", |app| {
+        app.status().is_some_and(|s| s.text.contains("added erin"))
+    });
+    assert_eq!(form(&h), (String::new(), String::new()));
+    assert!(server.login_as("erin", "dave-secret-9").is_ok());
+
+    // A role change asks first; Cancel changes nothing.
+    h.get_by_label("Make dave admin").click();
+    h.run();
+    assert!(shows(&h, "Make “dave” an admin?"));
+    h.get_by_label("Cancel").click();
+    h.run();
+    assert!(
+        server
+            .admin()
+            .users()
+            .unwrap()
+            .contains(&("dave".to_owned(), Role::User))
+    );
 }

@@ -253,3 +253,132 @@ fn names_windows_cannot_save_are_offered_renamed_and_the_app_says_so() {
     let status = h.state().status().expect("a status line").text.clone();
     assert_eq!(status, format!("Downloaded CON to {}.", typed.display()));
 }
+
+#[test]
+fn multi_select_keyboard_and_batch_actions_like_a_file_manager() {
+    use egui::{Key, Modifiers};
+    let server = TestServer::start();
+    for name in ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"] {
+        server.put(name, name.as_bytes());
+    }
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    let selected = |h: &AppHarness| h.state().files().selected();
+
+    // Click, Ctrl-click, Shift-click.
+    h.get_by_label("b.txt").click();
+    h.run();
+    h.get_by_label("d.txt").click_modifiers(Modifiers::COMMAND);
+    h.run();
+    assert_eq!(selected(&h), ["b.txt", "d.txt"]);
+    assert!(shows(&h, "2 selected"));
+    assert!(shows_exactly(&h, "Download 2 files…"));
+    assert!(shows_exactly(&h, "Delete 2 files…"));
+    h.get_by_label("a.txt").click_modifiers(Modifiers::SHIFT);
+    h.run();
+    assert_eq!(selected(&h), ["a.txt", "b.txt", "c.txt", "d.txt"]);
+
+    // Arrows move the selection; Shift-arrows extend it; Ctrl-A takes all.
+    h.get_by_label("c.txt").click();
+    h.run();
+    h.key_press(Key::ArrowDown);
+    h.run();
+    assert_eq!(selected(&h), ["d.txt"]);
+    h.key_press_modifiers(Modifiers::SHIFT, Key::ArrowUp);
+    h.key_press_modifiers(Modifiers::SHIFT, Key::ArrowUp);
+    h.run();
+    assert_eq!(selected(&h), ["b.txt", "c.txt", "d.txt"]);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run();
+    assert_eq!(selected(&h).len(), 5);
+
+    // Ctrl-F types into the filter; Escape clears it; Ctrl-A there is the text's.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    h.run();
+    h.get_by_label("🔍").type_text("e.t");
+    h.run();
+    assert_eq!(h.state().files().filter, "e.t");
+    assert_eq!(
+        selected(&h),
+        ["e.txt"],
+        "batch actions act on rows on screen"
+    );
+    h.key_press(Key::Escape);
+    h.run();
+    assert_eq!(h.state().files().filter, "");
+
+    // Delete asks once, naming the count, and deletes them all.
+    h.get_by_label("a.txt").click();
+    h.get_by_label("b.txt").click_modifiers(Modifiers::COMMAND);
+    h.run();
+    h.key_press(Key::Delete);
+    h.run();
+    assert!(shows(&h, "Delete 2 files?"), "{:?}", labels(&h));
+    assert!(shows(&h, "“a.txt” and “b.txt”"));
+    h.get_by_label("Delete files").click();
+    wait_for(&mut h, "both files to go", |app| {
+        !app.files().contains("a.txt") && !app.files().contains("b.txt") && !app.files().loading
+    });
+    assert_eq!(server.names(), ["c.txt", "d.txt", "e.txt"]);
+
+    // F5 lists again: a file another client stored appears.
+    server.put("f.txt", b"f");
+    h.key_press(Key::F5);
+    wait_for(&mut h, "the refresh", |app| app.files().contains("f.txt"));
+
+    // Enter on several files downloads them into a folder.
+    let local = Local::new();
+    h.get_by_label("c.txt").click();
+    h.get_by_label("d.txt").click_modifiers(Modifiers::SHIFT);
+    h.run();
+    h.key_press(Key::Enter);
+    h.run();
+    assert!(shows(&h, "Download 2 files"), "{:?}", labels(&h));
+    type_into(
+        &mut h,
+        "Into folder (full path)",
+        &local.dir.path().display().to_string(),
+    );
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "both downloads", |app| {
+        app.transfers().rows.len() == 2
+            && app
+                .transfers()
+                .rows
+                .iter()
+                .all(|t| t.state == TransferState::Done)
+    });
+    assert_eq!(std::fs::read(local.path("c.txt")).unwrap(), b"c.txt");
+    assert_eq!(std::fs::read(local.path("d.txt")).unwrap(), b"d.txt");
+
+    // Enter on one file opens the download dialog, as a double-click does.
+    h.get_by_label("e.txt").click();
+    h.run();
+    h.key_press(Key::Enter);
+    h.run();
+    assert!(shows(&h, "Download e.txt"));
+    h.get_by_label("Cancel").click();
+    h.run();
+}
+
+#[test]
+fn the_sort_order_is_remembered_across_restarts() {
+    let server = TestServer::start();
+    server.put("small.txt", b"1");
+    server.put("big.txt", &payload(5000, 1));
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    h.get_by_label("Size").click();
+    h.run();
+    let sort = h.state().settings().file_sort;
+    assert_eq!(sort.column, gui_client::settings::SortKey::Size);
+    assert!(!sort.ascending, "largest first");
+
+    // The next start reads what this one saved.
+    let mut storage = MemoryStorage::default();
+    h.state().save_settings(&mut storage);
+    let settings = Settings::load(Some(&storage));
+    let mut h = harness(server.app_with(&settings));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for(&mut h, "the listing", |app| app.files().loaded);
+    let names: Vec<_> = h.state().files().visible_names();
+    assert_eq!(names, ["big.txt", "small.txt"]);
+}

@@ -21,6 +21,7 @@ use ferry_client::{Stage, Stored};
 use ferry_proto::hash::md5_bytes;
 use ferry_proto::protocol::FileEntry;
 use ferry_proto::protocol::Role;
+use gui_client::local_file::{Digest, LocalFacts, Probed};
 use gui_client::panels::top_bar::{self, Who};
 use gui_client::panels::{dialogs, login, transfers, trust};
 use gui_client::settings::RecentServer;
@@ -170,8 +171,19 @@ fn conflict_dialog() {
             name: name.into(),
             batch: 1,
             download_to: None,
+            local: Some(PathBuf::from(format!("/home/ann/{name}"))),
         });
     }
+    // The local side as the probe finds it (no time: no time-zone-dependent text).
+    conflicts.to_probe();
+    conflicts.learned(Probed {
+        key: 1,
+        facts: Ok(LocalFacts {
+            size: 48_213,
+            modified: None,
+            md5: Digest::Unneeded,
+        }),
+    });
     // A listing without the file keeps clock-dependent text out of the picture.
     let mut files = FileTable::default();
     files.set_entries(Vec::<FileEntry>::new());
@@ -264,4 +276,77 @@ fn top_bar_with_each_padlock() {
     });
     h.run();
     h.snapshot("top_bar_padlocks");
+}
+
+/// The main screen laid out as the app lays it out, at the window's
+/// minimum size (640×420, `main.rs`): nothing may overlap.
+#[test]
+fn main_screen_at_the_minimum_window_size() {
+    use gui_client::panels::{files, status_bar};
+    use gui_client::state::main_screen::Status;
+
+    let mut t = Transfers::default();
+    let running = t.add_download(
+        "Quarterly report.pdf",
+        None,
+        PathBuf::from("/home/ann/r.pdf"),
+    );
+    t.apply(running, TransferUpdate::Connecting);
+    t.apply(
+        running,
+        progress(
+            Stage::Transferring,
+            42 << 20,
+            100 << 20,
+            12.5 * 1024.0 * 1024.0,
+        ),
+    );
+    let mut table = FileTable::default();
+    table.set_entries(Vec::<FileEntry>::new());
+    table.refreshed_at = None;
+    let secured = Secured {
+        verified: Verified::Pinned,
+        fingerprint: Some(FINGERPRINT.into()),
+    };
+    let status = Status {
+        text: "Queued 1 upload.".into(),
+        error: false,
+    };
+    let Some(builder) = builder() else {
+        return;
+    };
+    let mut h = builder.with_size([640.0, 420.0]).build_ui_state(
+        move |ui, table: &mut FileTable| {
+            egui::Panel::top("top-bar").show(ui, |ui| {
+                let who = Who {
+                    user: "ann",
+                    addr: "files.example.lan:7878",
+                    role: Some(Role::Admin),
+                    secured: Some(&secured),
+                };
+                top_bar::show(ui, Tab::Files, true, Some(who));
+            });
+            egui::Panel::bottom("status-bar").show(ui, |ui| {
+                status_bar::show(ui, Some(&status), None);
+            });
+            egui::Panel::bottom("transfers")
+                .resizable(true)
+                .default_size(gui_client::app::TRANSFERS_HEIGHT)
+                .min_size(80.0)
+                .show(ui, |ui| {
+                    ui.add_space(4.0);
+                    transfers::show(ui, &t);
+                });
+            egui::CentralPanel::default().show(ui, |ui| {
+                let cx = files::FilesContext {
+                    is_admin: true,
+                    ..Default::default()
+                };
+                files::show(ui, table, cx);
+            });
+        },
+        table,
+    );
+    h.run();
+    h.snapshot("main_screen_minimum_size");
 }

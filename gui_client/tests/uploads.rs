@@ -4,7 +4,7 @@
 
 mod support;
 
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_proto::units::human_size;
 use gui_client::state::transfers::TransferState;
 use support::*;
@@ -174,4 +174,111 @@ fn a_name_taken_meanwhile_is_asked_about_too() {
     });
     assert_eq!(server.get("race.txt", None), b"theirs");
     assert_eq!(server.get("race_v2.txt", None), b"mine");
+}
+
+#[test]
+fn the_conflict_dialog_compares_the_local_file_and_skips_an_identical_one_on_enter() {
+    let server = TestServer::start();
+    server.put("same.txt", b"identical content");
+    server.put("other.txt", &payload(4096, 1));
+    let local = Local::new();
+    let same = local.file("same.txt", b"identical content");
+    let other = local.file("other.txt", b"much shorter");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    h.state_mut().queue_uploads(vec![same]);
+    wait_for_text(&mut h, "Identical content (same MD5)");
+    assert!(shows(&h, "On the server"));
+    assert!(shows(&h, "Yours"));
+    assert!(shows(&h, &human_size(17)), "both sizes are shown");
+    // Enter presses the default button, which is Skip now.
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the skip", |app| {
+        app.transfers().rows[0].state == TransferState::Skipped
+    });
+    assert!(!h.state().dialog_open());
+
+    // Different sizes: no hashing needed, and Enter overwrites (keeping history).
+    h.state_mut().queue_uploads(vec![other]);
+    wait_for_text(&mut h, "The contents differ.");
+    assert!(shows(&h, &human_size(4096)));
+    assert!(shows(&h, &human_size(12)));
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the overwrite", |app| {
+        app.transfers().rows[1].state == TransferState::Done
+    });
+    assert_eq!(server.get("other.txt", None), b"much shorter");
+}
+
+#[test]
+fn a_refused_name_offers_upload_as_with_a_valid_suggestion() {
+    let server = TestServer::start();
+    let local = Local::new();
+    // Fine on Linux, not allowed on the server (no drive colons).
+    let path = local.file("draft: v1.txt", b"draft");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    drop_files(&mut h, &[path]);
+    h.run();
+    assert!(shows(
+        &h,
+        "“draft: v1.txt” cannot be stored under this name"
+    ));
+    assert!(
+        h.query_by_label("Retry").is_none(),
+        "no Retry that cannot succeed"
+    );
+    assert_eq!(
+        h.state().transfers().rows[0].state,
+        TransferState::WaitingForChoice
+    );
+    assert!(
+        shows(&h, "✔ This name is allowed."),
+        "the suggestion is valid"
+    );
+
+    // Checked as the user types, by the one rule.
+    type_into(&mut h, "Upload as", "notes/draft.txt");
+    h.run();
+    assert!(
+        shows(&h, "A file name cannot contain '/'"),
+        "{:?}",
+        labels(&h)
+    );
+    assert!(h.get_by_label("Upload as…").accesskit_node().is_disabled());
+
+    type_into(&mut h, "Upload as", "draft v1.txt");
+    h.run();
+    h.get_by_label("Upload as…").click();
+    wait_for(&mut h, "the upload under the new name", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    assert_eq!(server.names(), ["draft v1.txt"]);
+    assert_eq!(server.get("draft v1.txt", None), b"draft");
+}
+
+#[test]
+fn the_upload_dialog_starts_in_the_last_used_folder() {
+    use gui_client::settings::{MemoryStorage, Settings};
+    let server = TestServer::start();
+    let local = Local::new();
+    let path = local.file("first.txt", b"1");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    h.state_mut().queue_uploads(vec![path]);
+    wait_for(&mut h, "the upload", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    // Remembered across a restart.
+    let mut storage = MemoryStorage::default();
+    h.state().save_settings(&mut storage);
+    let settings = Settings::load(Some(&storage));
+    assert_eq!(settings.upload_dir.as_deref(), Some(local.dir.path()));
+    let mut h = harness(server.app_with(&settings));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for(&mut h, "the listing", |app| app.files().loaded);
+    h.get_by_label("Upload…").click();
+    h.run();
+    let folder = local.dir.path().join("").display().to_string();
+    let field = h.get_by_label("Files to upload (full paths, one per line)");
+    assert_eq!(field.value().as_deref(), Some(folder.as_str()));
 }

@@ -54,7 +54,10 @@ impl Client {
         };
         match self.call(&request)? {
             Reply::Deleted { versions, .. } => {
-                info!("deleted name={} version={version:?}", escaped(name));
+                match version {
+                    Some(v) => info!("deleted name={} version={v}", escaped(name)),
+                    None => info!("deleted name={} (all versions)", escaped(name)),
+                }
                 Ok(versions)
             }
             other => Err(unexpected(&other)),

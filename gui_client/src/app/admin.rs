@@ -62,7 +62,6 @@ impl FerryApp {
                 role,
                 password,
             } => {
-                self.users.new_name.clear();
                 session.send(Command::AddUser {
                     name,
                     role,
@@ -76,7 +75,9 @@ impl FerryApp {
                     ..PasswordDialog::default()
                 });
             }
-            AdminAction::SetRole { user, role } => session.send(Command::SetRole { user, role }),
+            AdminAction::SetRole { user, role } => {
+                self.confirm = Some(Pending::SetRole(user, role))
+            }
         }
     }
 
@@ -84,6 +85,7 @@ impl FerryApp {
     /// password, new role): in the Users tab and the status bar, and the
     /// user list fetched again for admins.
     pub(super) fn user_changed(&mut self, what: String, result: Result<(), String>) {
+        self.users.add_answered(result.is_ok());
         match result {
             Ok(()) => {
                 self.users.error = None;

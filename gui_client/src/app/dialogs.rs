@@ -10,11 +10,15 @@
 use std::path::Path;
 
 use egui::Ui;
+use ferry_proto::names::escaped;
+use log::info;
 
 use super::FerryApp;
 use crate::native_dialog::{Answer, Purpose};
 use crate::panels::dialogs::{self, PromptAnswer};
+use crate::panels::upload_as::{self, UploadAsAnswer};
 use crate::state::dialogs::{NO_DIALOG, PathPrompt, Pending};
+use crate::state::transfers::TransferState;
 use crate::worker::Command;
 
 impl FerryApp {
@@ -24,9 +28,31 @@ impl FerryApp {
         {
             self.resume_answer(go);
         }
+        if let Some((id, path)) = self.conflicts.to_probe() {
+            // Hashed only when the sizes match (u64::MAX: not listed).
+            let size = (self.conflicts.current())
+                .and_then(|c| self.files.get(&c.name))
+                .map_or(u64::MAX, |e| e.current.size);
+            self.local_probes.probe(ui.ctx(), id, path, size);
+        }
         if let Some(choice) = dialogs::conflict(ui, &mut self.conflicts, &self.files) {
             for (conflict, choice) in self.conflicts.answer(choice) {
                 self.resolve_conflict(conflict.transfer, choice);
+            }
+        }
+        if let Some(fix) = self.upload_as.current_mut()
+            && let Some(answer) = upload_as::show(ui, fix)
+            && let Some(fix) = self.upload_as.pop()
+        {
+            match answer {
+                UploadAsAnswer::Upload(name) => self.upload_as(fix.transfer, name),
+                UploadAsAnswer::Skip => {
+                    info!(
+                        "upload of {} skipped: its name is not allowed",
+                        escaped(&fix.refused)
+                    );
+                    self.transfers.finish(fix.transfer, TransferState::Skipped);
+                }
             }
         }
         if let Some(pending) = &self.confirm
@@ -79,6 +105,13 @@ impl FerryApp {
                     self.dialogs
                         .save_file(ctx, &name, &file_name, version, Some(&start));
                 }
+                Some(purpose @ Purpose::SaveInto { .. }) => {
+                    let typed = self.prompt.as_ref().and_then(|p| p.paths().pop());
+                    let start = typed
+                        .filter(|d| d.is_dir())
+                        .unwrap_or_else(|| self.download_dir());
+                    self.dialogs.pick_folder(ctx, purpose, &start);
+                }
                 None => {}
             }
             return;
@@ -95,6 +128,11 @@ impl FerryApp {
                 if let Some(path) = paths.into_iter().next() {
                     let mirrors = prompt.mirror_addrs();
                     self.start_mirrored_download(name, version, path, mirrors);
+                }
+            }
+            Purpose::SaveInto { names } => {
+                if let Some(dir) = paths.into_iter().next() {
+                    self.start_downloads_into(names, &dir);
                 }
             }
         }
@@ -119,11 +157,20 @@ impl FerryApp {
                 name,
                 version: None,
             }),
+            Pending::DeleteFiles(names) => {
+                for name in names {
+                    session.send(Command::Delete {
+                        name,
+                        version: None,
+                    });
+                }
+            }
             Pending::DeleteVersion(name, v) => session.send(Command::Delete {
                 name,
                 version: Some(v),
             }),
             Pending::RemoveUser(user) => session.send(Command::RemoveUser(user)),
+            Pending::SetRole(user, role) => session.send(Command::SetRole { user, role }),
             Pending::Quit | Pending::LogOut => {}
         }
     }
@@ -144,7 +191,7 @@ impl FerryApp {
                     self.queue_uploads(answer.paths);
                 }
             }
-            purpose @ Purpose::Save { .. } => {
+            purpose @ (Purpose::Save { .. } | Purpose::SaveInto { .. }) => {
                 // "Browse…" of the download dialog: fill in its path.
                 if let Some(prompt) = self.prompt.as_mut().filter(|p| p.purpose == purpose) {
                     if answer.unavailable {

@@ -6,14 +6,16 @@
 //! `panels::files` and `panels::history`; downloads and uploads they start
 //! are `transfers`' business.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_proto::protocol::{FileEntry, VersionInfo};
 
 use super::FerryApp;
+use crate::native_dialog::Purpose;
 use crate::panels::files::FilesAction;
 use crate::panels::history::HistoryAction;
-use crate::state::dialogs::Pending;
+use crate::state::dialogs::{PathPrompt, Pending};
 use crate::state::history::HistoryView;
 use crate::state::main_screen::Tab;
 use crate::worker::Command;
@@ -107,10 +109,50 @@ impl FerryApp {
         match action {
             FilesAction::Upload => self.request_upload(ctx),
             FilesAction::Refresh => self.refresh(),
-            FilesAction::Download(name) => self.request_download(&name, None),
+            // Folders, when they come, open here instead.
+            FilesAction::Open(name) => self.request_download(&name, None),
+            FilesAction::Download(names) => match <[String; 1]>::try_from(names) {
+                Ok([name]) => self.request_download(&name, None),
+                Err(names) => self.request_downloads(names),
+            },
             FilesAction::History(name) => self.open_history(&name),
-            FilesAction::Delete(name) => self.confirm = Some(Pending::DeleteFile(name)),
+            FilesAction::Delete(names) => {
+                self.confirm = match <[String; 1]>::try_from(names) {
+                    Ok([name]) => Some(Pending::DeleteFile(name)),
+                    Err(names) if names.is_empty() => None,
+                    Err(names) => Some(Pending::DeleteFiles(names)),
+                }
+            }
         }
+    }
+
+    /// Opens the "download into folder" dialog for several files.
+    pub fn request_downloads(&mut self, names: Vec<String>) {
+        let dir = self.download_dir();
+        self.prompt = Some(PathPrompt {
+            purpose: Purpose::SaveInto { names },
+            text: dir.display().to_string(),
+            note: None,
+            mirrors: String::new(),
+        });
+    }
+
+    /// Downloads the current versions of `names` into `dir`, each under
+    /// the name offered for it (see [`crate::state::dialogs::OfferedName`]).
+    pub fn start_downloads_into(&mut self, names: Vec<String>, dir: &Path) {
+        if !dir.is_dir() {
+            self.set_error(format!(
+                "{} is not a folder; choose an existing folder to download into.",
+                dir.display()
+            ));
+            return;
+        }
+        let count = names.len();
+        for name in names {
+            let dest = dir.join(self.offered_name(&name, None).file_name);
+            self.start_download(&name, None, dest);
+        }
+        self.set_info(format!("Downloading {count} files into {}.", dir.display()));
     }
 
     pub(super) fn history_action(&mut self, action: HistoryAction) {

@@ -171,11 +171,12 @@ impl FerryApp {
         self.transfers.stop_all();
         self.transfers = Transfers::default();
         self.conflicts.clear();
+        self.upload_as = crate::state::upload_as::NameFixes::default();
         self.role = None;
         self.secured = None;
         self.trust_prompt = None;
         self.tab = Tab::Files;
-        self.files = FileTable::default();
+        self.files = FileTable::sorted(self.settings.file_sort);
         self.history = None;
         self.server_log = ServerLogView::default();
         self.users = UsersView::default();

@@ -19,6 +19,7 @@ use crate::panels::transfers::TransferAction;
 use crate::state::conflicts::{Choice, Conflict, keep_both_path};
 use crate::state::dialogs::{NO_DIALOG, OfferedName, PathPrompt};
 use crate::state::transfers::{Direction, Followup, TransferState};
+use crate::state::upload_as::NameFix;
 use crate::worker::{DownloadJob, TransferId, TransferUpdate, UploadJob, WorkerHandle};
 
 impl FerryApp {
@@ -29,9 +30,14 @@ impl FerryApp {
             self.dialogs.pick_files(ctx, start.as_deref());
         } else {
             let note = self.dialogs.missing().then(|| NO_DIALOG.to_owned());
+            // Starts in the folder the last upload came from.
+            let text = (self.settings.upload_dir.as_deref())
+                .filter(|d| d.is_dir())
+                .map(|d| d.join("").display().to_string())
+                .unwrap_or_default();
             self.prompt = Some(PathPrompt {
                 purpose: Purpose::Upload,
-                text: String::new(),
+                text,
                 note,
                 mirrors: String::new(),
             });
@@ -66,8 +72,7 @@ impl FerryApp {
             let id = self.transfers.add_upload(path.clone(), &name, batch);
             queued += 1;
             if let Err(bad) = ferry_client::file_name(&name) {
-                self.transfers
-                    .finish(id, TransferState::Failed(bad.to_string()));
+                self.ask_name(id, &name, bad.to_string());
                 continue;
             }
             if self.files.contains(&name) {
@@ -141,13 +146,7 @@ impl FerryApp {
             .download_dir
             .clone()
             .filter(|d| d.is_dir())
-            .or_else(|| {
-                std::env::home_dir().map(|home| {
-                    let downloads = home.join("Downloads");
-                    if downloads.is_dir() { downloads } else { home }
-                })
-            })
-            .unwrap_or_else(|| PathBuf::from("."))
+            .unwrap_or_else(crate::folders::downloads)
     }
 
     /// Starts downloading `name` (a version, or the current one) to `dest`.
@@ -243,14 +242,17 @@ impl FerryApp {
         batch: u64,
         download_to: Option<PathBuf>,
     ) {
+        let mut local = None;
         if let Some(row) = self.transfers.get_mut(id) {
             row.state = TransferState::WaitingForChoice;
+            local = Some(row.local.clone());
         }
         let conflict = Conflict {
             transfer: id,
             name,
             batch,
             download_to,
+            local,
         };
         if let Some(choice) = self.conflicts.push(conflict) {
             self.resolve_conflict(id, choice);
@@ -283,6 +285,29 @@ impl FerryApp {
         }
     }
 
+    /// Asks for an allowed name for upload `id` ("Upload as…").
+    fn ask_name(&mut self, id: TransferId, name: &str, reason: String) {
+        if let Some(row) = self.transfers.get_mut(id) {
+            row.state = TransferState::WaitingForChoice;
+        }
+        self.upload_as.push(NameFix::new(id, name, reason));
+    }
+
+    /// Uploads `id` under `name` (chosen in "Upload as…"): asked about
+    /// first when the server lists that name, as any upload is.
+    pub(super) fn upload_as(&mut self, id: TransferId, name: String) {
+        let Some(row) = self.transfers.get_mut(id) else {
+            return;
+        };
+        row.name.clone_from(&name);
+        let batch = row.batch;
+        if self.files.contains(&name) {
+            self.ask_conflict(id, name, batch, None);
+        } else {
+            self.start_upload(id, ConflictPolicy::Fail);
+        }
+    }
+
     fn start_upload(&mut self, id: TransferId, policy: ConflictPolicy) {
         let Some(session) = &self.session else {
             return;
@@ -295,13 +320,17 @@ impl FerryApp {
         };
         row.policy = policy;
         row.done = 0;
-        if policy == ConflictPolicy::Fail {
-            // A retried upload that was renamed goes out under its own name.
-            row.name = row
-                .local
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| row.name.clone());
+        let own = row
+            .local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|own| ferry_client::file_name(own).is_ok());
+        if policy == ConflictPolicy::Fail
+            && let Some(own) = own
+        {
+            // A retried upload that was renamed goes out under its own
+            // name, unless that name is not allowed ("Upload as…" chose).
+            row.name = own;
         }
         session.upload(UploadJob {
             id,
@@ -374,6 +403,12 @@ impl FerryApp {
                     self.set_info(text);
                 }
             }
+            Followup::AskName(reason) => {
+                if let Some(row) = self.transfers.get(id) {
+                    let name = row.name.clone();
+                    self.ask_name(id, &name, reason);
+                }
+            }
             Followup::AskConflict => {
                 if let Some(row) = self.transfers.get(id) {
                     let (name, batch) = (row.name.clone(), row.batch);
@@ -403,6 +438,7 @@ impl FerryApp {
                 });
                 self.transfers.cancel(id);
                 self.conflicts.forget(id);
+                self.upload_as.forget(id);
                 if paused_download && let Some(row) = self.transfers.get(id) {
                     // No worker holds it: throw the partial file away here.
                     ferry_client::transfer::discard_partial_download(&row.local);

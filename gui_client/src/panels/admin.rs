@@ -243,21 +243,43 @@ fn add_user_form(ui: &mut Ui, view: &mut UsersView, action: &mut Option<AdminAct
                             .desired_width(150.0),
                     )
                 });
+                field::inline(ui, "Repeat", |ui| {
+                    ui.add(
+                        TextEdit::singleline(&mut view.new_repeat)
+                            .id_salt("new-user-repeat")
+                            .password(true)
+                            .hint_text("the password again")
+                            .desired_width(150.0),
+                    )
+                });
                 ui.label("Role");
                 ui.selectable_value(&mut view.new_role, Role::User, "user");
                 ui.selectable_value(&mut view.new_role, Role::Admin, "admin");
-                let ready = !view.new_name.trim().is_empty() && !view.new_password.is_empty();
+                let problem = view.add_problem();
                 if ui
-                    .add_enabled(ready, Button::new("Add user"))
-                    .on_disabled_hover_text("Type a name and a password first")
+                    .add_enabled(
+                        problem.is_none() && view.adding.is_none(),
+                        Button::new("Add user"),
+                    )
+                    .on_disabled_hover_text(problem.unwrap_or("Adding…"))
                     .clicked()
                 {
+                    let name = view.new_name.trim().to_owned();
+                    view.adding = Some(name.clone());
                     *action = Some(AdminAction::AddUser {
-                        name: view.new_name.trim().to_owned(),
+                        name,
                         role: view.new_role,
-                        password: std::mem::take(&mut view.new_password),
+                        password: view.new_password.clone(),
                     });
                 }
             });
+            // One line always: the form does not jump when it appears.
+            let hint = match view.add_problem() {
+                Some(problem) if !view.new_repeat.is_empty() => {
+                    RichText::new(problem).color(palette::WARN)
+                }
+                _ => RichText::new(" ").small(),
+            };
+            ui.label(hint);
         });
 }

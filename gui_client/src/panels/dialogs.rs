@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use egui::{Button, Id, Key, Modal, RichText, TextEdit, Ui};
 use ferry_proto::names::versioned_name;
+use ferry_proto::protocol::VersionInfo;
 
 use crate::format::{human_size, local_time};
 use crate::native_dialog::Purpose;
 use crate::panels::{field, palette};
-use crate::state::conflicts::{Choice, Conflicts, keep_both_path};
+use crate::state::conflicts::{Choice, Comparison, Conflicts, keep_both_path};
 use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
 use crate::state::files::FileTable;
 
@@ -24,10 +25,17 @@ pub fn likely_renamed(name: &str, files: &FileTable) -> String {
         .unwrap_or_else(|| versioned_name(name, 2))
 }
 
-/// Asks what to do about the first name that exists. Returns the choice.
+/// Asks what to do about the first name that exists: the server's file
+/// and the local one side by side (size, time, whether the contents are
+/// identical), then Overwrite / Keep both / Skip. Enter presses the
+/// default button: Skip when the contents are identical, else Overwrite.
+/// Returns the choice.
 pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option<Choice> {
     let current = conflicts.current()?.clone();
     let others = conflicts.others_in_batch();
+    let existing = files.get(&current.name).map(|e| &e.current);
+    let comparison = conflicts.comparison(existing.map(|v| (v.size, v.md5)));
+    let default = comparison.default_choice();
     let mut choice = None;
     Modal::new(Id::unique("conflict-dialog")).show(ui.ctx(), |ui| {
         ui.set_max_width(460.0);
@@ -38,24 +46,37 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
             None => on_the_server(&current.name, files),
         };
         ui.label(wording.question);
+        ui.add_space(6.0);
+        sides(ui, existing, &comparison);
         ui.add_space(10.0);
         let wide = egui::vec2(ui.available_width(), 28.0);
+        let highlight = ui.visuals().selection.bg_fill;
+        let button = |text: String, this: Choice| {
+            let text = RichText::new(text);
+            if this == default {
+                Button::new(text.strong())
+                    .fill(highlight)
+                    .min_size(wide)
+            } else {
+                Button::new(text).min_size(wide)
+            }
+        };
         if ui
-            .add(Button::new(wording.overwrite).min_size(wide))
+            .add(button(wording.overwrite, Choice::Overwrite))
             .on_hover_text(wording.overwrite_hover)
             .clicked()
         {
             choice = Some(Choice::Overwrite);
         }
         if ui
-            .add(Button::new(wording.keep_both).min_size(wide))
+            .add(button(wording.keep_both, Choice::KeepBoth))
             .on_hover_text(wording.keep_both_hover)
             .clicked()
         {
             choice = Some(Choice::KeepBoth);
         }
         if ui
-            .add(Button::new("Skip").min_size(wide))
+            .add(button("Skip".to_owned(), Choice::Skip))
             .on_hover_text(wording.skip_hover)
             .clicked()
         {
@@ -73,6 +94,9 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
             );
         }
     });
+    if choice.is_none() && ui.input(|i| i.key_pressed(Key::Enter)) {
+        choice = Some(default);
+    }
     choice
 }
 
@@ -88,20 +112,10 @@ struct ConflictWording {
 
 /// An upload whose name is taken on the server.
 fn on_the_server(name: &str, files: &FileTable) -> ConflictWording {
-    let question = match files.get(name) {
-        Some(existing) => format!(
-            "The server already has a file with this name ({}, uploaded by {} on {}). \
-             What should happen to the one you are uploading?",
-            human_size(existing.current.size),
-            existing.current.uploader,
-            local_time(existing.current.modified),
-        ),
-        None => "The server already has a file with this name. \
-                 What should happen to the one you are uploading?"
-            .to_owned(),
-    };
     ConflictWording {
-        question,
+        question: "The server already has a file with this name. \
+                   What should happen to the one you are uploading?"
+            .to_owned(),
         overwrite: "Overwrite (keep history)".to_owned(),
         overwrite_hover: "Yours becomes the current version; the old one stays in the history",
         keep_both: format!("Keep both (rename to {})", likely_renamed(name, files)),
@@ -112,9 +126,6 @@ fn on_the_server(name: &str, files: &FileTable) -> ConflictWording {
 
 /// A download whose target is already on this computer.
 fn on_this_computer(local: &Path) -> ConflictWording {
-    let size = std::fs::metadata(local)
-        .map(|m| format!(" ({})", human_size(m.len())))
-        .unwrap_or_default();
     let copy = keep_both_path(local, Path::exists);
     let copy_name = copy
         .file_name()
@@ -122,7 +133,7 @@ fn on_this_computer(local: &Path) -> ConflictWording {
         .unwrap_or_default();
     ConflictWording {
         question: format!(
-            "This computer already has {}{size}. What should happen to the file you are downloading?",
+            "This computer already has {}. What should happen to the file you are downloading?",
             local.display()
         ),
         overwrite: "Overwrite the local file".to_owned(),
@@ -131,6 +142,69 @@ fn on_this_computer(local: &Path) -> ConflictWording {
         keep_both_hover: "The download is saved beside it under a new name",
         skip_hover: "Do not download this file",
     }
+}
+
+/// The server's file and the local one, one row each, and a line saying
+/// whether their contents are identical (kept even while unknown, so the
+/// buttons do not move when the answer arrives).
+fn sides(ui: &mut Ui, server: Option<&VersionInfo>, local: &Comparison) {
+    if *local == Comparison::NoLocalFile {
+        return;
+    }
+    egui::Grid::new("conflict-sides")
+        .num_columns(3)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            ui.label(RichText::new("On the server").strong());
+            match server {
+                Some(v) => {
+                    ui.label(human_size(v.size));
+                    ui.label(format!("{} by {}", local_time(v.modified), v.uploader));
+                }
+                None => {
+                    ui.label("—");
+                    ui.label("not in the list on screen");
+                }
+            }
+            ui.end_row();
+            ui.label(RichText::new("Yours").strong());
+            match local {
+                Comparison::Known { facts, .. } => {
+                    ui.label(human_size(facts.size));
+                    ui.label(facts.modified.map_or_else(|| "—".to_owned(), local_time));
+                }
+                Comparison::Unknown => {
+                    ui.label("…");
+                    ui.label("");
+                }
+                Comparison::Unreadable(_) | Comparison::NoLocalFile => {
+                    ui.label("—");
+                    ui.label("");
+                }
+            }
+            ui.end_row();
+        });
+    ui.add_space(4.0);
+    let line = match local {
+        Comparison::Known {
+            same: Some(true), ..
+        } => RichText::new("✔ Identical content (same MD5): there is nothing new to transfer.")
+            .color(palette::OK),
+        Comparison::Known {
+            same: Some(false), ..
+        } => RichText::new("The contents differ.").weak(),
+        Comparison::Known { same: None, .. } if server.is_none() => {
+            RichText::new("Refresh the file list to compare the contents.").weak()
+        }
+        Comparison::Known { same: None, .. } | Comparison::Unknown => {
+            RichText::new("Comparing the contents (MD5)…").weak()
+        }
+        Comparison::Unreadable(why) => {
+            RichText::new(format!("Your file cannot be compared: {why}.")).color(palette::WARN)
+        }
+        Comparison::NoLocalFile => return,
+    };
+    ui.label(line);
 }
 
 /// Asks to confirm `pending`. `Some(true)`: go ahead; `Some(false)`: cancel.
@@ -189,8 +263,14 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
             "Save as (full path)",
             "Download",
         ),
+        Purpose::SaveInto { names } => (
+            format!("Download {} files", names.len()),
+            "Into folder (full path)",
+            "Download",
+        ),
     };
     let saving = matches!(prompt.purpose, Purpose::Save { .. });
+    let single_line = !matches!(prompt.purpose, Purpose::Upload);
     let modal = Modal::new(Id::unique("path-prompt")).show(ui.ctx(), |ui| {
         ui.set_width(540.0);
         ui.label(RichText::new(title).heading());
@@ -209,7 +289,7 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
                 {
                     answer = Some(PromptAnswer::Browse);
                 }
-                let edit = if saving {
+                let edit = if single_line {
                     TextEdit::singleline(&mut prompt.text).id_salt("prompt-path")
                 } else {
                     TextEdit::multiline(&mut prompt.text)
@@ -221,12 +301,25 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
             })
             .inner;
         // Checked before focus is handed back below, which would hide it.
-        let enter = saving && field::entered(ui, &edit);
+        let enter = single_line && field::entered(ui, &edit);
         if !enter && ui.memory(|m| m.focused().is_none()) {
             // Typing goes straight into the path.
             edit.request_focus();
         }
         let paths = prompt.paths();
+        if let Purpose::SaveInto { names } = &prompt.purpose
+            && let Some(dir) = paths.first()
+        {
+            let existing = names.iter().filter(|n| dir.join(n).exists()).count();
+            if !dir.is_dir() {
+                ui.colored_label(palette::WARN, "This is not an existing folder.");
+            } else if existing > 0 {
+                ui.colored_label(
+                    palette::WARN,
+                    format!("{existing} of these files exist there and will be replaced."),
+                );
+            }
+        }
         if saving
             && let Some(path) = paths.first()
             && path.exists()

@@ -1,14 +1,18 @@
 //! The file table with its toolbar: upload, download, history, delete
-//! (admins), refresh, the filter box and sortable columns. It changes only
-//! the table's own view (sort, filter, selection); the buttons are acted on
-//! by the app's `files` module.
+//! (admins), refresh, the filter box and sortable columns; rows are
+//! selected as in a file manager (Ctrl-click, Shift-click, Ctrl-A, the
+//! arrow keys; see `file_keys`). It changes only the table's own view
+//! (sort, filter, selection); the buttons are acted on by the app's
+//! `files` module.
 
-use egui::{Align, Button, Label, Layout, RichText, Sense, TextEdit, Ui};
+use egui::{Align, Button, Event, Label, Layout, RichText, Sense, TextEdit, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use crate::format::{human_size, local_time, local_time_precise};
+use crate::panels::file_keys::{self, KeyCommand};
 use crate::panels::palette;
 use crate::state::files::{FileTable, SortKey};
+use crate::state::selection::Gesture;
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,12 +21,16 @@ pub enum FilesAction {
     Upload,
     /// List again.
     Refresh,
-    /// Download the current version of a file.
-    Download(String),
+    /// Enter or a double-click on one row: a file is downloaded (a folder,
+    /// once there are folders, opens).
+    Open(String),
+    /// Download the current versions of these files (one: the download
+    /// dialog; several: into a folder).
+    Download(Vec<String>),
     /// Show a file's versions.
     History(String),
-    /// Delete a file with all its versions (asks first).
-    Delete(String),
+    /// Delete these files with all their versions (asks first, once).
+    Delete(Vec<String>),
 }
 
 /// What the panel needs to know besides the table.
@@ -32,16 +40,16 @@ pub struct FilesContext {
     pub is_admin: bool,
     /// Whether a file dialog is already open (disables Upload).
     pub dialog_open: bool,
+    /// Whether one of the app's dialogs is on screen: keys are its own.
+    pub modal: bool,
 }
 
 /// Draws the toolbar and the table.
 pub fn show(ui: &mut Ui, table: &mut FileTable, cx: FilesContext) -> Vec<FilesAction> {
     let mut actions = Vec::new();
-    toolbar(ui, table, cx, &mut actions);
+    let focus_filter = keys(ui, table, cx, &mut actions);
+    toolbar(ui, table, cx, focus_filter, &mut actions);
     ui.add_space(4.0);
-    if let Some(error) = &table.error {
-        ui.colored_label(palette::ERROR, format!("Could not list the files: {error}"));
-    }
     if table.entries.is_empty() {
         empty_state(ui, table);
     } else {
@@ -50,8 +58,88 @@ pub fn show(ui: &mut Ui, table: &mut FileTable, cx: FilesContext) -> Vec<FilesAc
     actions
 }
 
-fn toolbar(ui: &mut Ui, table: &mut FileTable, cx: FilesContext, actions: &mut Vec<FilesAction>) {
-    ui.horizontal(|ui| {
+/// Acts on the keys pressed this frame; returns whether the filter should
+/// take the keyboard (Ctrl-F).
+fn keys(ui: &Ui, table: &mut FileTable, cx: FilesContext, actions: &mut Vec<FilesAction>) -> bool {
+    if cx.modal {
+        return false;
+    }
+    let typing = ui.ctx().text_edit_focused();
+    let commands: Vec<KeyCommand> = ui.input(|i| {
+        i.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Key {
+                    key,
+                    pressed: true,
+                    modifiers,
+                    ..
+                } => file_keys::command(*key, *modifiers, typing),
+                _ => None,
+            })
+            .collect()
+    });
+    let mut focus_filter = false;
+    for command in commands {
+        match command {
+            KeyCommand::Move { by, extend } => table.select(Gesture::Move { by, extend }),
+            KeyCommand::SelectAll => table.select(Gesture::All),
+            KeyCommand::Activate => {
+                let selected = table.selected();
+                match selected.as_slice() {
+                    [] => {}
+                    [one] => actions.push(FilesAction::Open(one.clone())),
+                    _ => actions.push(FilesAction::Download(selected)),
+                }
+            }
+            KeyCommand::Delete => {
+                let selected = table.selected();
+                if cx.is_admin && !selected.is_empty() {
+                    actions.push(FilesAction::Delete(selected));
+                }
+            }
+            KeyCommand::FocusFilter => focus_filter = true,
+            KeyCommand::Escape if !table.filter.is_empty() => table.filter.clear(),
+            KeyCommand::Escape => table.select(Gesture::Clear),
+            KeyCommand::Refresh if !table.loading => actions.push(FilesAction::Refresh),
+            KeyCommand::Refresh => {}
+        }
+    }
+    focus_filter
+}
+
+/// The modifiers held at the click: those of the button event, which
+/// arrive with it even when the key state lags a frame behind.
+fn click_modifiers(ui: &Ui) -> egui::Modifiers {
+    ui.input(|i| {
+        i.events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::PointerButton { modifiers, .. } => Some(*modifiers),
+                _ => None,
+            })
+            .unwrap_or(i.modifiers)
+    })
+}
+
+/// "Download…" for one file, "Download 3 files…" for several.
+fn counted(verb: &str, n: usize) -> String {
+    if n > 1 {
+        format!("{verb} {n} files…")
+    } else {
+        format!("{verb}…")
+    }
+}
+
+fn toolbar(
+    ui: &mut Ui,
+    table: &mut FileTable,
+    cx: FilesContext,
+    focus_filter: bool,
+    actions: &mut Vec<FilesAction>,
+) {
+    ui.horizontal_wrapped(|ui| {
         let upload = ui
             .add_enabled(!cx.dialog_open, Button::new("Upload…"))
             .on_hover_text("Choose files to upload (or drop files onto the window)")
@@ -59,35 +147,32 @@ fn toolbar(ui: &mut Ui, table: &mut FileTable, cx: FilesContext, actions: &mut V
         if upload.clicked() {
             actions.push(FilesAction::Upload);
         }
-        let selected = table.selected.clone();
-        let has = selected.is_some();
+        let selected = table.selected();
+        let has = !selected.is_empty();
         if ui
-            .add_enabled(has, Button::new("Download…"))
-            .on_hover_text("Save the selected file (or double-click it)")
+            .add_enabled(has, Button::new(counted("Download", selected.len())))
+            .on_hover_text("Save the selected files (or double-click one, or press Enter)")
             .on_disabled_hover_text("Select a file first")
             .clicked()
-            && let Some(name) = &selected
         {
-            actions.push(FilesAction::Download(name.clone()));
+            actions.push(FilesAction::Download(selected.clone()));
         }
         if ui
-            .add_enabled(has, Button::new("History"))
+            .add_enabled(selected.len() == 1, Button::new("History"))
             .on_hover_text("Every version of the selected file")
-            .on_disabled_hover_text("Select a file first")
+            .on_disabled_hover_text("Select one file first")
             .clicked()
-            && let Some(name) = &selected
         {
-            actions.push(FilesAction::History(name.clone()));
+            actions.push(FilesAction::History(selected[0].clone()));
         }
         if cx.is_admin
             && ui
-                .add_enabled(has, Button::new("Delete…"))
-                .on_hover_text("Delete the selected file with all its versions")
+                .add_enabled(has, Button::new(counted("Delete", selected.len())))
+                .on_hover_text("Delete the selected files with all their versions (Delete key)")
                 .on_disabled_hover_text("Select a file first")
                 .clicked()
-            && let Some(name) = &selected
         {
-            actions.push(FilesAction::Delete(name.clone()));
+            actions.push(FilesAction::Delete(selected.clone()));
         }
         ui.separator();
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
@@ -97,22 +182,50 @@ fn toolbar(ui: &mut Ui, table: &mut FileTable, cx: FilesContext, actions: &mut V
             if refresh.clicked() {
                 actions.push(FilesAction::Refresh);
             }
+            // The spinner's place is kept while there is none, so the
+            // filter does not jump when a listing starts or ends.
+            let spinner = egui::vec2(ui.spacing().interact_size.y, ui.spacing().interact_size.y);
             if table.loading {
-                ui.spinner();
+                ui.add_sized(spinner, egui::Spinner::new());
+            } else {
+                ui.allocate_space(spinner);
             }
             let filter_label = ui.label("🔍");
-            ui.add(
-                TextEdit::singleline(&mut table.filter)
-                    .id_salt("files-filter")
-                    .hint_text("Filter by name or uploader")
-                    .desired_width(ui.available_width().min(320.0)),
-            )
-            .labelled_by(filter_label.id);
+            let filter = ui
+                .add(
+                    TextEdit::singleline(&mut table.filter)
+                        .id_salt("files-filter")
+                        .hint_text("Filter (Ctrl-F)")
+                        .desired_width(ui.available_width().clamp(80.0, 320.0)),
+                )
+                .labelled_by(filter_label.id)
+                .on_hover_text("Show only names or uploaders containing this; Escape clears it");
+            if focus_filter {
+                filter.request_focus();
+            }
         });
     });
+    summary_line(ui, table);
+}
+
+/// One line under the toolbar: how many files, or why the last listing
+/// failed. Always one line, so the table never jumps.
+fn summary_line(ui: &mut Ui, table: &FileTable) {
+    if let Some(error) = &table.error {
+        ui.add(
+            Label::new(
+                RichText::new(format!("Could not list the files: {error}"))
+                    .small()
+                    .color(palette::ERROR),
+            )
+            .truncate(),
+        );
+        return;
+    }
     let shown = table.visible().len();
     let total = table.entries.len();
-    let summary = if shown == total {
+    let picked = table.selected().len();
+    let mut summary = if shown == total {
         format!(
             "{total} file{} · {}",
             if total == 1 { "" } else { "s" },
@@ -121,7 +234,10 @@ fn toolbar(ui: &mut Ui, table: &mut FileTable, cx: FilesContext, actions: &mut V
     } else {
         format!("{shown} of {total} files match the filter")
     };
-    ui.label(RichText::new(summary).weak().small());
+    if picked > 1 {
+        summary.push_str(&format!(" · {picked} selected"));
+    }
+    ui.add(Label::new(RichText::new(summary).weak().small()).truncate());
 }
 
 fn empty_state(ui: &mut Ui, table: &FileTable) {
@@ -205,30 +321,42 @@ fn file_table(
             body.rows(row_height, rows.len(), |mut row| {
                 let entry = &rows[row.index()];
                 let v = &entry.current;
-                let selected = table.selected.as_deref() == Some(v.name.as_str());
+                let selected = table.selection.contains(&v.name);
                 row.set_selected(selected);
                 row.col(|ui| {
                     let response = ui
                         .add(Button::selectable(selected, v.name.as_str()).truncate())
                         .on_hover_text(format!("MD5 {}", v.md5));
                     if response.clicked() {
-                        table.selected = Some(v.name.clone());
+                        let mods = click_modifiers(ui);
+                        table.select(if mods.command {
+                            Gesture::Toggle(&v.name)
+                        } else if mods.shift {
+                            Gesture::Extend(&v.name)
+                        } else {
+                            Gesture::Click(&v.name)
+                        });
+                        // The arrow keys move the selection, not egui's focus.
+                        response.surrender_focus();
                     }
                     if response.double_clicked() {
-                        actions.push(FilesAction::Download(v.name.clone()));
+                        actions.push(FilesAction::Open(v.name.clone()));
+                    }
+                    if response.secondary_clicked() && !selected {
+                        table.select(Gesture::Click(&v.name));
                     }
                     response.context_menu(|ui| {
-                        table.selected = Some(v.name.clone());
-                        if ui.button("Download…").clicked() {
-                            actions.push(FilesAction::Download(v.name.clone()));
+                        let picked = table.selected();
+                        if ui.button(counted("Download", picked.len())).clicked() {
+                            actions.push(FilesAction::Download(picked.clone()));
                             ui.close();
                         }
-                        if ui.button("History").clicked() {
+                        if picked.len() == 1 && ui.button("History").clicked() {
                             actions.push(FilesAction::History(v.name.clone()));
                             ui.close();
                         }
-                        if cx.is_admin && ui.button("Delete…").clicked() {
-                            actions.push(FilesAction::Delete(v.name.clone()));
+                        if cx.is_admin && ui.button(counted("Delete", picked.len())).clicked() {
+                            actions.push(FilesAction::Delete(picked.clone()));
                             ui.close();
                         }
                     });

@@ -4,7 +4,7 @@
 
 use egui::{Align, Button, Label, Layout, RichText, ScrollArea, Ui};
 
-use crate::format::{human_size, local_time_precise};
+use crate::format::{human_size, local_time};
 use crate::panels::palette;
 use crate::state::history::HistoryView;
 
@@ -95,7 +95,7 @@ pub fn show(ui: &mut Ui, view: &HistoryView, is_admin: bool) -> Option<HistoryAc
                         ui.label(format!(
                             "{} · {} · by {}",
                             human_size(v.size),
-                            local_time_precise(v.modified),
+                            local_time(v.modified),
                             v.uploader
                         ));
                         ui.add(

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod client_log;
 pub mod dialogs;
 pub mod drop_overlay;
+pub mod file_keys;
 pub mod files;
 pub mod history;
 pub mod login;
@@ -15,6 +16,7 @@ pub mod status_bar;
 pub mod top_bar;
 pub mod transfers;
 pub mod trust;
+pub mod upload_as;
 
 /// Colours used across panels, readable on both light and dark themes.
 pub mod palette {

@@ -12,6 +12,9 @@ use crate::panels::palette;
 use crate::state::main_screen::Tab;
 use crate::state::trust::Secured;
 
+/// The width from which tabs and account fit on one row.
+const WIDE_ENOUGH: f32 = 900.0;
+
 /// What the user clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopBarAction {
@@ -42,6 +45,9 @@ pub fn show(ui: &mut Ui, tab: Tab, is_admin: bool, who: Option<Who<'_>>) -> Vec<
     let mut actions = Vec::new();
     // A tab clicked shows as selected for the rest of the frame.
     let mut current = tab;
+    // Below this width the account part gets a row of its own, so it
+    // never overlaps the tabs (the window's minimum is 640 wide).
+    let narrow = ui.available_width() < WIDE_ENOUGH;
     ui.horizontal(|ui| {
         ui.label(RichText::new("🚢 Ferry").strong().size(18.0));
         ui.separator();
@@ -57,40 +63,50 @@ pub fn show(ui: &mut Ui, tab: Tab, is_admin: bool, who: Option<Who<'_>>) -> Vec<
                 actions.push(TopBarAction::OpenTab(tab));
             }
         }
-        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if ui.button("Log out").clicked() {
-                actions.push(TopBarAction::LogOut);
-                return;
-            }
-            // Anyone may change their own password; admins also from the Users tab.
-            if who.is_some() && ui.button("Change my password…").clicked() {
-                actions.push(TopBarAction::ChangeMyPassword);
-            }
-            if let Some(Who {
-                user,
-                addr,
-                role: Some(role),
-                secured,
-            }) = who
-            {
-                let who = format!("{user} @ {addr}");
-                ui.label(
-                    RichText::new(format::role(role))
-                        .small()
-                        .color(if role == Role::Admin {
-                            palette::WARN
-                        } else {
-                            ui.visuals().weak_text_color()
-                        }),
-                );
-                ui.label(who);
-                if let Some(secured) = secured {
-                    padlock(ui, secured);
-                }
-            }
-        });
+        if !narrow {
+            account(ui, who, &mut actions);
+        }
     });
+    if narrow {
+        ui.horizontal(|ui| account(ui, who, &mut actions));
+    }
     actions
+}
+
+/// Log out, change password, who is where and the padlock, from the right.
+fn account(ui: &mut Ui, who: Option<Who<'_>>, actions: &mut Vec<TopBarAction>) {
+    ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+        if ui.button("Log out").clicked() {
+            actions.push(TopBarAction::LogOut);
+            return;
+        }
+        // Anyone may change their own password; admins also from the Users tab.
+        if who.is_some() && ui.button("Change my password…").clicked() {
+            actions.push(TopBarAction::ChangeMyPassword);
+        }
+        if let Some(Who {
+            user,
+            addr,
+            role: Some(role),
+            secured,
+        }) = who
+        {
+            ui.label(
+                RichText::new(format::role(role))
+                    .small()
+                    .color(if role == Role::Admin {
+                        palette::WARN
+                    } else {
+                        ui.visuals().weak_text_color()
+                    }),
+            );
+            if let Some(secured) = secured {
+                padlock(ui, secured);
+            }
+            // Last, so it is what shortens when space runs out.
+            ui.add(egui::Label::new(format!("{user} @ {addr}")).truncate());
+        }
+    });
 }
 
 /// The padlock: a warning colour in plaintext, the fingerprint on hover.

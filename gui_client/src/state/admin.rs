@@ -81,8 +81,13 @@ pub struct UsersView {
     pub new_name: String,
     /// "Add user" form: password.
     pub new_password: String,
+    /// "Add user" form: the password typed again.
+    pub new_repeat: String,
     /// "Add user" form: role.
     pub new_role: Role,
+    /// The account being added: the form is cleared when that works and
+    /// kept, to correct, when it does not.
+    pub adding: Option<String>,
 }
 
 impl Default for UsersView {
@@ -95,12 +100,38 @@ impl Default for UsersView {
             notice: None,
             new_name: String::new(),
             new_password: String::new(),
+            new_repeat: String::new(),
             new_role: Role::User,
+            adding: None,
         }
     }
 }
 
 impl UsersView {
+    /// Why the "add user" form cannot be sent yet, as a sentence.
+    pub fn add_problem(&self) -> Option<&'static str> {
+        if self.new_name.trim().is_empty() {
+            Some("Type a name.")
+        } else if self.new_password.is_empty() {
+            Some("Type a password.")
+        } else if self.new_password != self.new_repeat {
+            Some("The two passwords differ.")
+        } else {
+            None
+        }
+    }
+
+    /// What the server said about the change last sent: an account added
+    /// clears the form; a refusal keeps it for correcting.
+    pub fn add_answered(&mut self, ok: bool) {
+        if self.adding.take().is_some() && ok {
+            self.new_name.clear();
+            self.new_password.clear();
+            self.new_repeat.clear();
+            self.new_role = Role::User;
+        }
+    }
+
     /// Takes a fetch result.
     pub fn set(&mut self, result: Result<Vec<(String, Role)>, String>) {
         self.loading = false;
@@ -118,6 +149,26 @@ impl UsersView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_add_form_is_kept_until_the_account_exists() {
+        let mut v = UsersView::default();
+        assert_eq!(v.add_problem(), Some("Type a name."));
+        v.new_name = "carol".into();
+        v.new_password = "short".into();
+        assert_eq!(v.add_problem(), Some("The two passwords differ."));
+        v.new_repeat = "short".into();
+        assert_eq!(v.add_problem(), None);
+        v.adding = Some("carol".into());
+        v.add_answered(false);
+        assert_eq!(
+            (v.new_name.as_str(), v.new_password.as_str()),
+            ("carol", "short")
+        );
+        v.adding = Some("carol".into());
+        v.add_answered(true);
+        assert!(v.new_name.is_empty() && v.new_password.is_empty() && v.new_repeat.is_empty());
+    }
 
     #[test]
     fn filter_is_case_insensitive() {

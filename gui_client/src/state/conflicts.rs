@@ -1,13 +1,17 @@
 //! The "name already exists" questions: a queue of uploads whose name is
 //! on the server, and of downloads whose target is already on this
-//! computer, waiting for the user's choice, and the choices made "for all"
-//! in a batch. No drawing here; `panels::dialogs` asks.
+//! computer, waiting for the user's choice, the choices made "for all" in a batch, and what is
+//! known about each one's local file (size, time, MD5) to compare with the
+//! server's. No drawing here; `panels::dialogs` asks, and the local facts
+//! are found by `local_file`, off the UI thread.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
+use ferry_proto::hash::Md5Digest;
 use ferry_proto::protocol::ConflictPolicy;
 
+use crate::local_file::{LocalFacts, Probed};
 use crate::worker::TransferId;
 
 /// What the user chose for a name that exists.
@@ -44,6 +48,9 @@ pub struct Conflict {
     /// For a download: the local file that exists. `None` for an upload
     /// whose name exists on the server.
     pub download_to: Option<PathBuf>,
+    /// The local file on the other side of the conflict (the one being
+    /// uploaded, or the one a download would replace), to compare.
+    pub local: Option<PathBuf>,
 }
 
 /// Where "Keep both" saves a download whose target `path` exists: the
@@ -64,6 +71,37 @@ pub fn keep_both_path(path: &Path, exists: impl Fn(&Path) -> bool) -> PathBuf {
         .expect("some number is free")
 }
 
+/// What the local file of a question is, compared with the server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Comparison {
+    /// The question has no local file to compare.
+    NoLocalFile,
+    /// Nothing known yet.
+    Unknown,
+    /// Could not be read; the sentence says why.
+    Unreadable(String),
+    /// Known facts; `same` is `None` while the MD5 is being computed.
+    Known {
+        /// Size, time and MD5 (when needed).
+        facts: LocalFacts,
+        /// Whether the contents are identical, once known.
+        same: Option<bool>,
+    },
+}
+
+impl Comparison {
+    /// The button Enter presses: Skip when the contents are identical,
+    /// Overwrite (which keeps the old version in the history) otherwise.
+    pub fn default_choice(&self) -> Choice {
+        match self {
+            Comparison::Known {
+                same: Some(true), ..
+            } => Choice::Skip,
+            _ => Choice::Overwrite,
+        }
+    }
+}
+
 /// The questions still to ask.
 #[derive(Debug, Default)]
 pub struct Conflicts {
@@ -71,6 +109,8 @@ pub struct Conflicts {
     for_all: HashMap<u64, Choice>,
     /// The "apply to all" tick box of the open dialog.
     pub apply_to_all: bool,
+    local: HashMap<TransferId, Result<LocalFacts, String>>,
+    probing: HashSet<TransferId>,
 }
 
 impl Conflicts {
@@ -119,6 +159,9 @@ impl Conflicts {
             answered.extend(same.into_iter().map(|c| (c, choice)));
         }
         answered.insert(0, (current, choice));
+        for (c, _) in &answered {
+            self.drop_local(c.transfer);
+        }
         self.apply_to_all = false;
         answered
     }
@@ -126,6 +169,48 @@ impl Conflicts {
     /// Drops the question for a transfer that went away (cancelled).
     pub fn forget(&mut self, transfer: TransferId) {
         self.queue.retain(|c| c.transfer != transfer);
+        self.drop_local(transfer);
+    }
+
+    fn drop_local(&mut self, transfer: TransferId) {
+        self.local.remove(&transfer);
+        self.probing.remove(&transfer);
+    }
+
+    /// The current question's local file, when it still has to be looked
+    /// at: the caller starts a probe (once; this marks it asked).
+    pub fn to_probe(&mut self) -> Option<(TransferId, PathBuf)> {
+        let current = self.queue.front()?;
+        let path = current.local.clone()?;
+        self.probing
+            .insert(current.transfer)
+            .then_some((current.transfer, path))
+    }
+
+    /// Takes what a probe found.
+    pub fn learned(&mut self, probed: Probed) {
+        if self.queue.iter().any(|c| c.transfer == probed.key) {
+            self.local.insert(probed.key, probed.facts);
+        }
+    }
+
+    /// The current question's local file against the server's `size` and
+    /// `md5`.
+    pub fn comparison(&self, server: Option<(u64, Md5Digest)>) -> Comparison {
+        let Some(current) = self.current() else {
+            return Comparison::Unknown;
+        };
+        if current.local.is_none() {
+            return Comparison::NoLocalFile;
+        }
+        match self.local.get(&current.transfer) {
+            None => Comparison::Unknown,
+            Some(Err(why)) => Comparison::Unreadable(why.clone()),
+            Some(Ok(facts)) => Comparison::Known {
+                same: server.and_then(|(size, md5)| facts.same_as(size, md5)),
+                facts: facts.clone(),
+            },
+        }
     }
 
     /// Forgets everything (log out).
@@ -144,6 +229,7 @@ mod tests {
             name: format!("f{transfer}"),
             batch,
             download_to: None,
+            local: Some(PathBuf::from(format!("/tmp/f{transfer}"))),
         }
     }
 
@@ -163,6 +249,55 @@ mod tests {
             keep_both_path(Path::new("/d/a.tar.gz"), |_| false),
             PathBuf::from("/d/a.tar (2).gz")
         );
+    }
+
+    #[test]
+    fn the_local_file_is_probed_once_and_compared() {
+        use crate::local_file::Digest;
+        use ferry_proto::hash::md5_bytes;
+
+        let mut c = Conflicts::default();
+        c.push(conflict(1, 1));
+        assert_eq!(c.to_probe(), Some((1, PathBuf::from("/tmp/f1"))));
+        assert_eq!(c.to_probe(), None, "asked once");
+        let server = Some((5, md5_bytes(b"hello")));
+        assert_eq!(c.comparison(server), Comparison::Unknown);
+        assert_eq!(c.comparison(server).default_choice(), Choice::Overwrite);
+        let facts = |md5| LocalFacts {
+            size: 5,
+            modified: None,
+            md5,
+        };
+        c.learned(Probed {
+            key: 1,
+            facts: Ok(facts(Digest::Pending)),
+        });
+        assert!(matches!(
+            c.comparison(server),
+            Comparison::Known { same: None, .. }
+        ));
+        c.learned(Probed {
+            key: 1,
+            facts: Ok(facts(Digest::Known(md5_bytes(b"hello")))),
+        });
+        assert_eq!(c.comparison(server).default_choice(), Choice::Skip);
+        // A different file on the server: Overwrite is the default again.
+        let other = c.comparison(Some((5, md5_bytes(b"world"))));
+        assert!(matches!(
+            other,
+            Comparison::Known {
+                same: Some(false),
+                ..
+            }
+        ));
+        assert_eq!(other.default_choice(), Choice::Overwrite);
+        // Answers for questions no longer asked are dropped.
+        c.answer(Choice::Skip);
+        c.learned(Probed {
+            key: 1,
+            facts: Ok(facts(Digest::Pending)),
+        });
+        assert_eq!(c.comparison(server), Comparison::Unknown);
     }
 
     #[test]

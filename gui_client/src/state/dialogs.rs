@@ -8,6 +8,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use ferry_proto::names::{LocalOs, local_file_name_for, versioned_name};
+use ferry_proto::protocol::Role;
 
 use crate::native_dialog::Purpose;
 
@@ -20,10 +21,14 @@ pub const NO_DIALOG: &str = "No file dialog is available on this system (it need
 pub enum Pending {
     /// Delete a file with all its versions.
     DeleteFile(String),
+    /// Delete several files with all their versions.
+    DeleteFiles(Vec<String>),
     /// Delete one version.
     DeleteVersion(String, u32),
     /// Remove an account.
     RemoveUser(String),
+    /// Give an account another role.
+    SetRole(String, Role),
     /// Close the window although transfers are running.
     Quit,
     /// Log out although transfers are running.
@@ -41,6 +46,15 @@ impl Pending {
                     .to_owned(),
                 "Delete file",
             ),
+            Pending::DeleteFiles(names) => (
+                format!("Delete {} files?", names.len()),
+                format!(
+                    "{} and every one of their versions are removed from the server for \
+                     everyone. This cannot be undone.",
+                    listed(names)
+                ),
+                "Delete files",
+            ),
             Pending::DeleteVersion(name, v) => (
                 format!("Delete version {v} of “{name}”?"),
                 "Only this version is removed; the others stay. This cannot be undone.".to_owned(),
@@ -50,6 +64,22 @@ impl Pending {
                 format!("Remove the account “{user}”?"),
                 "They can no longer log in. Files they uploaded stay.".to_owned(),
                 "Remove user",
+            ),
+            Pending::SetRole(user, Role::Admin) => (
+                format!("Make “{user}” an admin?"),
+                format!(
+                    "{user} will be able to delete files and versions, read the server log \
+                     and manage users, including you."
+                ),
+                "Make admin",
+            ),
+            Pending::SetRole(user, Role::User) => (
+                format!("Make “{user}” a plain user?"),
+                format!(
+                    "{user} will no longer be able to delete files, read the server log or \
+                     manage users."
+                ),
+                "Make user",
             ),
             Pending::Quit => (
                 "Quit while transfers are running?".to_owned(),
@@ -66,6 +96,22 @@ impl Pending {
                 "Stop them and log out",
             ),
         }
+    }
+}
+
+/// Up to three names in quotes, then how many more: “a”, “b”, “c” and 4 more.
+fn listed(names: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let quoted: Vec<String> = names.iter().take(SHOWN).map(|n| format!("“{n}”")).collect();
+    let more = names.len().saturating_sub(SHOWN);
+    match (quoted.as_slice(), more) {
+        (_, 0) if quoted.len() > 1 => format!(
+            "{} and {}",
+            quoted[..quoted.len() - 1].join(", "),
+            quoted[quoted.len() - 1]
+        ),
+        (_, 0) => quoted.concat(),
+        _ => format!("{} and {more} more", quoted.join(", ")),
     }
 }
 
@@ -226,6 +272,19 @@ mod tests {
 
         let linux = OfferedName::new("CON", None, None, LocalOs::Other);
         assert_eq!((linux.file_name.as_str(), linux.reason), ("CON", None));
+    }
+
+    #[test]
+    fn a_batch_delete_names_its_count_once() {
+        let names: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).into();
+        let (title, text, _) = Pending::DeleteFiles(names.clone()).wording();
+        assert_eq!(title, "Delete 5 files?");
+        assert!(
+            text.starts_with("“a”, “b”, “c” and 2 more and every one"),
+            "{text}"
+        );
+        let (_, text, _) = Pending::DeleteFiles(names[..2].to_vec()).wording();
+        assert!(text.starts_with("“a” and “b” and every"), "{text}");
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::time::Instant;
 
 use ferry_proto::protocol::FileEntry;
 
+pub use crate::settings::{FileSort, SortKey};
+use crate::state::selection::{Gesture, Selection};
+
 /// The file list's refresh: one listing on its way at a time, one more
 /// owed when asked meanwhile, and when the last was asked for (the app
 /// lists again by itself after a while).
@@ -18,21 +21,6 @@ pub struct Refresh {
     pub again: bool,
     /// When the last listing was asked for.
     pub last: Option<Instant>,
-}
-
-/// A column the table can be sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortKey {
-    /// File name, case-insensitive.
-    Name,
-    /// Size in bytes.
-    Size,
-    /// Time of the current version.
-    Modified,
-    /// Who uploaded the current version.
-    Uploader,
-    /// How many versions exist.
-    Versions,
 }
 
 impl SortKey {
@@ -93,8 +81,8 @@ pub struct FileTable {
     pub sort: SortKey,
     /// Sort direction.
     pub ascending: bool,
-    /// The selected file's name.
-    pub selected: Option<String>,
+    /// The selected rows.
+    pub selection: Selection,
     /// When the last listing arrived.
     pub refreshed_at: Option<Instant>,
 }
@@ -109,25 +97,62 @@ impl Default for FileTable {
             filter: String::new(),
             sort: SortKey::Name,
             ascending: true,
-            selected: None,
+            selection: Selection::default(),
             refreshed_at: None,
         }
     }
 }
 
 impl FileTable {
-    /// Takes a new listing; keeps the selection if the file still exists.
+    /// An empty table sorted as `sort` says (the remembered order).
+    pub fn sorted(sort: FileSort) -> FileTable {
+        FileTable {
+            sort: sort.column,
+            ascending: sort.ascending,
+            ..FileTable::default()
+        }
+    }
+
+    /// The sort order, to remember.
+    pub fn sort_order(&self) -> FileSort {
+        FileSort {
+            column: self.sort,
+            ascending: self.ascending,
+        }
+    }
+
+    /// Takes a new listing; keeps the selected files that still exist.
     pub fn set_entries(&mut self, entries: Vec<FileEntry>) {
         self.entries = entries;
         self.loaded = true;
         self.loading = false;
         self.error = None;
         self.refreshed_at = Some(Instant::now());
-        if let Some(name) = &self.selected
-            && !self.contains(name)
-        {
-            self.selected = None;
-        }
+        let names: std::collections::HashSet<String> = self.names().map(str::to_owned).collect();
+        self.selection.retain(|n| names.contains(n));
+    }
+
+    /// The names on screen, in their order.
+    pub fn visible_names(&self) -> Vec<String> {
+        self.visible()
+            .into_iter()
+            .map(|e| e.current.name.clone())
+            .collect()
+    }
+
+    /// Changes the selection by a click or key, over the rows on screen.
+    pub fn select(&mut self, gesture: Gesture<'_>) {
+        let names = self.visible_names();
+        let rows: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.selection = self.selection.apply(&rows, gesture);
+    }
+
+    /// The selected files on screen, in their order: what the toolbar's
+    /// buttons act on.
+    pub fn selected(&self) -> Vec<String> {
+        let names = self.visible_names();
+        let rows: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.selection.among(&rows)
     }
 
     /// Records a failed listing; the old rows stay on screen.
@@ -251,10 +276,17 @@ pub(crate) mod tests {
         t.filter = "ZOE".into();
         assert_eq!(names(&t), ["b.txt"], "the filter also matches uploaders");
 
-        t.selected = Some("c.bin".into());
+        t.filter.clear();
+        t.select(Gesture::All);
         t.set_entries(vec![entry("c.bin", 1, 1, "x", 1)]);
-        assert_eq!(t.selected.as_deref(), Some("c.bin"));
+        assert_eq!(t.selected(), ["c.bin"]);
         t.set_entries(vec![]);
-        assert_eq!(t.selected, None);
+        assert!(t.selection.is_empty());
+
+        let remembered = FileSort {
+            column: SortKey::Size,
+            ascending: false,
+        };
+        assert_eq!(FileTable::sorted(remembered).sort_order(), remembered);
     }
 }

@@ -12,5 +12,7 @@ pub mod history;
 pub mod login;
 pub mod main_screen;
 pub mod queue;
+pub mod selection;
 pub mod transfers;
 pub mod trust;
+pub mod upload_as;

@@ -41,6 +41,8 @@ pub enum Followup {
     Downloaded,
     /// The upload's name is taken: ask the user.
     AskConflict,
+    /// The upload's name is not allowed (why): ask for another.
+    AskName(String),
     /// A transfer that was reconnecting moves bytes again: the server
     /// answers again.
     Reconnected,
@@ -339,6 +341,11 @@ impl Transfers {
                 row.state = TransferState::WaitingForChoice;
                 row.speed = 0.0;
                 return Followup::AskConflict;
+            }
+            TransferUpdate::NameRefused(reason) => {
+                row.state = TransferState::WaitingForChoice;
+                row.speed = 0.0;
+                return Followup::AskName(reason);
             }
             TransferUpdate::Failed(reason) => self.finish(id, TransferState::Failed(reason)),
             TransferUpdate::Cancelled => self.finish(id, TransferState::Cancelled),

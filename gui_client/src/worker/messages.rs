@@ -328,6 +328,9 @@ pub enum TransferUpdate {
     },
     /// The upload's name exists (policy `fail`); the user must choose.
     NameTaken,
+    /// The upload's name is not allowed (the client's check or the
+    /// server's `BAD_NAME`); the user must choose another. Says why.
+    NameRefused(String),
     /// It failed; the sentence says why.
     Failed(String),
     /// The user cancelled it; nothing of it is kept.

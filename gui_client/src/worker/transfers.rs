@@ -109,6 +109,12 @@ fn run_upload(
         Err(e) if e.code() == Some(ErrorCode::Exists) && job.policy == ConflictPolicy::Fail => {
             reporter.send(TransferUpdate::NameTaken);
         }
+        Err(e @ ClientError::BadName { .. }) => {
+            reporter.send(TransferUpdate::NameRefused(e.to_string()))
+        }
+        Err(e) if e.code() == Some(ErrorCode::BadName) => {
+            reporter.send(TransferUpdate::NameRefused(e.to_string()));
+        }
         // The app shows and logs the failure, once.
         Err(e) => reporter.send(TransferUpdate::Failed(e.to_string())),
     }
