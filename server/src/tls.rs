@@ -12,6 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -20,6 +21,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use crate::transport::{Socket, Transport};
+use ferry_io::socket_buffer::SocketBuffer;
 
 /// The ALPN protocol name of Ferry's line protocol, version 1.
 pub const ALPN: &[u8] = b"ferry/1";
@@ -200,9 +202,14 @@ pub(crate) fn sniff(tcp: &TcpStream, wait: Duration) -> io::Result<Hello> {
     }
 }
 
-/// An encrypted connection, after its handshake.
+/// How much encrypted data a connection may queue for the socket: a 1 MiB
+/// frame goes out in a few large writes rather than many 16 KiB ones.
+const SEND_BUFFER_LIMIT: usize = 1 << 20;
+
+/// An encrypted connection, after its handshake. Its socket reads go
+/// through a [`SocketBuffer`]: rustls reads 4 KiB at a time.
 pub(crate) struct TlsStream {
-    tls: StreamOwned<ServerConnection, TcpStream>,
+    tls: StreamOwned<ServerConnection, SocketBuffer<TcpStream>>,
 }
 
 /// Completes the handshake with a client on `tcp` by `deadline`.
@@ -211,8 +218,27 @@ pub(crate) fn accept(
     tcp: TcpStream,
     deadline: Instant,
 ) -> io::Result<TlsStream> {
-    let conn = ServerConnection::new(Arc::clone(&identity.config)).map_err(io::Error::other)?;
-    let mut tls = StreamOwned::new(conn, tcp);
+    let mut conn = ServerConnection::new(Arc::clone(&identity.config)).map_err(io::Error::other)?;
+    conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+    let mut tls = StreamOwned::new(conn, SocketBuffer::new(tcp));
+    // The handshake's cryptography runs deep in the stack. On the
+    // connection's own thread those pages would stay resident for as long
+    // as the connection lives (tens of KiB for each idle client); on a
+    // thread of its own they are given back (or reused) when it ends.
+    thread::scope(|scope| {
+        thread::Builder::new()
+            .name("tls-handshake".into())
+            .spawn_scoped(scope, || handshake(&mut tls, deadline))?
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the TLS handshake panicked")))
+    })?;
+    Ok(TlsStream { tls })
+}
+
+fn handshake(
+    tls: &mut StreamOwned<ServerConnection, SocketBuffer<TcpStream>>,
+    deadline: Instant,
+) -> io::Result<()> {
     while tls.conn.is_handshaking() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -221,10 +247,10 @@ pub(crate) fn accept(
                 "the TLS handshake took too long",
             ));
         }
-        tls.sock.set_read_timeout(Some(left))?;
+        tls.sock.get_ref().set_read_timeout(Some(left))?;
         tls.conn.complete_io(&mut tls.sock)?;
     }
-    Ok(TlsStream { tls })
+    Ok(())
 }
 
 impl Read for TlsStream {
@@ -245,23 +271,25 @@ impl Write for TlsStream {
 
 impl Transport for TlsStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tls.sock.set_read_timeout(timeout)
+        self.tls.sock.get_ref().set_read_timeout(timeout)
     }
 
     fn has_pending_input(&self) -> bool {
         // rustls wants to read except while it holds decrypted bytes not
         // yet read (or the peer has said goodbye, when a read ends at once).
-        !self.tls.conn.wants_read() || Transport::has_pending_input(&self.tls.sock)
+        !self.tls.conn.wants_read()
+            || self.tls.sock.buffered() > 0
+            || Transport::has_pending_input(self.tls.sock.get_ref())
     }
 
     fn socket(&self) -> Option<TcpStream> {
-        self.tls.sock.try_clone().ok()
+        self.tls.sock.get_ref().try_clone().ok()
     }
 }
 
 impl Socket for TlsStream {
     fn tcp(&self) -> &TcpStream {
-        &self.tls.sock
+        self.tls.sock.get_ref()
     }
 
     fn say_goodbye(&mut self) {

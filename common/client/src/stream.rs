@@ -47,7 +47,11 @@ impl Drop for Stream {
     fn drop(&mut self) {
         if let Stream::Tls(s) = self {
             s.conn.send_close_notify();
-            if s.sock.set_write_timeout(Some(GOODBYE_TIMEOUT)).is_ok() {
+            if s.sock
+                .get_ref()
+                .set_write_timeout(Some(GOODBYE_TIMEOUT))
+                .is_ok()
+            {
                 let _ = s.conn.write_tls(&mut s.sock);
             }
         }

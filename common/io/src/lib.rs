@@ -16,4 +16,5 @@ pub mod hashed_file;
 pub mod hashing;
 pub mod platform;
 pub mod read_ahead;
+pub mod socket_buffer;
 pub mod wire;

@@ -46,7 +46,7 @@ use self::fault::{Fault, file_path, refuse};
 
 /// Read buffer per connection; transfer buffers are allocated only while a
 /// transfer runs, so idle connections stay small.
-const READ_BUFFER: usize = 8 * 1024;
+const READ_BUFFER: usize = 4 * 1024;
 
 /// How long a TLS listener waits for a new client's first byte: a TLS
 /// client sends its hello at once, a plaintext one waits for our greeting.
