@@ -47,7 +47,7 @@ use crate::settings::Settings;
 use crate::state::admin::{ServerLogView, UsersView};
 use crate::state::client_log::ClientLogView;
 use crate::state::conflicts::Conflicts;
-use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
+use crate::state::dialogs::{NewFolder, PasswordDialog, PathPrompt, Pending};
 use crate::state::files::{FileTable, Refresh};
 use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
@@ -111,6 +111,7 @@ pub struct FerryApp {
     confirm: Option<Pending>,
     prompt: Option<PathPrompt>,
     password: Option<PasswordDialog>,
+    new_folder: Option<NewFolder>,
     resume_offer: Option<ResumeOffer>,
     status: Option<Status>,
     trust: Trust,
@@ -173,6 +174,7 @@ impl FerryApp {
             confirm: None,
             prompt: None,
             password: None,
+            new_folder: None,
             resume_offer: None,
             status: None,
             trust: options.trust.unwrap_or_else(Trust::for_user),
@@ -249,6 +251,7 @@ impl FerryApp {
         self.confirm.is_some()
             || self.prompt.is_some()
             || self.password.is_some()
+            || self.new_folder.is_some()
             || self.resume_offer.is_some()
             || self.conflicts.current().is_some()
             || self.upload_as.is_open()
@@ -309,7 +312,8 @@ impl FerryApp {
             ),
             Event::TrustNeeded(question) => self.trust_needed(question),
             Event::LoginFailed { problem, message } => self.login_failed(problem, message),
-            Event::Files(result) => self.listed(result),
+            Event::Listing { folder, result } => self.listed(folder, result),
+            Event::FolderChanged(result) => self.folder_changed(result),
             Event::History { name, result } => self.history_arrived(&name, result),
             Event::Deleted {
                 name,

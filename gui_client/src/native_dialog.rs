@@ -21,6 +21,8 @@ const NEVER_SHOWN: Duration = Duration::from_millis(400);
 pub enum Purpose {
     /// Files to upload.
     Upload,
+    /// A folder to upload with everything in it.
+    UploadFolder,
     /// Where to save a download.
     Save {
         /// The file on the server.
@@ -28,9 +30,9 @@ pub enum Purpose {
         /// The version, or the current one.
         version: Option<u32>,
     },
-    /// A folder to save several downloads into.
+    /// A folder to save several downloads, or folders, into.
     SaveInto {
-        /// The files on the server (current versions).
+        /// The files (current versions) and folders on the server.
         names: Vec<String>,
     },
 }
@@ -124,11 +126,17 @@ impl NativeDialogs {
         });
     }
 
-    /// Asks for a folder, for `purpose` (several downloads).
-    pub fn pick_folder(&mut self, ctx: &egui::Context, purpose: Purpose, start: &Path) {
-        let dialog = rfd::FileDialog::new()
-            .set_title("Download into folder")
-            .set_directory(start);
+    /// Asks for a folder, for `purpose` (a folder to upload, or where
+    /// several downloads go).
+    pub fn pick_folder(&mut self, ctx: &egui::Context, purpose: Purpose, start: Option<&Path>) {
+        let title = match purpose {
+            Purpose::UploadFolder => "Upload a folder to Ferry",
+            _ => "Download into folder",
+        };
+        let mut dialog = rfd::FileDialog::new().set_title(title);
+        if let Some(dir) = start {
+            dialog = dialog.set_directory(dir);
+        }
         self.spawn(ctx, purpose, move || {
             dialog.pick_folder().into_iter().collect()
         });

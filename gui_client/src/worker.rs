@@ -2,7 +2,7 @@
 //!
 //! A [`WorkerHandle`] is the UI's handle on one login. Logging in spawns the
 //! `session` thread, which owns the control connection and answers
-//! [`Command`]s (list, history, delete, logs, users) one at a time,
+//! [`Command`]s (list a folder, history, delete, folders, logs, users) one at a time,
 //! reconnecting when the server dropped an idle connection. Every transfer
 //! gets its own named thread (`upload-N`, `download-N`) and its own
 //! connections through common's resumable `transfer` module (reconnects with
@@ -40,7 +40,7 @@ mod transfers;
 
 pub use credentials::Credentials;
 pub use messages::{
-    Command, DownloadJob, Event, LoginProblem, PLAINTEXT_BOX, Stop, StopFlag, TransferId,
-    TransferUpdate, TrustQuestion, UploadJob,
+    Command, DownloadJob, Event, FolderOutcome, Listing, LoginProblem, PLAINTEXT_BOX, Stop,
+    StopFlag, TransferId, TransferUpdate, TrustQuestion, UploadJob,
 };
 pub use session::WorkerHandle;

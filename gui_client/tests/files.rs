@@ -34,7 +34,7 @@ fn the_file_table_lists_sorts_and_filters() {
             .files()
             .visible()
             .iter()
-            .map(|e| e.current.name.clone())
+            .map(|r| r.path().to_owned())
             .collect()
     };
     assert_eq!(

@@ -68,6 +68,14 @@ impl FerryApp {
         {
             self.prompt_answer(ui.ctx(), answer);
         }
+        if let Some(dialog) = &mut self.new_folder
+            && let Some(go) = dialogs::new_folder(ui, dialog)
+        {
+            let dialog = self.new_folder.take();
+            if go && let Some(dialog) = dialog {
+                self.make_folder(&dialog.name);
+            }
+        }
         if let Some(dialog) = &mut self.password
             && let Some(go) = dialogs::password(ui, dialog)
         {
@@ -110,7 +118,11 @@ impl FerryApp {
                     let start = typed
                         .filter(|d| d.is_dir())
                         .unwrap_or_else(|| self.download_dir());
-                    self.dialogs.pick_folder(ctx, purpose, &start);
+                    self.dialogs.pick_folder(ctx, purpose, Some(&start));
+                }
+                Some(Purpose::UploadFolder) => {
+                    self.prompt = None;
+                    self.request_folder_upload(ctx);
                 }
                 None => {}
             }
@@ -123,7 +135,7 @@ impl FerryApp {
             return;
         };
         match prompt.purpose {
-            Purpose::Upload => self.queue_uploads(paths),
+            Purpose::Upload | Purpose::UploadFolder => self.queue_uploads(paths),
             Purpose::Save { ref name, version } => {
                 if let Some(path) = paths.into_iter().next() {
                     let mirrors = prompt.mirror_addrs();
@@ -165,6 +177,17 @@ impl FerryApp {
                     });
                 }
             }
+            Pending::DeleteItems { files, folders } => {
+                for path in folders {
+                    session.send(Command::RemoveFolder(path));
+                }
+                for name in files {
+                    session.send(Command::Delete {
+                        name,
+                        version: None,
+                    });
+                }
+            }
             Pending::DeleteVersion(name, v) => session.send(Command::Delete {
                 name,
                 version: Some(v),
@@ -178,15 +201,15 @@ impl FerryApp {
     pub(super) fn handle_dialog_answer(&mut self, answer: Answer, ctx: &egui::Context) {
         let note = NO_DIALOG;
         match answer.purpose {
-            Purpose::Upload if answer.unavailable => {
+            purpose @ (Purpose::Upload | Purpose::UploadFolder) if answer.unavailable => {
                 self.prompt = Some(PathPrompt {
-                    purpose: Purpose::Upload,
+                    purpose,
                     text: String::new(),
                     note: Some(note.to_owned()),
                     mirrors: String::new(),
                 });
             }
-            Purpose::Upload => {
+            Purpose::Upload | Purpose::UploadFolder => {
                 if !answer.paths.is_empty() {
                     self.queue_uploads(answer.paths);
                 }

@@ -1,6 +1,7 @@
-//! The file list and one file's history: (auto-)refreshing the list, the
-//! file table's and the history panel's buttons, and what the server says
-//! about listings, versions and deletes.
+//! The file list and one file's history: the folder on screen and moving
+//! between folders, (auto-)refreshing the list, the file table's and the
+//! history panel's buttons, and what the server says about listings,
+//! versions, deletes and folders.
 //!
 //! The data is `state::files` and `state::history`, the drawing
 //! `panels::files` and `panels::history`; downloads and uploads they start
@@ -9,16 +10,17 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_proto::protocol::{FileEntry, VersionInfo};
+use ferry_proto::protocol::VersionInfo;
 
 use super::FerryApp;
 use crate::native_dialog::Purpose;
 use crate::panels::files::FilesAction;
 use crate::panels::history::HistoryAction;
-use crate::state::dialogs::{PathPrompt, Pending};
+use crate::state::dialogs::{NewFolder, PathPrompt, Pending};
 use crate::state::history::HistoryView;
 use crate::state::main_screen::Tab;
-use crate::worker::Command;
+use crate::state::transfers::Direction;
+use crate::worker::{Command, Listing};
 
 /// How often the file list refreshes by itself while nothing else does.
 const AUTO_REFRESH: Duration = Duration::from_secs(60);
@@ -36,7 +38,8 @@ fn refresh_interval(listing_failed: bool) -> Duration {
 }
 
 impl FerryApp {
-    /// Lists the files again (once, however often it is asked meanwhile).
+    /// Lists the folder on screen again (once, however often it is asked
+    /// meanwhile).
     pub fn refresh(&mut self) {
         let Some(session) = &self.session else {
             return;
@@ -48,7 +51,17 @@ impl FerryApp {
         self.refresh.in_flight = true;
         self.refresh.last = Some(Instant::now());
         self.files.loading = true;
-        session.send(Command::Refresh);
+        session.send(Command::List {
+            folder: self.files.folder.clone(),
+        });
+    }
+
+    /// Shows the folder `folder` (`None`: the root) and lists it.
+    pub fn open_folder(&mut self, folder: Option<String>) {
+        if self.files.open(folder) {
+            self.history = None;
+            self.refresh();
+        }
     }
 
     pub(super) fn auto_refresh(&mut self, ctx: &egui::Context) {
@@ -69,16 +82,40 @@ impl FerryApp {
         }
     }
 
-    /// A listing arrived (or why it did not); lists again if that was
-    /// asked for meanwhile.
-    pub(super) fn listed(&mut self, result: Result<Vec<FileEntry>, String>) {
+    /// A listing of `folder` arrived (or why it did not); lists again if
+    /// that was asked for meanwhile, or if another folder opened since.
+    pub(super) fn listed(&mut self, folder: Option<String>, result: Result<Listing, String>) {
         self.refresh.in_flight = false;
+        let current = folder == self.files.folder;
         match result {
-            Ok(entries) => self.files.set_entries(entries),
-            Err(e) => self.files.set_error(e),
+            Ok((folders, entries)) if current => self.files.set_listing(folders, entries),
+            Err(e) if current => self.files.set_error(e),
+            _ => self.refresh.again = true,
         }
         if std::mem::take(&mut self.refresh.again) {
             self.refresh();
+        }
+    }
+
+    /// A folder was created or removed.
+    pub(super) fn folder_changed(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(text) => self.set_info(text),
+            Err(e) => self.set_error(e),
+        }
+        self.refresh();
+    }
+
+    /// Asks for the name of a new folder in the one on screen.
+    pub fn request_new_folder(&mut self) {
+        self.new_folder = Some(NewFolder::default());
+    }
+
+    /// Creates the folder `name` in the one on screen.
+    pub(super) fn make_folder(&mut self, name: &str) {
+        let path = self.files.child(name);
+        if let Some(session) = &self.session {
+            session.send(Command::MakeFolder(path));
         }
     }
 
@@ -108,25 +145,38 @@ impl FerryApp {
     pub(super) fn files_action(&mut self, ctx: &egui::Context, action: FilesAction) {
         match action {
             FilesAction::Upload => self.request_upload(ctx),
+            FilesAction::UploadFolder => self.request_folder_upload(ctx),
+            FilesAction::NewFolder => self.request_new_folder(),
             FilesAction::Refresh => self.refresh(),
-            // Folders, when they come, open here instead.
+            FilesAction::Open(path) if self.files.is_folder(&path) => {
+                self.open_folder(Some(path));
+            }
             FilesAction::Open(name) => self.request_download(&name, None),
+            FilesAction::GoTo(folder) => self.open_folder(folder),
             FilesAction::Download(names) => match <[String; 1]>::try_from(names) {
-                Ok([name]) => self.request_download(&name, None),
+                Ok([name]) if !self.files.is_folder(&name) => self.request_download(&name, None),
+                Ok([folder]) => self.request_downloads(vec![folder]),
                 Err(names) => self.request_downloads(names),
             },
             FilesAction::History(name) => self.open_history(&name),
-            FilesAction::Delete(names) => {
-                self.confirm = match <[String; 1]>::try_from(names) {
-                    Ok([name]) => Some(Pending::DeleteFile(name)),
-                    Err(names) if names.is_empty() => None,
-                    Err(names) => Some(Pending::DeleteFiles(names)),
+            FilesAction::Delete(paths) => {
+                let (folders, files): (Vec<String>, Vec<String>) =
+                    paths.into_iter().partition(|p| self.files.is_folder(p));
+                self.confirm = match (<[String; 1]>::try_from(files), folders.len()) {
+                    (Ok([name]), 0) => Some(Pending::DeleteFile(name)),
+                    (Err(files), 0) if files.is_empty() => None,
+                    (Err(files), 0) => Some(Pending::DeleteFiles(files)),
+                    (files, _) => Some(Pending::DeleteItems {
+                        files: files.map_or_else(|files| files, Vec::from),
+                        folders,
+                    }),
                 }
             }
         }
     }
 
-    /// Opens the "download into folder" dialog for several files.
+    /// Opens the "download into folder" dialog for several files, or for
+    /// folders.
     pub fn request_downloads(&mut self, names: Vec<String>) {
         let dir = self.download_dir();
         self.prompt = Some(PathPrompt {
@@ -138,7 +188,8 @@ impl FerryApp {
     }
 
     /// Downloads the current versions of `names` into `dir`, each under
-    /// the name offered for it (see [`crate::state::dialogs::OfferedName`]).
+    /// the name offered for it (see [`crate::state::dialogs::OfferedName`]);
+    /// a folder among them comes down with everything in it.
     pub fn start_downloads_into(&mut self, names: Vec<String>, dir: &Path) {
         if !dir.is_dir() {
             self.set_error(format!(
@@ -148,11 +199,21 @@ impl FerryApp {
             return;
         }
         let count = names.len();
+        self.next_batch += 1;
+        let batch = self.next_batch;
         for name in names {
             let dest = dir.join(self.offered_name(&name, None).file_name);
-            self.start_download(&name, None, dest);
+            if self.files.is_folder(&name) {
+                self.queue_folder(Direction::Download, &name, dest, batch);
+            } else {
+                self.queue_download(&name, None, dest, Vec::new(), batch);
+            }
         }
-        self.set_info(format!("Downloading {count} files into {}.", dir.display()));
+        let what = match count {
+            1 => "1 item".to_owned(),
+            n => format!("{n} items"),
+        };
+        self.set_info(format!("Downloading {what} into {}.", dir.display()));
     }
 
     pub(super) fn history_action(&mut self, action: HistoryAction) {

@@ -68,6 +68,7 @@ impl FerryApp {
             let batch = self.next_batch;
             for t in saved {
                 match t.direction {
+                    _ if t.folder => self.continue_folder(&t, batch),
                     SavedDirection::Upload => {
                         self.continue_upload(t.local, &t.name, t.policy.policy(), batch);
                     }
@@ -80,7 +81,7 @@ impl FerryApp {
         } else {
             info!("discarding {} unfinished transfer(s)", saved.len());
             for t in &saved {
-                if t.direction == SavedDirection::Download {
+                if t.direction == SavedDirection::Download && !t.folder {
                     discard_partial_download(&t.local);
                 }
             }

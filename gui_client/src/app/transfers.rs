@@ -18,6 +18,8 @@ use crate::panels::drop_overlay;
 use crate::panels::transfers::TransferAction;
 use crate::state::conflicts::{Choice, Conflict, keep_both_path};
 use crate::state::dialogs::{NO_DIALOG, OfferedName, PathPrompt};
+use crate::state::files::{join, last_part, parent_of};
+use crate::state::queue::{SavedDirection, SavedTransfer};
 use crate::state::transfers::{Direction, Followup, TransferState};
 use crate::state::upload_as::NameFix;
 use crate::worker::{DownloadJob, TransferId, TransferUpdate, UploadJob, WorkerHandle};
@@ -44,10 +46,33 @@ impl FerryApp {
         }
     }
 
-    /// Queues local files for upload: the one path shared by the file
-    /// dialog, the typed-path field and drag-and-drop. Names that exist on
-    /// the server are asked about first; the rest start at once (and are
-    /// asked about if the server finds the name taken meanwhile).
+    /// Asks for a folder to upload with everything in it.
+    pub fn request_folder_upload(&mut self, ctx: &egui::Context) {
+        if self.dialogs.enabled() {
+            let start = self.settings.upload_dir.clone();
+            self.dialogs
+                .pick_folder(ctx, Purpose::UploadFolder, start.as_deref());
+        } else {
+            let note = self.dialogs.missing().then(|| NO_DIALOG.to_owned());
+            let text = (self.settings.upload_dir.as_deref())
+                .filter(|d| d.is_dir())
+                .map(|d| d.join("").display().to_string())
+                .unwrap_or_default();
+            self.prompt = Some(PathPrompt {
+                purpose: Purpose::UploadFolder,
+                text,
+                note,
+                mirrors: String::new(),
+            });
+        }
+    }
+
+    /// Queues local files and folders for upload into the folder on
+    /// screen: the one path shared by the file dialogs, the typed-path
+    /// field and drag-and-drop. A folder goes with everything in it. Names
+    /// that exist on the server are asked about first; the rest start at
+    /// once (and are asked about if the server finds the name taken
+    /// meanwhile).
     pub fn queue_uploads(&mut self, paths: Vec<PathBuf>) {
         if self.session.is_none() || self.role.is_none() {
             self.set_error("Log in before uploading.".to_owned());
@@ -55,24 +80,24 @@ impl FerryApp {
         }
         self.next_batch += 1;
         let batch = self.next_batch;
-        let mut folders = Vec::new();
         let mut queued = 0;
         for path in paths {
-            if path.is_dir() {
-                folders.push(path.display().to_string());
-                continue;
-            }
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 self.settings.upload_dir = Some(dir.to_owned());
             }
-            let name = path
+            let own = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let id = self.transfers.add_upload(path.clone(), &name, batch);
+            let name = self.files.child(&own);
             queued += 1;
-            if let Err(bad) = ferry_client::file_name(&name) {
-                self.ask_name(id, &name, bad.to_string());
+            if path.is_dir() {
+                self.queue_folder(Direction::Upload, &name, path, batch);
+                continue;
+            }
+            let id = self.transfers.add_upload(path.clone(), &name, batch);
+            if let Err(bad) = ferry_client::file_name(&own) {
+                self.ask_name(id, &own, bad.to_string());
                 continue;
             }
             if self.files.contains(&name) {
@@ -81,16 +106,46 @@ impl FerryApp {
                 self.start_upload(id, ConflictPolicy::Fail);
             }
         }
-        if !folders.is_empty() {
-            self.set_error(format!(
-                "Folders are not uploaded ({}); open the folder and choose the files inside.",
-                folders.join(", ")
-            ));
-        } else if queued > 0 {
+        if queued > 0 {
             self.set_info(format!(
                 "Queued {queued} upload{}.",
                 if queued == 1 { "" } else { "s" }
             ));
+        }
+    }
+
+    /// Adds a row that moves a whole folder, and starts it, or first asks
+    /// when the folder exists on the other side: the server folder `name`
+    /// for an upload from `local`, the local folder `local` for a download
+    /// of `name`.
+    pub(super) fn queue_folder(
+        &mut self,
+        direction: Direction,
+        name: &str,
+        local: PathBuf,
+        batch: u64,
+    ) {
+        let id = self.transfers.add_folder(direction, name, local.clone(), batch);
+        match direction {
+            Direction::Upload => {
+                if let Err(bad) = ferry_client::file_name(last_part(name)) {
+                    self.ask_name(id, last_part(name), bad.to_string());
+                } else if self.files.is_folder(name) {
+                    self.ask_conflict(id, name.to_owned(), batch, None);
+                } else {
+                    self.start_upload(id, ConflictPolicy::Fail);
+                }
+            }
+            Direction::Download => {
+                if let Some(dir) = local.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    self.settings.download_dir = Some(dir.to_owned());
+                }
+                if local.exists() {
+                    self.ask_conflict(id, name.to_owned(), batch, Some(local));
+                } else {
+                    self.run_download(id);
+                }
+            }
         }
     }
 
@@ -235,6 +290,27 @@ impl FerryApp {
         }
     }
 
+    /// Adds a whole-folder row kept from an earlier session and starts it
+    /// with the choice made then (files already moved are found unchanged
+    /// and skipped; a cut large download resumes from its partial file).
+    pub(super) fn continue_folder(&mut self, saved: &SavedTransfer, batch: u64) {
+        let direction = match saved.direction {
+            SavedDirection::Upload => Direction::Upload,
+            SavedDirection::Download => Direction::Download,
+        };
+        let id = (self.transfers).add_folder(direction, &saved.name, saved.local.clone(), batch);
+        let policy = saved.policy.policy();
+        match direction {
+            Direction::Upload => self.start_upload(id, policy),
+            Direction::Download => {
+                if let Some(row) = self.transfers.get_mut(id) {
+                    row.policy = policy;
+                }
+                self.run_download(id);
+            }
+        }
+    }
+
     fn ask_conflict(
         &mut self,
         id: TransferId,
@@ -243,9 +319,12 @@ impl FerryApp {
         download_to: Option<PathBuf>,
     ) {
         let mut local = None;
+        let mut folder = false;
         if let Some(row) = self.transfers.get_mut(id) {
             row.state = TransferState::WaitingForChoice;
-            local = Some(row.local.clone());
+            folder = row.folder;
+            // A folder has no one file to compare.
+            local = (!folder).then(|| row.local.clone());
         }
         let conflict = Conflict {
             transfer: id,
@@ -253,6 +332,7 @@ impl FerryApp {
             batch,
             download_to,
             local,
+            folder,
         };
         if let Some(choice) = self.conflicts.push(conflict) {
             self.resolve_conflict(id, choice);
@@ -264,6 +344,22 @@ impl FerryApp {
             return;
         };
         match (row.direction, choice) {
+            // A folder's files that exist with the same content are never
+            // moved; the choice is about those that differ.
+            (Direction::Upload, choice) if row.folder => {
+                let policy = choice.policy().unwrap_or(ConflictPolicy::Fail);
+                self.start_upload(id, policy);
+            }
+            (Direction::Download, choice) if row.folder => {
+                row.policy = match choice {
+                    Choice::Overwrite => ConflictPolicy::Overwrite,
+                    Choice::KeepBoth | Choice::Skip => ConflictPolicy::Fail,
+                };
+                if choice == Choice::KeepBoth {
+                    row.local = keep_both_path(&row.local, Path::exists);
+                }
+                self.run_download(id);
+            }
             (_, Choice::Skip) => {
                 info!(
                     "{} of {} skipped: it exists",
@@ -293,15 +389,17 @@ impl FerryApp {
         self.upload_as.push(NameFix::new(id, name, reason));
     }
 
-    /// Uploads `id` under `name` (chosen in "Upload as…"): asked about
-    /// first when the server lists that name, as any upload is.
+    /// Uploads `id` under `name` (chosen in "Upload as…", in the folder
+    /// it was going to): asked about first when the server lists that
+    /// name, as any upload is.
     pub(super) fn upload_as(&mut self, id: TransferId, name: String) {
         let Some(row) = self.transfers.get_mut(id) else {
             return;
         };
+        let name = join(parent_of(&row.name), &name);
         row.name.clone_from(&name);
         let batch = row.batch;
-        if self.files.contains(&name) {
+        if self.files.contains(&name) || (row.folder && self.files.is_folder(&name)) {
             self.ask_conflict(id, name, batch, None);
         } else {
             self.start_upload(id, ConflictPolicy::Fail);
@@ -326,17 +424,19 @@ impl FerryApp {
             .map(|n| n.to_string_lossy().into_owned())
             .filter(|own| ferry_client::file_name(own).is_ok());
         if policy == ConflictPolicy::Fail
+            && !row.folder
             && let Some(own) = own
         {
             // A retried upload that was renamed goes out under its own
             // name, unless that name is not allowed ("Upload as…" chose).
-            row.name = own;
+            row.name = join(parent_of(&row.name), &own);
         }
         session.upload(UploadJob {
             id,
             path: row.local.clone(),
             name: row.name.clone(),
             policy,
+            folder: row.folder,
             stop,
         });
     }
@@ -357,6 +457,8 @@ impl FerryApp {
             version: row.version,
             dest: row.local.clone(),
             mirrors: row.mirror_addrs.clone(),
+            folder: row.folder,
+            overwrite: row.policy == ConflictPolicy::Overwrite,
             stop,
         });
     }

@@ -13,8 +13,8 @@ use crate::format::{human_size, local_time};
 use crate::native_dialog::Purpose;
 use crate::panels::{field, palette};
 use crate::state::conflicts::{Choice, Comparison, Conflicts, keep_both_path};
-use crate::state::dialogs::{PasswordDialog, PathPrompt, Pending};
-use crate::state::files::FileTable;
+use crate::state::dialogs::{NewFolder, PasswordDialog, PathPrompt, Pending};
+use crate::state::files::{FileTable, last_part};
 
 /// The first `name_vN.ext` not in the listing: what "Keep both" will most
 /// likely store the file as (the server has the last word).
@@ -35,15 +35,22 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
     let others = conflicts.others_in_batch();
     let existing = files.get(&current.name).map(|e| &e.current);
     let comparison = conflicts.comparison(existing.map(|v| (v.size, v.md5)));
-    let default = comparison.default_choice();
+    // For a folder, Enter keeps both sides' files as they are.
+    let default = if current.folder {
+        Choice::Skip
+    } else {
+        comparison.default_choice()
+    };
     let mut choice = None;
     Modal::new(Id::unique("conflict-dialog")).show(ui.ctx(), |ui| {
         ui.set_max_width(460.0);
         ui.label(RichText::new(format!("“{}” already exists", current.name)).heading());
         ui.add_space(4.0);
-        let wording = match &current.download_to {
-            Some(local) => on_this_computer(local),
-            None => on_the_server(&current.name, files),
+        let wording = match (&current.download_to, current.folder) {
+            (Some(local), false) => on_this_computer(local),
+            (None, false) => on_the_server(&current.name, files),
+            (Some(local), true) => folder_on_this_computer(local),
+            (None, true) => folder_on_the_server(&current.name),
         };
         ui.label(wording.question);
         ui.add_space(6.0);
@@ -121,6 +128,43 @@ fn on_the_server(name: &str, files: &FileTable) -> ConflictWording {
         keep_both: format!("Keep both (rename to {})", likely_renamed(name, files)),
         keep_both_hover: "Yours is stored under a new name with _v2, _v3, …",
         skip_hover: "Do not upload this file",
+    }
+}
+
+/// A folder upload whose folder exists on the server.
+fn folder_on_the_server(name: &str) -> ConflictWording {
+    ConflictWording {
+        question: format!(
+            "The server already has a folder “{name}”. Files the server has with the same \
+             content are skipped. What should happen to your files whose name is taken by \
+             other content?"
+        ),
+        overwrite: "Overwrite them (keep history)".to_owned(),
+        overwrite_hover: "Yours become the current versions; the old ones stay in the history",
+        keep_both: "Keep both (store yours as name_v2…)".to_owned(),
+        keep_both_hover: "Yours are stored under new names with _v2, _v3, …",
+        skip_hover: "Upload only the files the server does not have yet",
+    }
+}
+
+/// A folder download whose target folder is already on this computer.
+fn folder_on_this_computer(local: &Path) -> ConflictWording {
+    let copy = keep_both_path(local, Path::exists);
+    let copy_name = copy
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ConflictWording {
+        question: format!(
+            "This computer already has {}. Files in it with the server's content are skipped. \
+             What should happen to your files there whose content differs?",
+            local.display()
+        ),
+        overwrite: "Overwrite them".to_owned(),
+        overwrite_hover: "The server's files replace yours once their MD5 is checked",
+        keep_both: format!("Keep both (download into {copy_name})"),
+        keep_both_hover: "The folder is saved beside yours under a new name",
+        skip_hover: "Keep your files; download only what is missing",
     }
 }
 
@@ -264,9 +308,17 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
             "Download",
         ),
         Purpose::SaveInto { names } => (
-            format!("Download {} files", names.len()),
+            match names.as_slice() {
+                [one] => format!("Download {one}"),
+                _ => format!("Download {} items", names.len()),
+            },
             "Into folder (full path)",
             "Download",
+        ),
+        Purpose::UploadFolder => (
+            "Upload a folder".to_owned(),
+            "Folder to upload with everything in it (full path)",
+            "Upload",
         ),
     };
     let saving = matches!(prompt.purpose, Purpose::Save { .. });
@@ -310,13 +362,19 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
         if let Purpose::SaveInto { names } = &prompt.purpose
             && let Some(dir) = paths.first()
         {
-            let existing = names.iter().filter(|n| dir.join(n).exists()).count();
+            let existing = names
+                .iter()
+                .filter(|n| dir.join(last_part(n)).exists())
+                .count();
             if !dir.is_dir() {
                 ui.colored_label(palette::WARN, "This is not an existing folder.");
             } else if existing > 0 {
                 ui.colored_label(
                     palette::WARN,
-                    format!("{existing} of these files exist there and will be replaced."),
+                    format!(
+                        "{existing} of these exist there already: you are asked before anything \
+                         is replaced."
+                    ),
                 );
             }
         }
@@ -410,6 +468,56 @@ pub fn password(ui: &Ui, dialog: &mut PasswordDialog) -> Option<bool> {
                 answer = Some(false);
             }
         });
+    });
+    if answer.is_none() && modal.should_close() {
+        answer = Some(false);
+    }
+    answer
+}
+
+/// The new-folder dialog. `Some(true)`: create it; `Some(false)`: cancel.
+/// The name is checked by the one name rule as it is typed; Enter creates.
+pub fn new_folder(ui: &Ui, dialog: &mut NewFolder) -> Option<bool> {
+    let mut answer = None;
+    let modal = Modal::new(Id::unique("new-folder-dialog")).show(ui.ctx(), |ui| {
+        ui.set_width(360.0);
+        ui.label(RichText::new("New folder").heading());
+        ui.add_space(6.0);
+        let field = field::labelled(ui, "Folder name", |ui| {
+            ui.add(
+                TextEdit::singleline(&mut dialog.name)
+                    .id_salt("new-folder-name")
+                    .desired_width(f32::INFINITY),
+            )
+        });
+        if dialog.name.is_empty() {
+            field.request_focus();
+        }
+        let problem = dialog.problem();
+        // One line kept for the hint, so the buttons do not jump.
+        match &problem {
+            Some(problem) if !dialog.name.is_empty() => {
+                ui.colored_label(palette::WARN, problem);
+            }
+            _ => {
+                ui.label("");
+            }
+        }
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(problem.is_none(), Button::new("Create folder"))
+                .clicked()
+            {
+                answer = Some(true);
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(false);
+            }
+        });
+        if problem.is_none() && ui.input(|i| i.key_pressed(Key::Enter)) {
+            answer = Some(true);
+        }
     });
     if answer.is_none() && modal.should_close() {
         answer = Some(false);

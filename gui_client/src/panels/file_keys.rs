@@ -1,7 +1,7 @@
 //! The file table's keyboard, as a pure mapping from a key press to what
 //! it means there, so the bindings are tested without drawing:
 //! arrows (Shift extends), Page Up/Down, Home/End, Ctrl-A, Enter, Delete,
-//! Ctrl-F, Escape and F5. While the filter box has the keyboard only
+//! Backspace and Alt-Up (the folder above), Ctrl-F, Escape and F5. While the filter box has the keyboard only
 //! Ctrl-F, Escape and F5 are the table's; the other keys are the text's.
 
 use egui::{Key, Modifiers};
@@ -28,6 +28,8 @@ pub enum KeyCommand {
     Escape,
     /// F5: list again.
     Refresh,
+    /// Backspace or Alt-Up: open the folder above.
+    Up,
 }
 
 /// Rows one Page Up/Down moves.
@@ -43,6 +45,8 @@ pub fn command(key: Key, mods: Modifiers, typing: bool) -> Option<KeyCommand> {
         Key::F5 => KeyCommand::Refresh,
         _ if typing => return None,
         Key::A if mods.command => KeyCommand::SelectAll,
+        Key::ArrowUp if mods.alt && !mods.command => KeyCommand::Up,
+        Key::Backspace if plain => KeyCommand::Up,
         Key::ArrowUp | Key::ArrowDown | Key::PageUp | Key::PageDown | Key::Home | Key::End
             if plain =>
         {
@@ -94,6 +98,13 @@ mod tests {
         assert_eq!(c(Key::Delete, none), Some(KeyCommand::Delete));
         assert_eq!(c(Key::F, Modifiers::COMMAND), Some(KeyCommand::FocusFilter));
         assert_eq!(c(Key::F5, none), Some(KeyCommand::Refresh));
+        assert_eq!(c(Key::Backspace, none), Some(KeyCommand::Up));
+        assert_eq!(c(Key::ArrowUp, Modifiers::ALT), Some(KeyCommand::Up));
+        assert_eq!(
+            command(Key::Backspace, none, true),
+            None,
+            "Backspace edits the filter while it has the keyboard"
+        );
         assert_eq!(c(Key::Escape, none), Some(KeyCommand::Escape));
         assert_eq!(c(Key::ArrowDown, Modifiers::COMMAND), None);
     }

@@ -1,9 +1,10 @@
-//! The file table with its toolbar: upload, download, history, delete
-//! (admins), refresh, the filter box and sortable columns; rows are
-//! selected as in a file manager (Ctrl-click, Shift-click, Ctrl-A, the
-//! arrow keys; see `file_keys`). It changes only the table's own view
-//! (sort, filter, selection); the buttons are acted on by the app's
-//! `files` module.
+//! The file table with its toolbar: upload (files or a folder), new
+//! folder, download, history, delete (admins), refresh, the filter box,
+//! the breadcrumb of the folder on screen and sortable columns, folders
+//! first. Rows are selected as in a file manager (Ctrl-click, Shift-click,
+//! Ctrl-A, the arrow keys; see `file_keys`); a double-click or Enter opens
+//! a folder. It changes only the table's own view (sort, filter,
+//! selection); the buttons are acted on by the app's `files` module.
 
 use egui::{Align, Button, Event, Label, Layout, RichText, Sense, TextEdit, Ui};
 use egui_extras::{Column, TableBuilder};
@@ -11,7 +12,7 @@ use egui_extras::{Column, TableBuilder};
 use crate::format::{human_size, local_time, local_time_precise};
 use crate::panels::file_keys::{self, KeyCommand};
 use crate::panels::palette;
-use crate::state::files::{FileTable, SortKey};
+use crate::state::files::{FileTable, Row, SortKey};
 use crate::state::selection::Gesture;
 
 /// What the user asked for.
@@ -19,17 +20,24 @@ use crate::state::selection::Gesture;
 pub enum FilesAction {
     /// Pick files to upload.
     Upload,
+    /// Pick a folder to upload with everything in it.
+    UploadFolder,
+    /// Ask for the name of a new folder here.
+    NewFolder,
     /// List again.
     Refresh,
-    /// Enter or a double-click on one row: a file is downloaded (a folder,
-    /// once there are folders, opens).
+    /// Enter or a double-click on one row: a file is downloaded, a folder
+    /// opens.
     Open(String),
-    /// Download the current versions of these files (one: the download
-    /// dialog; several: into a folder).
+    /// Show this folder (`None`: the root): the breadcrumb, Backspace.
+    GoTo(Option<String>),
+    /// Download these files (current versions) and folders (one file: the
+    /// download dialog; otherwise into a folder).
     Download(Vec<String>),
     /// Show a file's versions.
     History(String),
-    /// Delete these files with all their versions (asks first, once).
+    /// Delete these files with all their versions and these folders with
+    /// everything in them (asks first, once).
     Delete(Vec<String>),
 }
 
@@ -49,8 +57,10 @@ pub fn show(ui: &mut Ui, table: &mut FileTable, cx: FilesContext) -> Vec<FilesAc
     let mut actions = Vec::new();
     let focus_filter = keys(ui, table, cx, &mut actions);
     toolbar(ui, table, cx, focus_filter, &mut actions);
+    breadcrumb(ui, table, &mut actions);
+    summary_line(ui, table);
     ui.add_space(4.0);
-    if table.entries.is_empty() {
+    if table.entries.is_empty() && table.folders.is_empty() {
         empty_state(ui, table);
     } else {
         file_table(ui, table, cx, &mut actions);
@@ -103,6 +113,8 @@ fn keys(ui: &Ui, table: &mut FileTable, cx: FilesContext, actions: &mut Vec<File
             KeyCommand::Escape => table.select(Gesture::Clear),
             KeyCommand::Refresh if !table.loading => actions.push(FilesAction::Refresh),
             KeyCommand::Refresh => {}
+            KeyCommand::Up if !table.at_root() => actions.push(FilesAction::GoTo(table.parent())),
+            KeyCommand::Up => {}
         }
     }
     focus_filter
@@ -123,10 +135,10 @@ fn click_modifiers(ui: &Ui) -> egui::Modifiers {
     })
 }
 
-/// "Download…" for one file, "Download 3 files…" for several.
+/// "Download…" for one row, "Download 3 items…" for several.
 fn counted(verb: &str, n: usize) -> String {
     if n > 1 {
-        format!("{verb} {n} files…")
+        format!("{verb} {n} items…")
     } else {
         format!("{verb}…")
     }
@@ -147,18 +159,33 @@ fn toolbar(
         if upload.clicked() {
             actions.push(FilesAction::Upload);
         }
+        let upload_folder = ui
+            .add_enabled(!cx.dialog_open, Button::new("Upload folder…"))
+            .on_hover_text("Choose a folder to upload with everything in it (or drop it onto the window)")
+            .on_disabled_hover_text("A file dialog is open");
+        if upload_folder.clicked() {
+            actions.push(FilesAction::UploadFolder);
+        }
+        if ui
+            .button("New folder…")
+            .on_hover_text("Create a folder here")
+            .clicked()
+        {
+            actions.push(FilesAction::NewFolder);
+        }
         let selected = table.selected();
         let has = !selected.is_empty();
         if ui
             .add_enabled(has, Button::new(counted("Download", selected.len())))
-            .on_hover_text("Save the selected files (or double-click one, or press Enter)")
-            .on_disabled_hover_text("Select a file first")
+            .on_hover_text("Save the selected files and folders (or double-click a file, or press Enter)")
+            .on_disabled_hover_text("Select a file or folder first")
             .clicked()
         {
             actions.push(FilesAction::Download(selected.clone()));
         }
+        let one_file = matches!(selected.as_slice(), [one] if !table.is_folder(one));
         if ui
-            .add_enabled(selected.len() == 1, Button::new("History"))
+            .add_enabled(one_file, Button::new("History"))
             .on_hover_text("Every version of the selected file")
             .on_disabled_hover_text("Select one file first")
             .clicked()
@@ -168,8 +195,11 @@ fn toolbar(
         if cx.is_admin
             && ui
                 .add_enabled(has, Button::new(counted("Delete", selected.len())))
-                .on_hover_text("Delete the selected files with all their versions (Delete key)")
-                .on_disabled_hover_text("Select a file first")
+                .on_hover_text(
+                    "Delete the selected files with all their versions, and folders with \
+                     everything in them (Delete key)",
+                )
+                .on_disabled_hover_text("Select a file or folder first")
                 .clicked()
         {
             actions.push(FilesAction::Delete(selected.clone()));
@@ -205,7 +235,42 @@ fn toolbar(
             }
         });
     });
-    summary_line(ui, table);
+}
+
+/// Where the table is: Home › team › docs, each part a button that opens
+/// that folder, and ⬆ for the folder above. Always one line, so the table
+/// does not jump when a folder opens.
+fn breadcrumb(ui: &mut Ui, table: &FileTable, actions: &mut Vec<FilesAction>) {
+    ui.horizontal(|ui| {
+        let up = ui
+            .add_enabled(!table.at_root(), Button::new("⬆").small())
+            .on_hover_text("The folder above (Backspace)");
+        if up.clicked() {
+            actions.push(FilesAction::GoTo(table.parent()));
+        }
+        let crumbs = table.breadcrumb();
+        let last = crumbs.len() - 1;
+        for (i, (label, path)) in crumbs.into_iter().enumerate() {
+            if i > 0 {
+                ui.label(RichText::new("›").weak());
+            }
+            let text = if i == 0 {
+                format!("🏠 {label}")
+            } else {
+                label
+            };
+            let here = i == last;
+            let button = Button::selectable(here, RichText::new(text).strong())
+                .frame_when_inactive(false);
+            let response = ui.add(button).on_hover_text(match &path {
+                Some(path) => format!("Open {path}"),
+                None => "Open the root folder".to_owned(),
+            });
+            if response.clicked() && !here {
+                actions.push(FilesAction::GoTo(path));
+            }
+        }
+    });
 }
 
 /// One line under the toolbar: how many files, or why the last listing
@@ -223,16 +288,25 @@ fn summary_line(ui: &mut Ui, table: &FileTable) {
         return;
     }
     let shown = table.visible().len();
-    let total = table.entries.len();
+    let (folders, files) = (table.folders.len(), table.entries.len());
+    let total = folders + files;
     let picked = table.selected().len();
     let mut summary = if shown == total {
-        format!(
-            "{total} file{} · {}",
-            if total == 1 { "" } else { "s" },
+        let mut parts = Vec::new();
+        if folders > 0 {
+            parts.push(format!(
+                "{folders} folder{}",
+                if folders == 1 { "" } else { "s" }
+            ));
+        }
+        parts.push(format!(
+            "{files} file{} · {}",
+            if files == 1 { "" } else { "s" },
             human_size(table.total_size())
-        )
+        ));
+        parts.join(", ")
     } else {
-        format!("{shown} of {total} files match the filter")
+        format!("{shown} of {total} items match the filter")
     };
     if picked > 1 {
         summary.push_str(&format!(" · {picked} selected"));
@@ -249,9 +323,15 @@ fn empty_state(ui: &mut Ui, table: &FileTable) {
             return;
         }
         ui.label(RichText::new("📂").size(40.0));
-        ui.label(RichText::new("No files on this server yet").heading());
+        if table.at_root() {
+            ui.label(RichText::new("No files on this server yet").heading());
+        } else {
+            ui.label(RichText::new("This folder is empty").heading());
+        }
         ui.add_space(4.0);
-        ui.label("Click “Upload…” or drop files onto this window to share them with your team.");
+        ui.label(
+            "Click “Upload…” or drop files or folders onto this window to share them with your team.",
+        );
     });
 }
 
@@ -261,11 +341,11 @@ fn file_table(
     cx: FilesContext,
     actions: &mut Vec<FilesAction>,
 ) {
-    let rows: Vec<_> = table.visible().into_iter().cloned().collect();
+    let rows: Vec<Shown> = table.visible().into_iter().map(Shown::of).collect();
     if rows.is_empty() {
         ui.add_space(20.0);
         ui.vertical_centered(|ui| {
-            ui.label(format!("No file matches “{}”.", table.filter.trim()));
+            ui.label(format!("Nothing here matches “{}”.", table.filter.trim()));
             if ui.button("Clear the filter").clicked() {
                 table.filter.clear();
             }
@@ -319,40 +399,54 @@ fn file_table(
         })
         .body(|body| {
             body.rows(row_height, rows.len(), |mut row| {
-                let entry = &rows[row.index()];
-                let v = &entry.current;
-                let selected = table.selection.contains(&v.name);
+                let shown = &rows[row.index()];
+                let path = shown.path.as_str();
+                let selected = table.selection.contains(path);
                 row.set_selected(selected);
                 row.col(|ui| {
+                    let label = if shown.folder {
+                        format!("📁 {}", shown.label)
+                    } else {
+                        shown.label.clone()
+                    };
+                    let hover = if shown.folder {
+                        "Double-click to open".to_owned()
+                    } else {
+                        format!("MD5 {}", shown.md5)
+                    };
                     let response = ui
-                        .add(Button::selectable(selected, v.name.as_str()).truncate())
-                        .on_hover_text(format!("MD5 {}", v.md5));
+                        .add(Button::selectable(selected, label).truncate())
+                        .on_hover_text(hover);
                     if response.clicked() {
                         let mods = click_modifiers(ui);
                         table.select(if mods.command {
-                            Gesture::Toggle(&v.name)
+                            Gesture::Toggle(path)
                         } else if mods.shift {
-                            Gesture::Extend(&v.name)
+                            Gesture::Extend(path)
                         } else {
-                            Gesture::Click(&v.name)
+                            Gesture::Click(path)
                         });
                         // The arrow keys move the selection, not egui's focus.
                         response.surrender_focus();
                     }
                     if response.double_clicked() {
-                        actions.push(FilesAction::Open(v.name.clone()));
+                        actions.push(FilesAction::Open(path.to_owned()));
                     }
                     if response.secondary_clicked() && !selected {
-                        table.select(Gesture::Click(&v.name));
+                        table.select(Gesture::Click(path));
                     }
                     response.context_menu(|ui| {
                         let picked = table.selected();
+                        if shown.folder && picked.len() == 1 && ui.button("Open").clicked() {
+                            actions.push(FilesAction::Open(path.to_owned()));
+                            ui.close();
+                        }
                         if ui.button(counted("Download", picked.len())).clicked() {
                             actions.push(FilesAction::Download(picked.clone()));
                             ui.close();
                         }
-                        if picked.len() == 1 && ui.button("History").clicked() {
-                            actions.push(FilesAction::History(v.name.clone()));
+                        if !shown.folder && picked.len() == 1 && ui.button("History").clicked() {
+                            actions.push(FilesAction::History(path.to_owned()));
                             ui.close();
                         }
                         if cx.is_admin && ui.button(counted("Delete", picked.len())).clicked() {
@@ -363,28 +457,75 @@ fn file_table(
                 });
                 row.col(|ui| {
                     ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                        ui.label(human_size(v.size))
-                            .on_hover_text(format!("{} bytes", v.size));
+                        if let Some(size) = shown.size {
+                            ui.label(human_size(size))
+                                .on_hover_text(format!("{size} bytes"));
+                        }
                     });
                 });
                 row.col(|ui| {
-                    ui.label(local_time(v.modified))
-                        .on_hover_text(local_time_precise(v.modified));
+                    ui.label(local_time(shown.modified))
+                        .on_hover_text(local_time_precise(shown.modified));
                 });
                 row.col(|ui| {
-                    ui.add(Label::new(v.uploader.as_str()).truncate());
+                    ui.add(Label::new(shown.uploader.as_str()).truncate());
                 });
                 row.col(|ui| {
-                    let text = entry.versions.to_string();
-                    let label = ui.add(Label::new(text).sense(Sense::click()));
-                    if label.clicked() {
-                        actions.push(FilesAction::History(v.name.clone()));
+                    if let Some(versions) = shown.versions {
+                        let label = ui.add(Label::new(versions.to_string()).sense(Sense::click()));
+                        if label.clicked() {
+                            actions.push(FilesAction::History(path.to_owned()));
+                        }
+                        label.on_hover_text("Click to see every version");
                     }
-                    label.on_hover_text("Click to see every version");
                 });
             });
         });
     if let Some(key) = sort_clicked {
         table.sort_by(key);
+    }
+}
+
+/// What one row shows, taken out of the table so the rows can be drawn
+/// while the table's selection changes.
+struct Shown {
+    path: String,
+    label: String,
+    folder: bool,
+    /// Files only.
+    size: Option<u64>,
+    /// A file's last change; a folder's creation.
+    modified: ferry_proto::time::Timestamp,
+    uploader: String,
+    /// Files only.
+    versions: Option<u32>,
+    md5: String,
+}
+
+impl Shown {
+    fn of(row: Row<'_>) -> Shown {
+        let (path, label) = (row.path().to_owned(), row.label().to_owned());
+        match row {
+            Row::Folder(f) => Shown {
+                path,
+                label,
+                folder: true,
+                size: None,
+                modified: f.created,
+                uploader: String::new(),
+                versions: None,
+                md5: String::new(),
+            },
+            Row::File(e) => Shown {
+                path,
+                label,
+                folder: false,
+                size: Some(e.current.size),
+                modified: e.current.modified,
+                uploader: e.current.uploader.clone(),
+                versions: Some(e.versions),
+                md5: e.current.md5.to_string(),
+            },
+        }
     }
 }

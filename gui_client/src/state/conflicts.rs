@@ -51,6 +51,9 @@ pub struct Conflict {
     /// The local file on the other side of the conflict (the one being
     /// uploaded, or the one a download would replace), to compare.
     pub local: Option<PathBuf>,
+    /// Whether the name is a folder's (a whole-folder transfer): the choice
+    /// is then about its files whose content differs.
+    pub folder: bool,
 }
 
 /// Where "Keep both" saves a download whose target `path` exists: the
@@ -230,6 +233,7 @@ mod tests {
             batch,
             download_to: None,
             local: Some(PathBuf::from(format!("/tmp/f{transfer}"))),
+            folder: false,
         }
     }
 

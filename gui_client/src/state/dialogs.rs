@@ -23,6 +23,14 @@ pub enum Pending {
     DeleteFile(String),
     /// Delete several files with all their versions.
     DeleteFiles(Vec<String>),
+    /// Delete folders with everything in them, and files with all their
+    /// versions.
+    DeleteItems {
+        /// The files.
+        files: Vec<String>,
+        /// The folders.
+        folders: Vec<String>,
+    },
     /// Delete one version.
     DeleteVersion(String, u32),
     /// Remove an account.
@@ -55,6 +63,25 @@ impl Pending {
                 ),
                 "Delete files",
             ),
+            Pending::DeleteItems { files, folders } if files.is_empty() && folders.len() == 1 => (
+                format!("Delete the folder “{}”?", folders[0]),
+                "The folder, every file in it and every version of those files are removed \
+                 from the server for everyone. This cannot be undone."
+                    .to_owned(),
+                "Delete folder",
+            ),
+            Pending::DeleteItems { files, folders } => {
+                let all: Vec<String> = folders.iter().chain(files).cloned().collect();
+                (
+                    format!("Delete {} items?", all.len()),
+                    format!(
+                        "{} are removed from the server for everyone: folders with every file \
+                         in them, files with every version. This cannot be undone.",
+                        listed(&all)
+                    ),
+                    "Delete",
+                )
+            }
             Pending::DeleteVersion(name, v) => (
                 format!("Delete version {v} of “{name}”?"),
                 "Only this version is removed; the others stay. This cannot be undone.".to_owned(),
@@ -115,6 +142,34 @@ fn listed(names: &[String]) -> String {
     }
 }
 
+/// The "new folder" dialog: the name typed, checked by the one name rule
+/// as it is typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewFolder {
+    /// What is typed.
+    pub name: String,
+}
+
+impl NewFolder {
+    /// Why the name typed cannot be a folder's; `None` when it can.
+    pub fn problem(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("Type a name for the folder.".to_owned());
+        }
+        ferry_client::file_name(&self.name)
+            .err()
+            .map(|e| format!("{}.", capitalized(&e.to_string())))
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The path field that stands in for a native file dialog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPrompt {
@@ -168,11 +223,13 @@ pub struct OfferedName {
 }
 
 impl OfferedName {
-    /// For `name` (a `version`, or the current one when `None` or equal to
+    /// For `name` (a path's last part; a `version`, or the current one when `None` or equal to
     /// `current`): the server's name, or for an older version its `_vN`
     /// name, in the form `os` can save (see
     /// [`ferry_proto::names::local_file_name_for`]).
     pub fn new(name: &str, version: Option<u32>, current: Option<u32>, os: LocalOs) -> Self {
+        // A path into folders is saved under its last part.
+        let name = crate::state::files::last_part(name);
         let wanted = match version {
             Some(v) if Some(v) != current => versioned_name(name, v),
             _ => name.to_owned(),

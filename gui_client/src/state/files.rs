@@ -1,11 +1,16 @@
-//! The file table's data: the last listing, the sort order, the filter and
-//! the selection, and the bookkeeping of its refresh. No drawing here;
-//! `panels::files` draws it, and the app sends the requests.
+//! The file table's data: the folder on screen and its last listing
+//! (sub-folders and files), the sort order, the filter and the selection,
+//! and the bookkeeping of its refresh. No drawing here; `panels::files`
+//! draws it, and the app sends the requests.
+//!
+//! Every row is known by its full path on the server (`a/b/c.txt`), so the
+//! selection, the conflict checks and the transfers need no folder of
+//! their own; the table shows each row's last part.
 
 use std::cmp::Ordering;
 use std::time::Instant;
 
-use ferry_proto::protocol::FileEntry;
+use ferry_proto::protocol::{FileEntry, FolderEntry};
 
 pub use crate::settings::{FileSort, SortKey};
 use crate::state::selection::{Gesture, Selection};
@@ -44,6 +49,7 @@ impl SortKey {
         }
     }
 
+    /// Orders two files; folders are ordered by name whatever the column.
     fn compare(self, a: &FileEntry, b: &FileEntry) -> Ordering {
         let (a, b, name) = (
             &a.current,
@@ -64,10 +70,62 @@ impl SortKey {
     }
 }
 
+/// One row of the table: a sub-folder of the folder on screen, or a file
+/// in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row<'a> {
+    /// A folder.
+    Folder(&'a FolderEntry),
+    /// A file with its current version.
+    File(&'a FileEntry),
+}
+
+impl<'a> Row<'a> {
+    /// Its full path on the server: what the selection and the requests use.
+    pub fn path(&self) -> &'a str {
+        match self {
+            Row::Folder(f) => &f.path,
+            Row::File(f) => &f.current.name,
+        }
+    }
+
+    /// What the table shows: the last part of the path.
+    pub fn label(&self) -> &'a str {
+        last_part(self.path())
+    }
+
+    /// Whether it is a folder.
+    pub fn is_folder(&self) -> bool {
+        matches!(self, Row::Folder(_))
+    }
+}
+
+/// The last part of a server path: `c.txt` of `a/b/c.txt`.
+pub fn last_part(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The folder that holds `path` (`None`: the root).
+pub fn parent_of(path: &str) -> Option<&str> {
+    path.rsplit_once('/').map(|(parent, _)| parent)
+}
+
+/// `name` inside `folder` (`None`: the root).
+pub fn join(folder: Option<&str>, name: &str) -> String {
+    match folder {
+        Some(folder) => format!("{folder}/{name}"),
+        None => name.to_owned(),
+    }
+}
+
 /// The file list as the table shows it.
 #[derive(Debug, Clone)]
 pub struct FileTable {
-    /// The last listing, in server order.
+    /// The folder on screen (`None`: the root).
+    pub folder: Option<String>,
+    /// Its sub-folders, from the last listing.
+    pub folders: Vec<FolderEntry>,
+    /// Its files, from the last listing, in server order.
     pub entries: Vec<FileEntry>,
     /// Whether a listing has arrived since login.
     pub loaded: bool,
@@ -90,6 +148,8 @@ pub struct FileTable {
 impl Default for FileTable {
     fn default() -> Self {
         FileTable {
+            folder: None,
+            folders: Vec::new(),
             entries: Vec::new(),
             loaded: false,
             loading: false,
@@ -121,22 +181,89 @@ impl FileTable {
         }
     }
 
-    /// Takes a new listing; keeps the selected files that still exist.
+    /// Takes a new listing of the folder on screen (files only: a flat
+    /// listing); keeps the selected rows that still exist.
     pub fn set_entries(&mut self, entries: Vec<FileEntry>) {
+        self.set_listing(Vec::new(), entries);
+    }
+
+    /// Takes a new listing of the folder on screen: its sub-folders and its
+    /// files. Keeps the selected rows that still exist.
+    pub fn set_listing(&mut self, folders: Vec<FolderEntry>, entries: Vec<FileEntry>) {
+        self.folders = folders;
         self.entries = entries;
         self.loaded = true;
         self.loading = false;
         self.error = None;
         self.refreshed_at = Some(Instant::now());
-        let names: std::collections::HashSet<String> = self.names().map(str::to_owned).collect();
-        self.selection.retain(|n| names.contains(n));
+        let paths: std::collections::HashSet<String> =
+            self.rows().map(|r| r.path().to_owned()).collect();
+        self.selection.retain(|n| paths.contains(n));
     }
 
-    /// The names on screen, in their order.
+    /// Shows the folder `folder` (`None`: the root): the old rows, the
+    /// filter and the selection go, and the table waits for the listing.
+    /// Returns whether it is another folder than the one on screen.
+    pub fn open(&mut self, folder: Option<String>) -> bool {
+        if folder == self.folder {
+            return false;
+        }
+        self.folder = folder;
+        self.folders.clear();
+        self.entries.clear();
+        self.loaded = false;
+        self.error = None;
+        self.filter.clear();
+        self.selection = Selection::default();
+        true
+    }
+
+    /// The folder that holds the one on screen; `None` at the root and in
+    /// a top-level folder (see [`FileTable::at_root`]).
+    pub fn parent(&self) -> Option<String> {
+        self.folder.as_deref().and_then(parent_of).map(str::to_owned)
+    }
+
+    /// Whether the root is on screen.
+    pub fn at_root(&self) -> bool {
+        self.folder.is_none()
+    }
+
+    /// The path of `name` in the folder on screen.
+    pub fn child(&self, name: &str) -> String {
+        join(self.folder.as_deref(), name)
+    }
+
+    /// The breadcrumb: the root, then each folder down to the one on
+    /// screen, each with the path it opens (`None`: the root).
+    pub fn breadcrumb(&self) -> Vec<(String, Option<String>)> {
+        let mut crumbs = vec![("Home".to_owned(), None)];
+        if let Some(folder) = &self.folder {
+            let mut end = 0;
+            for part in folder.split('/') {
+                end += part.len();
+                crumbs.push((part.to_owned(), Some(folder[..end].to_owned())));
+                end += 1;
+            }
+        }
+        crumbs
+    }
+
+    /// Whether `path` is a sub-folder on screen.
+    pub fn is_folder(&self, path: &str) -> bool {
+        self.folders.iter().any(|f| f.path == path)
+    }
+
+    /// Every row of the listing, folders first, unfiltered and unsorted.
+    fn rows(&self) -> impl Iterator<Item = Row<'_>> {
+        (self.folders.iter().map(Row::Folder)).chain(self.entries.iter().map(Row::File))
+    }
+
+    /// The paths on screen, in their order.
     pub fn visible_names(&self) -> Vec<String> {
         self.visible()
             .into_iter()
-            .map(|e| e.current.name.clone())
+            .map(|r| r.path().to_owned())
             .collect()
     }
 
@@ -147,8 +274,8 @@ impl FileTable {
         self.selection = self.selection.apply(&rows, gesture);
     }
 
-    /// The selected files on screen, in their order: what the toolbar's
-    /// buttons act on.
+    /// The selected rows on screen (files and folders), in their order:
+    /// what the toolbar's buttons act on.
     pub fn selected(&self) -> Vec<String> {
         let names = self.visible_names();
         let rows: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -171,11 +298,6 @@ impl FileTable {
         self.entries.iter().find(|e| e.current.name == name)
     }
 
-    /// Every name in the listing.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.current.name.as_str())
-    }
-
     /// Clicking a header: the same column flips direction, another column
     /// sorts ascending (newest first for times, largest first for sizes).
     pub fn sort_by(&mut self, key: SortKey) {
@@ -187,20 +309,26 @@ impl FileTable {
         }
     }
 
-    /// The rows to show: filtered, then sorted.
-    pub fn visible(&self) -> Vec<&FileEntry> {
+    /// The rows to show: filtered, then sorted, folders first.
+    pub fn visible(&self) -> Vec<Row<'_>> {
         let needle = self.filter.trim().to_lowercase();
-        let mut rows: Vec<&FileEntry> = self
-            .entries
-            .iter()
-            .filter(|e| {
+        let mut rows: Vec<Row<'_>> = self
+            .rows()
+            .filter(|row| {
                 needle.is_empty()
-                    || e.current.name.to_lowercase().contains(&needle)
-                    || e.current.uploader.to_lowercase().contains(&needle)
+                    || row.label().to_lowercase().contains(&needle)
+                    || matches!(row, Row::File(e) if e.current.uploader.to_lowercase().contains(&needle))
             })
             .collect();
         rows.sort_by(|a, b| {
-            let order = self.sort.compare(a, b);
+            let order = match (a, b) {
+                (Row::Folder(_), Row::File(_)) => return Ordering::Less,
+                (Row::File(_), Row::Folder(_)) => return Ordering::Greater,
+                (Row::File(a), Row::File(b)) => self.sort.compare(a, b),
+                (Row::Folder(a), Row::Folder(b)) => {
+                    a.path.to_lowercase().cmp(&b.path.to_lowercase())
+                }
+            };
             if self.ascending {
                 order
             } else {
@@ -210,7 +338,7 @@ impl FileTable {
         rows
     }
 
-    /// The total size of all current versions.
+    /// The total size of the current versions of the files on screen.
     pub fn total_size(&self) -> u64 {
         self.entries.iter().map(|e| e.current.size).sum()
     }
@@ -244,10 +372,63 @@ pub(crate) mod tests {
     }
 
     fn names(t: &FileTable) -> Vec<&str> {
-        t.visible()
-            .iter()
-            .map(|e| e.current.name.as_str())
-            .collect()
+        t.visible().iter().map(|r| r.path()).collect()
+    }
+
+    fn folder(path: &str) -> FolderEntry {
+        FolderEntry {
+            path: path.to_owned(),
+            created: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn folders_come_first_and_show_their_last_part() {
+        let mut t = FileTable::default();
+        assert!(t.open(Some("team/docs".into())));
+        assert!(!t.open(Some("team/docs".into())), "already there");
+        t.set_listing(
+            vec![folder("team/docs/zeta"), folder("team/docs/Alpha")],
+            vec![entry("team/docs/a.txt", 5, 1, "ann", 1)],
+        );
+        assert_eq!(
+            names(&t),
+            ["team/docs/Alpha", "team/docs/zeta", "team/docs/a.txt"]
+        );
+        t.sort_by(SortKey::Name);
+        assert_eq!(
+            names(&t),
+            ["team/docs/zeta", "team/docs/Alpha", "team/docs/a.txt"],
+            "folders stay first in either direction"
+        );
+        let labels: Vec<&str> = t.visible().iter().map(|r| r.label()).collect();
+        assert_eq!(labels, ["zeta", "Alpha", "a.txt"]);
+        t.filter = "ALP".into();
+        assert_eq!(names(&t), ["team/docs/Alpha"]);
+        t.filter = "team".into();
+        assert!(names(&t).is_empty(), "the filter looks at the shown name only");
+        assert!(t.is_folder("team/docs/zeta"));
+        assert!(!t.is_folder("team/docs/a.txt"));
+        assert_eq!(t.child("b.txt"), "team/docs/b.txt");
+        assert_eq!(t.parent().as_deref(), Some("team"));
+        assert_eq!(
+            t.breadcrumb(),
+            [
+                ("Home".to_owned(), None),
+                ("team".to_owned(), Some("team".to_owned())),
+                ("docs".to_owned(), Some("team/docs".to_owned())),
+            ]
+        );
+
+        t.filter.clear();
+        t.select(Gesture::All);
+        assert!(t.open(None), "back to the root");
+        assert!(t.at_root() && t.filter.is_empty() && t.selection.is_empty() && !t.loaded);
+        assert_eq!(t.breadcrumb(), [("Home".to_owned(), None)]);
+        assert_eq!(t.child("b.txt"), "b.txt");
+        assert_eq!(last_part("a/b/c"), "c");
+        assert_eq!(parent_of("a/b/c"), Some("a/b"));
+        assert_eq!(parent_of("c"), None);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct SavedTransfer {
     pub name: String,
     /// The local file: the source of an upload, the target of a download.
     pub local: PathBuf,
+    /// Whether it moves a whole folder.
+    pub folder: bool,
     /// The version a download fetches (`None`: the current one).
     pub version: Option<u32>,
     /// What an upload does when its name is taken.
@@ -85,6 +87,7 @@ impl Default for SavedTransfer {
             direction: SavedDirection::Download,
             name: String::new(),
             local: PathBuf::new(),
+            folder: false,
             version: None,
             policy: SavedPolicy::Ask,
             mirrors: Vec::new(),
@@ -108,6 +111,7 @@ impl SavedTransfer {
             direction,
             name: row.name.clone(),
             local: row.local.clone(),
+            folder: row.folder,
             version: row.version,
             policy: SavedPolicy::of(row.policy),
             mirrors: row.mirror_addrs.clone(),
@@ -124,6 +128,7 @@ impl SavedTransfer {
             SavedDirection::Download => ("⬇", "to"),
         };
         let version = self.version.map(|v| format!(" (v{v})")).unwrap_or_default();
+        let folder = if self.folder { "folder " } else { "" };
         let progress = if self.total > 0 {
             format!(
                 ", {} of {}",
@@ -134,7 +139,7 @@ impl SavedTransfer {
             String::new()
         };
         format!(
-            "{arrow} {}{version} {way} {}{progress}",
+            "{arrow} {folder}{}{version} {way} {}{progress}",
             self.name,
             self.local.display()
         )

@@ -16,7 +16,7 @@ use ferry_client::Stage;
 use ferry_proto::protocol::ConflictPolicy;
 
 use crate::format::human_size;
-use crate::worker::{Stop, StopFlag, TransferId, TransferUpdate};
+use crate::worker::{FolderOutcome, Stop, StopFlag, TransferId, TransferUpdate};
 
 mod row;
 
@@ -81,6 +81,8 @@ impl Transfers {
             direction,
             name: name.to_owned(),
             local,
+            folder: false,
+            files: (0, 0),
             version: None,
             policy: ConflictPolicy::Fail,
             batch,
@@ -103,6 +105,23 @@ impl Transfers {
     /// A new upload row, queued.
     pub fn add_upload(&mut self, local: PathBuf, name: &str, batch: u64) -> TransferId {
         self.add(Direction::Upload, name, local, batch)
+    }
+
+    /// A new row that moves the whole folder `local` into the server folder
+    /// `name` (upload) or the server folder `name` into the local folder
+    /// `local` (download), queued.
+    pub fn add_folder(
+        &mut self,
+        direction: Direction,
+        name: &str,
+        local: PathBuf,
+        batch: u64,
+    ) -> TransferId {
+        let id = self.add(direction, name, local, batch);
+        if let Some(row) = self.get_mut(id) {
+            row.folder = true;
+        }
+        id
     }
 
     /// A new download row, queued.
@@ -306,6 +325,19 @@ impl Transfers {
                 self.finish(id, TransferState::Done);
                 return Followup::Downloaded;
             }
+            TransferUpdate::Files { done, total } => row.files = (done, total),
+            TransferUpdate::FolderDone(outcome) => {
+                row.verified = true;
+                row.done = row.total;
+                row.files.0 = row.files.1;
+                let state = folder_state(&outcome);
+                row.note = Some(folder_note(row.direction, &row.local, &outcome));
+                self.finish(id, state);
+                return match row_direction(self.get(id)) {
+                    Some(Direction::Upload) => Followup::Uploaded,
+                    _ => Followup::Downloaded,
+                };
+            }
             TransferUpdate::Mirrors(statuses) => row.mirrors = statuses,
             TransferUpdate::MirroredDownload { report, dest } => {
                 row.done = report.size;
@@ -356,6 +388,51 @@ impl Transfers {
         }
         Followup::None
     }
+}
+
+fn row_direction(row: Option<&Transfer>) -> Option<Direction> {
+    row.map(|r| r.direction)
+}
+
+/// A folder transfer that ran to its end is done, unless a file failed.
+fn folder_state(outcome: &FolderOutcome) -> TransferState {
+    match outcome.failed.as_slice() {
+        [] => TransferState::Done,
+        [(path, why)] => TransferState::Failed(format!("{path}: {why}")),
+        [(path, why), rest @ ..] => TransferState::Failed(format!(
+            "{} files failed; the first, {path}: {why}",
+            rest.len() + 1
+        )),
+    }
+}
+
+/// The line under a finished folder transfer: how many files moved, how
+/// many were there already, and which were kept because the user skipped
+/// them.
+fn folder_note(direction: Direction, local: &std::path::Path, outcome: &FolderOutcome) -> String {
+    let files = |n: usize| format!("{n} file{}", if n == 1 { "" } else { "s" });
+    let mut note = match direction {
+        Direction::Upload => format!("{} stored (MD5 checked)", files(outcome.moved)),
+        Direction::Download => format!(
+            "{} saved to {} (MD5 checked)",
+            files(outcome.moved),
+            local.display()
+        ),
+    };
+    if outcome.unchanged > 0 {
+        note.push_str(&format!("; {} already there", files(outcome.unchanged)));
+    }
+    if !outcome.kept.is_empty() {
+        let whose = match direction {
+            Direction::Upload => "the server's",
+            Direction::Download => "yours",
+        };
+        note.push_str(&format!(
+            "; {} with other content skipped ({whose} kept)",
+            files(outcome.kept.len())
+        ));
+    }
+    note
 }
 
 /// "“CON” is not a valid file name on Windows: " before a renamed

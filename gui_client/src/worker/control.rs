@@ -11,11 +11,11 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use ferry_client::{Client, ClientError, Security};
+use ferry_client::{Client, ClientError, Entry, Security};
 use log::info;
 
 use super::credentials::Credentials;
-use super::messages::{Command, Event, LoginProblem, TrustQuestion, login_message};
+use super::messages::{Command, Event, Listing, LoginProblem, TrustQuestion, login_message};
 
 /// A control connection idle for longer is pinged before use: the server
 /// drops silent clients after a few minutes.
@@ -91,6 +91,22 @@ fn pin_first(creds: &Credentials, pin: Option<&str>) -> Result<(), ClientError> 
     }
 }
 
+/// A folder listing split into its sub-folders and its files.
+fn split_listing(entries: Vec<Entry>) -> Listing {
+    let mut listing = Listing::default();
+    for entry in entries {
+        match entry {
+            Entry::Folder(f) => listing.0.push(f),
+            Entry::File(f) => listing.1.push(f),
+        }
+    }
+    listing
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 /// The control connection, reopened when the server dropped it.
 struct Control<'a> {
     creds: &'a RwLock<Credentials>,
@@ -101,7 +117,31 @@ struct Control<'a> {
 impl Control<'_> {
     fn handle(&mut self, command: Command) -> Event {
         match command {
-            Command::Refresh => Event::Files(self.run(true, Client::list)),
+            Command::List { folder } => {
+                let result = self.run(true, |c| c.ls(folder.as_deref(), false));
+                Event::Listing {
+                    folder,
+                    result: result.map(split_listing),
+                }
+            }
+            Command::MakeFolder(path) => Event::FolderChanged(
+                self.run(false, |c| c.mkdir(&path))
+                    .map(|_| format!("Created the folder {path}."))
+                    .map_err(|e| format!("Could not create the folder {path}: {e}")),
+            ),
+            Command::RemoveFolder(path) => Event::FolderChanged(
+                self.run(false, |c| c.rmdir(&path, true))
+                    .map(|gone| {
+                        format!(
+                            "Deleted the folder {path} ({} file{}, {} version{}).",
+                            gone.files,
+                            plural(gone.files),
+                            gone.versions,
+                            plural(gone.versions)
+                        )
+                    })
+                    .map_err(|e| format!("Could not delete the folder {path}: {e}")),
+            ),
             Command::History(name) => {
                 let result = self.run(true, |c| c.history(&name));
                 Event::History { name, result }

@@ -13,7 +13,7 @@ use ferry_client::Stage;
 use ferry_client::mirror::{MirrorReport, MirrorStatus};
 use ferry_client::transfer::{DownloadReport, UploadReport};
 use ferry_client::{ClientError, Verified};
-use ferry_proto::protocol::{ConflictPolicy, ErrorCode, FileEntry, Role, VersionInfo};
+use ferry_proto::protocol::{ConflictPolicy, ErrorCode, FileEntry, FolderEntry, Role, VersionInfo};
 
 /// Identifies one transfer for the lifetime of the app.
 pub type TransferId = u64;
@@ -56,8 +56,15 @@ impl StopFlag {
 /// A request from the UI to the session thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// List the files.
-    Refresh,
+    /// List one folder (`None`: the root): its sub-folders and files.
+    List {
+        /// Which folder.
+        folder: Option<String>,
+    },
+    /// Create a folder (and any missing folder above it).
+    MakeFolder(String),
+    /// Remove a folder with everything in it (admin).
+    RemoveFolder(String),
     /// Every version of one file.
     History(String),
     /// Delete a file (`version: None`) or one version.
@@ -254,8 +261,16 @@ pub enum Event {
     /// The login stopped before anything was sent, until the user decides
     /// about the server's certificate; the session is over.
     TrustNeeded(TrustQuestion),
-    /// The file list.
-    Files(Result<Vec<FileEntry>, String>),
+    /// A folder's listing.
+    Listing {
+        /// Which folder (`None`: the root).
+        folder: Option<String>,
+        /// Its sub-folders and files.
+        result: Result<Listing, String>,
+    },
+    /// A folder was created or removed: the sentence for the status line,
+    /// or why it was not.
+    FolderChanged(Result<String, String>),
     /// One file's versions, oldest first.
     History {
         /// Which file.
@@ -292,6 +307,24 @@ pub enum Event {
     },
 }
 
+/// One folder's listing: its sub-folders, then its files.
+pub type Listing = (Vec<FolderEntry>, Vec<FileEntry>);
+
+/// How a whole-folder transfer ended (one that ran to its end; a broken
+/// connection or a cancel is reported as for a file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderOutcome {
+    /// Files stored or saved.
+    pub moved: usize,
+    /// Files the other side had already, with the same MD5.
+    pub unchanged: usize,
+    /// Files left alone because the user chose Skip for names that exist
+    /// with other content.
+    pub kept: Vec<String>,
+    /// Files or folders that failed, each with why.
+    pub failed: Vec<(String, String)>,
+}
+
 /// What a transfer thread reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransferUpdate {
@@ -317,6 +350,15 @@ pub enum TransferUpdate {
         /// Where it was saved.
         dest: PathBuf,
     },
+    /// How many files of a whole-folder transfer are finished.
+    Files {
+        /// Finished (moved, unchanged or failed).
+        done: usize,
+        /// In all.
+        total: usize,
+    },
+    /// A whole-folder transfer ran to its end.
+    FolderDone(FolderOutcome),
     /// How each mirror of a multi-server download is doing.
     Mirrors(Vec<MirrorStatus>),
     /// A multi-server download is saved and its MD5 checked.
@@ -350,6 +392,9 @@ pub struct UploadJob {
     pub name: String,
     /// What the server does if the name exists.
     pub policy: ConflictPolicy,
+    /// Whether `path` is a folder, sent with everything in it into the
+    /// server folder `name`.
+    pub folder: bool,
     /// Set by the UI to stop it.
     pub stop: Arc<StopFlag>,
 }
@@ -368,6 +413,12 @@ pub struct DownloadJob {
     /// Other servers (`host:port`, same account) to fetch parts from at the
     /// same time; empty for a plain download.
     pub mirrors: Vec<String>,
+    /// Whether `name` is a folder, saved with everything in it as the
+    /// local folder `dest`.
+    pub folder: bool,
+    /// For a folder: replace local files whose content differs from the
+    /// server's (otherwise they are kept).
+    pub overwrite: bool,
     /// Set by the UI to stop or pause it.
     pub stop: Arc<StopFlag>,
 }

@@ -1,8 +1,9 @@
 //! Transfers off the UI thread: [`WorkerHandle::upload`] and
 //! [`WorkerHandle::download`] start one named thread per transfer, which waits
 //! for a slot, runs it through common's resumable `transfer` module (or its
-//! `mirror` module for a download from several servers), and reports
-//! progress as throttled [`TransferUpdate`]s, stopping when the UI asks.
+//! `mirror` module for a download from several servers, or the client's
+//! whole-tree transfers for a folder), and reports progress as throttled
+//! [`TransferUpdate`]s, stopping when the UI asks.
 //!
 //! It does not own the transfer rows (that is `state::transfers`) nor decide
 //! what runs next (the app does).
@@ -20,11 +21,16 @@ use ferry_client::mirror::{self, MirrorOptions, MirrorProgress};
 use ferry_client::transfer::{
     self, Connector, ResumableDownloadOptions, ResumableUploadOptions, Retry,
 };
-use ferry_client::{Progress, Stage};
+use ferry_client::{
+    Client, Progress, Stage, TreeDownloadOptions, TreeProgress, TreeUploadOptions,
+};
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode};
+use log::warn;
 
 use super::credentials::Credentials;
-use super::messages::{DownloadJob, Event, Stop, StopFlag, TransferId, TransferUpdate, UploadJob};
+use super::messages::{
+    DownloadJob, Event, FolderOutcome, Stop, StopFlag, TransferId, TransferUpdate, UploadJob,
+};
 use super::session::WorkerHandle;
 use super::slots::TransferSlots;
 
@@ -42,7 +48,11 @@ impl WorkerHandle {
         let (connector, slots) = (self.creds().connector(), self.slots.clone());
         let state_dir = self.state_dir.clone();
         self.spawn_transfer(name, id, move || {
-            run_upload(&connector, &slots, state_dir, &job, reporter);
+            if job.folder {
+                run_folder_upload(&connector, &slots, &job, reporter);
+            } else {
+                run_upload(&connector, &slots, state_dir, &job, reporter);
+            }
         });
     }
 
@@ -54,7 +64,11 @@ impl WorkerHandle {
         let slots = self.slots.clone();
         let creds = self.creds();
         self.spawn_transfer(name, id, move || {
-            run_download(&creds, &slots, &job, reporter);
+            if job.folder {
+                run_folder_download(&creds.connector(), &slots, &job, reporter);
+            } else {
+                run_download(&creds, &slots, &job, reporter);
+            }
         });
     }
 
@@ -66,6 +80,7 @@ impl WorkerHandle {
             stop,
             last_sent: None,
             last_stage: None,
+            last_total: 0,
             rate: Rate::default(),
             ui_gone: false,
         }
@@ -205,6 +220,130 @@ fn fetch_mirrored(
     })
 }
 
+/// Uploads a whole local folder into a server folder. A file whose name
+/// is taken by other content under `fail` is kept on the server (the user
+/// chose Skip), not a failure.
+fn run_folder_upload(
+    connector: &Connector,
+    slots: &TransferSlots,
+    job: &UploadJob,
+    mut reporter: Reporter,
+) {
+    let Some(_slot) = slots.acquire(&job.stop) else {
+        reporter.stopped();
+        return;
+    };
+    reporter.send(TransferUpdate::Connecting);
+    let result = with_reconnects(connector, &mut reporter, |client, reporter| {
+        let mut progress = |p: TreeProgress| reporter.tree_progress(p);
+        let options = TreeUploadOptions {
+            policy: job.policy,
+            progress: Some(&mut progress),
+            ..TreeUploadOptions::default()
+        };
+        let done = client.upload_tree(&job.path, Some(&job.name), options)?;
+        let mut outcome = FolderOutcome {
+            moved: done.stored,
+            unchanged: done.unchanged,
+            ..FolderOutcome::default()
+        };
+        for (local, e) in done.failed {
+            let shown = local
+                .strip_prefix(&job.path)
+                .unwrap_or(&local)
+                .display()
+                .to_string();
+            if e.code() == Some(ErrorCode::Exists) && job.policy == ConflictPolicy::Fail {
+                outcome.kept.push(shown);
+            } else {
+                outcome.failed.push((shown, e.to_string()));
+            }
+        }
+        Ok(outcome)
+    });
+    finish_folder(result, &mut reporter);
+}
+
+/// Downloads a whole server folder into a local folder. A local file that
+/// differs from the server's, without `overwrite`, is kept (the user
+/// chose Skip), not a failure.
+fn run_folder_download(
+    connector: &Connector,
+    slots: &TransferSlots,
+    job: &DownloadJob,
+    mut reporter: Reporter,
+) {
+    let Some(_slot) = slots.acquire(&job.stop) else {
+        reporter.stopped();
+        return;
+    };
+    reporter.send(TransferUpdate::Connecting);
+    let result = with_reconnects(connector, &mut reporter, |client, reporter| {
+        let mut progress = |p: TreeProgress| reporter.tree_progress(p);
+        let options = TreeDownloadOptions {
+            overwrite: job.overwrite,
+            progress: Some(&mut progress),
+            ..TreeDownloadOptions::default()
+        };
+        let done = client.download_tree(Some(&job.name), &job.dest, options)?;
+        let mut outcome = FolderOutcome {
+            moved: done.saved,
+            unchanged: done.unchanged,
+            ..FolderOutcome::default()
+        };
+        for (path, e) in done.failed {
+            let exists = matches!(&e, ClientError::Local { cause, .. }
+                if cause.kind() == std::io::ErrorKind::AlreadyExists);
+            if exists && !job.overwrite {
+                outcome.kept.push(path);
+            } else {
+                outcome.failed.push((path, e.to_string()));
+            }
+        }
+        Ok(outcome)
+    });
+    finish_folder(result, &mut reporter);
+}
+
+/// Runs a whole-folder transfer on a connection from `connector`, and
+/// again on a new one after a lost connection, with the single
+/// transfers' back-off. Each run skips the files the last one finished,
+/// and a cut large download continues from its partial file.
+fn with_reconnects(
+    connector: &Connector,
+    reporter: &mut Reporter,
+    mut run: impl FnMut(&mut Client, &mut Reporter) -> Result<FolderOutcome, ClientError>,
+) -> Result<FolderOutcome, ClientError> {
+    let retry = Retry::default();
+    let mut used = 0;
+    loop {
+        let result = connector.connect().and_then(|mut client| {
+            let outcome = run(&mut client, reporter)?;
+            connector.keep_for_next(client);
+            Ok(outcome)
+        });
+        match result {
+            Err(e) if transfer::is_retryable(&e) && used < retry.retries => {
+                used += 1;
+                warn!("folder transfer: {e}; reconnecting (retry {used} of {})", retry.retries);
+                if reporter.wait_to_reconnect(retry, used).is_break() {
+                    return Err(ClientError::Cancelled);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+fn finish_folder(result: Result<FolderOutcome, ClientError>, reporter: &mut Reporter) {
+    match result {
+        Ok(outcome) => reporter.send(TransferUpdate::FolderDone(outcome)),
+        Err(ClientError::Cancelled) => reporter.stopped(),
+        // The app shows and logs the failure, once.
+        Err(e) => reporter.send(TransferUpdate::Failed(e.to_string())),
+    }
+}
+
 /// Turns progress callbacks into throttled events and answers "stop?".
 struct Reporter {
     id: TransferId,
@@ -213,6 +352,8 @@ struct Reporter {
     stop: Arc<StopFlag>,
     last_sent: Option<Instant>,
     last_stage: Option<Stage>,
+    /// The total of the last report.
+    last_total: u64,
     rate: Rate,
     ui_gone: bool,
 }
@@ -221,6 +362,7 @@ impl Reporter {
     fn progress(&mut self, p: Progress) -> ControlFlow<()> {
         let now = Instant::now();
         self.rate.sample(now, p.done);
+        self.last_total = p.total;
         let stage_changed = self.last_stage != Some(p.stage);
         let due = self
             .last_sent
@@ -239,6 +381,49 @@ impl Reporter {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
+        }
+    }
+
+    /// A whole-folder transfer's progress: its bytes as for one file, and
+    /// its files.
+    fn tree_progress(&mut self, p: TreeProgress) -> ControlFlow<()> {
+        let due = self.last_sent.is_none_or(|t| t.elapsed() >= REPORT_EVERY);
+        if due || p.files_done == p.files_total {
+            self.send(TransferUpdate::Files {
+                done: p.files_done,
+                total: p.files_total,
+            });
+            // Make the bytes report go out now too.
+            self.last_sent = None;
+        }
+        self.progress(Progress {
+            stage: Stage::Transferring,
+            done: p.bytes_done,
+            total: p.bytes_total,
+        })
+    }
+
+    /// Waits before retry `retry` of a whole-folder transfer, saying
+    /// "reconnecting" about ten times a second; `Break` when the user
+    /// stopped it meanwhile.
+    fn wait_to_reconnect(&mut self, policy: Retry, retry: u32) -> ControlFlow<()> {
+        let until = Instant::now() + policy.delay(retry);
+        let (done, total) = (self.rate.last_done(), self.last_total);
+        loop {
+            let stage = Stage::Reconnecting {
+                retry,
+                of: policy.retries,
+            };
+            // Every notice goes out: a stop asked meanwhile is heard here.
+            self.last_sent = None;
+            if self.progress(Progress { stage, done, total }).is_break() {
+                return ControlFlow::Break(());
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return ControlFlow::Continue(());
+            }
+            thread::sleep(left.min(Duration::from_millis(100)));
         }
     }
 
@@ -291,6 +476,11 @@ impl Rate {
         {
             self.samples.pop_front();
         }
+    }
+
+    /// The bytes of the last sample.
+    fn last_done(&self) -> u64 {
+        self.samples.back().map_or(0, |(_, done)| *done)
     }
 
     fn per_second(&self) -> f64 {

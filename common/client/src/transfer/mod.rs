@@ -187,7 +187,8 @@ impl Default for Retry {
 }
 
 impl Retry {
-    fn delay(&self, retry: u32) -> Duration {
+    /// How long to wait before retry `retry` (from 1).
+    pub fn delay(&self, retry: u32) -> Duration {
         self.first_delay
             .saturating_mul(1 << (retry.saturating_sub(1)).min(16))
             .min(self.max_delay)

@@ -125,10 +125,15 @@ pub struct Transfer {
     pub name: String,
     /// The local file: the source of an upload, the target of a download.
     pub local: PathBuf,
+    /// Whether it moves a whole folder (`name` and `local` are folders).
+    pub folder: bool,
+    /// For a folder: files finished and in all (0 of 0 until planned).
+    pub files: (usize, usize),
     /// The version downloaded (`None`: current); for uploads, the version
     /// stored.
     pub version: Option<u32>,
-    /// The conflict policy an upload runs with.
+    /// The conflict policy an upload runs with; for a folder download,
+    /// `Overwrite` replaces local files that differ (otherwise they stay).
     pub policy: ConflictPolicy,
     /// The uploads queued together (one dialog pick or one drop).
     pub batch: u64,
@@ -172,12 +177,21 @@ impl Transfer {
         ((self.done as f64 / self.total as f64) as f32).min(0.999)
     }
 
-    /// "12.0 MiB / 50.0 MiB", or just the done part while the total is unknown.
+    /// "12.0 MiB / 50.0 MiB", or just the done part while the total is
+    /// unknown; for a folder, the files too ("3 / 40 files · …").
     pub fn bytes_text(&self) -> String {
+        let files = match self.files {
+            (_, 0) => String::new(),
+            (done, total) => format!("{done} / {total} files · "),
+        };
         if self.total == 0 && self.done == 0 {
-            return String::new();
+            return files.trim_end_matches(" · ").to_owned();
         }
-        format!("{} / {}", human_size(self.done), human_size(self.total))
+        format!(
+            "{files}{} / {}",
+            human_size(self.done),
+            human_size(self.total)
+        )
     }
 
     /// The line under the name, if any: what happened, or while a renamed

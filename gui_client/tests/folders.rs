@@ -1,0 +1,246 @@
+//! Folders in the app, against a real server: moving between folders by
+//! keyboard, breadcrumb and Backspace, creating one, uploading a dropped
+//! folder and downloading a folder with everything in it (again: only what
+//! changed moves), and an admin deleting a folder.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use egui::Key;
+use ferry_client::Entry;
+use ferry_proto::protocol::Role;
+use gui_client::state::transfers::TransferState;
+use support::*;
+
+/// Every file under `dir`, by its path below it, with its content.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap();
+                out.push((rel.display().to_string(), fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn folder_on_screen(h: &AppHarness) -> Option<String> {
+    h.state().files().folder.clone()
+}
+
+/// Selects the row labelled `label` and presses Enter, as a user opens a
+/// folder without the mouse.
+fn open_row(h: &mut AppHarness, label: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.key_press(Key::Enter);
+    h.step();
+}
+
+#[test]
+fn folders_open_with_enter_and_the_breadcrumb_and_backspace_go_back() {
+    let server = TestServer::start();
+    server.add_user("ann", Role::User);
+    server.admin().mkdir("team/docs").unwrap();
+    server.admin().mkdir("empty").unwrap();
+    server.put("team/docs/plan.txt", b"plan");
+    server.put("team/readme.md", b"read me");
+    server.put("top.txt", b"top");
+
+    let mut h = logged_in(&server, "ann", USER_PASSWORD);
+    let paths: Vec<String> = h.state().files().visible_names();
+    assert_eq!(paths, ["empty", "team", "top.txt"], "folders first");
+    assert!(shows(&h, "📁 team"));
+    assert!(shows(&h, "2 folders, 1 file"));
+
+    open_row(&mut h, "📁 team");
+    wait_for(&mut h, "the folder team", |app| {
+        app.files().folder.as_deref() == Some("team") && app.files().loaded
+    });
+    assert!(shows(&h, "📁 docs"));
+    assert!(shows_exactly(&h, "readme.md"), "a file shows its own name");
+    assert!(!shows(&h, "top.txt"), "the root's files are not here");
+
+    open_row(&mut h, "📁 docs");
+    wait_for(&mut h, "the folder team/docs", |app| {
+        app.files().folder.as_deref() == Some("team/docs") && app.files().loaded
+    });
+    assert!(shows_exactly(&h, "plan.txt"));
+
+    // The breadcrumb's middle part opens that folder.
+    h.get_by_label("team").click();
+    wait_for(&mut h, "back in team", |app| {
+        app.files().folder.as_deref() == Some("team") && app.files().loaded
+    });
+    // Backspace goes to the folder above.
+    h.key_press(Key::Backspace);
+    wait_for(&mut h, "back at the root", |app| {
+        app.files().folder.is_none() && app.files().loaded
+    });
+    assert!(shows(&h, "top.txt"));
+
+    open_row(&mut h, "📁 empty");
+    wait_for(&mut h, "the empty folder", |app| {
+        app.files().folder.as_deref() == Some("empty") && app.files().loaded
+    });
+    assert!(shows(&h, "This folder is empty"));
+    h.get_by_label("🏠 Home").click();
+    wait_for(&mut h, "the root again", |app| app.files().folder.is_none());
+    assert_eq!(folder_on_screen(&h), None);
+}
+
+#[test]
+fn a_new_folder_is_created_where_the_user_is_and_bad_names_are_explained() {
+    let server = TestServer::start();
+    server.admin().mkdir("team").unwrap();
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    open_row(&mut h, "📁 team");
+    wait_for(&mut h, "the folder team", |app| {
+        app.files().folder.as_deref() == Some("team") && app.files().loaded
+    });
+
+    h.get_by_label("New folder…").click();
+    h.run();
+    type_into(&mut h, "Folder name", "a:b");
+    assert!(shows(&h, "is not allowed"), "the rule is explained as you type");
+    assert!(
+        h.get_by_label("Create folder").accesskit_node().is_disabled(),
+        "and the button waits for a good name"
+    );
+    type_into(&mut h, "Folder name", "Reports 2026");
+    h.get_by_label("Create folder").click();
+    wait_for(&mut h, "the new folder", |app| {
+        app.files().is_folder("team/Reports 2026")
+    });
+    assert!(shows(&h, "Created the folder team/Reports 2026."));
+    let listed = server.admin().ls(Some("team"), false).unwrap();
+    assert_eq!(
+        listed.iter().map(Entry::path).collect::<Vec<_>>(),
+        ["team/Reports 2026"]
+    );
+}
+
+#[test]
+fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_changed() {
+    let server = TestServer::start();
+    server.add_user("ann", Role::User);
+    let local = Local::new();
+    let project = local.path("project");
+    fs::create_dir_all(project.join("sub/deeper")).unwrap();
+    fs::create_dir_all(project.join("empty")).unwrap();
+    fs::write(project.join("a.txt"), b"alpha").unwrap();
+    fs::write(project.join("sub/deeper/b.bin"), payload(3 << 20, 7)).unwrap();
+    fs::write(project.join("sub/c d.txt"), b"spaces too").unwrap();
+    let mut h = logged_in(&server, "ann", USER_PASSWORD);
+
+    drop_files(&mut h, std::slice::from_ref(&project));
+    wait_for(&mut h, "the folder upload", |app| {
+        app.transfers().rows.first().is_some_and(|t| t.state.is_finished())
+    });
+    let row = &h.state().transfers().rows[0];
+    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
+    assert!(row.folder);
+    assert_eq!(row.files, (3, 3));
+    assert_eq!(row.fraction(), 1.0);
+    wait_for(&mut h, "the folder in the table", |app| app.files().is_folder("project"));
+    let up = server.admin().ls(Some("project"), true).unwrap();
+    let paths: Vec<&str> = up.iter().map(Entry::path).collect();
+    assert_eq!(
+        paths,
+        [
+            "project/a.txt",
+            "project/empty",
+            "project/sub",
+            "project/sub/c d.txt",
+            "project/sub/deeper",
+            "project/sub/deeper/b.bin",
+        ]
+    );
+    assert_eq!(server.get("project/sub/deeper/b.bin", None), payload(3 << 20, 7));
+
+    // Down again, into another folder, through the typed-path dialog.
+    let downloads = Local::new();
+    h.get_by_label("📁 project").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    assert!(shows(&h, "Download project"));
+    let into = downloads.dir.path().display().to_string();
+    type_into(&mut h, "Into folder (full path)", &into);
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the folder download", |app| {
+        app.transfers().rows.get(1).is_some_and(|t| t.state.is_finished())
+    });
+    let row = &h.state().transfers().rows[1];
+    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
+    let saved = downloads.path("project");
+    assert_eq!(tree(&saved), tree(&project), "the same files, byte for byte");
+    assert!(saved.join("empty").is_dir(), "empty folders too");
+
+    // The same folder up again: the server has it, so the app asks; Skip
+    // uploads only what is new, and identical files are not sent again.
+    fs::write(project.join("new.txt"), b"new").unwrap();
+    drop_files(&mut h, std::slice::from_ref(&project));
+    wait_for_text(&mut h, "The server already has a folder “project”");
+    h.get_by_label("Skip").click();
+    wait_for(&mut h, "the second upload", |app| {
+        app.transfers().rows.get(2).is_some_and(|t| t.state.is_finished())
+    });
+    let row = &h.state().transfers().rows[2];
+    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
+    let note = row.note.clone().unwrap_or_default();
+    assert!(note.contains("1 file stored"), "{note}");
+    assert!(note.contains("3 files already there"), "{note}");
+    let history = server.admin().history("project/a.txt").unwrap();
+    assert_eq!(history.len(), 1, "no new version of an unchanged file");
+
+    // And down again into the same place: only the new file moves.
+    h.get_by_label("Download…").click();
+    h.run();
+    type_into(&mut h, "Into folder (full path)", &into);
+    h.get_by_label("Download").click();
+    wait_for_text(&mut h, "This computer already has");
+    h.get_by_label("Skip").click();
+    wait_for(&mut h, "the second download", |app| {
+        app.transfers().rows.get(3).is_some_and(|t| t.state.is_finished())
+    });
+    let row = &h.state().transfers().rows[3];
+    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
+    let note = row.note.clone().unwrap_or_default();
+    assert!(note.contains("1 file saved"), "{note}");
+    assert!(note.contains("3 files already there"), "{note}");
+    assert_eq!(fs::read(saved.join("new.txt")).unwrap(), b"new");
+}
+
+#[test]
+fn an_admin_deletes_a_folder_with_everything_in_it_after_confirming() {
+    let server = TestServer::start();
+    server.put("old/a.txt", b"a");
+    server.put("old/deep/b.txt", b"b");
+    server.put("keep.txt", b"k");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    h.get_by_label("📁 old").click();
+    h.run();
+    assert!(
+        h.get_by_label("History").accesskit_node().is_disabled(),
+        "a folder has no history"
+    );
+    h.get_by_label("Delete…").click();
+    h.run();
+    assert!(shows(&h, "Delete the folder “old”?"));
+    h.get_by_label("Delete folder").click();
+    wait_for(&mut h, "the folder to go", |app| !app.files().is_folder("old"));
+    assert!(shows(&h, "Deleted the folder old (2 files, 2 versions)."));
+    assert_eq!(server.names(), ["keep.txt"]);
+    assert!(server.admin().ls(None, true).unwrap().len() == 1);
+}
