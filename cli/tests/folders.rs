@@ -20,7 +20,7 @@ fn a_folder_goes_up_and_down_with_its_structure() {
     let run = server.admin_ok(&["upload", "-r", "site"]);
     assert!(
         run.stdout
-            .contains("2 files stored, 1 empty folders created, 0 failed"),
+            .contains("2 files stored, 0 unchanged, 1 empty folders created, 0 failed"),
         "{run:#?}"
     );
     let tree = server.admin_ok(&["list", "--tree"]).stdout;
@@ -52,16 +52,46 @@ fn a_folder_goes_up_and_down_with_its_structure() {
         b"<h1>hi</h1>"
     );
     assert!(work.join("out/site/empty").is_dir());
-    // Again: the files exist, so nothing is replaced without --force.
-    let again = server.admin().run(&["download", "-r", "site", "-o", "out"]);
-    assert_eq!(again.code, 9, "{again:#?}");
-    assert!(again.stdout.contains("0 files saved"), "{again:#?}");
-    assert_eq!(
-        again.stderr.matches("exists already").count(),
-        2,
+    // Again: every file is there already, so nothing moves and all is well.
+    let again = server.admin_ok(&["download", "-r", "site", "-o", "out"]);
+    assert!(
+        again
+            .stdout
+            .contains("0 files saved, 2 unchanged, 2 folders, 0 failed"),
         "{again:#?}"
     );
-    server.admin_ok(&["download", "-r", "site", "-o", "out", "--force"]);
+    assert!(!again.stdout.contains("saved \""), "{again:#?}");
+    // A local file that differs is kept without --force.
+    fs::write(work.join("out/site/index.html"), "<h1>mine</h1>").unwrap();
+    let kept = server.admin().run(&["download", "-r", "site", "-o", "out"]);
+    assert_eq!(kept.code, 9, "{kept:#?}");
+    assert!(
+        kept.stdout.contains("0 files saved, 1 unchanged"),
+        "{kept:#?}"
+    );
+    assert_eq!(
+        kept.stderr.matches("exists already").count(),
+        1,
+        "{kept:#?}"
+    );
+    let forced = server.admin_ok(&["download", "-r", "site", "-o", "out", "--force"]);
+    assert!(
+        forced.stdout.contains("1 files saved, 1 unchanged"),
+        "{forced:#?}"
+    );
+    assert_eq!(
+        fs::read(work.join("out/site/index.html")).unwrap(),
+        b"<h1>hi</h1>"
+    );
+    // The same upload again stores nothing: no new versions.
+    let run = server.admin_ok(&["upload", "-r", "site"]);
+    assert!(
+        run.stdout
+            .contains("0 files stored, 2 unchanged, 0 empty folders created, 0 failed"),
+        "{run:#?}"
+    );
+    let history = server.admin_ok(&["history", "site/index.html", "--json"]);
+    assert_eq!(history.json().as_array().unwrap().len(), 1);
 
     // A single file into a folder, and back by its path.
     server.write_file("note.txt", b"n");

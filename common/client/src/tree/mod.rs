@@ -1,26 +1,241 @@
 //! Whole trees: [`Client::upload_tree`] sends a local folder with
 //! everything in it (empty folders included) into a folder on the server,
 //! [`Client::download_tree`] brings a server folder down into a local one.
-//! Both keep the structure and move the files with the pipelined
-//! [`Client::upload_many`] and [`Client::download_many`], so a tree of ten
+//! Both keep the structure and move the small files pipelined (see
+//! [`Client::upload_many`] and [`Client::download_many`]), so a tree of ten
 //! thousand small files costs a few hundred round trips, not ten thousand.
+//!
+//! Both can simply be run again after a cut, and continue where they
+//! stopped: a file the other side already holds with the same size and MD5
+//! is skipped (counted as `unchanged`), and a large file (above
+//! [`crate::BATCH_MAX_FILE`]) cut off on its way down continues from its
+//! `.part`, with the same sidecar and the same code as
+//! [`crate::transfer::download`], pinned to the version the listing showed.
+//! Both report [`TreeProgress`] after each file and every few MiB within a
+//! large one, and stop when told to. Reconnecting and running the tree
+//! again is the caller's (the CLI does it with
+//! [`crate::transfer::with_retries`]).
 //!
 //! The plans are pure where they can be: [`plan_upload`] only reads the
 //! local folder, [`plan_download`] only maps a listing to local paths. A
 //! path from the server is checked part by part and each part saved under
-//! the name the local system accepts (`ferry_proto::names::local_file_name`),
+//! the name the local system accepts (`ferry_proto::names::local_file_name_for`),
 //! so a hostile listing cannot write outside the chosen folder.
 
+mod download;
+mod upload;
+
 use std::collections::HashSet;
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+use ferry_proto::hash::{Hasher, Md5Digest};
 use ferry_proto::names::{FileName, FilePath, LocalOs, local_file_name_for};
 use ferry_proto::protocol::ConflictPolicy;
 
-use super::{Client, ClientError, Downloaded, Stored};
+use super::{ClientError, Downloaded, Stored};
 use crate::folders::{Entry, file_path};
+
+/// How many bytes of one file may move between two progress reports.
+const PROGRESS_EVERY: u64 = 4 << 20;
+
+/// How a whole-tree transfer is going: sent after each file and every few
+/// MiB within a large one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TreeProgress {
+    /// Files finished: stored/saved, found unchanged, or failed.
+    pub files_done: usize,
+    /// Files in the plan.
+    pub files_total: usize,
+    /// Bytes moved or found already in place (unchanged files and resumed
+    /// prefixes count as done). A file that fails adds only what moved of
+    /// it, so a transfer with failures ends short of `bytes_total`.
+    pub bytes_done: u64,
+    /// Bytes of all files in the plan.
+    pub bytes_total: u64,
+}
+
+/// A tree transfer's progress callback: `Break` cancels.
+pub type TreeProgressFn<'a> = &'a mut dyn FnMut(TreeProgress) -> ControlFlow<()>;
+
+/// Choices for [`Client::upload_tree`]. Default: policy `Fail`, no callbacks.
+pub struct TreeUploadOptions<'a> {
+    /// What the server does with a file whose path is taken by other
+    /// content (a file with the same content is skipped whatever this is).
+    pub policy: ConflictPolicy,
+    /// Hears each file's outcome by its server path (not the files skipped
+    /// as unchanged: those are only counted).
+    pub each: Option<&'a mut dyn FnMut(&str, &Result<Stored, ClientError>)>,
+    /// Hears progress; Break cancels: the call returns
+    /// Err(ClientError::Cancelled) after the file in flight.
+    pub progress: Option<TreeProgressFn<'a>>,
+}
+
+impl Default for TreeUploadOptions<'_> {
+    fn default() -> Self {
+        TreeUploadOptions {
+            policy: ConflictPolicy::Fail,
+            each: None,
+            progress: None,
+        }
+    }
+}
+
+/// Choices for [`Client::download_tree`]. Default: keep local files that
+/// differ, no callbacks.
+#[derive(Default)]
+pub struct TreeDownloadOptions<'a> {
+    /// Replace local files that differ from the server's.
+    pub overwrite: bool,
+    /// Hears each file's outcome by its server path: saved, or failed (a
+    /// differing local file kept included); not the files found unchanged,
+    /// which are only counted.
+    pub each: Option<&'a mut dyn FnMut(&str, &Result<Downloaded, ClientError>)>,
+    /// Hears progress; Break cancels: the call returns
+    /// Err(ClientError::Cancelled) after the file in flight, or within a
+    /// large file, whose `.part` is kept for the next run.
+    pub progress: Option<TreeProgressFn<'a>>,
+}
+
+/// What [`Client::upload_tree`] did.
+#[derive(Debug, Default)]
+pub struct TreeUploaded {
+    /// Empty folders created on the server (not those that were there).
+    pub folders: usize,
+    /// Files stored.
+    pub stored: usize,
+    /// Files skipped because the server's current version has the same
+    /// size and MD5.
+    pub unchanged: usize,
+    /// Files and folders that were not stored, by local path, and why.
+    pub failed: Vec<(PathBuf, ClientError)>,
+}
+
+/// What [`Client::download_tree`] did.
+#[derive(Debug, Default)]
+pub struct TreeDownloaded {
+    /// Local folders created (or found).
+    pub folders: usize,
+    /// Files saved.
+    pub saved: usize,
+    /// Files skipped because the local file has the same size and MD5 as
+    /// the server's current version.
+    pub unchanged: usize,
+    /// Bytes of cut-off large files that were on disk already and were
+    /// continued rather than fetched again.
+    pub resumed: u64,
+    /// What was not saved, by server path, and why.
+    pub failed: Vec<(String, ClientError)>,
+}
+
+/// A tree transfer's running totals, and the callback that hears them.
+struct Tally<'a> {
+    now: TreeProgress,
+    /// `bytes_done` when the file in flight started.
+    file_base: u64,
+    /// `bytes_done` at the last report.
+    reported: u64,
+    progress: Option<TreeProgressFn<'a>>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(sizes: impl Iterator<Item = u64>, progress: Option<TreeProgressFn<'a>>) -> Self {
+        let (files_total, bytes_total) = sizes.fold((0, 0u64), |(n, b), size| (n + 1, b + size));
+        Tally {
+            now: TreeProgress {
+                files_total,
+                bytes_total,
+                ..TreeProgress::default()
+            },
+            file_base: 0,
+            reported: 0,
+            progress,
+        }
+    }
+
+    /// Reports the totals as they are.
+    fn send(&mut self) -> ControlFlow<()> {
+        self.reported = self.now.bytes_done;
+        match self.progress.as_mut() {
+            Some(progress) => progress(self.now),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    /// [`Tally::send`], a `Break` as [`ClientError::Cancelled`].
+    fn check(&mut self) -> Result<(), ClientError> {
+        stop_on(self.send())
+    }
+
+    /// The file in flight has `bytes` of it in place; reported every
+    /// [`PROGRESS_EVERY`].
+    fn moving(&mut self, bytes: u64) -> ControlFlow<()> {
+        self.now.bytes_done = self.now.bytes_done.max(self.file_base + bytes);
+        if self.now.bytes_done >= self.reported + PROGRESS_EVERY {
+            self.send()
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// The file in flight finished with `bytes` of it in place (its size,
+    /// or 0 for a failure: what moved of it stays counted), and is
+    /// reported.
+    fn finish_file(&mut self, bytes: u64) -> ControlFlow<()> {
+        self.now.bytes_done = self.now.bytes_done.max(self.file_base + bytes);
+        self.now.files_done += 1;
+        self.file_base = self.now.bytes_done;
+        self.send()
+    }
+}
+
+/// A `Break` from a progress callback as [`ClientError::Cancelled`].
+fn stop_on(flow: ControlFlow<()>) -> Result<(), ClientError> {
+    match flow {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(ClientError::Cancelled),
+    }
+}
+
+/// Whether the local file at `path` holds `size` bytes with the MD5 `md5`.
+/// It is read and hashed only when its size matches; while a large one is
+/// read, the unchanged totals are sent again every [`PROGRESS_EVERY`] bytes,
+/// so the caller can cancel. A file that cannot be read does not match.
+fn same_content(
+    path: &Path,
+    size: u64,
+    md5: Md5Digest,
+    tally: &mut Tally<'_>,
+) -> Result<bool, ClientError> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() == size => {}
+        _ => return Ok(false),
+    }
+    let Ok(mut file) = File::open(path) else {
+        return Ok(false);
+    };
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; size.clamp(1, 256 << 10) as usize];
+    let (mut read, mut since) = (0u64, 0u64);
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Ok(false),
+        };
+        hasher.update(&buf[..n]);
+        read += n as u64;
+        since += n as u64;
+        if since >= PROGRESS_EVERY {
+            since = 0;
+            tally.check()?;
+        }
+    }
+    Ok(read == size && hasher.finish() == md5)
+}
 
 /// What [`plan_upload`] found in a local folder.
 #[derive(Debug, Default)]
@@ -33,17 +248,6 @@ pub struct UploadPlan {
     /// Local entries that cannot be sent, and why (a name the server's
     /// rules refuse, a path too long or deep, a symbolic link to a folder).
     pub skipped: Vec<(PathBuf, ClientError)>,
-}
-
-/// What [`Client::upload_tree`] did.
-#[derive(Debug, Default)]
-pub struct TreeUploaded {
-    /// Empty folders created on the server.
-    pub folders: usize,
-    /// Files stored.
-    pub stored: usize,
-    /// Files and folders that were not stored, by local path, and why.
-    pub failed: Vec<(PathBuf, ClientError)>,
 }
 
 /// Plans the upload of the local folder `local` into the server folder
@@ -197,118 +401,6 @@ fn local_path_of(
         out.push(local_file_name_for(part, os).as_ref());
     }
     Ok(out)
-}
-
-impl Client {
-    /// Uploads the local folder `local` with everything in it into the
-    /// server folder `remote` (`None`: the root), keeping its structure:
-    /// each file to its path there (missing folders are created on the
-    /// way), and each empty local folder created. Files go pipelined with
-    /// [`Client::upload_many`] under `policy`. `each` hears every file's
-    /// outcome by its server path. Only a broken connection or an
-    /// unreadable `local` is an `Err`; every other failure is listed in the
-    /// result and the rest goes on.
-    pub fn upload_tree(
-        &mut self,
-        local: &Path,
-        remote: Option<&str>,
-        policy: ConflictPolicy,
-        each: &mut dyn FnMut(&str, &Result<Stored, ClientError>),
-    ) -> Result<TreeUploaded, ClientError> {
-        let remote = remote.map(file_path).transpose()?;
-        let plan = plan_upload(local, remote.as_ref())?;
-        let mut done = TreeUploaded {
-            failed: plan.skipped,
-            ..TreeUploaded::default()
-        };
-        for folder in &plan.folders {
-            match self.mkdir(folder) {
-                Ok(_) => done.folders += 1,
-                Err(e @ (ClientError::Io(_) | ClientError::Protocol(_))) => return Err(e),
-                Err(e) => done.failed.push((local.join(folder.as_str()), e)),
-            }
-        }
-        let mut outcomes: Vec<Option<Result<Stored, ClientError>>> =
-            plan.files.iter().map(|_| None).collect();
-        self.upload_many(&plan.files, policy, &mut |i, outcome| {
-            each(&plan.files[i].1, &outcome);
-            outcomes[i] = Some(outcome);
-        })?;
-        for ((local, _), outcome) in plan.files.into_iter().zip(outcomes) {
-            match outcome {
-                Some(Ok(_)) => done.stored += 1,
-                Some(Err(e)) => done.failed.push((local, e)),
-                None => {}
-            }
-        }
-        Ok(done)
-    }
-
-    /// Downloads the server folder `remote` (`None`: the root) with
-    /// everything in it into the local folder `local` (created if
-    /// missing), keeping its structure, empty folders included. Files come
-    /// pipelined with [`Client::download_many`], each MD5-checked and
-    /// renamed into place. A local file that exists already is replaced
-    /// only with `overwrite`. `each` hears every file's outcome by its
-    /// server path; the result lists every failure by server path.
-    pub fn download_tree(
-        &mut self,
-        remote: Option<&str>,
-        local: &Path,
-        overwrite: bool,
-        each: &mut dyn FnMut(&str, &Result<Downloaded, ClientError>),
-    ) -> Result<TreeDownloaded, ClientError> {
-        let folder = remote.map(file_path).transpose()?;
-        let entries = self.ls(remote, true)?;
-        let plan = plan_download(&entries, folder.as_ref(), local, LocalOs::current());
-        let mut done = TreeDownloaded {
-            failed: plan.skipped,
-            ..TreeDownloaded::default()
-        };
-        fs::create_dir_all(local).map_err(|cause| ClientError::local("create", local, cause))?;
-        for dir in &plan.folders {
-            match fs::create_dir_all(dir) {
-                Ok(()) => done.folders += 1,
-                Err(cause) => {
-                    let e = ClientError::local("create", dir, cause);
-                    done.failed.push((dir.to_string_lossy().into_owned(), e));
-                }
-            }
-        }
-        let (files, existing): (Vec<_>, Vec<_>) = plan
-            .files
-            .into_iter()
-            .partition(|(_, dest)| overwrite || !dest.exists());
-        for (name, dest) in existing {
-            let cause = io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "it exists already; download with overwrite to replace it",
-            );
-            done.failed
-                .push((name, ClientError::local("save", &dest, cause)));
-        }
-        let mut failed = Vec::new();
-        self.download_many(&files, &mut |i, outcome| {
-            each(&files[i].0, &outcome);
-            match outcome {
-                Ok(_) => done.saved += 1,
-                Err(e) => failed.push((files[i].0.clone(), e)),
-            }
-        })?;
-        done.failed.extend(failed);
-        Ok(done)
-    }
-}
-
-/// What [`Client::download_tree`] did.
-#[derive(Debug, Default)]
-pub struct TreeDownloaded {
-    /// Local folders created (or found).
-    pub folders: usize,
-    /// Files saved.
-    pub saved: usize,
-    /// What was not saved, by server path, and why.
-    pub failed: Vec<(String, ClientError)>,
 }
 
 #[cfg(test)]
