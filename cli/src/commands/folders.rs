@@ -288,9 +288,12 @@ pub fn download_trees(
             let what = format!("could not download the folder {}{again}", quoted(remote));
             anyhow::Error::new(e).context(what)
         })?;
+        for why in &done.restarted {
+            eprintln!("ferry-cli: note: {why}");
+        }
         if done.resumed > 0 {
             eprintln!(
-                "ferry-cli: note: continued cut-off downloads in {}; {} were there already",
+                "ferry-cli: note: continued interrupted downloads in {} after {} already there",
                 quoted(remote),
                 output::human_size(done.resumed)
             );

@@ -141,6 +141,7 @@ impl Client {
                 Ok(report) => {
                     done.saved += 1;
                     done.resumed += report.resumed_from;
+                    done.restarted.extend(report.restarted);
                     if report.resumed_from > 0 {
                         info!(
                             "tree download continued {} from byte {}",

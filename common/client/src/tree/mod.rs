@@ -126,6 +126,10 @@ pub struct TreeDownloaded {
     /// Bytes of cut-off large files that were on disk already and were
     /// continued rather than fetched again.
     pub resumed: u64,
+    /// Why a partial large file was thrown away and fetched from its start
+    /// (the server's file changed since, or it came from another server),
+    /// one sentence per file.
+    pub restarted: Vec<String>,
     /// What was not saved, by server path, and why.
     pub failed: Vec<(String, ClientError)>,
 }
