@@ -76,7 +76,7 @@ pub use folders::{Entry, Moved, Removed, file_path};
 pub use source::{LocalFile, UploadSource};
 pub use tls::{Security, Trust, Verified};
 pub use tree::{
-    DownloadPlan, TreeDownloadOptions, TreeDownloaded, TreeProgress, TreeProgressFn,
+    DownloadPlan, TreeDownloadOptions, TreeDownloaded, TreeEachFn, TreeProgress, TreeProgressFn,
     TreeUploadOptions, TreeUploaded, UploadPlan, plan_download, plan_upload,
 };
 pub use upload::{CHECKPOINT_BYTES, Checkpoint, Resume, Stored, UploadEvent, UploadOptions};

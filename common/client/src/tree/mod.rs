@@ -35,6 +35,8 @@ use ferry_proto::hash::{Hasher, Md5Digest};
 use ferry_proto::names::{FileName, FilePath, LocalOs, local_file_name_for};
 use ferry_proto::protocol::ConflictPolicy;
 
+#[cfg(doc)]
+use super::Client;
 use super::{ClientError, Downloaded, Stored};
 use crate::folders::{Entry, file_path};
 
@@ -42,7 +44,9 @@ use crate::folders::{Entry, file_path};
 const PROGRESS_EVERY: u64 = 4 << 20;
 
 /// How a whole-tree transfer is going: sent after each file and every few
-/// MiB within a large one.
+/// MiB within a large one. It is sent once before anything moves, with the
+/// totals; and while a large local file is compared with the server's, the
+/// same figures are sent again every few MiB, so a cancel is heard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TreeProgress {
     /// Files finished: stored/saved, found unchanged, or failed.
@@ -60,6 +64,10 @@ pub struct TreeProgress {
 /// A tree transfer's progress callback: `Break` cancels.
 pub type TreeProgressFn<'a> = &'a mut dyn FnMut(TreeProgress) -> ControlFlow<()>;
 
+/// A tree transfer's per-file callback: a file's server path and outcome
+/// (`T` is [`Stored`] going up, [`Downloaded`] coming down).
+pub type TreeEachFn<'a, T> = &'a mut dyn FnMut(&str, &Result<T, ClientError>);
+
 /// Choices for [`Client::upload_tree`]. Default: policy `Fail`, no callbacks.
 pub struct TreeUploadOptions<'a> {
     /// What the server does with a file whose path is taken by other
@@ -67,7 +75,7 @@ pub struct TreeUploadOptions<'a> {
     pub policy: ConflictPolicy,
     /// Hears each file's outcome by its server path (not the files skipped
     /// as unchanged: those are only counted).
-    pub each: Option<&'a mut dyn FnMut(&str, &Result<Stored, ClientError>)>,
+    pub each: Option<TreeEachFn<'a, Stored>>,
     /// Hears progress; Break cancels: the call returns
     /// Err(ClientError::Cancelled) after the file in flight.
     pub progress: Option<TreeProgressFn<'a>>,
@@ -92,7 +100,7 @@ pub struct TreeDownloadOptions<'a> {
     /// Hears each file's outcome by its server path: saved, or failed (a
     /// differing local file kept included); not the files found unchanged,
     /// which are only counted.
-    pub each: Option<&'a mut dyn FnMut(&str, &Result<Downloaded, ClientError>)>,
+    pub each: Option<TreeEachFn<'a, Downloaded>>,
     /// Hears progress; Break cancels: the call returns
     /// Err(ClientError::Cancelled) after the file in flight, or within a
     /// large file, whose `.part` is kept for the next run.
@@ -432,6 +440,75 @@ mod tests {
             },
             versions: 1,
         })
+    }
+
+    #[test]
+    fn a_tally_counts_files_and_bytes_forward_and_reports_every_few_mib() {
+        let mut seen = Vec::new();
+        let mut hear = |p: TreeProgress| {
+            seen.push(p);
+            ControlFlow::Continue(())
+        };
+        let mut tally = Tally::new([10, 9 << 20, 0].into_iter(), Some(&mut hear));
+        assert_eq!(
+            (tally.now.files_total, tally.now.bytes_total),
+            (3, 10 + (9 << 20))
+        );
+        assert!(tally.send().is_continue());
+        assert!(tally.finish_file(10).is_continue());
+        // Inside the large file: only every PROGRESS_EVERY bytes.
+        for mib in 1..=9u64 {
+            assert!(tally.moving(mib << 20).is_continue());
+        }
+        // It fails at the end: what moved stays counted.
+        assert!(tally.finish_file(0).is_continue());
+        assert!(tally.finish_file(0).is_continue());
+        let done: Vec<(usize, u64)> = seen.iter().map(|p| (p.files_done, p.bytes_done)).collect();
+        assert_eq!(
+            done,
+            [
+                (0, 0),
+                (1, 10),
+                (1, 10 + (4 << 20)),
+                (1, 10 + (8 << 20)),
+                (2, 10 + (9 << 20)),
+                (3, 10 + (9 << 20)),
+            ]
+        );
+
+        let mut stop = |_: TreeProgress| ControlFlow::Break(());
+        let mut tally = Tally::new([1].into_iter(), Some(&mut stop));
+        assert!(matches!(tally.check(), Err(ClientError::Cancelled)));
+        let mut quiet = Tally::new([1].into_iter(), None);
+        assert!(quiet.check().is_ok());
+    }
+
+    #[test]
+    fn only_a_file_of_the_same_size_and_md5_is_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let data: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let md5 = ferry_proto::hash::md5_bytes(&data);
+        let mut heard = 0;
+        let mut count = |_: TreeProgress| {
+            heard += 1;
+            ControlFlow::Continue(())
+        };
+        let mut tally = Tally::new([data.len() as u64].into_iter(), Some(&mut count));
+        let size = data.len() as u64;
+        assert!(same_content(&path, size, md5, &mut tally).unwrap());
+        let other = ferry_proto::hash::md5_bytes(b"other");
+        assert!(!same_content(&path, size, other, &mut tally).unwrap());
+        assert!(!same_content(&path, size + 1, md5, &mut tally).unwrap());
+        assert!(!same_content(&dir.path().join("none"), 0, md5, &mut tally).unwrap());
+        assert!(!same_content(dir.path(), 0, md5, &mut tally).unwrap());
+        assert_eq!(heard, 4, "two reads of 9 MiB, each heard twice");
+
+        let mut stop = |_: TreeProgress| ControlFlow::Break(());
+        let mut tally = Tally::new([size].into_iter(), Some(&mut stop));
+        let cancelled = same_content(&path, size, md5, &mut tally);
+        assert!(matches!(cancelled, Err(ClientError::Cancelled)));
     }
 
     #[test]
