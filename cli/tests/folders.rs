@@ -72,9 +72,11 @@ fn a_folder_goes_up_and_down_with_its_structure() {
         kept.stdout.contains("0 files saved, 1 unchanged"),
         "{kept:#?}"
     );
-    assert_eq!(
-        kept.stderr.matches("exists already").count(),
-        1,
+    assert_eq!(kept.stderr.lines().count(), 1, "{kept:#?}");
+    assert!(
+        kept.stderr.contains(
+            "exists already with other content than the server's; pass --force to replace it"
+        ),
         "{kept:#?}"
     );
     let forced = server.admin_ok(&["download", "-r", "site", "-o", "out", "--force"]);

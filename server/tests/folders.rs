@@ -91,7 +91,7 @@ fn a_tree_goes_up_and_comes_down_the_same_with_its_empty_folder() {
     assert_eq!(kept.failed.len(), 1);
     assert_eq!(kept.failed[0].0, "project/src/main.rs");
     assert!(
-        kept.failed[0].1.to_string().contains("exists already"),
+        matches!(&kept.failed[0].1, ClientError::LocalExists { path } if path.ends_with("src/main.rs")),
         "{}",
         kept.failed[0].1
     );

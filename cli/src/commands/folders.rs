@@ -311,10 +311,28 @@ pub fn download_trees(
             done.folders,
             done.failed.len()
         )?;
-        failures.extend(done.failed.into_iter().map(|(path, e)| {
-            anyhow::Error::new(e).context(format!("could not download {}", quoted(&path)))
-        }));
+        failures.extend(
+            done.failed
+                .into_iter()
+                .map(|(path, e)| download_failure(&path, e)),
+        );
     }
     out.flush()?;
     first_failure(failures)
+}
+
+/// The error for a file of `download -r` that was not saved. A local file
+/// that differs from the server's is said in the CLI's own words (the
+/// library's do not know `--force`).
+fn download_failure(path: &str, e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::LocalExists { path: local } => Failure::local(format!(
+            "could not download {}: {} exists already with other content than the server's; \
+             pass --force to replace it",
+            quoted(path),
+            shown(&local)
+        ))
+        .into(),
+        e => anyhow::Error::new(e).context(format!("could not download {}", quoted(path))),
+    }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use ferry_proto::names::{LocalOs, escaped};
@@ -14,6 +13,7 @@ use log::info;
 
 use super::{Tally, TreeDownloadOptions, TreeDownloaded, plan_download, same_content, stop_on};
 use crate::folders::{Entry, file_path};
+use crate::partial::sidecar_path;
 use crate::transfer::download_listed;
 use crate::{BATCH_MAX_FILE, Client, ClientError, Downloaded, Progress, Stage};
 
@@ -93,11 +93,7 @@ impl Client {
                 done.unchanged += 1;
                 stop_on(tally.finish_file(info.size))?;
             } else if !overwrite && fs::symlink_metadata(&dest).is_ok() {
-                let cause = io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "it exists already with other content than the server's; download with overwrite to replace it",
-                );
-                let refused = Err(ClientError::local("save", &dest, cause));
+                let refused = Err(ClientError::LocalExists { path: dest });
                 each(&info.name, &refused);
                 if let Err(e) = refused {
                     done.failed.push((info.name.clone(), e));
@@ -120,6 +116,9 @@ impl Client {
             each(name, &outcome);
             match outcome {
                 Ok(_) => {
+                    // A sidecar left by a cut when the file was large is
+                    // of no use now.
+                    let _ = fs::remove_file(sidecar_path(&small[i].1));
                     done.saved += 1;
                     tally.finish_file(small[i].0.size)
                 }
