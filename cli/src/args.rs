@@ -221,6 +221,7 @@ pub struct UploadArgs {
 
     /// Upload folders with everything in them, keeping their structure
     /// (empty folders included); each goes to a folder of its own name.
+    /// Files the server has already with the same content are skipped.
     #[arg(short, long)]
     pub recursive: bool,
 
@@ -240,7 +241,8 @@ pub struct DownloadArgs {
 
     /// Download folders with everything in them, keeping their structure
     /// (empty folders included), each into a local folder of its name
-    /// inside -o FOLDER (or the current folder).
+    /// inside -o FOLDER (or the current folder). Local files with the
+    /// server's content are skipped; an interrupted run continues.
     #[arg(short, long)]
     pub recursive: bool,
 
@@ -252,7 +254,8 @@ pub struct DownloadArgs {
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
-    /// Replace the output file if it exists.
+    /// Replace the output file if it exists (with -r: local files that
+    /// differ from the server's).
     #[arg(long)]
     pub force: bool,
 

@@ -140,7 +140,9 @@ pub fn for_client_error(error: &ClientError) -> Exit {
         ClientError::Connect { .. } | ClientError::Io(_) => Exit::Connection,
         ClientError::Server { code, .. } => for_server_code(*code),
         ClientError::Corrupt { .. } | ClientError::NoMajority(_) => Exit::Integrity,
-        ClientError::Local { .. } | ClientError::SourceChanged(_) => Exit::LocalFile,
+        ClientError::Local { .. }
+        | ClientError::LocalExists { .. }
+        | ClientError::SourceChanged(_) => Exit::LocalFile,
         ClientError::BadName { .. } | ClientError::BadPath { .. } => Exit::Usage,
         ClientError::UnknownServer { .. }
         | ClientError::ServerChanged { .. }

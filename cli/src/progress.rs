@@ -1,13 +1,15 @@
-//! One progress bar per transfer, on stderr, only for a person watching.
+//! One progress bar per transfer, on stderr, only for a person watching:
+//! [`TransferBar`] for one file, [`TreeBar`] for a whole folder.
 //!
 //! The bar must not look finished before the MD5 check has passed, so it
 //! counts one step more than the file has bytes: the bytes fill it to just
 //! short of the end, and the last step is the verification.
 
+use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use ferry_client::mirror::MirrorProgress;
-use ferry_client::{Progress, Stage};
+use ferry_client::{Progress, Stage, TreeProgress};
 use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// The bar's length and position for a progress report: the position
@@ -118,6 +120,88 @@ impl Drop for TransferBar {
     }
 }
 
+/// The bar's length and position for a whole tree: bytes, plus one last
+/// step that is reached only once every file is finished (a large file's
+/// bytes are all there before its MD5 check).
+pub fn tree_geometry(p: TreeProgress) -> (u64, u64) {
+    let length = p.bytes_total.saturating_add(1);
+    let position = if p.files_done >= p.files_total {
+        length
+    } else {
+        p.bytes_done.min(p.bytes_total).min(length - 1)
+    };
+    (length, position)
+}
+
+/// A whole tree's bar: its bytes with speed and ETA, and how many of its
+/// files are finished. Cleared when dropped. Its methods take `&self`, so
+/// the tree's attempts and the waits to reconnect between them can share it.
+pub struct TreeBar {
+    bar: ProgressBar,
+    label: String,
+    /// Drawing starts with the first report (see [`TransferBar`]).
+    waiting_to_show: Cell<bool>,
+}
+
+impl TreeBar {
+    /// A bar labelled `label`; `visible` false gives a bar that draws nothing.
+    pub fn new(label: String, visible: bool) -> TreeBar {
+        let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::hidden())
+            .with_style(style())
+            .with_message(label.clone());
+        TreeBar {
+            bar,
+            label,
+            waiting_to_show: Cell::new(visible),
+        }
+    }
+
+    fn show(&self) {
+        if self.waiting_to_show.replace(false) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    /// Shows a progress report; never asks to cancel.
+    pub fn report(&self, p: TreeProgress) -> ControlFlow<()> {
+        self.show();
+        let (length, position) = tree_geometry(p);
+        if self.bar.length() != Some(length) {
+            self.bar.set_length(length);
+        }
+        if position < self.bar.position() {
+            // A new attempt after a reconnect counts again from the start;
+            // the bytes found in place must not count towards the speed.
+            self.bar.set_position(position);
+            self.bar.reset_eta();
+        } else {
+            self.bar.set_position(position);
+        }
+        self.bar.set_message(format!(
+            "{} ({}/{} files)",
+            self.label, p.files_done, p.files_total
+        ));
+        ControlFlow::Continue(())
+    }
+
+    /// Says that the connection was lost and retry `retry` of `of` is
+    /// coming; never asks to stop waiting.
+    pub fn reconnecting(&self, retry: u32, of: u32) -> ControlFlow<()> {
+        self.show();
+        self.bar.set_message(format!(
+            "{} (connection lost; reconnecting, retry {retry} of {of})",
+            self.label
+        ));
+        ControlFlow::Continue(())
+    }
+}
+
+impl Drop for TreeBar {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Bytes, speed and ETA. `{done}` and `{size}` are custom keys that undo the
 /// extra verification step, so the byte counts shown are the file's own.
 fn style() -> ProgressStyle {
@@ -156,6 +240,35 @@ mod tests {
         assert_eq!(at(Stage::Transferring, 100, 100), (101, 100));
         assert_eq!(at(Stage::Verifying, 100, 100), (101, 100));
         assert_eq!(at(Stage::Done, 100, 100), (101, 101));
+    }
+
+    #[test]
+    fn a_tree_bar_is_full_only_when_every_file_is_finished() {
+        let at = |files_done, bytes_done| {
+            tree_geometry(TreeProgress {
+                files_done,
+                files_total: 3,
+                bytes_done,
+                bytes_total: 100,
+            })
+        };
+        assert_eq!(at(0, 0), (101, 0));
+        assert_eq!(at(2, 100), (101, 100), "the last file's check is to come");
+        assert_eq!(at(3, 100), (101, 101));
+        assert_eq!(at(3, 60), (101, 101), "finished, some of it failed");
+        let empty = tree_geometry(TreeProgress::default());
+        assert_eq!(empty, (1, 1), "a tree without files is done at once");
+
+        let bar = TreeBar::new("t".into(), false);
+        let _ = bar.report(TreeProgress {
+            files_done: 1,
+            files_total: 2,
+            bytes_done: 7,
+            bytes_total: 9,
+        });
+        assert_eq!(bar.bar.message(), "t (1/2 files)");
+        let _ = bar.reconnecting(1, 5);
+        assert!(bar.bar.message().contains("retry 1 of 5"));
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The one test harness (feature `test-support`): a real server on
 //! `127.0.0.1:0` over its own temporary folder, started with settings made
-//! fast for tests, and deterministic test data. The server's own
+//! fast for tests, deterministic test data, and a loopback proxy that cuts
+//! or stalls connections on cue ([`proxy`]). The server's own
 //! integration tests, the CLI's and the app's all start their servers
 //! here; each adds only the client-side helpers it needs.
+
+pub mod proxy;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -6,41 +6,15 @@
 mod support;
 
 use std::fs;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_client::transfer::{self, ResumableUploadOptions};
-use ferry_client::{ClientError, Entry, no_progress};
+use ferry_client::{ClientError, Entry, TreeDownloadOptions, TreeUploadOptions, no_progress};
 use ferry_proto::hash::md5_bytes;
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode, Role};
 use support::proxy::{Fault, Proxy};
 use support::transfers::*;
 use support::{TestServer, payload};
-
-/// Every file and folder under `root`, as sorted relative paths (folders
-/// end in `/`), with each file's bytes.
-fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
-            if path.is_dir() {
-                out.push((format!("{rel}/"), Vec::new()));
-                stack.push(path);
-            } else {
-                out.push((rel, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn paths(entries: &[Entry]) -> Vec<&str> {
     entries.iter().map(Entry::path).collect()
@@ -67,12 +41,14 @@ fn a_tree_goes_up_and_comes_down_the_same_with_its_empty_folder() {
         .upload_tree(
             &local,
             Some("project"),
-            ConflictPolicy::Fail,
-            &mut |p, r| heard.push((p.to_owned(), r.is_ok())),
+            TreeUploadOptions {
+                each: Some(&mut |p, r| heard.push((p.to_owned(), r.is_ok()))),
+                ..TreeUploadOptions::default()
+            },
         )
         .unwrap();
     assert!(up.failed.is_empty(), "{:?}", up.failed);
-    assert_eq!((up.stored, up.folders), (4, 1));
+    assert_eq!((up.stored, up.unchanged, up.folders), (4, 0, 1));
     assert_eq!(heard.len(), 4);
     assert_eq!(
         paths(&client.ls(Some("project"), true).unwrap()),
@@ -92,40 +68,76 @@ fn a_tree_goes_up_and_comes_down_the_same_with_its_empty_folder() {
 
     let back = srv.dir.path().join("back");
     let down = client
-        .download_tree(Some("project"), &back, false, &mut |_, _| {})
+        .download_tree(Some("project"), &back, TreeDownloadOptions::default())
         .unwrap();
     assert!(down.failed.is_empty(), "{:?}", down.failed);
-    assert_eq!(down.saved, 4);
+    assert_eq!((down.saved, down.unchanged), (4, 0));
     assert_eq!(snapshot(&back), snapshot(&local));
 
-    // Again without overwrite: every file is refused, nothing is replaced.
+    // Again: every file is there with the server's content, so nothing moves.
     let again = client
-        .download_tree(Some("project"), &back, false, &mut |_, _| {})
+        .download_tree(Some("project"), &back, TreeDownloadOptions::default())
         .unwrap();
-    assert_eq!((again.saved, again.failed.len()), (0, 4));
+    assert_eq!(
+        (again.saved, again.unchanged, again.failed.len()),
+        (0, 4, 0)
+    );
+    // A local file that differs is kept, unless overwrite says otherwise.
+    fs::write(back.join("src/main.rs"), "fn main() { changed() }").unwrap();
+    let kept = client
+        .download_tree(Some("project"), &back, TreeDownloadOptions::default())
+        .unwrap();
+    assert_eq!((kept.saved, kept.unchanged), (0, 3));
+    assert_eq!(kept.failed.len(), 1);
+    assert_eq!(kept.failed[0].0, "project/src/main.rs");
+    assert!(
+        matches!(&kept.failed[0].1, ClientError::LocalExists { path } if path.ends_with("src/main.rs")),
+        "{}",
+        kept.failed[0].1
+    );
     let forced = client
-        .download_tree(Some("project"), &back, true, &mut |_, _| {})
+        .download_tree(
+            Some("project"),
+            &back,
+            TreeDownloadOptions {
+                overwrite: true,
+                ..TreeDownloadOptions::default()
+            },
+        )
         .unwrap();
-    assert_eq!((forced.saved, forced.failed.len()), (4, 0));
+    assert_eq!(
+        (forced.saved, forced.unchanged, forced.failed.len()),
+        (1, 3, 0)
+    );
+    assert_eq!(snapshot(&back), snapshot(&local));
 
-    // Uploading the same tree again with `fail` refuses each file alone.
+    // Uploading the same tree again stores nothing, whatever the policy;
+    // a file that changed meets the policy alone.
     let twice = client
+        .upload_tree(&local, Some("project"), TreeUploadOptions::default())
+        .unwrap();
+    assert_eq!((twice.stored, twice.unchanged, twice.folders), (0, 4, 0));
+    assert!(twice.failed.is_empty(), "{:?}", twice.failed);
+    fs::write(local.join("README.md"), "read me, changed").unwrap();
+    let changed = client
+        .upload_tree(&local, Some("project"), TreeUploadOptions::default())
+        .unwrap();
+    assert_eq!((changed.stored, changed.unchanged), (0, 3));
+    assert_eq!(changed.failed.len(), 1);
+    assert_eq!(changed.failed[0].1.code(), Some(ErrorCode::Exists));
+    let overwritten = client
         .upload_tree(
             &local,
             Some("project"),
-            ConflictPolicy::Fail,
-            &mut |_, _| {},
+            TreeUploadOptions {
+                policy: ConflictPolicy::Overwrite,
+                ..TreeUploadOptions::default()
+            },
         )
         .unwrap();
-    assert_eq!(twice.stored, 0);
-    assert!(
-        twice
-            .failed
-            .iter()
-            .all(|(_, e)| e.code() == Some(ErrorCode::Exists)),
-        "{:?}",
-        twice.failed
-    );
+    assert_eq!((overwritten.stored, overwritten.unchanged), (1, 3));
+    assert_eq!(client.history("project/README.md").unwrap().len(), 2);
+    assert_eq!(client.history("project/src/main.rs").unwrap().len(), 1);
 }
 
 #[test]
@@ -140,7 +152,7 @@ fn a_thousand_files_in_folders_go_up_on_one_connection_quickly() {
     let mut client = srv.admin();
     let started = Instant::now();
     let up = client
-        .upload_tree(&local, None, ConflictPolicy::Fail, &mut |_, _| {})
+        .upload_tree(&local, None, TreeUploadOptions::default())
         .unwrap();
     let took = started.elapsed();
     assert!(up.failed.is_empty(), "{:?}", up.failed);
@@ -155,7 +167,7 @@ fn a_thousand_files_in_folders_go_up_on_one_connection_quickly() {
     assert_eq!(files, 1000);
     let back = srv.dir.path().join("back");
     let down = client
-        .download_tree(None, &back, false, &mut |_, _| {})
+        .download_tree(None, &back, TreeDownloadOptions::default())
         .unwrap();
     assert_eq!(down.saved, 1000);
     assert_eq!(snapshot(&back), snapshot(&local));

@@ -2,24 +2,29 @@
 //! `rmdir`, and the whole-tree transfers `upload -r` and `download -r`.
 //! The trees are planned and moved by the client library
 //! (`Client::upload_tree`, `Client::download_tree`), which pipelines the
-//! files on one connection and maps every server path to local names this
-//! system accepts; this module checks the arguments, prints one line per
-//! file and turns the failures into the exit status.
+//! files on one connection, skips those the other side holds already,
+//! continues cut-off large downloads and maps every server path to local
+//! names this system accepts; this module checks the arguments, runs a
+//! tree again after a lost connection, shows a bar on a terminal, prints
+//! one line per file and turns the failures into the exit status.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use ferry_client::transfer::Connector;
-use ferry_client::{ClientError, Entry};
+use ferry_client::transfer::{self, Connector, Retry};
+use ferry_client::{
+    Client, ClientError, Downloaded, Entry, Stored, TreeDownloadOptions, TreeUploadOptions,
+};
 use ferry_proto::ConflictPolicy;
 use ferry_proto::names::{LocalOs, local_file_name_for};
 use serde_json::json;
 
-use super::{first_failure, shown};
+use super::{Terminal, first_failure, shown};
 use crate::args::{DownloadArgs, UploadArgs};
 use crate::exit::Failure;
 use crate::output::{self, quoted};
+use crate::progress::TreeBar;
 use crate::session::Connection;
 
 /// `list [FOLDER] [--tree]`: folders (shown with a trailing `/`) and files.
@@ -117,33 +122,60 @@ pub fn plan_tree_uploads(args: &UploadArgs) -> Result<Vec<(PathBuf, String)>> {
     Ok(plan)
 }
 
-/// `upload -r DIR…`: every folder with everything in it, one line per file.
+/// `upload -r DIR…`: every folder with everything in it, one line per file
+/// stored. Files the server holds already with the same content are
+/// skipped, so after a lost connection the same tree is simply run again
+/// (on a new connection, with back-off, up to `retry`): it continues where
+/// it stopped.
 pub fn upload_trees(
     connector: &Connector,
     plan: &[(PathBuf, String)],
     policy: ConflictPolicy,
+    retry: Retry,
+    term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut client = connector.connect().context("could not start the upload")?;
     let mut failures: Vec<anyhow::Error> = Vec::new();
     for (dir, remote) in plan {
+        let bar = TreeBar::new(format!("↑ {}", output::safe(remote)), term.bars);
         let mut lines = Vec::new();
-        let done = client
-            .upload_tree(dir, Some(remote), policy, &mut |path, result| {
+        let what = format!("uploading the folder {}", quoted(remote));
+        let result = again_after_cuts(connector, retry, &what, &bar, |client| {
+            let mut each = |path: &str, result: &Result<Stored, ClientError>| {
                 if let Ok(stored) = result {
                     lines.push(output::stored_line(path, stored));
                 }
-            })
-            .context("the connection broke during the upload; run the same command again")?;
-        for line in lines {
+            };
+            let mut progress = |p| bar.report(p);
+            let options = TreeUploadOptions {
+                policy,
+                each: Some(&mut each),
+                progress: Some(&mut progress),
+            };
+            client.upload_tree(dir, Some(remote), options)
+        });
+        drop(bar);
+        for line in &lines {
             writeln!(out, "{line}")?;
         }
+        let done = result.map_err(|e| {
+            let again = if transfer::is_retryable(&e) {
+                " (run the same command again to continue where it stopped)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!("could not upload {}{again}", shown(dir)))
+        })?;
+        // What an attempt stored before it was cut, the next one found unchanged.
+        let stored = lines.len();
+        let unchanged = done
+            .unchanged
+            .saturating_sub(stored.saturating_sub(done.stored));
         writeln!(
             out,
-            "uploaded {} to {}: {} files stored, {} empty folders created, {} failed",
+            "uploaded {} to {}: {stored} files stored, {unchanged} unchanged, {} empty folders created, {} failed",
             shown(dir),
             quoted(remote),
-            done.stored,
             done.folders,
             done.failed.len()
         )?;
@@ -151,6 +183,27 @@ pub fn upload_trees(
     }
     out.flush()?;
     first_failure(failures)
+}
+
+/// Runs `attempt` on a connection from `connector`; after a lost
+/// connection, waits (doubling the wait, as single transfers do), connects
+/// again and runs it again, up to `retry`. `bar` says when it waits.
+fn again_after_cuts<T>(
+    connector: &Connector,
+    retry: Retry,
+    what: &str,
+    bar: &TreeBar,
+    mut attempt: impl FnMut(&mut Client) -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
+    let waiting = |retry, of| bar.reconnecting(retry, of);
+    let (value, _retries) = transfer::with_retries(retry, what, waiting, || {
+        let mut client = connector.connect()?;
+        let value = attempt(&mut client)?;
+        // A clean end: the next tree may use the connection.
+        connector.keep_for_next(client);
+        Ok(value)
+    })?;
+    Ok(value)
 }
 
 fn failed(e: ClientError, path: &Path) -> anyhow::Error {
@@ -184,21 +237,26 @@ pub fn plan_tree_downloads(args: &DownloadArgs, os: LocalOs) -> Result<Vec<(Stri
     Ok(plan)
 }
 
-/// `download -r FOLDER…`: every folder with everything in it.
+/// `download -r FOLDER…`: every folder with everything in it, one line per
+/// file saved. Local files with the server's content are left alone and a
+/// large file cut off continues from its `.part`, so after a lost
+/// connection the same tree is simply run again (on a new connection, with
+/// back-off, up to `retry`): it continues where it stopped.
 pub fn download_trees(
     connector: &Connector,
     plan: &[(String, PathBuf)],
     overwrite: bool,
+    retry: Retry,
+    term: Terminal,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut client = connector
-        .connect()
-        .context("could not start the download")?;
     let mut failures: Vec<anyhow::Error> = Vec::new();
     for (remote, local) in plan {
+        let bar = TreeBar::new(format!("↓ {}", output::safe(remote)), term.bars);
         let mut lines = Vec::new();
-        let done = client
-            .download_tree(Some(remote), local, overwrite, &mut |path, result| {
+        let what = format!("downloading the folder {}", quoted(remote));
+        let result = again_after_cuts(connector, retry, &what, &bar, |client| {
+            let mut each = |path: &str, result: &Result<Downloaded, ClientError>| {
                 if let Ok(got) = result {
                     lines.push(format!(
                         "saved {} version {} ({}, md5 {} verified)",
@@ -208,27 +266,73 @@ pub fn download_trees(
                         got.md5
                     ));
                 }
-            })
-            .map_err(|e| {
-                let what = format!("could not download the folder {}", quoted(remote));
-                anyhow::Error::new(e).context(what)
-            })?;
-        for line in lines {
+            };
+            let mut progress = |p| bar.report(p);
+            let options = TreeDownloadOptions {
+                overwrite,
+                each: Some(&mut each),
+                progress: Some(&mut progress),
+            };
+            client.download_tree(Some(remote), local, options)
+        });
+        drop(bar);
+        for line in &lines {
             writeln!(out, "{line}")?;
         }
+        let done = result.map_err(|e| {
+            let again = if transfer::is_retryable(&e) {
+                " (what arrived is kept; run the same command again to continue)"
+            } else {
+                ""
+            };
+            let what = format!("could not download the folder {}{again}", quoted(remote));
+            anyhow::Error::new(e).context(what)
+        })?;
+        for why in &done.restarted {
+            eprintln!("ferry-cli: note: {why}");
+        }
+        if done.resumed > 0 {
+            eprintln!(
+                "ferry-cli: note: continued interrupted downloads in {} after {} already there",
+                quoted(remote),
+                output::human_size(done.resumed)
+            );
+        }
+        // What an attempt saved before it was cut, the next one found unchanged.
+        let saved = lines.len();
+        let unchanged = done
+            .unchanged
+            .saturating_sub(saved.saturating_sub(done.saved));
         writeln!(
             out,
-            "downloaded {} to {}: {} files saved, {} folders, {} failed",
+            "downloaded {} to {}: {saved} files saved, {unchanged} unchanged, {} folders, {} failed",
             quoted(remote),
             shown(local),
-            done.saved,
             done.folders,
             done.failed.len()
         )?;
-        failures.extend(done.failed.into_iter().map(|(path, e)| {
-            anyhow::Error::new(e).context(format!("could not download {}", quoted(&path)))
-        }));
+        failures.extend(
+            done.failed
+                .into_iter()
+                .map(|(path, e)| download_failure(&path, e)),
+        );
     }
     out.flush()?;
     first_failure(failures)
+}
+
+/// The error for a file of `download -r` that was not saved. A local file
+/// that differs from the server's is said in the CLI's own words (the
+/// library's do not know `--force`).
+fn download_failure(path: &str, e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::LocalExists { path: local } => Failure::local(format!(
+            "could not download {}: {} exists already with other content than the server's; \
+             pass --force to replace it",
+            quoted(path),
+            shown(&local)
+        ))
+        .into(),
+        e => anyhow::Error::new(e).context(format!("could not download {}", quoted(path))),
+    }
 }

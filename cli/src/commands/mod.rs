@@ -107,11 +107,12 @@ fn run_on_server(to: &Server<'_>, out: &mut dyn Write) -> Result<()> {
             let policy = args
                 .on_conflict
                 .map_or(ferry_proto::ConflictPolicy::Fail, Into::into);
-            folders::upload_trees(&check_login(to)?, &plan, policy, out)
+            folders::upload_trees(&check_login(to)?, &plan, policy, retry(cli), term, out)
         }
         Command::Download(args) if args.recursive => {
             let plan = folders::plan_tree_downloads(args, LocalOs::current())?;
-            folders::download_trees(&check_login(to)?, &plan, args.force, out)
+            let connector = check_login(to)?;
+            folders::download_trees(&connector, &plan, args.force, retry(cli), term, out)
         }
         Command::History { name, json } => answer(to, out, |s| files::history(s, name, *json)),
         Command::Delete { name, version } => answer(to, out, |s| files::delete(s, name, *version)),

@@ -77,6 +77,11 @@ impl TestServer {
         self.0.dir.path().join("work")
     }
 
+    /// Where the CLI keeps upload resume state (`FERRY_STATE`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.0.dir.path().join("state")
+    }
+
     /// Where the CLI writes `client.log`.
     pub fn client_logs(&self) -> PathBuf {
         self.0.dir.path().join("client-logs")
@@ -122,7 +127,7 @@ impl TestServer {
 
     fn untrusting(&self) -> Cli {
         Cli::new(self.addr(), &self.client_logs(), &self.work_dir())
-            .env("FERRY_STATE", self.0.dir.path().join("state"))
+            .env("FERRY_STATE", self.state_dir())
             .env("FERRY_KNOWN_HOSTS", self.known_hosts())
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use log::info;
 
-use super::{Client, ClientError, Downloaded, LocalFile, Stored, UploadOptions};
+use super::{Client, ClientError, Downloaded, LocalFile, Progress, Stored, UploadOptions};
 use crate::folders::file_path;
 use crate::partial::part_path;
 use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
@@ -38,17 +38,48 @@ impl Client {
         policy: ConflictPolicy,
         each: &mut dyn FnMut(usize, Result<Stored, ClientError>),
     ) -> Result<(), ClientError> {
+        self.upload_batch(
+            files,
+            policy,
+            &mut |i, outcome| {
+                each(i, outcome);
+                ControlFlow::Continue(())
+            },
+            &mut |_, _| ControlFlow::Continue(()),
+        )
+    }
+
+    /// [`Client::upload_many`] that can be stopped: `each` hears every
+    /// outcome by index and `progress` the bytes of each large file by its
+    /// index. A `Break` from either ends the batch with
+    /// [`ClientError::Cancelled`]: from `each`, once the replies to the
+    /// window already sent are read (those files are stored anyway, and
+    /// `each` hears them), so the connection stays in step; from
+    /// `progress`, at once, leaving the connection unusable and the server
+    /// keeping what it received of that file.
+    pub(crate) fn upload_batch(
+        &mut self,
+        files: &[(PathBuf, String)],
+        policy: ConflictPolicy,
+        each: &mut dyn FnMut(usize, Result<Stored, ClientError>) -> ControlFlow<()>,
+        progress: &mut dyn FnMut(usize, Progress) -> ControlFlow<()>,
+    ) -> Result<(), ClientError> {
+        let mut cancelled = false;
         let mut next = 0;
         while next < files.len() {
             // Fill a window with small files.
             let mut window: Vec<(usize, u64, Md5Digest)> = Vec::new();
             let mut bytes = 0u64;
-            while next < files.len() && window.len() < PIPELINE_FILES && bytes < PIPELINE_BYTES {
+            while !cancelled
+                && next < files.len()
+                && window.len() < PIPELINE_FILES
+                && bytes < PIPELINE_BYTES
+            {
                 let (path, name) = &files[next];
                 let small = match read_small(path) {
                     Ok(small) => small,
                     Err(e) => {
-                        each(next, Err(e));
+                        cancelled |= each(next, Err(e)).is_break();
                         next += 1;
                         continue;
                     }
@@ -57,7 +88,7 @@ impl Client {
                 let name = match file_path(name) {
                     Ok(name) => name,
                     Err(e) => {
-                        each(next, Err(e));
+                        cancelled |= each(next, Err(e)).is_break();
                         next += 1;
                         continue;
                     }
@@ -87,15 +118,20 @@ impl Client {
                         stored.version
                     );
                 }
-                each(index, outcome);
+                cancelled |= each(index, outcome).is_break();
+            }
+            if cancelled {
+                return Err(ClientError::Cancelled);
             }
             let big_next = files.get(next).is_some_and(|(path, _)| {
                 LocalFile::open(path).is_ok_and(|f| f.size() > BATCH_MAX_FILE)
             });
             if big_next {
                 let (path, name) = &files[next];
+                let index = next;
                 let options = UploadOptions {
                     policy,
+                    progress: Some(&mut |p| progress(index, p)),
                     ..UploadOptions::default()
                 };
                 let result =
@@ -103,9 +139,12 @@ impl Client {
                 if matches!(result, Err(ClientError::Io(_))) || self.broken {
                     return result.map(|_| ());
                 }
-                each(next, result);
+                cancelled = each(next, result).is_break();
                 next += 1;
             }
+        }
+        if cancelled {
+            return Err(ClientError::Cancelled);
         }
         Ok(())
     }
@@ -149,6 +188,21 @@ impl Client {
         files: &[(String, PathBuf)],
         each: &mut dyn FnMut(usize, Result<Downloaded, ClientError>),
     ) -> Result<(), ClientError> {
+        self.download_batch(files, &mut |i, outcome| {
+            each(i, outcome);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`Client::download_many`] that can be stopped: a `Break` from `each`
+    /// ends the batch with [`ClientError::Cancelled`] after the file it
+    /// heard. Replies to requests already sent are not waited for, so the
+    /// connection is unusable afterwards unless that file ended a window.
+    pub(crate) fn download_batch(
+        &mut self,
+        files: &[(String, PathBuf)],
+        each: &mut dyn FnMut(usize, Result<Downloaded, ClientError>) -> ControlFlow<()>,
+    ) -> Result<(), ClientError> {
         for (start, window) in files.chunks(PIPELINE_FILES).enumerate() {
             for (name, _) in window {
                 self.conn.queue(Request::Download {
@@ -161,7 +215,13 @@ impl Client {
             self.flush()?;
             for (k, (name, dest)) in window.iter().enumerate() {
                 let outcome = self.receive_into(name, dest)?;
-                each(start * PIPELINE_FILES + k, outcome);
+                if each(start * PIPELINE_FILES + k, outcome).is_break() {
+                    if k + 1 < window.len() {
+                        self.broken = true;
+                    }
+                    info!("batch download stopped after {}", escaped(name));
+                    return Err(ClientError::Cancelled);
+                }
             }
         }
         Ok(())
@@ -202,7 +262,16 @@ impl Client {
             }
             Ok(ControlFlow::Continue(()))
         };
-        let received = self.receive_frames(name, size, &mut sink)?;
+        let received = match self.receive_frames(name, size, &mut sink) {
+            Ok(received) => received,
+            Err(e) => {
+                // The connection broke mid-file: nothing of it is kept
+                // (a batch file is small; it is fetched again whole).
+                drop(file);
+                let _ = std::fs::remove_file(&part);
+                return Err(e);
+            }
+        };
         // The file closes here; a server refusal or a local failure voids it.
         if let Err(e) = received.and(file) {
             let _ = std::fs::remove_file(&part);

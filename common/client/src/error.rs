@@ -59,6 +59,15 @@ pub enum ClientError {
         /// What the OS said (part of the message, so not chained as a source).
         cause: io::Error,
     },
+    /// A local file is in the way of a download: it holds other content
+    /// than the server's, and replacing it was not asked for.
+    #[error(
+        "{} exists already with other content than the server's; download with overwrite to replace it, or move it away", path.display()
+    )]
+    LocalExists {
+        /// The local file.
+        path: PathBuf,
+    },
     /// The file name breaks the naming rules.
     #[error("the name {name:?} is not allowed: {reason}; choose another name")]
     BadName {

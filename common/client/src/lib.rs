@@ -27,7 +27,11 @@
 //! - `download`: [`Client::download`], the one way to fetch a file or a
 //!   range of it, with [`DownloadOptions`], and [`Client::chunks`];
 //! - `batch`: [`Client::upload_many`] and [`Client::download_many`], which
-//!   pipeline many small files on one connection.
+//!   pipeline many small files on one connection;
+//! - `folders`: [`Client::ls`], `mkdir`, `rmdir`, `move_path`;
+//! - `tree`: [`Client::upload_tree`] and [`Client::download_tree`], whole
+//!   folders that report [`TreeProgress`], can be cancelled, and continue
+//!   where they stopped when run again.
 //!
 //! Transfers that survive a broken connection (reconnect, resume, retry) are
 //! [`crate::transfer`]'s; downloads from several servers are
@@ -72,7 +76,8 @@ pub use folders::{Entry, Moved, Removed, file_path};
 pub use source::{LocalFile, UploadSource};
 pub use tls::{Security, Trust, Verified};
 pub use tree::{
-    DownloadPlan, TreeDownloaded, TreeUploaded, UploadPlan, plan_download, plan_upload,
+    DownloadPlan, TreeDownloadOptions, TreeDownloaded, TreeEachFn, TreeProgress, TreeProgressFn,
+    TreeUploadOptions, TreeUploaded, UploadPlan, plan_download, plan_upload,
 };
 pub use upload::{CHECKPOINT_BYTES, Checkpoint, Resume, Stored, UploadEvent, UploadOptions};
 

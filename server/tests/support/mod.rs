@@ -5,8 +5,10 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 pub mod doc;
-pub mod proxy;
 pub mod transfers;
+
+/// The fault-injection proxy lives in the shared harness, for the CLI's tests too.
+pub use ferry_server::testing::proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

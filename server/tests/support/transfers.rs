@@ -1,7 +1,9 @@
-//! Helpers for the transfer tests (resume.rs, resume_killed.rs): quick
-//! retries, connectors through the fault-injection proxy, uploads and
-//! downloads in one call, and waiting for a condition.
+//! Helpers for the transfer tests (resume.rs, resume_killed.rs, the
+//! folder tests): quick retries, connectors through the fault-injection
+//! proxy, uploads and downloads in one call, waiting for a condition, and
+//! a local folder's snapshot.
 
+use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -100,4 +102,29 @@ pub fn wait_for_ok<T>(mut op: impl FnMut() -> Result<T, ClientError>) -> T {
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+/// Every file and folder under `root`, as sorted relative paths (folders
+/// end in `/`), with each file's bytes.
+pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if path.is_dir() {
+                out.push((format!("{rel}/"), Vec::new()));
+                stack.push(path);
+            } else {
+                out.push((rel, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -17,7 +17,7 @@ use crate::{Client, ClientError, DownloadOptions, Progress, ProgressFn, Span, St
 use ferry_io::hashed_file::HashedFile;
 use ferry_proto::hash::{Hasher, Md5Digest, md5_bytes};
 use ferry_proto::names::escaped;
-use ferry_proto::protocol::ErrorCode;
+use ferry_proto::protocol::{ErrorCode, VersionInfo};
 
 /// How often (in bytes received) a download's sidecar is saved: a killed
 /// client re-fetches at most this much.
@@ -99,7 +99,6 @@ pub fn download(
     options: &ResumableDownloadOptions,
     progress: ProgressFn<'_>,
 ) -> Result<DownloadReport, ClientError> {
-    let side = sidecar_path(dest);
     let mut report = DownloadReport::default();
     let mut state = if options.restart {
         None
@@ -126,11 +125,67 @@ pub fn download(
             job.attempt(connector, &mut state, &mut report)
         },
     );
+    let retries = settle(dest, result)?.1;
+    report.retries = retries;
+    Ok(report)
+}
+
+/// One attempt, on `client`, at the version of a file that a listing
+/// showed (`listed`: its path, version, size and MD5), saved to `dest`:
+/// a partial download of that very version left there (by [`download`] or
+/// an earlier call) is continued, one of any other version is discarded
+/// and the file fetched from its start, so a file is never a splice of two
+/// versions. No retries: a lost connection or a `Break` from `progress`
+/// keeps the `.part` and its sidecar for the next call. The whole-tree
+/// download drives its large files through this.
+pub(crate) fn download_listed(
+    client: &mut Client,
+    listed: &VersionInfo,
+    dest: &Path,
+    progress: ProgressFn<'_>,
+) -> Result<DownloadReport, ClientError> {
+    let name = listed.name.as_str();
+    let mut report = DownloadReport::default();
+    let mut state = partial_download(dest).filter(|s| s.name == name);
+    if let Some(pinned) = &state
+        && (pinned.version, pinned.size, pinned.md5) != (listed.version, listed.size, listed.md5)
+    {
+        let why = format!(
+            "the partial download of {} is of version {}, but the server's is now version {}",
+            escaped(name),
+            pinned.version,
+            listed.version
+        );
+        warn!("{why}; discarding it and starting again");
+        report.restarted = Some(format!("{why}; the download started again"));
+        discard_partial_download(dest);
+        state = None;
+    }
+    report.resumed_from = state.as_ref().map_or(0, |s| s.received);
+    let options = ResumableDownloadOptions {
+        version: Some(listed.version),
+        ..ResumableDownloadOptions::default()
+    };
+    let mut job = DownloadJob {
+        name,
+        dest,
+        part: part_path(dest),
+        options: &options,
+        progress,
+    };
+    let result = job.run(client, &mut state, &mut report);
+    settle(dest, result)?;
+    Ok(report)
+}
+
+/// Tidies up after the last attempt of a download: a finished one needs
+/// its sidecar no more, a corrupt one leaves nothing behind; any other
+/// failure keeps both files, to be resumed.
+fn settle<T>(dest: &Path, result: Result<T, ClientError>) -> Result<T, ClientError> {
     match result {
-        Ok(((), retries)) => {
-            report.retries = retries;
-            let _ = fs::remove_file(&side);
-            Ok(report)
+        Ok(done) => {
+            let _ = fs::remove_file(sidecar_path(dest));
+            Ok(done)
         }
         Err(e @ ClientError::Corrupt { .. }) => {
             discard_partial_download(dest);
@@ -155,8 +210,21 @@ impl DownloadJob<'_, '_> {
         state: &mut Option<DownloadState>,
         report: &mut DownloadReport,
     ) -> Result<(), ClientError> {
-        let name = self.name;
         let mut client = connector.connect()?;
+        self.run(&mut client, state, report)?;
+        // The conversation is at a clean end: the next transfer may use it.
+        connector.keep_for_next(client);
+        Ok(())
+    }
+
+    /// One attempt on `client`, which stays usable when this succeeds.
+    fn run(
+        &mut self,
+        client: &mut Client,
+        state: &mut Option<DownloadState>,
+        report: &mut DownloadReport,
+    ) -> Result<(), ClientError> {
+        let name = self.name;
         let identity = client.identity();
         // A resume continues only the very version it started with, from
         // the very server.
@@ -212,7 +280,7 @@ impl DownloadJob<'_, '_> {
             .truncate(false)
             .open(&self.part)
             .map_err(|e| ClientError::local("create", &self.part, e))?;
-        let (mut hasher, received) = self.trusted_prefix(&mut client, &mut file, st, report)?;
+        let (mut hasher, received) = self.trusted_prefix(client, &mut file, st, report)?;
         st.received = received;
         st.hash_state = hasher.save();
         let mut out = HashedFile::open(&self.part, st.size, received, hasher.clone(), SAVE_EVERY)
@@ -265,7 +333,7 @@ impl DownloadJob<'_, '_> {
                 st.md5
             );
             let (rehashed, repaired) = verify_chunks(
-                &mut client,
+                client,
                 name,
                 st,
                 &mut file,
@@ -298,8 +366,6 @@ impl DownloadJob<'_, '_> {
         report.version = st.version;
         report.size = st.size;
         report.md5 = actual;
-        // The conversation is at a clean end: the next transfer may use it.
-        connector.keep_for_next(client);
         let _ = (self.progress)(Progress {
             stage: Stage::Done,
             done: st.size,

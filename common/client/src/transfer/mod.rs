@@ -15,8 +15,12 @@
 //! in a state file (in a state folder, never beside the user's file), and
 //! continue from the byte the server confirms.
 //!
+//! The whole-tree download ([`Client::download_tree`]) keeps its large
+//! files in the same `.part` and sidecar, through the same code, one
+//! attempt at a time on the caller's connection.
+//!
 //! This module owns how to reach a server again ([`Connector`]) and when to
-//! try again ([`Retry`]); the bytes move through [`Client::upload`] and
+//! try again ([`Retry`], [`with_retries`]); the bytes move through [`Client::upload`] and
 //! [`Client::download`].
 
 mod download;
@@ -38,6 +42,7 @@ use crate::partial::with_suffix;
 use crate::{Client, ClientError, Progress, ProgressFn, Security, Stage};
 use ferry_proto::protocol::ErrorCode;
 
+pub(crate) use download::download_listed;
 pub use download::{
     DownloadReport, DownloadState, ResumableDownloadOptions, discard_partial_download, download,
     partial_download,
@@ -212,11 +217,15 @@ pub fn is_retryable(e: &ClientError) -> bool {
 /// How often a transfer waiting to reconnect says so (and hears "stop").
 const NOTICE_EVERY: Duration = Duration::from_millis(100);
 
-/// Runs `attempt` until it succeeds, fails for good, or retries run out.
-/// While it waits before a retry it calls `waiting(retry, of)` about ten
-/// times a second; a `Break` from it ends the wait with
-/// [`ClientError::Cancelled`].
-fn with_retries<T>(
+/// Runs `attempt` until it succeeds, fails for good, or retries run out;
+/// returns its value with the number of retries it took. Only errors that
+/// [`is_retryable`] are tried again, after a wait that doubles each time.
+/// While it waits it calls `waiting(retry, of)` about ten times a second; a
+/// `Break` from it ends the wait with [`ClientError::Cancelled`]. `what`
+/// names the work in the log. This is how the transfers here retry; a
+/// caller with work of its own (a whole tree, reconnecting each attempt
+/// with a [`Connector`]) can use it the same way.
+pub fn with_retries<T>(
     retry: Retry,
     what: &str,
     mut waiting: impl FnMut(u32, u32) -> ControlFlow<()>,

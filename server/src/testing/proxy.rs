@@ -43,12 +43,15 @@ struct Shared {
     stop: AtomicBool,
 }
 
+/// A running proxy; dropped, it cuts every connection and stops.
 pub struct Proxy {
+    /// Where clients connect, `127.0.0.1:port`.
     pub addr: String,
     shared: Arc<Shared>,
 }
 
 impl Proxy {
+    /// Starts a proxy on a free loopback port that forwards to `target`.
     pub fn start(target: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
