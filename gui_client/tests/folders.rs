@@ -9,8 +9,10 @@ use std::fs;
 use std::path::Path;
 
 use egui::Key;
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_client::Entry;
-use ferry_proto::protocol::Role;
+use ferry_proto::protocol::Role as UserRole;
 use gui_client::state::transfers::TransferState;
 use support::*;
 
@@ -37,10 +39,16 @@ fn folder_on_screen(h: &AppHarness) -> Option<String> {
     h.state().files().folder.clone()
 }
 
+/// Clicks the file table's row labelled `label` (a transfer row may show
+/// the same words, as a label rather than a button).
+fn click_row(h: &mut AppHarness, label: &str) {
+    h.get_by_role_and_label(Role::Button, label).click();
+}
+
 /// Selects the row labelled `label` and presses Enter, as a user opens a
 /// folder without the mouse.
 fn open_row(h: &mut AppHarness, label: &str) {
-    h.get_by_label(label).click();
+    click_row(h, label);
     h.step();
     h.key_press(Key::Enter);
     h.step();
@@ -49,7 +57,7 @@ fn open_row(h: &mut AppHarness, label: &str) {
 #[test]
 fn folders_open_with_enter_and_the_breadcrumb_and_backspace_go_back() {
     let server = TestServer::start();
-    server.add_user("ann", Role::User);
+    server.add_user("ann", UserRole::User);
     server.admin().mkdir("team/docs").unwrap();
     server.admin().mkdir("empty").unwrap();
     server.put("team/docs/plan.txt", b"plan");
@@ -59,18 +67,18 @@ fn folders_open_with_enter_and_the_breadcrumb_and_backspace_go_back() {
     let mut h = logged_in(&server, "ann", USER_PASSWORD);
     let paths: Vec<String> = h.state().files().visible_names();
     assert_eq!(paths, ["empty", "team", "top.txt"], "folders first");
-    assert!(shows(&h, "📁 team"));
+    assert!(shows(&h, "🗀 team"));
     assert!(shows(&h, "2 folders, 1 file"));
 
-    open_row(&mut h, "📁 team");
+    open_row(&mut h, "🗀 team");
     wait_for(&mut h, "the folder team", |app| {
         app.files().folder.as_deref() == Some("team") && app.files().loaded
     });
-    assert!(shows(&h, "📁 docs"));
+    assert!(shows(&h, "🗀 docs"));
     assert!(shows_exactly(&h, "readme.md"), "a file shows its own name");
     assert!(!shows(&h, "top.txt"), "the root's files are not here");
 
-    open_row(&mut h, "📁 docs");
+    open_row(&mut h, "🗀 docs");
     wait_for(&mut h, "the folder team/docs", |app| {
         app.files().folder.as_deref() == Some("team/docs") && app.files().loaded
     });
@@ -88,7 +96,7 @@ fn folders_open_with_enter_and_the_breadcrumb_and_backspace_go_back() {
     });
     assert!(shows(&h, "top.txt"));
 
-    open_row(&mut h, "📁 empty");
+    open_row(&mut h, "🗀 empty");
     wait_for(&mut h, "the empty folder", |app| {
         app.files().folder.as_deref() == Some("empty") && app.files().loaded
     });
@@ -103,7 +111,7 @@ fn a_new_folder_is_created_where_the_user_is_and_bad_names_are_explained() {
     let server = TestServer::start();
     server.admin().mkdir("team").unwrap();
     let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
-    open_row(&mut h, "📁 team");
+    open_row(&mut h, "🗀 team");
     wait_for(&mut h, "the folder team", |app| {
         app.files().folder.as_deref() == Some("team") && app.files().loaded
     });
@@ -111,9 +119,14 @@ fn a_new_folder_is_created_where_the_user_is_and_bad_names_are_explained() {
     h.get_by_label("New folder…").click();
     h.run();
     type_into(&mut h, "Folder name", "a:b");
-    assert!(shows(&h, "is not allowed"), "the rule is explained as you type");
     assert!(
-        h.get_by_label("Create folder").accesskit_node().is_disabled(),
+        shows(&h, "is not allowed"),
+        "the rule is explained as you type"
+    );
+    assert!(
+        h.get_by_label("Create folder")
+            .accesskit_node()
+            .is_disabled(),
         "and the button waits for a good name"
     );
     type_into(&mut h, "Folder name", "Reports 2026");
@@ -132,7 +145,7 @@ fn a_new_folder_is_created_where_the_user_is_and_bad_names_are_explained() {
 #[test]
 fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_changed() {
     let server = TestServer::start();
-    server.add_user("ann", Role::User);
+    server.add_user("ann", UserRole::User);
     let local = Local::new();
     let project = local.path("project");
     fs::create_dir_all(project.join("sub/deeper")).unwrap();
@@ -144,14 +157,19 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
 
     drop_files(&mut h, std::slice::from_ref(&project));
     wait_for(&mut h, "the folder upload", |app| {
-        app.transfers().rows.first().is_some_and(|t| t.state.is_finished())
+        app.transfers()
+            .rows
+            .first()
+            .is_some_and(|t| t.state.is_finished())
     });
     let row = &h.state().transfers().rows[0];
     assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
     assert!(row.folder);
     assert_eq!(row.files, (3, 3));
     assert_eq!(row.fraction(), 1.0);
-    wait_for(&mut h, "the folder in the table", |app| app.files().is_folder("project"));
+    wait_for(&mut h, "the folder in the table", |app| {
+        app.files().is_folder("project")
+    });
     let up = server.admin().ls(Some("project"), true).unwrap();
     let paths: Vec<&str> = up.iter().map(Entry::path).collect();
     assert_eq!(
@@ -165,11 +183,14 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
             "project/sub/deeper/b.bin",
         ]
     );
-    assert_eq!(server.get("project/sub/deeper/b.bin", None), payload(3 << 20, 7));
+    assert_eq!(
+        server.get("project/sub/deeper/b.bin", None),
+        payload(3 << 20, 7)
+    );
 
     // Down again, into another folder, through the typed-path dialog.
     let downloads = Local::new();
-    h.get_by_label("📁 project").click();
+    click_row(&mut h, "🗀 project");
     h.run();
     h.get_by_label("Download…").click();
     h.run();
@@ -178,12 +199,19 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
     type_into(&mut h, "Into folder (full path)", &into);
     h.get_by_label("Download").click();
     wait_for(&mut h, "the folder download", |app| {
-        app.transfers().rows.get(1).is_some_and(|t| t.state.is_finished())
+        app.transfers()
+            .rows
+            .get(1)
+            .is_some_and(|t| t.state.is_finished())
     });
     let row = &h.state().transfers().rows[1];
     assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
     let saved = downloads.path("project");
-    assert_eq!(tree(&saved), tree(&project), "the same files, byte for byte");
+    assert_eq!(
+        tree(&saved),
+        tree(&project),
+        "the same files, byte for byte"
+    );
     assert!(saved.join("empty").is_dir(), "empty folders too");
 
     // The same folder up again: the server has it, so the app asks; Skip
@@ -193,7 +221,10 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
     wait_for_text(&mut h, "The server already has a folder “project”");
     h.get_by_label("Skip").click();
     wait_for(&mut h, "the second upload", |app| {
-        app.transfers().rows.get(2).is_some_and(|t| t.state.is_finished())
+        app.transfers()
+            .rows
+            .get(2)
+            .is_some_and(|t| t.state.is_finished())
     });
     let row = &h.state().transfers().rows[2];
     assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
@@ -211,7 +242,10 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
     wait_for_text(&mut h, "This computer already has");
     h.get_by_label("Skip").click();
     wait_for(&mut h, "the second download", |app| {
-        app.transfers().rows.get(3).is_some_and(|t| t.state.is_finished())
+        app.transfers()
+            .rows
+            .get(3)
+            .is_some_and(|t| t.state.is_finished())
     });
     let row = &h.state().transfers().rows[3];
     assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
@@ -229,7 +263,7 @@ fn an_admin_deletes_a_folder_with_everything_in_it_after_confirming() {
     server.put("keep.txt", b"k");
     let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
 
-    h.get_by_label("📁 old").click();
+    click_row(&mut h, "🗀 old");
     h.run();
     assert!(
         h.get_by_label("History").accesskit_node().is_disabled(),
@@ -239,7 +273,9 @@ fn an_admin_deletes_a_folder_with_everything_in_it_after_confirming() {
     h.run();
     assert!(shows(&h, "Delete the folder “old”?"));
     h.get_by_label("Delete folder").click();
-    wait_for(&mut h, "the folder to go", |app| !app.files().is_folder("old"));
+    wait_for(&mut h, "the folder to go", |app| {
+        !app.files().is_folder("old")
+    });
     assert!(shows(&h, "Deleted the folder old (2 files, 2 versions)."));
     assert_eq!(server.names(), ["keep.txt"]);
     assert!(server.admin().ls(None, true).unwrap().len() == 1);

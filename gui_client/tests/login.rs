@@ -38,7 +38,7 @@ fn logging_in_by_typing_with_clear_messages_for_each_failure() {
         shows(&h, "No files on this server yet"),
         "the empty state says what to do"
     );
-    assert!(shows(&h, "drop files onto this window"));
+    assert!(shows(&h, "drop files or folders onto this window"));
 
     // The server and user are remembered, the password is not.
     let mut storage = MemoryStorage::default();

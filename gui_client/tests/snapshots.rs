@@ -19,8 +19,8 @@ use ferry_client::Verified;
 use ferry_client::transfer::UploadReport;
 use ferry_client::{Stage, Stored};
 use ferry_proto::hash::md5_bytes;
-use ferry_proto::protocol::FileEntry;
 use ferry_proto::protocol::Role;
+use ferry_proto::protocol::{FileEntry, FolderEntry, VersionInfo};
 use gui_client::local_file::{Digest, LocalFacts, Probed};
 use gui_client::panels::top_bar::{self, Who};
 use gui_client::panels::{dialogs, login, transfers, trust};
@@ -29,7 +29,7 @@ use gui_client::state::conflicts::{Conflict, Conflicts};
 use gui_client::state::files::FileTable;
 use gui_client::state::login::LoginForm;
 use gui_client::state::main_screen::Tab;
-use gui_client::state::transfers::Transfers;
+use gui_client::state::transfers::{Direction, Transfers};
 use gui_client::state::trust::{Secured, TrustPrompt};
 use gui_client::worker::TrustQuestion;
 use gui_client::worker::{LoginProblem, TransferUpdate};
@@ -172,6 +172,7 @@ fn conflict_dialog() {
             batch: 1,
             download_to: None,
             local: Some(PathBuf::from(format!("/home/ann/{name}"))),
+            folder: false,
         });
     }
     // The local side as the probe finds it (no time: no time-zone-dependent text).
@@ -279,7 +280,8 @@ fn top_bar_with_each_padlock() {
 }
 
 /// The main screen laid out as the app lays it out, at the window's
-/// minimum size (640×420, `main.rs`): nothing may overlap.
+/// minimum size (640×420, `main.rs`), inside a folder with a folder
+/// download running: nothing may overlap.
 #[test]
 fn main_screen_at_the_minimum_window_size() {
     use gui_client::panels::{files, status_bar};
@@ -301,8 +303,49 @@ fn main_screen_at_the_minimum_window_size() {
             12.5 * 1024.0 * 1024.0,
         ),
     );
+    let folder = t.add_folder(
+        Direction::Download,
+        "team/reports/2026",
+        PathBuf::from("/home/ann/2026"),
+        1,
+    );
+    t.apply(folder, TransferUpdate::Connecting);
+    t.apply(
+        folder,
+        TransferUpdate::Files {
+            done: 12,
+            total: 40,
+        },
+    );
+    t.apply(
+        folder,
+        progress(
+            Stage::Transferring,
+            30 << 20,
+            80 << 20,
+            9.0 * 1024.0 * 1024.0,
+        ),
+    );
     let mut table = FileTable::default();
-    table.set_entries(Vec::<FileEntry>::new());
+    table.open(Some("team/reports".into()));
+    let created = ferry_proto::time::Timestamp(1_764_000_000);
+    table.set_listing(
+        vec![FolderEntry {
+            path: "team/reports/2026".into(),
+            created,
+        }],
+        vec![FileEntry {
+            current: VersionInfo {
+                name: "team/reports/summary.pdf".into(),
+                version: 2,
+                size: 180_000,
+                md5: md5_bytes(b"summary"),
+                modified: created,
+                uploader: "ann".into(),
+            },
+            versions: 2,
+        }],
+    );
     table.refreshed_at = None;
     let secured = Secured {
         verified: Verified::Pinned,

@@ -125,7 +125,9 @@ impl FerryApp {
         local: PathBuf,
         batch: u64,
     ) {
-        let id = self.transfers.add_folder(direction, name, local.clone(), batch);
+        let id = self
+            .transfers
+            .add_folder(direction, name, local.clone(), batch);
         match direction {
             Direction::Upload => {
                 if let Err(bad) = ferry_client::file_name(last_part(name)) {

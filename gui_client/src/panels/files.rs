@@ -56,8 +56,8 @@ pub struct FilesContext {
 pub fn show(ui: &mut Ui, table: &mut FileTable, cx: FilesContext) -> Vec<FilesAction> {
     let mut actions = Vec::new();
     let focus_filter = keys(ui, table, cx, &mut actions);
-    toolbar(ui, table, cx, focus_filter, &mut actions);
-    breadcrumb(ui, table, &mut actions);
+    toolbar(ui, table, cx, &mut actions);
+    location_bar(ui, table, focus_filter, &mut actions);
     summary_line(ui, table);
     ui.add_space(4.0);
     if table.entries.is_empty() && table.folders.is_empty() {
@@ -135,22 +135,27 @@ fn click_modifiers(ui: &Ui) -> egui::Modifiers {
     })
 }
 
-/// "Download…" for one row, "Download 3 items…" for several.
-fn counted(verb: &str, n: usize) -> String {
-    if n > 1 {
-        format!("{verb} {n} items…")
+/// "Download…" for one row; for several "Download 3 files…", "… 2
+/// folders…", or "… 5 items…" when both are selected.
+fn counted(verb: &str, table: &FileTable, picked: &[String]) -> String {
+    let folders = picked.iter().filter(|p| table.is_folder(p)).count();
+    let what = match folders {
+        0 => "files",
+        n if n == picked.len() => "folders",
+        _ => "items",
+    };
+    if picked.len() > 1 {
+        format!("{verb} {} {what}…", picked.len())
     } else {
         format!("{verb}…")
     }
 }
 
-fn toolbar(
-    ui: &mut Ui,
-    table: &mut FileTable,
-    cx: FilesContext,
-    focus_filter: bool,
-    actions: &mut Vec<FilesAction>,
-) {
+/// How many folders the breadcrumb shows at most before "…".
+const CRUMBS: usize = 3;
+
+/// The first row: what can be done here and with the selection.
+fn toolbar(ui: &mut Ui, table: &FileTable, cx: FilesContext, actions: &mut Vec<FilesAction>) {
     ui.horizontal_wrapped(|ui| {
         let upload = ui
             .add_enabled(!cx.dialog_open, Button::new("Upload…"))
@@ -161,7 +166,9 @@ fn toolbar(
         }
         let upload_folder = ui
             .add_enabled(!cx.dialog_open, Button::new("Upload folder…"))
-            .on_hover_text("Choose a folder to upload with everything in it (or drop it onto the window)")
+            .on_hover_text(
+                "Choose a folder to upload with everything in it (or drop it onto the window)",
+            )
             .on_disabled_hover_text("A file dialog is open");
         if upload_folder.clicked() {
             actions.push(FilesAction::UploadFolder);
@@ -176,8 +183,10 @@ fn toolbar(
         let selected = table.selected();
         let has = !selected.is_empty();
         if ui
-            .add_enabled(has, Button::new(counted("Download", selected.len())))
-            .on_hover_text("Save the selected files and folders (or double-click a file, or press Enter)")
+            .add_enabled(has, Button::new(counted("Download", table, &selected)))
+            .on_hover_text(
+                "Save the selected files and folders (or double-click a file, or press Enter)",
+            )
             .on_disabled_hover_text("Select a file or folder first")
             .clicked()
         {
@@ -194,7 +203,7 @@ fn toolbar(
         }
         if cx.is_admin
             && ui
-                .add_enabled(has, Button::new(counted("Delete", selected.len())))
+                .add_enabled(has, Button::new(counted("Delete", table, &selected)))
                 .on_hover_text(
                     "Delete the selected files with all their versions, and folders with \
                      everything in them (Delete key)",
@@ -204,11 +213,23 @@ fn toolbar(
         {
             actions.push(FilesAction::Delete(selected.clone()));
         }
-        ui.separator();
+    });
+}
+
+/// The second row: where the table is (the breadcrumb) on the left; the
+/// filter, the listing's spinner and Refresh on the right.
+fn location_bar(
+    ui: &mut Ui,
+    table: &mut FileTable,
+    focus_filter: bool,
+    actions: &mut Vec<FilesAction>,
+) {
+    ui.horizontal(|ui| {
+        breadcrumb(ui, table, actions);
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             let refresh = ui
                 .add_enabled(!table.loading, Button::new("Refresh"))
-                .on_hover_text("List the files again");
+                .on_hover_text("List the files again (F5)");
             if refresh.clicked() {
                 actions.push(FilesAction::Refresh);
             }
@@ -226,7 +247,7 @@ fn toolbar(
                     TextEdit::singleline(&mut table.filter)
                         .id_salt("files-filter")
                         .hint_text("Filter (Ctrl-F)")
-                        .desired_width(ui.available_width().clamp(80.0, 320.0)),
+                        .desired_width(ui.available_width().clamp(80.0, 240.0)),
                 )
                 .labelled_by(filter_label.id)
                 .on_hover_text("Show only names or uploaders containing this; Escape clears it");
@@ -239,38 +260,45 @@ fn toolbar(
 
 /// Where the table is: Home › team › docs, each part a button that opens
 /// that folder, and ⬆ for the folder above. Always one line, so the table
-/// does not jump when a folder opens.
+/// does not jump when a folder opens; a deep path shows its last
+/// [`CRUMBS`] folders after "…".
 fn breadcrumb(ui: &mut Ui, table: &FileTable, actions: &mut Vec<FilesAction>) {
-    ui.horizontal(|ui| {
-        let up = ui
-            .add_enabled(!table.at_root(), Button::new("⬆").small())
-            .on_hover_text("The folder above (Backspace)");
-        if up.clicked() {
-            actions.push(FilesAction::GoTo(table.parent()));
-        }
-        let crumbs = table.breadcrumb();
-        let last = crumbs.len() - 1;
-        for (i, (label, path)) in crumbs.into_iter().enumerate() {
-            if i > 0 {
-                ui.label(RichText::new("›").weak());
+    let up = ui
+        .add_enabled(!table.at_root(), Button::new("⬆").small())
+        .on_hover_text("The folder above (Backspace)");
+    if up.clicked() {
+        actions.push(FilesAction::GoTo(table.parent()));
+    }
+    let crumbs = table.breadcrumb();
+    let last = crumbs.len() - 1;
+    let hidden = 1..crumbs.len().saturating_sub(CRUMBS).max(1);
+    for (i, (label, path)) in crumbs.into_iter().enumerate() {
+        if hidden.contains(&i) {
+            if i == hidden.start {
+                ui.label(RichText::new("› …").weak())
+                    .on_hover_text(table.folder.clone().unwrap_or_default());
             }
-            let text = if i == 0 {
-                format!("🏠 {label}")
-            } else {
-                label
-            };
-            let here = i == last;
-            let button = Button::selectable(here, RichText::new(text).strong())
-                .frame_when_inactive(false);
-            let response = ui.add(button).on_hover_text(match &path {
-                Some(path) => format!("Open {path}"),
-                None => "Open the root folder".to_owned(),
-            });
-            if response.clicked() && !here {
-                actions.push(FilesAction::GoTo(path));
-            }
+            continue;
         }
-    });
+        if i > 0 {
+            ui.label(RichText::new("›").weak());
+        }
+        let text = if i == 0 {
+            format!("🏠 {label}")
+        } else {
+            label
+        };
+        let here = i == last;
+        let button =
+            Button::selectable(here, RichText::new(text).strong()).frame_when_inactive(false);
+        let response = ui.add(button).on_hover_text(match &path {
+            Some(path) => format!("Open {path}"),
+            None => "Open the root folder".to_owned(),
+        });
+        if response.clicked() && !here {
+            actions.push(FilesAction::GoTo(path));
+        }
+    }
 }
 
 /// One line under the toolbar: how many files, or why the last listing
@@ -306,7 +334,8 @@ fn summary_line(ui: &mut Ui, table: &FileTable) {
         ));
         parts.join(", ")
     } else {
-        format!("{shown} of {total} items match the filter")
+        let what = if folders == 0 { "files" } else { "items" };
+        format!("{shown} of {total} {what} match the filter")
     };
     if picked > 1 {
         summary.push_str(&format!(" · {picked} selected"));
@@ -405,7 +434,7 @@ fn file_table(
                 row.set_selected(selected);
                 row.col(|ui| {
                     let label = if shown.folder {
-                        format!("📁 {}", shown.label)
+                        format!("🗀 {}", shown.label)
                     } else {
                         shown.label.clone()
                     };
@@ -441,7 +470,7 @@ fn file_table(
                             actions.push(FilesAction::Open(path.to_owned()));
                             ui.close();
                         }
-                        if ui.button(counted("Download", picked.len())).clicked() {
+                        if ui.button(counted("Download", table, &picked)).clicked() {
                             actions.push(FilesAction::Download(picked.clone()));
                             ui.close();
                         }
@@ -449,7 +478,7 @@ fn file_table(
                             actions.push(FilesAction::History(path.to_owned()));
                             ui.close();
                         }
-                        if cx.is_admin && ui.button(counted("Delete", picked.len())).clicked() {
+                        if cx.is_admin && ui.button(counted("Delete", table, &picked)).clicked() {
                             actions.push(FilesAction::Delete(picked.clone()));
                             ui.close();
                         }

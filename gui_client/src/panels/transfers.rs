@@ -172,7 +172,11 @@ fn name_cell(ui: &mut Ui, t: &Transfer) {
             };
             ui.label(RichText::new(arrow).color(colour))
                 .on_hover_text(tip);
-            let mut name = t.name.clone();
+            let mut name = if t.folder {
+                format!("🗀 {}", t.name)
+            } else {
+                t.name.clone()
+            };
             if t.direction == Direction::Download
                 && let Some(v) = t.version
             {

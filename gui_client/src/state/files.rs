@@ -221,7 +221,10 @@ impl FileTable {
     /// The folder that holds the one on screen; `None` at the root and in
     /// a top-level folder (see [`FileTable::at_root`]).
     pub fn parent(&self) -> Option<String> {
-        self.folder.as_deref().and_then(parent_of).map(str::to_owned)
+        self.folder
+            .as_deref()
+            .and_then(parent_of)
+            .map(str::to_owned)
     }
 
     /// Whether the root is on screen.
@@ -406,7 +409,10 @@ pub(crate) mod tests {
         t.filter = "ALP".into();
         assert_eq!(names(&t), ["team/docs/Alpha"]);
         t.filter = "team".into();
-        assert!(names(&t).is_empty(), "the filter looks at the shown name only");
+        assert!(
+            names(&t).is_empty(),
+            "the filter looks at the shown name only"
+        );
         assert!(t.is_folder("team/docs/zeta"));
         assert!(!t.is_folder("team/docs/a.txt"));
         assert_eq!(t.child("b.txt"), "team/docs/b.txt");

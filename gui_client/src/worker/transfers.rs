@@ -21,9 +21,7 @@ use ferry_client::mirror::{self, MirrorOptions, MirrorProgress};
 use ferry_client::transfer::{
     self, Connector, ResumableDownloadOptions, ResumableUploadOptions, Retry,
 };
-use ferry_client::{
-    Client, Progress, Stage, TreeDownloadOptions, TreeProgress, TreeUploadOptions,
-};
+use ferry_client::{Client, Progress, Stage, TreeDownloadOptions, TreeProgress, TreeUploadOptions};
 use ferry_proto::protocol::{ConflictPolicy, ErrorCode};
 use log::warn;
 
@@ -292,9 +290,7 @@ fn run_folder_download(
             ..FolderOutcome::default()
         };
         for (path, e) in done.failed {
-            let exists = matches!(&e, ClientError::Local { cause, .. }
-                if cause.kind() == std::io::ErrorKind::AlreadyExists);
-            if exists && !job.overwrite {
+            if matches!(e, ClientError::LocalExists { .. }) && !job.overwrite {
                 outcome.kept.push(path);
             } else {
                 outcome.failed.push((path, e.to_string()));
@@ -325,7 +321,10 @@ fn with_reconnects(
         match result {
             Err(e) if transfer::is_retryable(&e) && used < retry.retries => {
                 used += 1;
-                warn!("folder transfer: {e}; reconnecting (retry {used} of {})", retry.retries);
+                warn!(
+                    "folder transfer: {e}; reconnecting (retry {used} of {})",
+                    retry.retries
+                );
                 if reporter.wait_to_reconnect(retry, used).is_break() {
                     return Err(ClientError::Cancelled);
                 }
