@@ -175,6 +175,7 @@ pub(crate) fn download_listed(
     };
     let result = job.run(client, &mut state, &mut report);
     settle(dest, result)?;
+    job.done(report.size);
     Ok(report)
 }
 
@@ -212,12 +213,15 @@ impl DownloadJob<'_, '_> {
     ) -> Result<(), ClientError> {
         let mut client = connector.connect()?;
         self.run(&mut client, state, report)?;
-        // The conversation is at a clean end: the next transfer may use it.
+        // The conversation is at a clean end: the next transfer may use it,
+        // even one started the moment this one says it is done.
         connector.keep_for_next(client);
+        self.done(report.size);
         Ok(())
     }
 
-    /// One attempt on `client`, which stays usable when this succeeds.
+    /// One attempt on `client`, which stays usable when this succeeds. The
+    /// caller reports [`Stage::Done`] ([`DownloadJob::done`]).
     fn run(
         &mut self,
         client: &mut Client,
@@ -366,12 +370,16 @@ impl DownloadJob<'_, '_> {
         report.version = st.version;
         report.size = st.size;
         report.md5 = actual;
+        Ok(())
+    }
+
+    /// Says the file is done (after [`DownloadJob::run`] succeeded).
+    fn done(&mut self, size: u64) {
         let _ = (self.progress)(Progress {
             stage: Stage::Done,
-            done: st.size,
-            total: st.size,
+            done: size,
+            total: size,
         });
-        Ok(())
     }
 
     fn dest_sidecar(&self) -> PathBuf {
