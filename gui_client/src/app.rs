@@ -47,7 +47,7 @@ use crate::settings::Settings;
 use crate::state::admin::{ServerLogView, UsersView};
 use crate::state::client_log::ClientLogView;
 use crate::state::conflicts::Conflicts;
-use crate::state::dialogs::{NewFolder, PasswordDialog, PathPrompt, Pending};
+use crate::state::dialogs::{MoveDialog, NewFolder, PasswordDialog, PathPrompt, Pending};
 use crate::state::files::{FileTable, Refresh};
 use crate::state::history::HistoryView;
 use crate::state::login::LoginForm;
@@ -112,6 +112,7 @@ pub struct FerryApp {
     prompt: Option<PathPrompt>,
     password: Option<PasswordDialog>,
     new_folder: Option<NewFolder>,
+    moving: Option<MoveDialog>,
     resume_offer: Option<ResumeOffer>,
     status: Option<Status>,
     trust: Trust,
@@ -175,6 +176,7 @@ impl FerryApp {
             prompt: None,
             password: None,
             new_folder: None,
+            moving: None,
             resume_offer: None,
             status: None,
             trust: options.trust.unwrap_or_else(Trust::for_user),
@@ -252,6 +254,7 @@ impl FerryApp {
             || self.prompt.is_some()
             || self.password.is_some()
             || self.new_folder.is_some()
+            || self.moving.is_some()
             || self.resume_offer.is_some()
             || self.conflicts.current().is_some()
             || self.upload_as.is_open()
@@ -313,7 +316,7 @@ impl FerryApp {
             Event::TrustNeeded(question) => self.trust_needed(question),
             Event::LoginFailed { problem, message } => self.login_failed(problem, message),
             Event::Listing { folder, result } => self.listed(folder, result),
-            Event::FolderChanged(result) => self.folder_changed(result),
+            Event::PathChanged(result) => self.path_changed(result),
             Event::History { name, result } => self.history_arrived(&name, result),
             Event::Deleted {
                 name,

@@ -280,3 +280,63 @@ fn an_admin_deletes_a_folder_with_everything_in_it_after_confirming() {
     assert_eq!(server.names(), ["keep.txt"]);
     assert!(server.admin().ls(None, true).unwrap().len() == 1);
 }
+
+#[test]
+fn an_admin_renames_a_file_and_moves_a_folder_with_their_histories() {
+    let server = TestServer::start();
+    server.put("draft.txt", b"v1");
+    server.put("draft.txt", b"v2");
+    server.put("old/a.txt", b"a");
+    server.admin().mkdir("archive").unwrap();
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    click_row(&mut h, "draft.txt");
+    h.run();
+    h.get_by_label("Rename…").click();
+    h.run();
+    assert!(shows(&h, "Rename or move the file “draft.txt”"));
+    assert!(
+        h.get_by_label("Move").accesskit_node().is_disabled(),
+        "not before a new name is typed"
+    );
+    type_into(&mut h, "New path", "bad/../name");
+    assert!(shows(&h, "is not allowed"), "the path rule is explained");
+    type_into(&mut h, "New path", "archive/final.txt");
+    h.get_by_label("Move").click();
+    wait_for(&mut h, "the file to move", |app| {
+        !app.files().contains("draft.txt")
+    });
+    assert!(shows(&h, "Moved draft.txt to archive/final.txt."));
+    let history = server.admin().history("archive/final.txt").unwrap();
+    assert_eq!(history.len(), 2, "the history went along");
+
+    // F2 renames the selected folder; everything in it goes along.
+    click_row(&mut h, "🗀 old");
+    h.run();
+    h.key_press(Key::F2);
+    h.run();
+    assert!(shows(&h, "Rename or move the folder “old”"));
+    type_into(&mut h, "New path", "archive/2025");
+    h.key_press(Key::Enter);
+    wait_for(&mut h, "the folder to move", |app| {
+        !app.files().is_folder("old")
+    });
+    assert_eq!(server.get("archive/2025/a.txt", None), b"a");
+}
+
+#[test]
+fn a_user_has_no_rename_and_downloads_default_to_the_downloads_folder() {
+    let server = TestServer::start();
+    server.add_user("ann", UserRole::User);
+    server.put("team/a.txt", b"a");
+    let mut h = logged_in(&server, "ann", USER_PASSWORD);
+    assert!(!shows(&h, "Rename…"), "renaming is for admins");
+
+    click_row(&mut h, "🗀 team");
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    let downloads = gui_client::folders::downloads().display().to_string();
+    let field = h.get_by_label("Into folder (full path)");
+    assert_eq!(field.value().as_deref(), Some(downloads.as_str()));
+}

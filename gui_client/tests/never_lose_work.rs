@@ -79,18 +79,26 @@ fn the_queue_survives_log_out_and_restart_and_continues_where_it_stopped() {
     let server = TestServer::start();
     let content = payload(3 << 20, 7);
     server.put("big.bin", &content);
+    server.put("docs/a.txt", b"in a folder");
+    server.put("docs/sub/b.txt", b"deeper");
     let local = Local::new();
     let pipe = local.path("notes.txt");
     fifo(&pipe);
     let dest = local.path("big.bin");
 
-    // One slot, held by an upload stuck on the pipe; the download waits.
+    // One slot, held by an upload stuck on the pipe; the download and the
+    // folder download wait for it.
     let mut h = harness(server.app_with(&one_slot()));
     login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
     wait_for(&mut h, "the login", |app| app.files().loaded);
     h.state_mut().queue_uploads(vec![pipe.clone()]);
+    wait_for(&mut h, "the upload to hold the slot", |app| {
+        app.transfers().rows[0].state == TransferState::Connecting
+    });
     h.state_mut().start_download("big.bin", None, dest.clone());
-    wait_for(&mut h, "both queued", |app| app.transfers().active() == 2);
+    h.state_mut()
+        .start_downloads_into(vec!["docs".to_owned()], local.dir.path());
+    wait_for(&mut h, "all queued", |app| app.transfers().active() == 3);
     h.get_by_label("Log out").click();
     settle(&mut h);
     h.get_by_label("Stop them and log out").click();
@@ -102,7 +110,7 @@ fn the_queue_survives_log_out_and_restart_and_continues_where_it_stopped() {
         (kept[0].addr.as_str(), kept[0].user.as_str()),
         (server.addr.as_str(), "admin")
     );
-    assert_eq!(kept[0].transfers.len(), 2);
+    assert_eq!(kept[0].transfers.len(), 3);
     release(&pipe);
     drop(h);
 
@@ -130,15 +138,19 @@ fn the_queue_survives_log_out_and_restart_and_continues_where_it_stopped() {
     // The restarted app offers them at the next login as the same user.
     let mut h = harness(server.app_with(&settings));
     login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
-    wait_for_text(&mut h, "Continue 2 unfinished transfers?");
+    wait_for_text(&mut h, "Continue 3 unfinished transfers?");
     assert!(shows(&h, "⬇ big.bin to"));
     assert!(shows(&h, "⬆ notes.txt from"));
+    assert!(shows(&h, "⬇ folder docs to"));
     h.get_by_label("Continue").click();
-    wait_for(&mut h, "both to finish", |app| {
+    wait_for(&mut h, "all three to finish", |app| {
         let rows = &app.transfers().rows;
-        rows.len() == 2 && rows.iter().all(|t| t.state == TransferState::Done)
+        rows.len() == 3 && rows.iter().all(|t| t.state == TransferState::Done)
     });
     assert_eq!(std::fs::read(&dest).unwrap(), content);
+    let docs = local.path("docs");
+    assert_eq!(std::fs::read(docs.join("a.txt")).unwrap(), b"in a folder");
+    assert_eq!(std::fs::read(docs.join("sub/b.txt")).unwrap(), b"deeper");
     let download = h
         .state()
         .transfers()
@@ -172,6 +184,9 @@ fn discarding_the_saved_queue_forgets_it_and_its_partial_downloads() {
     login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
     wait_for(&mut h, "the login", |app| app.files().loaded);
     h.state_mut().queue_uploads(vec![pipe.clone()]);
+    wait_for(&mut h, "the upload to hold the slot", |app| {
+        app.transfers().rows[0].state == TransferState::Connecting
+    });
     h.state_mut().start_download("big.bin", None, dest.clone());
     wait_for(&mut h, "both queued", |app| app.transfers().active() == 2);
     h.state_mut().logout();

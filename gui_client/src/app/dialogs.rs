@@ -68,6 +68,14 @@ impl FerryApp {
         {
             self.prompt_answer(ui.ctx(), answer);
         }
+        if let Some(dialog) = &mut self.moving
+            && let Some(go) = dialogs::move_path(ui, dialog)
+        {
+            let dialog = self.moving.take();
+            if go && let Some(dialog) = dialog {
+                self.move_path(dialog);
+            }
+        }
         if let Some(dialog) = &mut self.new_folder
             && let Some(go) = dialogs::new_folder(ui, dialog)
         {

@@ -16,7 +16,7 @@ use super::FerryApp;
 use crate::native_dialog::Purpose;
 use crate::panels::files::FilesAction;
 use crate::panels::history::HistoryAction;
-use crate::state::dialogs::{NewFolder, PathPrompt, Pending};
+use crate::state::dialogs::{MoveDialog, NewFolder, PathPrompt, Pending};
 use crate::state::history::HistoryView;
 use crate::state::main_screen::Tab;
 use crate::state::transfers::Direction;
@@ -97,8 +97,8 @@ impl FerryApp {
         }
     }
 
-    /// A folder was created or removed.
-    pub(super) fn folder_changed(&mut self, result: Result<String, String>) {
+    /// A folder was created or removed, or a file or folder moved.
+    pub(super) fn path_changed(&mut self, result: Result<String, String>) {
         match result {
             Ok(text) => self.set_info(text),
             Err(e) => self.set_error(e),
@@ -109,6 +109,19 @@ impl FerryApp {
     /// Asks for the name of a new folder in the one on screen.
     pub fn request_new_folder(&mut self) {
         self.new_folder = Some(NewFolder::default());
+    }
+
+    /// Moves (renames) a file or folder, as the move dialog says.
+    pub(super) fn move_path(&mut self, dialog: MoveDialog) {
+        if self.history.as_ref().is_some_and(|h| h.name == dialog.from) {
+            self.history = None;
+        }
+        if let Some(session) = &self.session {
+            session.send(Command::Move {
+                from: dialog.from,
+                to: dialog.to.trim().to_owned(),
+            });
+        }
     }
 
     /// Creates the folder `name` in the one on screen.
@@ -159,6 +172,9 @@ impl FerryApp {
                 Err(names) => self.request_downloads(names),
             },
             FilesAction::History(name) => self.open_history(&name),
+            FilesAction::Move(path) => {
+                self.moving = Some(MoveDialog::new(&path, self.files.is_folder(&path)));
+            }
             FilesAction::Delete(paths) => {
                 let (folders, files): (Vec<String>, Vec<String>) =
                     paths.into_iter().partition(|p| self.files.is_folder(p));
@@ -198,7 +214,10 @@ impl FerryApp {
             ));
             return;
         }
-        let count = names.len();
+        let what = match names.as_slice() {
+            [one] => one.clone(),
+            _ => format!("{} items", names.len()),
+        };
         self.next_batch += 1;
         let batch = self.next_batch;
         for name in names {
@@ -209,10 +228,6 @@ impl FerryApp {
                 self.queue_download(&name, None, dest, Vec::new(), batch);
             }
         }
-        let what = match count {
-            1 => "1 item".to_owned(),
-            n => format!("{n} items"),
-        };
         self.set_info(format!("Downloading {what} into {}.", dir.display()));
     }
 

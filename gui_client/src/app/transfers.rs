@@ -100,6 +100,10 @@ impl FerryApp {
                 self.ask_name(id, &own, bad.to_string());
                 continue;
             }
+            if self.files.is_folder(&name) {
+                self.ask_name(id, &own, format!("a folder named “{own}” is here already"));
+                continue;
+            }
             if self.files.contains(&name) {
                 self.ask_conflict(id, name, batch, None);
             } else {
@@ -130,8 +134,11 @@ impl FerryApp {
             .add_folder(direction, name, local.clone(), batch);
         match direction {
             Direction::Upload => {
-                if let Err(bad) = ferry_client::file_name(last_part(name)) {
-                    self.ask_name(id, last_part(name), bad.to_string());
+                let own = last_part(name);
+                if let Err(bad) = ferry_client::file_name(own) {
+                    self.ask_name(id, own, bad.to_string());
+                } else if self.files.contains(name) {
+                    self.ask_name(id, own, format!("a file named “{own}” is here already"));
                 } else if self.files.is_folder(name) {
                     self.ask_conflict(id, name.to_owned(), batch, None);
                 } else {
@@ -167,7 +174,7 @@ impl FerryApp {
             .as_ref()
             .map(WorkerHandle::addr)
             .unwrap_or_default();
-        drop_overlay::show(ctx, addr);
+        drop_overlay::show(ctx, addr, self.files.folder.as_deref());
     }
 
     /// Opens the download dialog for `name` (a version, or the current one):
@@ -509,7 +516,8 @@ impl FerryApp {
             }
             Followup::AskName(reason) => {
                 if let Some(row) = self.transfers.get(id) {
-                    let name = row.name.clone();
+                    // "Upload as…" asks for the name in its folder.
+                    let name = last_part(&row.name).to_owned();
                     self.ask_name(id, &name, reason);
                 }
             }

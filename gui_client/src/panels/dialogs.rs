@@ -13,16 +13,18 @@ use crate::format::{human_size, local_time};
 use crate::native_dialog::Purpose;
 use crate::panels::{field, palette};
 use crate::state::conflicts::{Choice, Comparison, Conflicts, keep_both_path};
-use crate::state::dialogs::{NewFolder, PasswordDialog, PathPrompt, Pending};
-use crate::state::files::{FileTable, last_part};
+use crate::state::dialogs::{MoveDialog, NewFolder, PasswordDialog, PathPrompt, Pending};
+use crate::state::files::{FileTable, join, last_part, parent_of};
 
-/// The first `name_vN.ext` not in the listing: what "Keep both" will most
-/// likely store the file as (the server has the last word).
+/// The first `name_vN.ext` not in the listing (for a path, its last part
+/// numbered, in the same folder): what "Keep both" will most likely store
+/// the file as (the server has the last word).
 pub fn likely_renamed(name: &str, files: &FileTable) -> String {
+    let numbered = |n| join(parent_of(name), &versioned_name(last_part(name), n));
     (2..)
-        .map(|n| versioned_name(name, n))
-        .find(|candidate| !files.contains(candidate))
-        .unwrap_or_else(|| versioned_name(name, 2))
+        .map(numbered)
+        .find(|candidate| !files.contains(candidate) && !files.is_folder(candidate))
+        .unwrap_or_else(|| numbered(2))
 }
 
 /// Asks what to do about the first name that exists: the server's file
@@ -384,7 +386,7 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
         {
             ui.colored_label(
                 palette::WARN,
-                "A file with this name exists there and will be replaced.",
+                "A file with this name exists there: you are asked before it is replaced.",
             );
         }
         if saving {
@@ -507,6 +509,61 @@ pub fn new_folder(ui: &Ui, dialog: &mut NewFolder) -> Option<bool> {
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(problem.is_none(), Button::new("Create folder"))
+                .clicked()
+            {
+                answer = Some(true);
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(false);
+            }
+        });
+        if problem.is_none() && ui.input(|i| i.key_pressed(Key::Enter)) {
+            answer = Some(true);
+        }
+    });
+    if answer.is_none() && modal.should_close() {
+        answer = Some(false);
+    }
+    answer
+}
+
+/// The rename-or-move dialog (admins). `Some(true)`: move it;
+/// `Some(false)`: cancel. The path is checked as it is typed; Enter moves.
+pub fn move_path(ui: &Ui, dialog: &mut MoveDialog) -> Option<bool> {
+    let mut answer = None;
+    let modal = Modal::new(Id::unique("move-dialog")).show(ui.ctx(), |ui| {
+        ui.set_width(440.0);
+        let what = if dialog.folder { "folder" } else { "file" };
+        ui.label(RichText::new(format!("Rename or move the {what} “{}”", dialog.from)).heading());
+        ui.add_space(4.0);
+        ui.label(if dialog.folder {
+            "The folder moves with everything in it. Type a new name, or a path such as \
+             archive/2026 to move it into another folder (missing folders are created)."
+        } else {
+            "The file keeps its version history. Type a new name, or a path such as \
+             archive/report.pdf to move it into another folder (missing folders are created)."
+        });
+        ui.add_space(6.0);
+        field::labelled(ui, "New path", |ui| {
+            ui.add(
+                TextEdit::singleline(&mut dialog.to)
+                    .id_salt("move-to")
+                    .desired_width(f32::INFINITY),
+            )
+        });
+        let problem = dialog.problem();
+        match &problem {
+            Some(problem) if dialog.to.trim() != dialog.from => {
+                ui.colored_label(palette::WARN, problem);
+            }
+            _ => {
+                ui.label("");
+            }
+        }
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(problem.is_none(), Button::new("Move"))
                 .clicked()
             {
                 answer = Some(true);

@@ -1,7 +1,8 @@
 //! The file table's keyboard, as a pure mapping from a key press to what
 //! it means there, so the bindings are tested without drawing:
 //! arrows (Shift extends), Page Up/Down, Home/End, Ctrl-A, Enter, Delete,
-//! Backspace and Alt-Up (the folder above), Ctrl-F, Escape and F5. While the filter box has the keyboard only
+//! Backspace and Alt-Up (the folder above), F2 (rename), Ctrl-F, Escape
+//! and F5. While the filter box has the keyboard only
 //! Ctrl-F, Escape and F5 are the table's; the other keys are the text's.
 
 use egui::{Key, Modifiers};
@@ -30,6 +31,8 @@ pub enum KeyCommand {
     Refresh,
     /// Backspace or Alt-Up: open the folder above.
     Up,
+    /// F2: rename or move the selected row (admins).
+    Rename,
 }
 
 /// Rows one Page Up/Down moves.
@@ -43,6 +46,7 @@ pub fn command(key: Key, mods: Modifiers, typing: bool) -> Option<KeyCommand> {
         Key::F if mods.command => KeyCommand::FocusFilter,
         Key::Escape => KeyCommand::Escape,
         Key::F5 => KeyCommand::Refresh,
+        Key::F2 if !typing => KeyCommand::Rename,
         _ if typing => return None,
         Key::A if mods.command => KeyCommand::SelectAll,
         Key::ArrowUp if mods.alt && !mods.command => KeyCommand::Up,
@@ -99,6 +103,7 @@ mod tests {
         assert_eq!(c(Key::F, Modifiers::COMMAND), Some(KeyCommand::FocusFilter));
         assert_eq!(c(Key::F5, none), Some(KeyCommand::Refresh));
         assert_eq!(c(Key::Backspace, none), Some(KeyCommand::Up));
+        assert_eq!(c(Key::F2, none), Some(KeyCommand::Rename));
         assert_eq!(c(Key::ArrowUp, Modifiers::ALT), Some(KeyCommand::Up));
         assert_eq!(
             command(Key::Backspace, none, true),

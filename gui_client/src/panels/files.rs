@@ -36,6 +36,8 @@ pub enum FilesAction {
     Download(Vec<String>),
     /// Show a file's versions.
     History(String),
+    /// Rename or move a file or folder (admins).
+    Move(String),
     /// Delete these files with all their versions and these folders with
     /// everything in them (asks first, once).
     Delete(Vec<String>),
@@ -113,6 +115,13 @@ fn keys(ui: &Ui, table: &mut FileTable, cx: FilesContext, actions: &mut Vec<File
             KeyCommand::Escape => table.select(Gesture::Clear),
             KeyCommand::Refresh if !table.loading => actions.push(FilesAction::Refresh),
             KeyCommand::Refresh => {}
+            KeyCommand::Rename => {
+                if let [one] = table.selected().as_slice()
+                    && cx.is_admin
+                {
+                    actions.push(FilesAction::Move(one.clone()));
+                }
+            }
             KeyCommand::Up if !table.at_root() => actions.push(FilesAction::GoTo(table.parent())),
             KeyCommand::Up => {}
         }
@@ -200,6 +209,17 @@ fn toolbar(ui: &mut Ui, table: &FileTable, cx: FilesContext, actions: &mut Vec<F
             .clicked()
         {
             actions.push(FilesAction::History(selected[0].clone()));
+        }
+        if cx.is_admin
+            && ui
+                .add_enabled(selected.len() == 1, Button::new("Rename…"))
+                .on_hover_text(
+                    "Rename the selected file or folder, or move it into another folder (F2)",
+                )
+                .on_disabled_hover_text("Select one file or folder first")
+                .clicked()
+        {
+            actions.push(FilesAction::Move(selected[0].clone()));
         }
         if cx.is_admin
             && ui
@@ -327,11 +347,13 @@ fn summary_line(ui: &mut Ui, table: &FileTable) {
                 if folders == 1 { "" } else { "s" }
             ));
         }
-        parts.push(format!(
-            "{files} file{} · {}",
-            if files == 1 { "" } else { "s" },
-            human_size(table.total_size())
-        ));
+        if files > 0 || folders == 0 {
+            parts.push(format!(
+                "{files} file{} · {}",
+                if files == 1 { "" } else { "s" },
+                human_size(table.total_size())
+            ));
+        }
         parts.join(", ")
     } else {
         let what = if folders == 0 { "files" } else { "items" };
@@ -476,6 +498,10 @@ fn file_table(
                         }
                         if !shown.folder && picked.len() == 1 && ui.button("History").clicked() {
                             actions.push(FilesAction::History(path.to_owned()));
+                            ui.close();
+                        }
+                        if cx.is_admin && picked.len() == 1 && ui.button("Rename…").clicked() {
+                            actions.push(FilesAction::Move(path.to_owned()));
                             ui.close();
                         }
                         if cx.is_admin && ui.button(counted("Delete", table, &picked)).clicked() {

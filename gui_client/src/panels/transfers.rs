@@ -27,6 +27,9 @@ pub enum TransferAction {
     Resume(TransferId),
 }
 
+/// Below this width the table takes its narrow layout.
+const WIDE: f32 = 930.0;
+
 /// Draws the panel.
 pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
     let mut actions = Vec::new();
@@ -66,26 +69,34 @@ pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
         ui.add_space(6.0);
         ui.label(
             RichText::new(
-                "No transfers yet. Upload with “Upload…” or by dropping files onto the window; \
-                 download with “Download…” or a double-click on a file.",
+                "No transfers yet. Upload with “Upload…” or by dropping files or folders onto the \
+                 window; download with “Download…” or a double-click on a file.",
             )
             .weak(),
         );
         return actions;
     }
     let line = ui.text_style_height(&egui::TextStyle::Body);
+    // A narrow window gets narrower bars, and the speed and time left move
+    // into the state column, so the buttons stay on screen.
+    let narrow = ui.available_width() < WIDE;
+    let (bar_width, rate_width, state_width) = if narrow {
+        (150.0, 0.0, 120.0)
+    } else {
+        (240.0, 90.0, 165.0)
+    };
     TableBuilder::new(ui)
-        .id_salt("transfers")
+        .id_salt(("transfers", narrow))
         .striped(true)
         .stick_to_bottom(true)
         .auto_shrink([false, true])
         .cell_layout(Layout::left_to_right(Align::Center))
-        .column(Column::remainder().at_least(160.0).clip(true))
-        .column(Column::exact(240.0))
-        .column(Column::exact(90.0))
-        .column(Column::exact(90.0))
-        .column(Column::exact(165.0))
-        .column(Column::auto().at_least(170.0))
+        .column(Column::remainder().at_least(110.0).clip(true))
+        .column(Column::exact(bar_width))
+        .column(Column::exact(rate_width))
+        .column(Column::exact(rate_width))
+        .column(Column::exact(state_width).clip(true))
+        .column(Column::auto().at_least(if narrow { 120.0 } else { 170.0 }))
         .body(|mut body| {
             for t in &transfers.rows {
                 // A failure's reason may take two lines.
@@ -103,9 +114,14 @@ pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
                         if t.total == 0 && t.state != TransferState::Done {
                             return;
                         }
+                        let text = if narrow {
+                            t.short_bytes_text()
+                        } else {
+                            t.bytes_text()
+                        };
                         let bar = ProgressBar::new(t.fraction())
-                            .desired_width(230.0)
-                            .text(t.bytes_text());
+                            .desired_width(bar_width - 10.0)
+                            .text(text);
                         let bar = match t.state {
                             TransferState::Done => bar.fill(palette::OK),
                             TransferState::Failed(_) => bar.fill(palette::ERROR),
@@ -117,17 +133,25 @@ pub fn show(ui: &mut Ui, transfers: &Transfers) -> Vec<TransferAction> {
                         ui.add(bar);
                     });
                     row.col(|ui| {
-                        if matches!(t.state, TransferState::Transferring) {
+                        if !narrow && matches!(t.state, TransferState::Transferring) {
                             ui.label(speed(t.speed));
                         }
                     });
                     row.col(|ui| {
-                        if matches!(t.state, TransferState::Transferring) {
+                        if !narrow && matches!(t.state, TransferState::Transferring) {
                             ui.label(eta(t.total.saturating_sub(t.done), t.speed))
                                 .on_hover_text("Time left at the current speed");
                         }
                     });
-                    row.col(|ui| state_cell(ui, t));
+                    row.col(|ui| {
+                        if narrow && t.state == TransferState::Transferring {
+                            let left = eta(t.total.saturating_sub(t.done), t.speed);
+                            ui.label(format!("{} · {left}", speed(t.speed)))
+                                .on_hover_text("Speed, and time left at that speed");
+                        } else {
+                            state_cell(ui, t);
+                        }
+                    });
                     row.col(|ui| buttons(ui, t, &mut actions));
                 });
             }

@@ -170,6 +170,43 @@ fn capitalized(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The "rename or move" dialog (admins): a file or folder's new path,
+/// checked by the path rule as it is typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveDialog {
+    /// Its path now.
+    pub from: String,
+    /// Whether it is a folder.
+    pub folder: bool,
+    /// The new path typed; starts as the old one.
+    pub to: String,
+}
+
+impl MoveDialog {
+    /// The dialog for `from`, its new path starting as the old one.
+    pub fn new(from: &str, folder: bool) -> MoveDialog {
+        MoveDialog {
+            from: from.to_owned(),
+            folder,
+            to: from.to_owned(),
+        }
+    }
+
+    /// Why the path typed cannot be used; `None` when it can.
+    pub fn problem(&self) -> Option<String> {
+        let to = self.to.trim();
+        if to.is_empty() {
+            return Some("Type the new name or path.".to_owned());
+        }
+        if to == self.from {
+            return Some("Type a new name, or a path into another folder.".to_owned());
+        }
+        ferry_client::file_path(to)
+            .err()
+            .map(|e| format!("{}.", capitalized(&e.to_string())))
+    }
+}
+
 /// The path field that stands in for a native file dialog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPrompt {

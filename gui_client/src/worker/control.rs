@@ -124,12 +124,12 @@ impl Control<'_> {
                     result: result.map(split_listing),
                 }
             }
-            Command::MakeFolder(path) => Event::FolderChanged(
+            Command::MakeFolder(path) => Event::PathChanged(
                 self.run(false, |c| c.mkdir(&path))
                     .map(|_| format!("Created the folder {path}."))
                     .map_err(|e| format!("Could not create the folder {path}: {e}")),
             ),
-            Command::RemoveFolder(path) => Event::FolderChanged(
+            Command::RemoveFolder(path) => Event::PathChanged(
                 self.run(false, |c| c.rmdir(&path, true))
                     .map(|gone| {
                         format!(
@@ -141,6 +141,11 @@ impl Control<'_> {
                         )
                     })
                     .map_err(|e| format!("Could not delete the folder {path}: {e}")),
+            ),
+            Command::Move { from, to } => Event::PathChanged(
+                self.run(false, |c| c.move_path(&from, &to))
+                    .map(|_| format!("Moved {from} to {to}."))
+                    .map_err(|e| format!("Could not move {from} to {to}: {e}")),
             ),
             Command::History(name) => {
                 let result = self.run(true, |c| c.history(&name));

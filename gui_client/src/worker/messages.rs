@@ -65,6 +65,14 @@ pub enum Command {
     MakeFolder(String),
     /// Remove a folder with everything in it (admin).
     RemoveFolder(String),
+    /// Rename or move a file (with its versions) or a folder (with
+    /// everything in it) (admin).
+    Move {
+        /// Its path now.
+        from: String,
+        /// Its new path.
+        to: String,
+    },
     /// Every version of one file.
     History(String),
     /// Delete a file (`version: None`) or one version.
@@ -268,9 +276,9 @@ pub enum Event {
         /// Its sub-folders and files.
         result: Result<Listing, String>,
     },
-    /// A folder was created or removed: the sentence for the status line,
-    /// or why it was not.
-    FolderChanged(Result<String, String>),
+    /// A folder was created or removed, or a file or folder moved: the
+    /// sentence for the status line, or why it was not.
+    PathChanged(Result<String, String>),
     /// One file's versions, oldest first.
     History {
         /// Which file.

@@ -122,7 +122,8 @@ fn run_upload(
         Err(e) if e.code() == Some(ErrorCode::Exists) && job.policy == ConflictPolicy::Fail => {
             reporter.send(TransferUpdate::NameTaken);
         }
-        Err(e @ ClientError::BadName { .. }) => {
+        // A name, or a path too long or deep: another name can fix it.
+        Err(e @ (ClientError::BadName { .. } | ClientError::BadPath { .. })) => {
             reporter.send(TransferUpdate::NameRefused(e.to_string()))
         }
         Err(e) if e.code() == Some(ErrorCode::BadName) => {

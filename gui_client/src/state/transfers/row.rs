@@ -194,6 +194,15 @@ impl Transfer {
         )
     }
 
+    /// What a narrow bar says: for a folder only its files
+    /// ("3 / 40 files"), otherwise [`Transfer::bytes_text`].
+    pub fn short_bytes_text(&self) -> String {
+        match self.files {
+            (done, total) if total > 0 => format!("{done} / {total} files"),
+            _ => self.bytes_text(),
+        }
+    }
+
     /// The line under the name, if any: what happened, or while a renamed
     /// download runs, the name it is saved under and why.
     pub fn detail(&self) -> Option<String> {
