@@ -340,3 +340,79 @@ fn a_user_has_no_rename_and_downloads_default_to_the_downloads_folder() {
     let field = h.get_by_label("Into folder (full path)");
     assert_eq!(field.value().as_deref(), Some(downloads.as_str()));
 }
+
+#[test]
+fn a_file_goes_into_the_folder_on_screen_and_comes_back_under_its_own_name() {
+    let server = TestServer::start();
+    server.admin().mkdir("team").unwrap();
+    let local = Local::new();
+    let notes = local.file("notes.txt", b"in the team folder");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    open_row(&mut h, "🗀 team");
+    wait_for(&mut h, "the folder team", |app| {
+        app.files().folder.as_deref() == Some("team") && app.files().loaded
+    });
+
+    drop_files(&mut h, &[notes]);
+    wait_for(&mut h, "the upload into team", |app| {
+        app.files().contains("team/notes.txt")
+    });
+    assert_eq!(server.get("team/notes.txt", None), b"in the team folder");
+
+    click_row(&mut h, "notes.txt");
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    let field = h.get_by_label("Save as (full path)");
+    let offered = field.value().unwrap_or_default();
+    assert!(
+        offered.ends_with("/notes.txt"),
+        "saved under its last part: {offered}"
+    );
+    let dest = local.path("back.txt");
+    type_into(&mut h, "Save as (full path)", &dest.display().to_string());
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the download", |app| {
+        app.transfers()
+            .rows
+            .get(1)
+            .is_some_and(|t| t.state == TransferState::Done)
+    });
+    assert_eq!(fs::read(&dest).unwrap(), b"in the team folder");
+}
+
+#[test]
+fn a_folder_download_pauses_and_resumes_where_it_stopped() {
+    // A slow server, so the transfer is still running when paused.
+    let server = TestServer::start_tls_with(|c| c.rate_limit = Some(2 << 20));
+    server.put("media/clip.bin", &payload(6 << 20, 3));
+    server.put("media/small.txt", b"small");
+    let local = Local::new();
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    h.state_mut()
+        .start_downloads_into(vec!["media".to_owned()], local.dir.path());
+    wait_for(&mut h, "a few MiB to move", |app| {
+        let row = &app.transfers().rows[0];
+        row.done > 2 << 20 && row.state == TransferState::Transferring
+    });
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "the pause", |app| {
+        app.transfers().rows[0].state == TransferState::Paused
+    });
+    let kept = h.state().transfers().rows[0].done;
+    assert!(kept > 0);
+    h.get_by_label("Resume").click();
+    wait_for(&mut h, "the end", |app| {
+        app.transfers().rows[0].state.is_finished()
+    });
+    let row = &h.state().transfers().rows[0];
+    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
+    let note = row.note.clone().unwrap_or_default();
+    assert!(note.contains("continued, not fetched again"), "{note}");
+    assert_eq!(
+        fs::read(local.path("media/clip.bin")).unwrap(),
+        payload(6 << 20, 3)
+    );
+    assert_eq!(fs::read(local.path("media/small.txt")).unwrap(), b"small");
+}

@@ -422,6 +422,12 @@ fn folder_note(direction: Direction, local: &std::path::Path, outcome: &FolderOu
     if outcome.unchanged > 0 {
         note.push_str(&format!("; {} already there", files(outcome.unchanged)));
     }
+    if outcome.resumed > 0 {
+        note.push_str(&format!(
+            "; {} of cut-off files continued, not fetched again",
+            human_size(outcome.resumed)
+        ));
+    }
     if !outcome.kept.is_empty() {
         let whose = match direction {
             Direction::Upload => "the server's",

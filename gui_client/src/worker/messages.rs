@@ -326,6 +326,9 @@ pub struct FolderOutcome {
     pub moved: usize,
     /// Files the other side had already, with the same MD5.
     pub unchanged: usize,
+    /// Bytes of cut-off downloads that were continued rather than fetched
+    /// again.
+    pub resumed: u64,
     /// Files left alone because the user chose Skip for names that exist
     /// with other content.
     pub kept: Vec<String>,

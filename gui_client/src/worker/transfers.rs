@@ -288,6 +288,7 @@ fn run_folder_download(
         let mut outcome = FolderOutcome {
             moved: done.saved,
             unchanged: done.unchanged,
+            resumed: done.resumed,
             ..FolderOutcome::default()
         };
         for (path, e) in done.failed {

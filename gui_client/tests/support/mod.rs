@@ -50,6 +50,15 @@ impl TestServer {
         TestServer(testing::TestServer::start_tls())
     }
 
+    /// A server over TLS with its settings changed by `adjust` (a rate
+    /// limit, say).
+    pub fn start_tls_with(adjust: impl FnOnce(&mut ferry_server::Config)) -> TestServer {
+        TestServer(testing::TestServer::start_with(|c| {
+            c.tls = ferry_server::tls::TlsSource::Generated;
+            adjust(c);
+        }))
+    }
+
     /// A server run with `--plaintext`.
     pub fn start_plaintext() -> TestServer {
         TestServer(testing::TestServer::start())

@@ -40,8 +40,10 @@ use super::Client;
 use super::{ClientError, Downloaded, Stored};
 use crate::folders::{Entry, file_path};
 
-/// How many bytes of one file may move between two progress reports.
-const PROGRESS_EVERY: u64 = 4 << 20;
+/// How many bytes of one file may move between two progress reports:
+/// often enough for a smooth bar and a prompt pause or cancel even on a
+/// slow link (the callers throttle what they draw).
+const PROGRESS_EVERY: u64 = 256 << 10;
 
 /// How a whole-tree transfer is going: sent after each file and every few
 /// MiB within a large one. It is sent once before anything moves, with the
@@ -443,22 +445,24 @@ mod tests {
     }
 
     #[test]
-    fn a_tally_counts_files_and_bytes_forward_and_reports_every_few_mib() {
+    fn a_tally_counts_files_and_bytes_forward_and_reports_every_few_hundred_kib() {
+        const P: u64 = PROGRESS_EVERY;
+        let large = 9 * P / 2;
         let mut seen = Vec::new();
         let mut hear = |p: TreeProgress| {
             seen.push(p);
             ControlFlow::Continue(())
         };
-        let mut tally = Tally::new([10, 9 << 20, 0].into_iter(), Some(&mut hear));
+        let mut tally = Tally::new([10, large, 0].into_iter(), Some(&mut hear));
         assert_eq!(
             (tally.now.files_total, tally.now.bytes_total),
-            (3, 10 + (9 << 20))
+            (3, 10 + large)
         );
         assert!(tally.send().is_continue());
         assert!(tally.finish_file(10).is_continue());
         // Inside the large file: only every PROGRESS_EVERY bytes.
-        for mib in 1..=9u64 {
-            assert!(tally.moving(mib << 20).is_continue());
+        for half in 1..=9u64 {
+            assert!(tally.moving(half * P / 2).is_continue());
         }
         // It fails at the end: what moved stays counted.
         assert!(tally.finish_file(0).is_continue());
@@ -469,10 +473,12 @@ mod tests {
             [
                 (0, 0),
                 (1, 10),
-                (1, 10 + (4 << 20)),
-                (1, 10 + (8 << 20)),
-                (2, 10 + (9 << 20)),
-                (3, 10 + (9 << 20)),
+                (1, 10 + P),
+                (1, 10 + 2 * P),
+                (1, 10 + 3 * P),
+                (1, 10 + 4 * P),
+                (2, 10 + large),
+                (3, 10 + large),
             ]
         );
 
@@ -503,7 +509,8 @@ mod tests {
         assert!(!same_content(&path, size + 1, md5, &mut tally).unwrap());
         assert!(!same_content(&dir.path().join("none"), 0, md5, &mut tally).unwrap());
         assert!(!same_content(dir.path(), 0, md5, &mut tally).unwrap());
-        assert_eq!(heard, 4, "two reads of 9 MiB, each heard twice");
+        let each_read = (9 << 20) / PROGRESS_EVERY as usize;
+        assert_eq!(heard, 2 * each_read, "two reads of 9 MiB, heard as they go");
 
         let mut stop = |_: TreeProgress| ControlFlow::Break(());
         let mut tally = Tally::new([size].into_iter(), Some(&mut stop));
