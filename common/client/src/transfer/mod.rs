@@ -15,6 +15,11 @@
 //! in a state file (in a state folder, never beside the user's file), and
 //! continue from the byte the server confirms.
 //!
+//! Both key their resume state on the server's verified identity (its
+//! certificate fingerprint over TLS) and check it on every attempt: the
+//! same server by another address resumes, another server at the same
+//! address starts afresh.
+//!
 //! This module owns how to reach a server again ([`Connector`]) and when to
 //! try again ([`Retry`]); the bytes move through [`Client::upload`] and
 //! [`Client::download`].
