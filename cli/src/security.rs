@@ -191,7 +191,9 @@ mod tests {
             text.contains(FP) && text.contains(&format!("--trust {FP}")),
             "{text}"
         );
-        assert!(text.contains("FERRY_TRUST") && text.contains("ferry-server --data DIR fingerprint"));
+        assert!(
+            text.contains("FERRY_TRUST") && text.contains("ferry-server --data DIR fingerprint")
+        );
         assert!(!text.ends_with('.'));
     }
 
