@@ -83,7 +83,7 @@ pub struct Cli {
     pub plaintext: bool,
 
     /// Trust the server showing this certificate fingerprint (as
-    /// `ferry-server fingerprint` prints it), and remember it; repeat for
+    /// `ferry-server --data DIR fingerprint` prints it), and remember it; repeat for
     /// several. FERRY_TRUST takes a list separated by commas or spaces.
     #[arg(
         long,

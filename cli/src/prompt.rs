@@ -90,7 +90,7 @@ pub fn trust_server(addr: &str, fingerprint: &str, saved: bool) -> Result<TrustA
     eprintln!(
         "The server at {addr} is not known yet. Its certificate fingerprint is:\n\n    {fingerprint}\n\n\
          Compare it with the fingerprint the server printed when it started, or that \
-         `ferry-server fingerprint` shows on the server's machine. If they are the same, \
+         `ferry-server --data DIR fingerprint` shows on the server's machine. If they are the same, \
          you are talking to that server and no one else can read the connection.",
     );
     let question = format!("Trust {addr} {kept}? Type yes, no, or paste the fingerprint: ");

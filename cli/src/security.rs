@@ -125,7 +125,7 @@ fn explained(error: ClientError) -> anyhow::Error {
 /// Why a script's connection to an unknown server failed, and what to pass.
 pub fn unknown_in_script(addr: &str, fingerprint: &str) -> String {
     format!(
-        "{addr} is a server you have not trusted yet, with the certificate fingerprint {fingerprint}; compare it with the fingerprint the server printed at start (or `ferry-server fingerprint`) and, if they match, run again with --trust {fingerprint} or set FERRY_TRUST={fingerprint}"
+        "{addr} is a server you have not trusted yet, with the certificate fingerprint {fingerprint}; compare it with the fingerprint the server printed at start (or `ferry-server --data DIR fingerprint`) and, if they match, run again with --trust {fingerprint} or set FERRY_TRUST={fingerprint}"
     )
 }
 
@@ -191,7 +191,9 @@ mod tests {
             text.contains(FP) && text.contains(&format!("--trust {FP}")),
             "{text}"
         );
-        assert!(text.contains("FERRY_TRUST") && text.contains("ferry-server fingerprint"));
+        assert!(
+            text.contains("FERRY_TRUST") && text.contains("ferry-server --data DIR fingerprint")
+        );
         assert!(!text.ends_with('.'));
     }
 

@@ -31,7 +31,10 @@ fn an_unknown_server_in_a_script_is_refused_with_its_fingerprint() {
         "{run:#?}"
     );
     assert!(run.stderr.contains("FERRY_TRUST"), "{run:#?}");
-    assert!(run.stderr.contains("ferry-server fingerprint"), "{run:#?}");
+    assert!(
+        run.stderr.contains("ferry-server --data DIR fingerprint"),
+        "{run:#?}"
+    );
     assert!(!known_hosts_text(&server).contains(&fingerprint));
     // The password never left: the server saw no login at all.
     let log = fs::read_to_string(server.client_logs().join("client.log")).unwrap();

@@ -231,6 +231,16 @@ fn first_connect_dialog() {
 }
 
 #[test]
+fn first_connect_dialog_with_the_fingerprint_pasted_to_compare() {
+    let mut prompt = TrustPrompt::new(TrustQuestion::New {
+        addr: "files.example.lan:7878".into(),
+        fingerprint: FINGERPRINT.into(),
+    });
+    prompt.typed = FINGERPRINT.into();
+    trust_snapshot("trust_new_server_matched", prompt);
+}
+
+#[test]
 fn changed_certificate_warning() {
     trust_snapshot(
         "trust_changed_server",

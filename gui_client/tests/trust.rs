@@ -1,6 +1,7 @@
 //! Trusting servers through the app, over real TLS handshakes: the
-//! first-connect dialog with the server's fingerprint (trust, or cancel
-//! and nothing is pinned), the red warning when a trusted address shows
+//! first-connect dialog with the server's fingerprint (compare it, by eye
+//! or by pasting the administrator's; trust, or cancel and nothing is
+//! pinned), the red warning when a trusted address shows
 //! another certificate (no button to connect anyway, only the fingerprint
 //! the administrator gave), the padlock in the top bar, the plaintext
 //! checkbox, and the clear error when TLS is on one side only.
@@ -104,6 +105,70 @@ fn cancelling_the_first_connect_dialog_logs_in_nowhere_and_pins_nothing() {
         app.trust_prompt().is_some()
     });
     assert!(shows(&h, "Do you trust this server?"));
+}
+
+/// The first-connect dialog's box for the fingerprint to compare.
+const COMPARE: &str = "Paste the fingerprint you were given (optional)";
+
+#[test]
+fn a_pasted_fingerprint_that_matches_says_so_and_trusting_logs_in() {
+    let server = TestServer::start();
+    let mut h = asked(&server);
+    assert!(
+        !is_disabled(&h, "Trust and connect"),
+        "comparing is optional"
+    );
+    // As an administrator might send it: upper case, without the prefix.
+    let given = server.fingerprint()["SHA256:".len()..].to_uppercase();
+    type_into(&mut h, COMPARE, &given);
+    assert!(
+        shows(&h, "It matches the fingerprint the server shows now."),
+        "{:?}",
+        labels(&h)
+    );
+    assert!(!shows(&h, "That is not"), "{:?}", labels(&h));
+    assert!(!is_disabled(&h, "Trust and connect"));
+    h.get_by_label("Trust and connect").click();
+    wait_for(&mut h, "the login", |app| {
+        app.role() == Some(Role::Admin) && app.files().loaded
+    });
+    assert_eq!(server.pinned(&server.addr), Some(server.fingerprint()));
+}
+
+#[test]
+fn a_pasted_fingerprint_that_differs_is_a_red_sentence_and_trust_is_disabled() {
+    let server = TestServer::start();
+    let mut h = asked(&server);
+    let other = format!("SHA256:{}", "0".repeat(64));
+    type_into(&mut h, COMPARE, &other);
+    assert!(
+        shows(
+            &h,
+            "That is not the fingerprint this server shows: do not connect, and tell your administrator."
+        ),
+        "{:?}",
+        labels(&h)
+    );
+    assert!(!shows(&h, "It matches"));
+    assert!(is_disabled(&h, "Trust and connect"));
+    // Half a fingerprint cannot be compared either.
+    type_into(&mut h, COMPARE, &server.fingerprint()[..40]);
+    assert!(shows(&h, "That is not a fingerprint"), "{:?}", labels(&h));
+    assert!(is_disabled(&h, "Trust and connect"));
+    // An empty box leaves comparing by eye.
+    type_into(&mut h, COMPARE, "");
+    assert!(!shows(&h, "That is not"), "{:?}", labels(&h));
+    assert!(!is_disabled(&h, "Trust and connect"));
+
+    type_into(&mut h, COMPARE, &other);
+    h.get_by_label("Trust and connect").click();
+    h.run();
+    assert!(h.state().trust_prompt().is_some(), "a disabled button");
+    h.get_by_label("Cancel").click();
+    h.run();
+    assert!(h.state().trust_prompt().is_none());
+    assert_eq!(h.state().role(), None);
+    assert!(!server.known_hosts().exists(), "nothing pinned");
 }
 
 #[test]

@@ -251,15 +251,17 @@ fn serve(args: &Args) -> anyhow::Result<()> {
             );
         }
     }
-    for addr in server.local_addrs() {
-        println!("Ferry server listening on {addr}");
-    }
+    // Right after the password: on a first start the two are what the
+    // administrator notes and hands on, so they are read as one block.
     // (Without TLS, the start has warned on stderr already.)
     if let Some(fingerprint) = server.fingerprint() {
         println!(
             "TLS certificate fingerprint {fingerprint}\n\
              Clients are shown this on their first connection: compare before trusting it."
         );
+    }
+    for addr in server.local_addrs() {
+        println!("Ferry server listening on {addr}");
     }
     println!(
         "Data in {}, log in {}",

@@ -112,7 +112,7 @@ pub fn identity(data_dir: &Path, source: &TlsSource) -> anyhow::Result<Option<Id
 }
 
 /// The fingerprint of the certificate a server over `data_dir` uses (the
-/// one given, or the generated one), for `ferry-server fingerprint`.
+/// one given, or the generated one), for `ferry-server --data DIR fingerprint`.
 pub fn fingerprint_of(data_dir: &Path, source: &TlsSource) -> anyhow::Result<String> {
     let cert = match source {
         TlsSource::Files { cert, .. } => cert.clone(),

@@ -19,6 +19,12 @@ fn md5(text: &str) -> ferry_proto::Md5Digest {
     md5_bytes(text.as_bytes())
 }
 
+/// The ALPN protocol name the server offers, which the client offers too.
+fn alpn() -> &'static str {
+    assert_eq!(ferry_server::tls::ALPN, ferry_client::tls::ALPN);
+    std::str::from_utf8(ferry_server::tls::ALPN).unwrap()
+}
+
 /// The code the server answers a line with that does not parse.
 fn parse_error_code(e: &ProtocolError) -> ErrorCode {
     match e {
@@ -97,6 +103,16 @@ fn the_limits_quoted_in_the_text_are_the_codes() {
             "### 5.3",
             format!("at least {MIN_PASSWORD_CHARS} characters"),
             "MIN_PASSWORD_CHARS",
+        ),
+        (
+            "## 15.",
+            format!("**`{}`**", alpn()),
+            "ferry_server::tls::ALPN",
+        ),
+        (
+            "## 15.",
+            format!("set_alpn_protocols([\"{}\"])", alpn()),
+            "ferry_server::tls::ALPN",
         ),
     ];
     for (title, text, constant) in quoted {

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use ferry_client::mirror::{self, MirrorOptions};
 use ferry_client::transfer::{self, Connector, ResumableUploadOptions, partial_download};
-use ferry_client::{Client, ClientError, Security, Trust, UploadOptions, Verified, no_progress};
+use ferry_client::{
+    Client, ClientError, Progress, Security, Stage, Trust, UploadOptions, Verified, no_progress,
+};
 use ferry_proto::protocol::{ConflictPolicy, Role};
 use ferry_server::tls::TlsSource;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd};
@@ -431,6 +433,79 @@ fn a_cut_upload_over_tls_resumes_from_the_byte_the_server_confirms() {
         .download("up.bin", &mut got, Default::default())
         .unwrap();
     assert!(got == data);
+}
+
+/// The upload states in `dir`, as (server, upload id).
+fn upload_states(dir: &Path) -> Vec<(String, String)> {
+    let mut states: Vec<(String, String)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let json: serde_json::Value =
+                serde_json::from_slice(&fs::read(entry.unwrap().path()).unwrap()).unwrap();
+            let field = |key: &str| json[key].as_str().unwrap().to_owned();
+            (field("server"), field("upload_id"))
+        })
+        .collect();
+    states.sort();
+    states
+}
+
+#[test]
+fn a_cut_upload_resumes_only_on_the_server_that_holds_it_whatever_its_address() {
+    let first = TestServer::start_tls();
+    let second = TestServer::start_tls();
+    let data = payload(10 * MIB as usize, 6);
+    let source = first.folder("up").join("up.bin");
+    fs::write(&source, &data).unwrap();
+    let state_dir = first.folder("state");
+    let options = |retries| ResumableUploadOptions {
+        policy: ConflictPolicy::Fail,
+        retry: quick(retries),
+        state_dir: Some(state_dir.clone()),
+    };
+    let both = Security::Tls(
+        Trust::nothing()
+            .vouch(&first.fingerprint())
+            .unwrap()
+            .vouch(&second.fingerprint())
+            .unwrap(),
+    );
+    // The proxy's address leads to the first server until the upload is
+    // cut there; while the upload waits to retry, it is pointed at the
+    // second, where the retry is cut too.
+    let proxy = Proxy::start(&first.addr);
+    proxy.plan(&[Fault::CutUp(4 * MIB), Fault::CutUp(4 * MIB)]);
+    let via_proxy = Connector::new(&proxy.addr, both.clone(), "admin", ADMIN_PASSWORD);
+    let mut retarget = |p: Progress| {
+        if matches!(p.stage, Stage::Reconnecting { .. }) {
+            proxy.retarget(&second.addr);
+        }
+        ControlFlow::Continue(())
+    };
+    let e = transfer::upload(&via_proxy, &source, "up.bin", &options(1), &mut retarget)
+        .expect_err("both attempts were cut");
+    assert!(transfer::is_retryable(&e), "{e}");
+    // Each server has its own state, with its own upload id: the second
+    // was never sent the first's.
+    let states = upload_states(&state_dir);
+    let servers: Vec<&str> = states.iter().map(|(server, _)| server.as_str()).collect();
+    let mut expected = [first.fingerprint(), second.fingerprint()];
+    expected.sort();
+    assert_eq!(servers, expected, "{states:?}");
+    assert_ne!(states[0].1, states[1].1, "{states:?}");
+
+    // The second server, still behind the proxy's address: resumed.
+    let report = transfer::upload(&via_proxy, &source, "up.bin", &options(2), &mut no_progress)
+        .expect("resumed at the second server");
+    assert!(report.resumed_from > 0, "{report:?}");
+    assert!(support::transfers::get(&second, "up.bin") == data);
+    // The first server, now by its own address: resumed too.
+    let direct = Connector::new(&first.addr, both, "admin", ADMIN_PASSWORD);
+    let report = transfer::upload(&direct, &source, "up.bin", &options(2), &mut no_progress)
+        .expect("resumed at the first server");
+    assert!(report.resumed_from > 0, "{report:?}");
+    assert!(support::transfers::get(&first, "up.bin") == data);
+    assert!(upload_states(&state_dir).is_empty(), "both finished");
 }
 
 #[test]

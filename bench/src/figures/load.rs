@@ -63,7 +63,7 @@ pub struct LoadArgs {
     /// Process id of the --server, to read its memory (same machine only).
     #[arg(long, requires = "server", value_name = "PID")]
     pub server_pid: Option<u32>,
-    /// The --server's TLS fingerprint (`ferry-server fingerprint`), to
+    /// The --server's TLS fingerprint (`ferry-server --data DIR fingerprint`), to
     /// trust it; without it the --server is spoken to in plaintext (run
     /// with --plaintext).
     #[arg(long, requires = "server", value_name = "SHA256:…")]

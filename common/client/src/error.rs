@@ -97,7 +97,7 @@ pub enum ClientError {
     /// A TLS server this client has not trusted yet: the user must compare
     /// the fingerprint with the one the server printed, then pin it.
     #[error(
-        "{addr} is a server you have not trusted yet; its certificate fingerprint is {fingerprint}: compare it with the one its administrator sees (`ferry-server fingerprint`) and, if they match, trust it"
+        "{addr} is a server you have not trusted yet; its certificate fingerprint is {fingerprint}: compare it with the one its administrator sees (`ferry-server --data DIR fingerprint`) and, if they match, trust it"
     )]
     UnknownServer {
         /// The address dialled.

@@ -1,9 +1,10 @@
 //! The questions about a server's certificate, as modal dialogs over the
 //! login screen: the first connection to an address (compare the
-//! fingerprint, then trust it or not) and the loud warning when a trusted
-//! address shows another certificate, which offers no way to click
-//! through: only a fingerprint pasted from the administrator that matches
-//! what the server shows replaces the old one. The app acts on the answer.
+//! fingerprint, by eye or by pasting the one the administrator gave, then
+//! trust it or not) and the loud warning when a trusted address shows
+//! another certificate, which offers no way to click through: only a
+//! fingerprint pasted from the administrator that matches what the server
+//! shows replaces the old one. The app acts on the answer.
 
 use egui::text::LayoutJob;
 use egui::{
@@ -25,6 +26,10 @@ pub enum TrustAnswer {
 
 /// Where the administrator finds the fingerprint.
 const FINGERPRINT_COMMAND: &str = "ferry-server --data DIR fingerprint";
+
+/// The caption (and accessible name) of the first-connect dialog's box
+/// for the fingerprint to compare.
+const COMPARE_CAPTION: &str = "Paste the fingerprint you were given (optional)";
 
 /// Draws the open question; returns the answer once given.
 pub fn show(ui: &Ui, prompt: &mut TrustPrompt) -> Option<TrustAnswer> {
@@ -76,16 +81,35 @@ fn first_connect(
                 (".", false),
             ],
         );
-        ui.add_space(2.0);
+        ui.add_space(6.0);
+        let pasted = compare_box(ui, prompt, COMPARE_CAPTION, "trust-compare-fingerprint");
+        ui.add_space(6.0);
         ui.label(
             "Trust it only if the two are the same: this app then connects to this address \
              only while it shows that certificate.",
         );
         ui.add_space(12.0);
         ui.horizontal(|ui| {
-            let trust = Button::new(RichText::new("Trust and connect").strong())
-                .min_size(egui::vec2(140.0, 28.0));
-            if ui.add(trust).clicked() {
+            let words = RichText::new("Trust and connect").strong();
+            let trust = match pasted {
+                // What the administrator gave is what the server shows:
+                // the way on is plain to see.
+                Pasted::Matches(_) => Button::new(words.color(Color32::WHITE)).fill(palette::OK),
+                _ => Button::new(words),
+            }
+            .min_size(egui::vec2(140.0, 28.0));
+            let why_not = match pasted {
+                Pasted::Different => {
+                    "This server does not show the fingerprint you were given: do not trust it"
+                }
+                _ => "Paste the whole fingerprint, or empty the box to compare by eye",
+            };
+            let refused = matches!(pasted, Pasted::Different | Pasted::NotAFingerprint);
+            if ui
+                .add_enabled(!refused, trust)
+                .on_disabled_hover_text(why_not)
+                .clicked()
+            {
                 answer = Some(TrustAnswer::Trust(fingerprint.to_owned()));
             }
             if ui
@@ -174,23 +198,12 @@ fn changed(
                 ],
             );
             ui.add_space(6.0);
-            let caption = ui.label("New fingerprint from your administrator");
-            ui.add(
-                TextEdit::singleline(&mut prompt.typed)
-                    .id_salt("trust-new-fingerprint")
-                    .hint_text("SHA256:…")
-                    .font(egui::TextStyle::Monospace)
-                    .desired_width(f32::INFINITY),
-            )
-            .labelled_by(caption.id);
-            let pasted = prompt.pasted();
-            if let Some(advice) = pasted.advice() {
-                let colour = match pasted {
-                    Pasted::Matches(_) => palette::OK,
-                    _ => palette::ERROR,
-                };
-                ui.colored_label(colour, advice);
-            }
+            let pasted = compare_box(
+                ui,
+                prompt,
+                "New fingerprint from your administrator",
+                "trust-new-fingerprint",
+            );
             ui.add_space(12.0);
             ui.horizontal(|ui| {
                 let replace = Button::new("Replace the fingerprint and connect");
@@ -219,6 +232,30 @@ fn changed(
         answer = Some(TrustAnswer::Cancel);
     }
     answer
+}
+
+/// A captioned box for a fingerprint the administrator gave, and below it,
+/// once something is in it, whether it matches the one the server shows
+/// (in green), or why not (in red). Returns that verdict.
+fn compare_box(ui: &mut Ui, prompt: &mut TrustPrompt, caption: &str, id: &str) -> Pasted {
+    let caption = ui.label(caption);
+    ui.add(
+        TextEdit::singleline(&mut prompt.typed)
+            .id_salt(id)
+            .hint_text("SHA256:…")
+            .font(egui::TextStyle::Monospace)
+            .desired_width(f32::INFINITY),
+    )
+    .labelled_by(caption.id);
+    let pasted = prompt.pasted();
+    if let Some(advice) = pasted.advice() {
+        let colour = match pasted {
+            Pasted::Matches(_) => palette::OK,
+            _ => palette::ERROR,
+        };
+        ui.colored_label(colour, advice);
+    }
+    pasted
 }
 
 /// How a fingerprint is shown.

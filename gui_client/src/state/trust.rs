@@ -1,7 +1,7 @@
 //! The server's identity as the user sees it: the question open when a
-//! server's certificate is new or has changed (with the new fingerprint an
-//! administrator gave, pasted in), and what the padlock says about the
-//! connection of the session. No drawing (`panels::trust` draws the
+//! server's certificate is new or has changed (with the fingerprint an
+//! administrator gave, pasted in to compare), and what the padlock says
+//! about the connection of the session. No drawing (`panels::trust` draws the
 //! questions, `panels::top_bar` the padlock); pinning a fingerprint is the
 //! worker's.
 
@@ -15,8 +15,9 @@ use crate::worker::TrustQuestion;
 pub struct TrustPrompt {
     /// What is asked.
     pub question: TrustQuestion,
-    /// For a changed server: the new fingerprint, as its administrator
-    /// gave it (typed or pasted).
+    /// The fingerprint its administrator gave (typed or pasted), to
+    /// compare with the one the server shows: the new one of a changed
+    /// server, or a new server's.
     pub typed: String,
     /// Whether the fingerprint was copied, so the button can say so.
     pub copied: bool,
@@ -31,7 +32,8 @@ pub enum Pasted {
     NotAFingerprint,
     /// A fingerprint, but not the server's: do not connect.
     Different,
-    /// The server's: it may be pinned in place of the old one.
+    /// The server's: it may be trusted (in place of the old one, for a
+    /// changed server).
     Matches(String),
 }
 
@@ -61,18 +63,19 @@ impl TrustPrompt {
         }
     }
 
-    /// The fingerprint pasted for a changed server, checked against the one
-    /// it shows now. Always [`Pasted::Empty`] for a new server.
+    /// The fingerprint pasted, checked against the one the server shows
+    /// now (a new server's, or a changed server's new one).
     pub fn pasted(&self) -> Pasted {
-        let TrustQuestion::Changed { presented, .. } = &self.question else {
-            return Pasted::Empty;
+        let shown = match &self.question {
+            TrustQuestion::New { fingerprint, .. } => fingerprint,
+            TrustQuestion::Changed { presented, .. } => presented,
         };
         if self.typed.trim().is_empty() {
             return Pasted::Empty;
         }
         match normalize_fingerprint(&self.typed) {
             None => Pasted::NotAFingerprint,
-            Some(given) if given == *presented => Pasted::Matches(given),
+            Some(given) if given == *shown => Pasted::Matches(given),
             Some(_) => Pasted::Different,
         }
     }
@@ -152,13 +155,18 @@ mod tests {
     }
 
     #[test]
-    fn a_new_server_takes_no_pasted_fingerprint() {
+    fn a_new_servers_fingerprint_is_compared_with_the_one_pasted() {
         let mut p = TrustPrompt::new(TrustQuestion::New {
             addr: "h:1".into(),
             fingerprint: fp('b'),
         });
-        p.typed = fp('b');
-        assert_eq!(p.pasted(), Pasted::Empty);
+        assert_eq!(p.pasted(), Pasted::Empty, "comparing is optional");
+        p.typed = fp('c');
+        assert_eq!(p.pasted(), Pasted::Different);
+        p.typed = "b".repeat(63);
+        assert_eq!(p.pasted(), Pasted::NotAFingerprint);
+        p.typed = format!("SHA256:{}", "B".repeat(64));
+        assert_eq!(p.pasted(), Pasted::Matches(fp('b')));
     }
 
     #[test]

@@ -198,21 +198,32 @@ impl Drop for Running {
 /// `dir/logs`; returns it with its address and what it printed up to the
 /// "Data in" line.
 pub fn start_binary(dir: &Path, admin_password: Option<&str>) -> (Running, String, Vec<String>) {
+    start_until_ready(dir, admin_password, &["--plaintext"])
+}
+
+/// [`start_binary`], but over TLS (the binary's default).
+pub fn start_binary_with_tls(
+    dir: &Path,
+    admin_password: Option<&str>,
+) -> (Running, String, Vec<String>) {
+    start_until_ready(dir, admin_password, &[])
+}
+
+fn start_until_ready(
+    dir: &Path,
+    admin_password: Option<&str>,
+    args: &[&str],
+) -> (Running, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry-server"));
-    cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--bcrypt-cost",
-        "4",
-        "--plaintext",
-    ])
-    .arg("--data")
-    .arg(dir.join("data"))
-    .arg("--logs")
-    .arg(dir.join("logs"))
-    .env_remove("FERRY_ADMIN_PASSWORD")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
+        .args(args)
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--logs")
+        .arg(dir.join("logs"))
+        .env_remove("FERRY_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     if let Some(p) = admin_password {
         cmd.env("FERRY_ADMIN_PASSWORD", p);
     }

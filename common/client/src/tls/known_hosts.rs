@@ -3,13 +3,16 @@
 //! `known_hosts`. Blank lines and lines starting with `#` are comments.
 //!
 //! Parsing and editing are pure ([`KnownHosts::parse`], [`KnownHosts::render`]);
-//! [`KnownHosts::load`] and [`KnownHosts::save`] are the thin file I/O
-//! around them (a save writes a new file and renames it over the old one,
-//! so a crash never leaves half a file).
+//! [`KnownHosts::load`] and [`KnownHosts::update`] are the thin file I/O
+//! around them. An update holds a lock while it reads the file again,
+//! changes it and replaces it (a new file of its own, renamed over the
+//! old one, so a crash never leaves half a file): writers in parallel,
+//! in this process or in others, each add their pin and lose none.
 
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use ferry_proto::fingerprint::normalize_fingerprint;
 
@@ -113,21 +116,109 @@ impl KnownHosts {
         })
     }
 
-    /// Writes the list to `path`, creating its folder.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    /// Changes the file at `path` by `edit` and saves it, creating its
+    /// folder: the file is read again under a lock, so what other writers
+    /// saved meanwhile is kept. Returns what `edit` returned; the file is
+    /// written only if `edit` changed something.
+    pub fn update<R>(path: &Path, edit: impl FnOnce(&mut KnownHosts) -> R) -> Result<R, String> {
         let failed = |e: io::Error| format!("could not save {}: {e}", path.display());
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(failed)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(failed)?;
+        let _locked = WriteLock::take(path)?;
+        let mut hosts = KnownHosts::load(path)?;
+        let before = hosts.clone();
+        let result = edit(&mut hosts);
+        if hosts != before {
+            hosts.replace(path, dir).map_err(failed)?;
         }
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(".new");
-        let temp = PathBuf::from(temp);
-        let mut file = fs::File::create(&temp).map_err(failed)?;
-        file.write_all(self.render().as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(failed)?;
-        fs::rename(&temp, path).map_err(failed)
+        Ok(result)
     }
+
+    /// Writes the list to a new file of its own in `dir`, then renames it
+    /// over `path`.
+    fn replace(&self, path: &Path, dir: &Path) -> io::Result<()> {
+        // A name no other writer uses, even one that took no lock (an
+        // older Ferry): two writers never write, or rename, one file.
+        // tempfile makes it only its owner may read (0600 on Unix): the
+        // list says which servers this user reaches.
+        let mut temp = tempfile::Builder::new()
+            .prefix(".known_hosts.")
+            .suffix(".new")
+            .tempfile_in(dir)?;
+        temp.write_all(self.render().as_bytes())?;
+        temp.as_file().sync_all()?;
+        temp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// Held while the known-hosts file is read, changed and replaced, so that
+/// no other writer does the same in between (each would save the file it
+/// read plus its own pin, and the last rename would drop the other's pin).
+///
+/// Two locks, because neither covers both cases alone:
+/// - An OS file lock (`flock` on Unix, `LockFileEx` on Windows, through
+///   the standard library's `File::lock`, which does what the fs4 crate
+///   does) on a file beside it, `known_hosts.lock`, which is never
+///   renamed or deleted. It excludes other processes (the CLI and the app
+///   running at once, or several CLIs in a script). The known-hosts file
+///   itself cannot carry the lock: a writer replaces it by a rename, and a
+///   lock on the old file does not stop the next writer who opens the new
+///   one.
+/// - A mutex for this process. Mirror handshakes pin from several threads
+///   at once, and on some file systems (NFS) the OS lock is kept per
+///   process, not per open file, so it would not stop two threads.
+///
+/// Where the OS has no file locks at all, the mutex still orders this
+/// process's writers, and the private temporary names keep a rename from
+/// failing.
+struct WriteLock {
+    // Fields drop in this order: the file lock goes before the mutex,
+    // since closing a file drops a per-process lock for every thread.
+    _file: Option<File>,
+    _process: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Orders this process's writers of known-hosts files.
+static WRITERS: Mutex<()> = Mutex::new(());
+
+impl WriteLock {
+    /// Waits for the other writers of `path`, then holds it.
+    fn take(path: &Path) -> Result<WriteLock, String> {
+        let process = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+        let lock_path = lock_path(path);
+        let cannot = |e: io::Error| {
+            format!(
+                "could not lock {} to save the trusted servers: {e}; check that its folder is writable",
+                lock_path.display()
+            )
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(cannot)?;
+        let file = match file.lock() {
+            Ok(()) => Some(file),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => None,
+            Err(e) => return Err(cannot(e)),
+        };
+        Ok(WriteLock {
+            _file: file,
+            _process: process,
+        })
+    }
+}
+
+/// The lock file beside the known-hosts file at `path`.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 /// The key an address is pinned under: host names compare without case.
@@ -205,16 +296,82 @@ mod tests {
     }
 
     #[test]
-    fn save_and_load_go_through_the_file() {
+    fn updates_and_loads_go_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("known_hosts");
         assert_eq!(KnownHosts::load(&path).unwrap(), KnownHosts::default());
+        KnownHosts::update(&path, |hosts| hosts.pin("h:1", A)).unwrap();
         let mut hosts = KnownHosts::default();
         hosts.pin("h:1", A);
-        hosts.save(&path).unwrap();
         assert_eq!(KnownHosts::load(&path).unwrap(), hosts);
+        // An edit that changes nothing writes nothing.
+        let written = fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(!KnownHosts::update(&path, |hosts| hosts.remove("other:1")).unwrap());
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), written);
+        // No temporary file is left behind.
+        let mut names: Vec<String> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["known_hosts", "known_hosts.lock"]);
         fs::write(&path, "garbage\n").unwrap();
         let e = KnownHosts::load(&path).unwrap_err();
         assert!(e.contains("is damaged: line 1"), "{e}");
+        let e = KnownHosts::update(&path, |hosts| hosts.pin("h:2", B)).unwrap_err();
+        assert!(e.contains("is damaged: line 1"), "{e}");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "garbage\n",
+            "left as it was"
+        );
+    }
+
+    #[test]
+    fn writers_in_parallel_keep_every_pin() {
+        const WRITERS: usize = 16;
+        const ROUNDS: usize = 5;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let start = std::sync::Barrier::new(WRITERS);
+        std::thread::scope(|scope| {
+            for w in 0..WRITERS {
+                let (path, start) = (&path, &start);
+                std::thread::Builder::new()
+                    .name(format!("pinner-{w}"))
+                    .spawn_scoped(scope, move || {
+                        start.wait();
+                        for r in 0..ROUNDS {
+                            KnownHosts::update(path, |hosts| hosts.pin(&format!("h{w}:{r}"), A))
+                                .unwrap();
+                        }
+                    })
+                    .unwrap();
+            }
+        });
+        let hosts = KnownHosts::load(&path).unwrap();
+        assert_eq!(hosts.entries().count(), WRITERS * ROUNDS);
+        for w in 0..WRITERS {
+            for r in 0..ROUNDS {
+                assert_eq!(hosts.get(&format!("h{w}:{r}")), Some(A), "h{w}:{r}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_lock_holds_off_other_processes_too() {
+        // Another process opens the lock file on its own; a handle of our
+        // own stands for it (a file lock belongs to the open file, not to
+        // the thread).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let held = WriteLock::take(&path).unwrap();
+        let other = File::open(lock_path(&path)).unwrap();
+        assert!(
+            matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)),
+            "a second opener must wait"
+        );
+        drop(held);
+        other.try_lock().expect("free once the writer is done");
     }
 }

@@ -153,28 +153,22 @@ impl Trust {
 
     /// Pins `addr` to `fingerprint`, after the user compared it.
     pub fn pin(&self, addr: &str, fingerprint: &str) -> Result<(), ClientError> {
-        let mut known = self.known()?;
-        known.pin(addr, fingerprint);
-        self.store(&known)
+        self.edit(|known| known.pin(addr, fingerprint))
     }
 
     /// Forgets the pin of `addr`; whether there was one.
     pub fn forget(&self, addr: &str) -> Result<bool, ClientError> {
-        let mut known = self.known()?;
-        let removed = known.remove(addr);
-        if removed {
-            self.store(&known)?;
-        }
-        Ok(removed)
+        self.edit(|known| known.remove(addr))
     }
 
-    fn store(&self, known: &KnownHosts) -> Result<(), ClientError> {
+    /// Changes the pins in one step, so that pins made at the same time
+    /// (mirrors met in parallel, another Ferry process) are all kept.
+    fn edit<R>(&self, change: impl FnOnce(&mut KnownHosts) -> R) -> Result<R, ClientError> {
         match &self.known_hosts {
-            Some(path) => known.save(path).map_err(ClientError::KnownHosts),
-            None => {
-                *self.memory.lock().unwrap_or_else(|e| e.into_inner()) = known.clone();
-                Ok(())
-            }
+            Some(path) => KnownHosts::update(path, change).map_err(ClientError::KnownHosts),
+            None => Ok(change(
+                &mut self.memory.lock().unwrap_or_else(|e| e.into_inner()),
+            )),
         }
     }
 
@@ -432,5 +426,27 @@ mod tests {
         assert_eq!(trust.clone().known().unwrap().get("h:1"), Some(fp.as_str()));
         assert!(trust.forget("h:1").unwrap());
         assert!(!trust.forget("h:1").unwrap());
+    }
+
+    #[test]
+    fn pins_made_at_once_are_all_kept_in_memory_and_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fp = format!("SHA256:{}", "d".repeat(64));
+        for trust in [
+            Trust::nothing(),
+            Trust::nothing().with_known_hosts(dir.path().join("known_hosts")),
+        ] {
+            std::thread::scope(|scope| {
+                for i in 0..8 {
+                    let (trust, fp) = (trust.clone(), &fp);
+                    std::thread::Builder::new()
+                        .name(format!("mirror-{i}"))
+                        .spawn_scoped(scope, move || trust.pin(&format!("m{i}:1"), fp).unwrap())
+                        .unwrap();
+                }
+            });
+            let known = trust.known().unwrap();
+            assert_eq!(known.entries().count(), 8, "{:?}", trust.known_hosts);
+        }
     }
 }

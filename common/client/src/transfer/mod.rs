@@ -15,6 +15,11 @@
 //! in a state file (in a state folder, never beside the user's file), and
 //! continue from the byte the server confirms.
 //!
+//! Both key their resume state on the server's verified identity (its
+//! certificate fingerprint over TLS) and check it on every attempt: the
+//! same server by another address resumes, another server at the same
+//! address starts afresh.
+//!
 //! The whole-tree download ([`Client::download_tree`]) keeps its large
 //! files in the same `.part` and sidecar, through the same code, one
 //! attempt at a time on the caller's connection.

@@ -91,8 +91,10 @@ pub fn upload(
     let size = file.size();
     let mtime = file.file().metadata().map(|m| mtime_ns(&m)).unwrap_or(0);
     let absolute = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    // Found once the server is known: the same server by another address
-    // finds its state, another server at the same address does not.
+    // The state belongs to one server, by its verified identity: the same
+    // server by another address finds it, another server at the same
+    // address does not. `server` says whose `state` and `state_path` are.
+    let mut server: Option<String> = None;
     let mut state_path: Option<PathBuf> = None;
     let mut state: Option<UploadState> = None;
     let mut resumed_from = None;
@@ -102,14 +104,30 @@ pub fn upload(
     let result = with_retries(options.retry, &what, waiting, || {
         let mut client = connector.connect()?;
         let identity = client.identity();
-        if state_path.is_none()
-            && let Some(dir) = &options.state_dir
-        {
-            let f = state_path.insert(state_file(dir, &identity, &connector.user, &absolute, name));
-            state = fs::read(f)
-                .ok()
+        // Checked on every attempt, as downloads do: a retry may reach
+        // another server at the same address (a moved name, a proxy
+        // pointed elsewhere), which must not be sent the first server's
+        // upload id. The first server's state file stays, for a later
+        // resume there.
+        if server.as_deref() != Some(identity.as_str()) {
+            if let Some(before) = &server {
+                warn!(
+                    "{what}: {} is now another server ({identity}, before {before}); \
+                     the upload starts there afresh, and what the first server holds \
+                     stays for a later resume there",
+                    connector.addr
+                );
+            }
+            state_path = options
+                .state_dir
+                .as_ref()
+                .map(|dir| state_file(dir, &identity, &connector.user, &absolute, name));
+            state = state_path
+                .as_ref()
+                .and_then(|f| fs::read(f).ok())
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .filter(|s: &UploadState| s.size == size && s.mtime_ns == mtime && s.name == name);
+            server = Some(identity.clone());
         }
         let upload_id = state.as_ref().map(|s| s.upload_id.clone());
         let checkpoints = state
