@@ -27,44 +27,37 @@ use crate::worker::{DownloadJob, TransferId, TransferUpdate, UploadJob, WorkerHa
 impl FerryApp {
     /// Asks for files to upload.
     pub fn request_upload(&mut self, ctx: &egui::Context) {
-        if self.dialogs.enabled() {
-            let start = self.settings.upload_dir.clone();
-            self.dialogs.pick_files(ctx, start.as_deref());
-        } else {
-            let note = self.dialogs.missing().then(|| NO_DIALOG.to_owned());
-            // Starts in the folder the last upload came from.
-            let text = (self.settings.upload_dir.as_deref())
-                .filter(|d| d.is_dir())
-                .map(|d| d.join("").display().to_string())
-                .unwrap_or_default();
-            self.prompt = Some(PathPrompt {
-                purpose: Purpose::Upload,
-                text,
-                note,
-                mirrors: String::new(),
-            });
-        }
+        self.ask_what_to_upload(ctx, Purpose::Upload);
     }
 
     /// Asks for a folder to upload with everything in it.
     pub fn request_folder_upload(&mut self, ctx: &egui::Context) {
+        self.ask_what_to_upload(ctx, Purpose::UploadFolder);
+    }
+
+    /// The system's dialog for `purpose` (files or a folder), or where
+    /// there is none the typed-path dialog; either starts in the folder
+    /// the last upload came from.
+    fn ask_what_to_upload(&mut self, ctx: &egui::Context, purpose: Purpose) {
+        let start = self.settings.upload_dir.clone();
         if self.dialogs.enabled() {
-            let start = self.settings.upload_dir.clone();
-            self.dialogs
-                .pick_folder(ctx, Purpose::UploadFolder, start.as_deref());
-        } else {
-            let note = self.dialogs.missing().then(|| NO_DIALOG.to_owned());
-            let text = (self.settings.upload_dir.as_deref())
-                .filter(|d| d.is_dir())
-                .map(|d| d.join("").display().to_string())
-                .unwrap_or_default();
-            self.prompt = Some(PathPrompt {
-                purpose: Purpose::UploadFolder,
-                text,
-                note,
-                mirrors: String::new(),
-            });
+            match purpose {
+                Purpose::UploadFolder => self.dialogs.pick_folder(ctx, purpose, start.as_deref()),
+                _ => self.dialogs.pick_files(ctx, start.as_deref()),
+            }
+            return;
         }
+        let note = self.dialogs.missing().then(|| NO_DIALOG.to_owned());
+        let text = (start.as_deref())
+            .filter(|d| d.is_dir())
+            .map(|d| d.join("").display().to_string())
+            .unwrap_or_default();
+        self.prompt = Some(PathPrompt {
+            purpose,
+            text,
+            note,
+            mirrors: String::new(),
+        });
     }
 
     /// Queues local files and folders for upload into the folder on

@@ -477,28 +477,49 @@ pub fn password(ui: &Ui, dialog: &mut PasswordDialog) -> Option<bool> {
     answer
 }
 
-/// The new-folder dialog. `Some(true)`: create it; `Some(false)`: cancel.
-/// The name is checked by the one name rule as it is typed; Enter creates.
-pub fn new_folder(ui: &Ui, dialog: &mut NewFolder) -> Option<bool> {
+/// What a one-field dialog shows: its title, a line under it, the
+/// field's caption and the confirm button.
+struct OneField<'a> {
+    id: &'static str,
+    title: String,
+    explanation: Option<&'a str>,
+    caption: &'static str,
+    confirm: &'static str,
+}
+
+/// A dialog with one text field checked as it is typed: `problem` says
+/// why the text cannot be used (shown once `show_problem`, in a line kept
+/// for it so the buttons do not jump). `Some(true)`: confirmed (the button
+/// or Enter, only without a problem); `Some(false)`: cancelled.
+fn one_field(
+    ui: &Ui,
+    words: OneField<'_>,
+    text: &mut String,
+    problem: impl Fn(&str) -> Option<String>,
+    show_problem: impl Fn(&str) -> bool,
+) -> Option<bool> {
     let mut answer = None;
-    let modal = Modal::new(Id::unique("new-folder-dialog")).show(ui.ctx(), |ui| {
-        ui.set_width(360.0);
-        ui.label(RichText::new("New folder").heading());
+    let modal = Modal::new(Id::unique(words.id)).show(ui.ctx(), |ui| {
+        ui.set_width(420.0);
+        ui.label(RichText::new(words.title).heading());
+        if let Some(explanation) = words.explanation {
+            ui.add_space(4.0);
+            ui.label(explanation);
+        }
         ui.add_space(6.0);
-        let field = field::labelled(ui, "Folder name", |ui| {
+        let field = field::labelled(ui, words.caption, |ui| {
             ui.add(
-                TextEdit::singleline(&mut dialog.name)
-                    .id_salt("new-folder-name")
+                TextEdit::singleline(text)
+                    .id_salt(words.id)
                     .desired_width(f32::INFINITY),
             )
         });
-        if dialog.name.is_empty() {
+        if ui.memory(|m| m.focused().is_none()) {
             field.request_focus();
         }
-        let problem = dialog.problem();
-        // One line kept for the hint, so the buttons do not jump.
+        let problem = problem(text);
         match &problem {
-            Some(problem) if !dialog.name.is_empty() => {
+            Some(problem) if show_problem(text) => {
                 ui.colored_label(palette::WARN, problem);
             }
             _ => {
@@ -508,7 +529,7 @@ pub fn new_folder(ui: &Ui, dialog: &mut NewFolder) -> Option<bool> {
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(problem.is_none(), Button::new("Create folder"))
+                .add_enabled(problem.is_none(), Button::new(words.confirm))
                 .clicked()
             {
                 answer = Some(true);
@@ -527,57 +548,48 @@ pub fn new_folder(ui: &Ui, dialog: &mut NewFolder) -> Option<bool> {
     answer
 }
 
+/// The new-folder dialog. `Some(true)`: create it; `Some(false)`: cancel.
+/// The name is checked by the one name rule as it is typed; Enter creates.
+pub fn new_folder(ui: &Ui, dialog: &mut NewFolder) -> Option<bool> {
+    let words = OneField {
+        id: "new-folder",
+        title: "New folder".to_owned(),
+        explanation: None,
+        caption: "Folder name",
+        confirm: "Create folder",
+    };
+    one_field(
+        ui,
+        words,
+        &mut dialog.name,
+        NewFolder::problem_of,
+        |name| !name.is_empty(),
+    )
+}
+
 /// The rename-or-move dialog (admins). `Some(true)`: move it;
 /// `Some(false)`: cancel. The path is checked as it is typed; Enter moves.
 pub fn move_path(ui: &Ui, dialog: &mut MoveDialog) -> Option<bool> {
-    let mut answer = None;
-    let modal = Modal::new(Id::unique("move-dialog")).show(ui.ctx(), |ui| {
-        ui.set_width(440.0);
-        let what = if dialog.folder { "folder" } else { "file" };
-        ui.label(RichText::new(format!("Rename or move the {what} “{}”", dialog.from)).heading());
-        ui.add_space(4.0);
-        ui.label(if dialog.folder {
+    let what = if dialog.folder { "folder" } else { "file" };
+    let words = OneField {
+        id: "move-to",
+        title: format!("Rename or move the {what} “{}”", dialog.from),
+        explanation: Some(if dialog.folder {
             "The folder moves with everything in it. Type a new name, or a path such as \
              archive/2026 to move it into another folder (missing folders are created)."
         } else {
             "The file keeps its version history. Type a new name, or a path such as \
              archive/report.pdf to move it into another folder (missing folders are created)."
-        });
-        ui.add_space(6.0);
-        field::labelled(ui, "New path", |ui| {
-            ui.add(
-                TextEdit::singleline(&mut dialog.to)
-                    .id_salt("move-to")
-                    .desired_width(f32::INFINITY),
-            )
-        });
-        let problem = dialog.problem();
-        match &problem {
-            Some(problem) if dialog.to.trim() != dialog.from => {
-                ui.colored_label(palette::WARN, problem);
-            }
-            _ => {
-                ui.label("");
-            }
-        }
-        ui.add_space(6.0);
-        ui.horizontal(|ui| {
-            if ui
-                .add_enabled(problem.is_none(), Button::new("Move"))
-                .clicked()
-            {
-                answer = Some(true);
-            }
-            if ui.button("Cancel").clicked() {
-                answer = Some(false);
-            }
-        });
-        if problem.is_none() && ui.input(|i| i.key_pressed(Key::Enter)) {
-            answer = Some(true);
-        }
-    });
-    if answer.is_none() && modal.should_close() {
-        answer = Some(false);
-    }
-    answer
+        }),
+        caption: "New path",
+        confirm: "Move",
+    };
+    let from = dialog.from.clone();
+    one_field(
+        ui,
+        words,
+        &mut dialog.to,
+        |to| MoveDialog::problem_of(&from, to),
+        |to| to.trim() != from,
+    )
 }

@@ -151,12 +151,12 @@ pub struct NewFolder {
 }
 
 impl NewFolder {
-    /// Why the name typed cannot be a folder's; `None` when it can.
-    pub fn problem(&self) -> Option<String> {
-        if self.name.is_empty() {
+    /// Why `name` cannot be a folder's name; `None` when it can.
+    pub fn problem_of(name: &str) -> Option<String> {
+        if name.is_empty() {
             return Some("Type a name for the folder.".to_owned());
         }
-        ferry_client::file_name(&self.name)
+        ferry_client::file_name(name)
             .err()
             .map(|e| format!("{}.", capitalized(&e.to_string())))
     }
@@ -192,13 +192,13 @@ impl MoveDialog {
         }
     }
 
-    /// Why the path typed cannot be used; `None` when it can.
-    pub fn problem(&self) -> Option<String> {
-        let to = self.to.trim();
+    /// Why `from` cannot be moved to `to`; `None` when it can.
+    pub fn problem_of(from: &str, to: &str) -> Option<String> {
+        let to = to.trim();
         if to.is_empty() {
             return Some("Type the new name or path.".to_owned());
         }
-        if to == self.from {
+        if to == from {
             return Some("Type a new name, or a path into another folder.".to_owned());
         }
         ferry_client::file_path(to)

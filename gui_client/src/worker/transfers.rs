@@ -226,14 +226,9 @@ fn run_folder_upload(
     connector: &Connector,
     slots: &TransferSlots,
     job: &UploadJob,
-    mut reporter: Reporter,
+    reporter: Reporter,
 ) {
-    let Some(_slot) = slots.acquire(&job.stop) else {
-        reporter.stopped();
-        return;
-    };
-    reporter.send(TransferUpdate::Connecting);
-    let result = with_reconnects(connector, &mut reporter, |client, reporter| {
+    run_folder(connector, slots, &job.stop, reporter, |client, reporter| {
         let mut progress = |p: TreeProgress| reporter.tree_progress(p);
         let options = TreeUploadOptions {
             policy: job.policy,
@@ -260,7 +255,6 @@ fn run_folder_upload(
         }
         Ok(outcome)
     });
-    finish_folder(result, &mut reporter);
 }
 
 /// Downloads a whole server folder into a local folder. A local file that
@@ -270,14 +264,9 @@ fn run_folder_download(
     connector: &Connector,
     slots: &TransferSlots,
     job: &DownloadJob,
-    mut reporter: Reporter,
+    reporter: Reporter,
 ) {
-    let Some(_slot) = slots.acquire(&job.stop) else {
-        reporter.stopped();
-        return;
-    };
-    reporter.send(TransferUpdate::Connecting);
-    let result = with_reconnects(connector, &mut reporter, |client, reporter| {
+    run_folder(connector, slots, &job.stop, reporter, |client, reporter| {
         let mut progress = |p: TreeProgress| reporter.tree_progress(p);
         let options = TreeDownloadOptions {
             overwrite: job.overwrite,
@@ -300,13 +289,34 @@ fn run_folder_download(
         }
         Ok(outcome)
     });
-    finish_folder(result, &mut reporter);
 }
 
-/// Runs a whole-folder transfer on a connection from `connector`, and
-/// again on a new one after a lost connection, with the single
-/// transfers' back-off. Each run skips the files the last one finished,
-/// and a cut large download continues from its partial file.
+/// Runs a whole-folder transfer once it has a slot, on a connection from
+/// `connector`, and reports how it ended.
+fn run_folder(
+    connector: &Connector,
+    slots: &TransferSlots,
+    stop: &StopFlag,
+    mut reporter: Reporter,
+    run: impl FnMut(&mut Client, &mut Reporter) -> Result<FolderOutcome, ClientError>,
+) {
+    let Some(_slot) = slots.acquire(stop) else {
+        reporter.stopped();
+        return;
+    };
+    reporter.send(TransferUpdate::Connecting);
+    match with_reconnects(connector, &mut reporter, run) {
+        Ok(outcome) => reporter.send(TransferUpdate::FolderDone(outcome)),
+        Err(ClientError::Cancelled) => reporter.stopped(),
+        // The app shows and logs the failure, once.
+        Err(e) => reporter.send(TransferUpdate::Failed(e.to_string())),
+    }
+}
+
+/// Runs `run` on a connection from `connector`, and again on a new one
+/// after a lost connection, with the single transfers' back-off. Each run
+/// skips the files the last one finished, and a cut large file continues
+/// from where it stopped.
 fn with_reconnects(
     connector: &Connector,
     reporter: &mut Reporter,
@@ -333,15 +343,6 @@ fn with_reconnects(
             }
             other => return other,
         }
-    }
-}
-
-fn finish_folder(result: Result<FolderOutcome, ClientError>, reporter: &mut Reporter) {
-    match result {
-        Ok(outcome) => reporter.send(TransferUpdate::FolderDone(outcome)),
-        Err(ClientError::Cancelled) => reporter.stopped(),
-        // The app shows and logs the failure, once.
-        Err(e) => reporter.send(TransferUpdate::Failed(e.to_string())),
     }
 }
 
