@@ -195,6 +195,10 @@ fn figure(id: &str, name: String, n: usize, folders: usize, rtt: f64, moved: &Mo
         .detail("per_file_us", per_file * 1e6)
         .detail("stat_round_trip_us", rtt * 1e6)
         .detail("per_file_over_round_trip", per_file / rtt)
+        // What the call spent waiting for answers, at most: on loopback a
+        // round trip is cheap, so the time per file is the files' own work.
+        .detail("round_trips_ms_estimate", trips as f64 * rtt * 1e3)
+        .detail("one_per_file_ms_estimate", n as f64 * rtt * 1e3)
         .detail(
             "timed",
             "one upload_tree / download_tree call on a logged-in connection; the round trips \
