@@ -7,7 +7,7 @@
 //! (`Client::round_trips`, the target) and sets the time per file beside
 //! one STAT round trip, timed on the same connection in the same run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -124,7 +124,7 @@ fn upload(client: &mut Client, local: &Path, n: usize) -> Moved {
 
 /// Downloads [`REMOTE`] into `back` in one call, then compares every file
 /// with the one at the same place under `local`.
-fn download(client: &mut Client, files: &[String], local: &Path, back: &PathBuf) -> Moved {
+fn download(client: &mut Client, files: &[String], local: &Path, back: &Path) -> Moved {
     let mut tally = Tally::default();
     let before = client.round_trips();
     let started = Instant::now();
