@@ -23,6 +23,10 @@ pub struct Sizes {
     pub small_size: usize,
     /// Clients of the parallel small-file figure.
     pub small_clients: usize,
+    /// Files in the tree figure (each of `small_size` bytes).
+    pub tree_files: usize,
+    /// Folders they are spread over.
+    pub tree_folders: usize,
     /// Files in the LIST figure.
     pub list_files: usize,
     /// Clients of the concurrent figure.
@@ -53,6 +57,8 @@ impl Sizes {
             small_files: 1000,
             small_size: 4096,
             small_clients: 8,
+            tree_files: 10_000,
+            tree_folders: 100,
             list_files: 10_000,
             concurrent_clients: 64,
             concurrent_bytes: 16 * MIB,
@@ -73,6 +79,8 @@ impl Sizes {
             small_files: 100,
             small_size: 4096,
             small_clients: 8,
+            tree_files: 300,
+            tree_folders: 10,
             list_files: 300,
             concurrent_clients: 8,
             concurrent_bytes: 2 * MIB,

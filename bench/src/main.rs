@@ -60,6 +60,9 @@ enum Command {
     Transfer,
     /// Many small files, from one client and from several at once.
     Small,
+    /// A tree of 10,000 small files in 100 folders, up and down in one
+    /// call each, with the round trips it took.
+    Tree,
     /// LIST of many files.
     List,
     /// Many clients each uploading and downloading a file at once.
@@ -81,6 +84,7 @@ enum Command {
 enum Group {
     Transfer,
     Small,
+    Tree,
     List,
     Concurrent,
     Memory,
@@ -89,9 +93,10 @@ enum Group {
 }
 
 impl Group {
-    const ALL: [Group; 7] = [
+    const ALL: [Group; 8] = [
         Group::Transfer,
         Group::Small,
+        Group::Tree,
         Group::List,
         Group::Concurrent,
         Group::Memory,
@@ -103,6 +108,7 @@ impl Group {
         match self {
             Group::Transfer => "transfer",
             Group::Small => "small",
+            Group::Tree => "tree",
             Group::List => "list",
             Group::Concurrent => "concurrent",
             Group::Memory => "memory",
@@ -115,6 +121,7 @@ impl Group {
         match self {
             Group::Transfer => figures::transfer::run(b),
             Group::Small => figures::small::run(b),
+            Group::Tree => figures::tree::run(b),
             Group::List => figures::list::run(b),
             Group::Concurrent => figures::concurrent::run(b),
             Group::Memory => figures::memory::run(b),
@@ -156,6 +163,7 @@ fn run(args: &Args) -> anyhow::Result<usize> {
         None | Some(Command::All) => (Group::ALL.to_vec(), &default_load),
         Some(Command::Transfer) => (vec![Group::Transfer], &default_load),
         Some(Command::Small) => (vec![Group::Small], &default_load),
+        Some(Command::Tree) => (vec![Group::Tree], &default_load),
         Some(Command::List) => (vec![Group::List], &default_load),
         Some(Command::Concurrent) => (vec![Group::Concurrent], &default_load),
         Some(Command::Memory) => (vec![Group::Memory], &default_load),

@@ -24,6 +24,8 @@ const FIGURES: &[&str] = &[
     "requests_1_tls",
     "small_upload_8",
     "small_download_8",
+    "tree_upload",
+    "tree_download",
     "list",
     "concurrent",
     "rss_concurrent",

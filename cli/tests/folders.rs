@@ -165,6 +165,17 @@ fn a_folder_transfer_survives_a_lost_connection() {
     );
     assert_eq!(up.stdout.matches("stored \"").count(), 3, "{up:#?}");
     assert_eq!(proxy.up_bytes().len(), 2, "cut once, connected again");
+    // The large file went on from where the cut left it, not from byte 0.
+    assert!(
+        up.stderr
+            .contains("continued interrupted uploads in \"site\""),
+        "{up:#?}"
+    );
+    assert!(
+        proxy.up_bytes()[1] < video.len() as u64,
+        "{:?}",
+        proxy.up_bytes()
+    );
     let history = server.admin_ok(&["history", "site/index.html", "--json"]);
     assert_eq!(history.json().as_array().unwrap().len(), 1);
 

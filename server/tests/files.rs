@@ -287,10 +287,19 @@ fn batches_of_small_files_on_one_connection() {
     files.insert(20, (dir.join("f2"), "taken.txt".into()));
 
     let mut outcomes: Vec<_> = files.iter().map(|_| None).collect();
+    let before = c.round_trips();
     c.upload_many(&files, ConflictPolicy::Fail, &mut |i, r| {
         outcomes[i] = Some(r)
     })
     .unwrap();
+    // Pipelined: one round trip per window of files, not one per file
+    // (the big file, sent alone, takes two of its own).
+    let trips = c.round_trips() - before;
+    assert!(
+        trips * 20 < files.len() as u64,
+        "{trips} round trips for {} files",
+        files.len()
+    );
     for (i, outcome) in outcomes.iter().enumerate() {
         let outcome = outcome.as_ref().expect("every file has an outcome");
         match files[i].1.as_str() {
@@ -317,8 +326,15 @@ fn batches_of_small_files_on_one_connection() {
         .chain([("missing.txt".to_owned(), out.join("missing.txt"))])
         .collect();
     let mut results: Vec<_> = wanted.iter().map(|_| None).collect();
+    let before = c.round_trips();
     c.download_many(&wanted, &mut |i, r| results[i] = Some(r))
         .unwrap();
+    let trips = c.round_trips() - before;
+    assert!(
+        trips * 20 < wanted.len() as u64,
+        "{trips} round trips for {} files",
+        wanted.len()
+    );
     for (i, (name, dest)) in wanted.iter().enumerate() {
         let result = results[i].as_ref().unwrap();
         match name.as_str() {

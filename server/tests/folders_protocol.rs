@@ -151,6 +151,15 @@ fn files_and_folders_never_share_a_path() {
         raw.line()
             .starts_with("ERR BAD_NAME a folder cannot be moved into itself")
     );
+    // A file under itself: the file is one of the folders above `to`.
+    raw.send("MOVE f f/inner");
+    let under_itself = raw.line();
+    assert!(
+        under_itself.starts_with("ERR EXISTS \"f\" is a file, so it cannot hold a folder"),
+        "{under_itself}"
+    );
+    raw.send("STAT f");
+    assert!(raw.line().starts_with("OK STAT f 1 "), "the file stays");
     raw.send("MOVE nothing d/x");
     assert!(
         raw.line()

@@ -8,3 +8,4 @@ pub mod memory;
 pub mod mirrors;
 pub mod small;
 pub mod transfer;
+pub mod tree;

@@ -124,9 +124,10 @@ pub fn plan_tree_uploads(args: &UploadArgs) -> Result<Vec<(PathBuf, String)>> {
 
 /// `upload -r DIR…`: every folder with everything in it, one line per file
 /// stored. Files the server holds already with the same content are
-/// skipped, so after a lost connection the same tree is simply run again
-/// (on a new connection, with back-off, up to `retry`): it continues where
-/// it stopped.
+/// skipped and a large file cut off continues from the byte the server
+/// confirms (its state kept where single uploads keep theirs), so after a
+/// lost connection the same tree is simply run again (on a new connection,
+/// with back-off, up to `retry`): it continues where it stopped.
 pub fn upload_trees(
     connector: &Connector,
     plan: &[(PathBuf, String)],
@@ -149,6 +150,9 @@ pub fn upload_trees(
             let mut progress = |p| bar.report(p);
             let options = TreeUploadOptions {
                 policy,
+                // Where single uploads keep theirs: a large file cut off
+                // continues, on a retry or the next run, where it stopped.
+                state_dir: transfer::default_state_dir(),
                 each: Some(&mut each),
                 progress: Some(&mut progress),
             };
@@ -166,6 +170,13 @@ pub fn upload_trees(
             };
             anyhow::Error::new(e).context(format!("could not upload {}{again}", shown(dir)))
         })?;
+        if done.resumed > 0 {
+            eprintln!(
+                "ferry-cli: note: continued interrupted uploads in {} after {} already there",
+                quoted(remote),
+                output::human_size(done.resumed)
+            );
+        }
         // What an attempt stored before it was cut, the next one found unchanged.
         let stored = lines.len();
         let unchanged = done

@@ -157,6 +157,8 @@ pub struct Client {
     /// while the server was still sending or expecting bytes): every later
     /// request is refused instead of misreading the stream.
     broken: bool,
+    /// How many times the queued requests were sent off to be answered.
+    round_trips: u64,
 }
 
 impl Client {
@@ -230,6 +232,7 @@ impl Client {
             fingerprint,
             user: None,
             broken: false,
+            round_trips: 0,
         };
         let greeting = client
             .read_reply()
@@ -316,6 +319,15 @@ impl Client {
         }
     }
 
+    /// How many round trips this connection has made: times it sent what
+    /// it had queued and then waited for the answer. A pipelined batch
+    /// makes one per window of files, not one per file, and this is how a
+    /// caller (a benchmark, a test) can tell. A refused upload's closing
+    /// `ABORT`, which has no answer, counts too, so it is an upper bound.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips
+    }
+
     /// Checks that the connection is alive.
     pub fn ping(&mut self) -> Result<(), ClientError> {
         self.call_ok(&Request::Ping)
@@ -346,7 +358,9 @@ impl Client {
         ClientError::Io(e)
     }
 
+    /// Sends what is queued, to be answered: one of [`Client::round_trips`].
     fn flush(&mut self) -> Result<(), ClientError> {
+        self.round_trips += 1;
         self.conn.flush().map_err(|e| self.lost(e))
     }
 

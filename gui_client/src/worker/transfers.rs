@@ -47,7 +47,7 @@ impl WorkerHandle {
         let state_dir = self.state_dir.clone();
         self.spawn_transfer(name, id, move || {
             if job.folder {
-                run_folder_upload(&connector, &slots, &job, reporter);
+                run_folder_upload(&connector, &slots, state_dir, &job, reporter);
             } else {
                 run_upload(&connector, &slots, state_dir, &job, reporter);
             }
@@ -221,10 +221,12 @@ fn fetch_mirrored(
 
 /// Uploads a whole local folder into a server folder. A file whose name
 /// is taken by other content under `fail` is kept on the server (the user
-/// chose Skip), not a failure.
+/// chose Skip), not a failure. A large file cut off or paused keeps its
+/// upload id in `state_dir`, as single uploads do, and continues there.
 fn run_folder_upload(
     connector: &Connector,
     slots: &TransferSlots,
+    state_dir: Option<PathBuf>,
     job: &UploadJob,
     reporter: Reporter,
 ) {
@@ -232,6 +234,8 @@ fn run_folder_upload(
         let mut progress = |p: TreeProgress| reporter.tree_progress(p);
         let options = TreeUploadOptions {
             policy: job.policy,
+            // A large file cut off or paused continues where it stopped.
+            state_dir: state_dir.clone(),
             progress: Some(&mut progress),
             ..TreeUploadOptions::default()
         };

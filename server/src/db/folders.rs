@@ -253,7 +253,8 @@ impl Db {
 
     /// Moves the file or folder `from` to `to`, with every version of the
     /// file or everything in the folder; creates the missing folders above
-    /// `to`. Refused when `to` exists, lies inside `from`, or would make a
+    /// `to`. Refused when `to` exists, lies inside the folder `from`, has a
+    /// file above it (the file `from` itself included), or would make a
     /// moved path break the path rules.
     pub fn move_path(
         &self,
@@ -267,7 +268,9 @@ impl Db {
         if !from_folder && !is_file(&tx, from)? {
             return Err(DbError::NotFound);
         }
-        if to.is_inside(from) {
+        // Only a folder can hold `to`: a file's path under itself is a
+        // file in the way of a folder, answered below as for an upload.
+        if from_folder && to.is_inside(from) {
             return Err(DbError::IntoItself);
         }
         if is_file(&tx, to)? {

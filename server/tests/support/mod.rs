@@ -185,6 +185,28 @@ impl Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+
+    /// Stops the server the way an operator does (SIGTERM) and waits, at
+    /// most a minute, until it has exited; returns whether it exited
+    /// cleanly. Everything it logs is written by then.
+    pub fn stop(&mut self) -> bool {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("the kill command runs");
+        assert!(status.success(), "kill -TERM failed: {status:?}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(exit) = self.0.try_wait().expect("the server's status") {
+                return exit.success();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within a minute of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Running {

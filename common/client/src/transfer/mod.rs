@@ -20,9 +20,10 @@
 //! same server by another address resumes, another server at the same
 //! address starts afresh.
 //!
-//! The whole-tree download ([`Client::download_tree`]) keeps its large
-//! files in the same `.part` and sidecar, through the same code, one
-//! attempt at a time on the caller's connection.
+//! The whole-tree transfers keep their large files the same way, through
+//! the same code, one attempt at a time on the caller's connection:
+//! [`Client::download_tree`] in the same `.part` and sidecar,
+//! [`Client::upload_tree`] in the same state files.
 //!
 //! This module owns how to reach a server again ([`Connector`]) and when to
 //! try again ([`Retry`], [`with_retries`]); the bytes move through [`Client::upload`] and
@@ -52,6 +53,7 @@ pub use download::{
     DownloadReport, DownloadState, ResumableDownloadOptions, discard_partial_download, download,
     partial_download,
 };
+pub(crate) use upload::upload_attempt;
 pub use upload::{ResumableUploadOptions, UploadReport, default_state_dir, upload};
 
 /// How many logged-in connections a [`Connector`] keeps for reuse.

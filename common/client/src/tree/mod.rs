@@ -8,9 +8,13 @@
 //! Both can simply be run again after a cut, and continue where they
 //! stopped: a file the other side already holds with the same size and MD5
 //! is skipped (counted as `unchanged`), and a large file (above
-//! [`crate::BATCH_MAX_FILE`]) cut off on its way down continues from its
-//! `.part`, with the same sidecar and the same code as
-//! [`crate::transfer::download`], pinned to the version the listing showed.
+//! [`crate::BATCH_MAX_FILE`]) cut off in the middle continues from where
+//! it stopped. On its way down it continues from its `.part`, with the same
+//! sidecar and the same code as [`crate::transfer::download`], pinned to
+//! the version the listing showed; on its way up (given a state folder,
+//! [`TreeUploadOptions::state_dir`]) from the byte the server confirms,
+//! with the same state files and the same code as
+//! [`crate::transfer::upload`], as long as the local file is unchanged.
 //! Both report [`TreeProgress`] after each file and every few MiB within a
 //! large one, and stop when told to. Reconnecting and running the tree
 //! again is the caller's (the CLI does it with
@@ -70,11 +74,17 @@ pub type TreeProgressFn<'a> = &'a mut dyn FnMut(TreeProgress) -> ControlFlow<()>
 /// (`T` is [`Stored`] going up, [`Downloaded`] coming down).
 pub type TreeEachFn<'a, T> = &'a mut dyn FnMut(&str, &Result<T, ClientError>);
 
-/// Choices for [`Client::upload_tree`]. Default: policy `Fail`, no callbacks.
+/// Choices for [`Client::upload_tree`]. Default: policy `Fail`, no state
+/// folder, no callbacks.
 pub struct TreeUploadOptions<'a> {
     /// What the server does with a file whose path is taken by other
     /// content (a file with the same content is skipped whatever this is).
     pub policy: ConflictPolicy,
+    /// Where large files keep the state that lets a later run continue
+    /// them after a cut (the folder of [`crate::transfer::upload`]'s
+    /// `state_dir`, usually [`crate::transfer::default_state_dir`]);
+    /// `None`: a large file cut off is sent again from its start.
+    pub state_dir: Option<PathBuf>,
     /// Hears each file's outcome by its server path (not the files skipped
     /// as unchanged: those are only counted).
     pub each: Option<TreeEachFn<'a, Stored>>,
@@ -87,6 +97,7 @@ impl Default for TreeUploadOptions<'_> {
     fn default() -> Self {
         TreeUploadOptions {
             policy: ConflictPolicy::Fail,
+            state_dir: None,
             each: None,
             progress: None,
         }
@@ -119,6 +130,9 @@ pub struct TreeUploaded {
     /// Files skipped because the server's current version has the same
     /// size and MD5.
     pub unchanged: usize,
+    /// Bytes of cut-off large files that the server held already and that
+    /// were not sent again.
+    pub resumed: u64,
     /// Files and folders that were not stored, by local path, and why.
     pub failed: Vec<(PathBuf, ClientError)>,
 }

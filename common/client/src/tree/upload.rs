@@ -1,19 +1,23 @@
 //! [`Client::upload_tree`]: a local folder into a server folder. Files the
-//! server already holds with the same content are skipped, the rest go
-//! pipelined (small) or one by one (large), so a run after a cut continues
-//! where it stopped.
+//! server already holds with the same content are skipped, small files go
+//! pipelined, large ones one by one through the resumable upload of
+//! [`crate::transfer`], so a run after a cut continues where it stopped.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use ferry_proto::hash::Md5Digest;
+use ferry_proto::names::escaped;
 use ferry_proto::protocol::ErrorCode;
+use log::info;
 
 use super::{Tally, TreeUploadOptions, TreeUploaded, plan_upload, same_content, stop_on};
 use crate::folders::{Entry, file_path};
-use crate::{Client, ClientError, Progress, Stage, Stored};
+use crate::transfer::upload_attempt;
+use crate::{BATCH_MAX_FILE, Client, ClientError, Progress, Stage, Stored};
 
 /// What a server folder holds already, by full path.
 #[derive(Default)]
@@ -34,8 +38,12 @@ impl Client {
     /// unchanged, whatever `options.policy` (it is hashed only when the
     /// sizes match), so no pointless version is made and a tree uploaded
     /// again after a cut continues where it stopped. The other files go
-    /// pipelined with [`Client::upload_many`]'s machinery under
-    /// `options.policy`.
+    /// under `options.policy`: the small ones first, pipelined with
+    /// [`Client::upload_many`]'s machinery, then the larger ones (above
+    /// [`BATCH_MAX_FILE`]) one at a time. With `options.state_dir`, each
+    /// large one keeps the server's upload id and MD5 checkpoints there, as
+    /// [`crate::transfer::upload`] does (the same state files): one cut off
+    /// continues, on the next run, from the byte the server confirms.
     ///
     /// `options.each` hears every file stored or refused, by server path;
     /// `options.progress` hears the totals and can cancel. Only a broken
@@ -50,6 +58,7 @@ impl Client {
     ) -> Result<TreeUploaded, ClientError> {
         let TreeUploadOptions {
             policy,
+            state_dir,
             each,
             progress,
         } = options;
@@ -98,33 +107,89 @@ impl Client {
             }
         }
 
-        // Both callbacks below count on the same totals, one at a time.
+        // Small files first, pipelined; both callbacks count on the same
+        // totals, one at a time.
+        let (small, large): (Vec<_>, Vec<_>) = send
+            .into_iter()
+            .zip(send_sizes)
+            .partition(|(_, size)| *size <= BATCH_MAX_FILE);
+        let (batch, batch_sizes): (Vec<(PathBuf, String)>, Vec<u64>) = small.into_iter().unzip();
         let tally = RefCell::new(tally);
         let mut failed = Vec::new();
         let result = self.upload_batch(
-            &send,
+            &batch,
             policy,
             &mut |i, outcome| {
-                each(&send[i].1, &outcome);
+                each(&batch[i].1, &outcome);
                 let mut tally = tally.borrow_mut();
                 match outcome {
                     Ok(_) => {
                         done.stored += 1;
-                        tally.finish_file(send_sizes[i])
+                        tally.finish_file(batch_sizes[i])
                     }
                     Err(e) => {
-                        failed.push((send[i].0.clone(), e));
+                        failed.push((batch[i].0.clone(), e));
                         tally.finish_file(0)
                     }
                 }
             },
+            // A file that grew past the limit since it was measured goes
+            // alone, from its start.
             &mut |i, p: Progress| match p.stage {
-                Stage::Transferring => tally.borrow_mut().moving(p.done.min(send_sizes[i])),
-                _ => std::ops::ControlFlow::Continue(()),
+                Stage::Transferring => tally.borrow_mut().moving(p.done.min(batch_sizes[i])),
+                _ => ControlFlow::Continue(()),
             },
         );
         done.failed.append(&mut failed);
         result?;
+
+        // Then the large ones, one at a time, each continuing an upload of
+        // it that was cut off, when the state folder knows one.
+        let mut tally = tally.into_inner();
+        for ((path, name), size) in large {
+            let mut forward = |p: Progress| match p.stage {
+                Stage::Transferring => tally.moving(p.done.min(size)),
+                _ => ControlFlow::Continue(()),
+            };
+            let outcome = upload_attempt(
+                self,
+                &path,
+                &name,
+                policy,
+                state_dir.as_deref(),
+                &mut forward,
+            );
+            let flow = match outcome {
+                Ok(report) => {
+                    done.stored += 1;
+                    done.resumed += report.resumed_from;
+                    if report.resumed_from > 0 {
+                        info!(
+                            "tree upload continued {} from byte {}",
+                            escaped(&name),
+                            report.resumed_from
+                        );
+                    }
+                    each(&name, &Ok(report.stored));
+                    tally.finish_file(size)
+                }
+                // A lost connection or a cancel ends the tree; the server
+                // keeps what it received, and the state folder its id.
+                Err(e) if matches!(e, ClientError::Io(_) | ClientError::Cancelled) => {
+                    return Err(e);
+                }
+                Err(e) if self.broken => return Err(e),
+                Err(e) => {
+                    let outcome = Err(e);
+                    each(&name, &outcome);
+                    if let Err(e) = outcome {
+                        done.failed.push((path, e));
+                    }
+                    tally.finish_file(0)
+                }
+            };
+            stop_on(flow)?;
+        }
         Ok(done)
     }
 
