@@ -16,8 +16,9 @@ use ferry_client::Stage;
 use ferry_proto::protocol::ConflictPolicy;
 
 use crate::format::human_size;
-use crate::worker::{FolderOutcome, Stop, StopFlag, TransferId, TransferUpdate};
+use crate::worker::{Stop, StopFlag, TransferId, TransferUpdate};
 
+mod folder;
 mod row;
 
 pub use row::{Direction, Transfer, TransferState};
@@ -330,12 +331,12 @@ impl Transfers {
                 row.verified = true;
                 row.done = row.total;
                 row.files.0 = row.files.1;
-                let state = folder_state(&outcome);
-                row.note = Some(folder_note(row.direction, &row.local, &outcome));
-                self.finish(id, state);
-                return match row_direction(self.get(id)) {
-                    Some(Direction::Upload) => Followup::Uploaded,
-                    _ => Followup::Downloaded,
+                let direction = row.direction;
+                row.note = Some(folder::note(direction, &row.local, &outcome));
+                self.finish(id, folder::state(&outcome));
+                return match direction {
+                    Direction::Upload => Followup::Uploaded,
+                    Direction::Download => Followup::Downloaded,
                 };
             }
             TransferUpdate::Mirrors(statuses) => row.mirrors = statuses,
@@ -388,57 +389,6 @@ impl Transfers {
         }
         Followup::None
     }
-}
-
-fn row_direction(row: Option<&Transfer>) -> Option<Direction> {
-    row.map(|r| r.direction)
-}
-
-/// A folder transfer that ran to its end is done, unless a file failed.
-fn folder_state(outcome: &FolderOutcome) -> TransferState {
-    match outcome.failed.as_slice() {
-        [] => TransferState::Done,
-        [(path, why)] => TransferState::Failed(format!("{path}: {why}")),
-        [(path, why), rest @ ..] => TransferState::Failed(format!(
-            "{} files failed; the first, {path}: {why}",
-            rest.len() + 1
-        )),
-    }
-}
-
-/// The line under a finished folder transfer: how many files moved, how
-/// many were there already, and which were kept because the user skipped
-/// them.
-fn folder_note(direction: Direction, local: &std::path::Path, outcome: &FolderOutcome) -> String {
-    let files = |n: usize| format!("{n} file{}", if n == 1 { "" } else { "s" });
-    let mut note = match direction {
-        Direction::Upload => format!("{} stored (MD5 checked)", files(outcome.moved)),
-        Direction::Download => format!(
-            "{} saved to {} (MD5 checked)",
-            files(outcome.moved),
-            local.display()
-        ),
-    };
-    if outcome.unchanged > 0 {
-        note.push_str(&format!("; {} already there", files(outcome.unchanged)));
-    }
-    if outcome.resumed > 0 {
-        note.push_str(&format!(
-            "; {} of cut-off files continued, not fetched again",
-            human_size(outcome.resumed)
-        ));
-    }
-    if !outcome.kept.is_empty() {
-        let whose = match direction {
-            Direction::Upload => "the server's",
-            Direction::Download => "yours",
-        };
-        note.push_str(&format!(
-            "; {} with other content skipped ({whose} kept)",
-            files(outcome.kept.len())
-        ));
-    }
-    note
 }
 
 /// "“CON” is not a valid file name on Windows: " before a renamed
