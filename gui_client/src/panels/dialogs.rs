@@ -149,13 +149,17 @@ fn folder_on_the_server(name: &str) -> ConflictWording {
     }
 }
 
-/// A folder download whose target folder is already on this computer.
-fn folder_on_this_computer(local: &Path) -> ConflictWording {
-    let copy = keep_both_path(local, Path::exists);
-    let copy_name = copy
+/// What "Keep both" names the copy of the local `path`: `name (2).ext`.
+fn copy_name(path: &Path) -> String {
+    keep_both_path(path, Path::exists)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A folder download whose target folder is already on this computer.
+fn folder_on_this_computer(local: &Path) -> ConflictWording {
+    let copy_name = copy_name(local);
     ConflictWording {
         question: format!(
             "This computer already has {}. Files in it with the server's content are skipped. \
@@ -172,11 +176,7 @@ fn folder_on_this_computer(local: &Path) -> ConflictWording {
 
 /// A download whose target is already on this computer.
 fn on_this_computer(local: &Path) -> ConflictWording {
-    let copy = keep_both_path(local, Path::exists);
-    let copy_name = copy
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let copy_name = copy_name(local);
     ConflictWording {
         question: format!(
             "This computer already has {}. What should happen to the file you are downloading?",
