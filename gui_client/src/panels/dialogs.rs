@@ -558,13 +558,9 @@ pub fn new_folder(ui: &Ui, dialog: &mut NewFolder) -> Option<bool> {
         caption: "Folder name",
         confirm: "Create folder",
     };
-    one_field(
-        ui,
-        words,
-        &mut dialog.name,
-        NewFolder::problem_of,
-        |name| !name.is_empty(),
-    )
+    one_field(ui, words, &mut dialog.name, NewFolder::problem_of, |name| {
+        !name.is_empty()
+    })
 }
 
 /// The rename-or-move dialog (admins). `Some(true)`: move it;
