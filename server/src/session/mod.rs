@@ -44,9 +44,13 @@ use crate::transport::{Socket, Transport};
 use self::batch::{Batch, Held};
 use self::fault::{Fault, file_path, refuse};
 
-/// Read buffer per connection; transfer buffers are allocated only while a
-/// transfer runs, so idle connections stay small.
-const READ_BUFFER: usize = 4 * 1024;
+/// Read buffer per connection, held for as long as the connection lives;
+/// transfer buffers are allocated only while a transfer runs. Request lines
+/// are short (a longer one is read in pieces, up to `max_line`), and reads
+/// of a payload this size or larger go straight from the stream to where
+/// the bytes belong, so a bigger buffer would save few reads and cost every
+/// idle connection its size (at 4 KiB: 35 MiB more for 10,000 of them).
+const READ_BUFFER: usize = 512;
 
 /// How long a TLS listener waits for a new client's first byte: a TLS
 /// client sends its hello at once, a plaintext one waits for our greeting.
