@@ -94,8 +94,11 @@ impl Drop for Counted<'_> {
 pub(crate) struct Metered<S> {
     inner: S,
     stats: Arc<ListenerStats>,
-    /// Pacing of reads and writes; `None` without a rate limit.
-    limit: Option<(TokenBucket, TokenBucket)>,
+    /// Pacing of reads and writes; `None` without a rate limit. Boxed: the
+    /// buckets are 128 bytes that most servers never use, and the
+    /// connection thread's stack holds copies of this struct while the
+    /// session is built (see `session::open`).
+    limit: Option<Box<(TokenBucket, TokenBucket)>>,
     /// Reads must be done by then, if set.
     deadline: Cell<Option<Instant>>,
     /// The read timeout the session asked for.
@@ -117,10 +120,10 @@ impl<S> Metered<S> {
     pub(crate) fn new(inner: S, stats: Arc<ListenerStats>, rate_limit: Option<u64>) -> Self {
         let now = Instant::now();
         let limit = rate_limit.filter(|&rate| rate > 0).map(|rate| {
-            (
+            Box::new((
                 TokenBucket::for_rate(rate, now),
                 TokenBucket::for_rate(rate, now),
-            )
+            ))
         });
         Metered {
             inner,
@@ -203,7 +206,7 @@ impl<S: Transport> Metered<S> {
 impl<S: Read + Transport> Read for Metered<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.keep_deadline()?;
-        let Some((bucket, _)) = &mut self.limit else {
+        let Some((bucket, _)) = self.limit.as_deref_mut() else {
             let n = self.inner.read(buf)?;
             self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             return Ok(n);
@@ -219,13 +222,13 @@ impl<S: Read + Transport> Read for Metered<S> {
 
 impl<S: Write> Write for Metered<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let granted = match &mut self.limit {
+        let granted = match self.limit.as_deref_mut() {
             Some((_, bucket)) => paced(bucket, buf.len()),
             None => buf.len(),
         };
         let result = self.timed(|inner| inner.write(&buf[..granted]));
         let n = *result.as_ref().unwrap_or(&0);
-        if let Some((_, bucket)) = &mut self.limit {
+        if let Some((_, bucket)) = self.limit.as_deref_mut() {
             bucket.refund(granted - n);
         }
         self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);

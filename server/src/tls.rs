@@ -209,7 +209,10 @@ const SEND_BUFFER_LIMIT: usize = 1 << 20;
 /// An encrypted connection, after its handshake. Its socket reads go
 /// through a [`SocketBuffer`]: rustls reads 4 KiB at a time.
 pub(crate) struct TlsStream {
-    tls: StreamOwned<ServerConnection, SocketBuffer<TcpStream>>,
+    /// Boxed: rustls's state is large, and each move of it by value (into
+    /// the session's wrappers) would be a copy in the connection thread's
+    /// stack, whose pages stay resident for the connection's life.
+    tls: Box<StreamOwned<ServerConnection, SocketBuffer<TcpStream>>>,
 }
 
 /// Completes the handshake with a client on `tcp` by `deadline`.
@@ -218,27 +221,25 @@ pub(crate) fn accept(
     tcp: TcpStream,
     deadline: Instant,
 ) -> io::Result<TlsStream> {
-    let mut conn = ServerConnection::new(Arc::clone(&identity.config)).map_err(io::Error::other)?;
-    conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
-    let mut tls = StreamOwned::new(conn, SocketBuffer::new(tcp));
-    // The handshake's cryptography runs deep in the stack. On the
-    // connection's own thread those pages would stay resident for as long
-    // as the connection lives (tens of KiB for each idle client); on a
-    // thread of its own they are given back (or reused) when it ends.
+    // The handshake's cryptography runs deep in the stack, and building
+    // rustls's state takes kilobytes of it too. On the connection's own
+    // thread those pages would stay resident for as long as the connection
+    // lives (tens of KiB for each idle client); on a thread of its own they
+    // are given back (or reused) when it ends. The connection's thread
+    // receives only the box.
     thread::scope(|scope| {
         thread::Builder::new()
             .name("tls-handshake".into())
-            .spawn_scoped(scope, || handshake(&mut tls, deadline))?
+            .spawn_scoped(scope, move || handshake(identity, tcp, deadline))?
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the TLS handshake panicked")))
-    })?;
-    Ok(TlsStream { tls })
+    })
 }
 
-fn handshake(
-    tls: &mut StreamOwned<ServerConnection, SocketBuffer<TcpStream>>,
-    deadline: Instant,
-) -> io::Result<()> {
+fn handshake(identity: &Identity, tcp: TcpStream, deadline: Instant) -> io::Result<TlsStream> {
+    let mut conn = ServerConnection::new(Arc::clone(&identity.config)).map_err(io::Error::other)?;
+    conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+    let mut tls = Box::new(StreamOwned::new(conn, SocketBuffer::new(tcp)));
     while tls.conn.is_handshaking() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -250,7 +251,7 @@ fn handshake(
         tls.sock.get_ref().set_read_timeout(Some(left))?;
         tls.conn.complete_io(&mut tls.sock)?;
     }
-    Ok(())
+    Ok(TlsStream { tls })
 }
 
 impl Read for TlsStream {

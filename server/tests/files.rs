@@ -42,6 +42,24 @@ fn download(client: &mut Client, name: &str, version: Option<u32>) -> Result<Vec
     Ok(out)
 }
 
+/// The server reads requests through a buffer of 512 bytes; a request line
+/// longer than that (here UPLOAD, DOWNLOAD and STAT of a path of the
+/// longest length allowed) is gathered across reads and answered.
+#[test]
+fn a_request_line_longer_than_the_read_buffer_is_read_whole() {
+    let srv = TestServer::start();
+    let mut client = srv.admin();
+    let part = "ü-".repeat(50); // 150 bytes, more once encoded
+    let mut path = [part.as_str(); 4].join("/");
+    path.push_str(&"x".repeat(ferry_proto::names::MAX_PATH_BYTES - path.len()));
+    assert_eq!(path.len(), ferry_proto::names::MAX_PATH_BYTES);
+    let data = payload(100, 7);
+    let stored = upload(&mut client, &path, &data, ConflictPolicy::Fail).unwrap();
+    assert_eq!(stored.name.as_str(), path);
+    assert_eq!(download(&mut client, &path, None).unwrap(), data);
+    assert_eq!(client.stat(&path, None).unwrap().size, 100);
+}
+
 #[test]
 fn round_trip_of_awkward_names_and_sizes() {
     let srv = TestServer::start();

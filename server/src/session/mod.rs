@@ -44,9 +44,13 @@ use crate::transport::{Socket, Transport};
 use self::batch::{Batch, Held};
 use self::fault::{Fault, file_path, refuse};
 
-/// Read buffer per connection; transfer buffers are allocated only while a
-/// transfer runs, so idle connections stay small.
-const READ_BUFFER: usize = 4 * 1024;
+/// Read buffer per connection, held for as long as the connection lives;
+/// transfer buffers are allocated only while a transfer runs. Request lines
+/// are short (a longer one is read in pieces, up to `max_line`), and reads
+/// of a payload this size or larger go straight from the stream to where
+/// the bytes belong, so a bigger buffer would save few reads and cost every
+/// idle connection its size (at 4 KiB: 35 MiB more for 10,000 of them).
+const READ_BUFFER: usize = 512;
 
 /// How long a TLS listener waits for a new client's first byte: a TLS
 /// client sends its hello at once, a plaintext one waits for our greeting.
@@ -70,14 +74,45 @@ pub(crate) fn serve(
         return;
     }
     info!("peer={peer} connect");
-    let Some(identity) = &shared.tls else {
-        return converse(shared, stats, tcp, peer, stranger, accepted);
-    };
+    // An idle connection's thread keeps every page of stack it has ever
+    // touched, so the way to its blocking read is kept shallow: with the
+    // thread's start-up it fits in two pages (BENCHMARKS.md, issue 7). The
+    // TLS branch, building the session and handling a request each have a
+    // frame of their own, beside that way rather than on it.
+    match &shared.tls {
+        Some(identity) => serve_tls(shared, stats, identity, tcp, peer, stranger, accepted),
+        None => {
+            if let Some(mut session) = open(shared, stats, tcp, peer, stranger, accepted) {
+                converse(&mut session, accepted);
+            }
+        }
+    }
+}
+
+/// The part of [`serve`] for a TLS listener: the handshake (or the
+/// refusal of a plaintext client), then the conversation. Not inlined, so
+/// that its locals are not in every plaintext connection's frame.
+#[inline(never)]
+fn serve_tls(
+    shared: &Shared,
+    stats: &Arc<ListenerStats>,
+    identity: &tls::Identity,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    stranger: Stranger,
+    accepted: Instant,
+) {
     let refused = match tls::sniff(&tcp, TLS_SNIFF) {
         Ok(Hello::Tls) => {
             let deadline = accepted + shared.config.login_timeout;
             match tls::accept(identity, tcp, deadline) {
-                Ok(stream) => return converse(shared, stats, stream, peer, stranger, accepted),
+                Ok(stream) => {
+                    if let Some(mut session) = open(shared, stats, stream, peer, stranger, accepted)
+                    {
+                        converse(&mut session, accepted);
+                    }
+                    return;
+                }
                 Err(e) => format!("TLS handshake failed: {e}"),
             }
         }
@@ -98,33 +133,13 @@ pub(crate) fn serve(
     );
 }
 
-/// The conversation over `stream` (plain or TLS), until it ends.
+/// The conversation over `stream` (plain or TLS), until it ends. Not
+/// inlined, so that [`open`] runs under `serve`'s small frame alone.
+#[inline(never)]
 fn converse<T: Read + Write + Transport + Socket>(
-    shared: &Shared,
-    stats: &Arc<ListenerStats>,
-    stream: T,
-    peer: SocketAddr,
-    stranger: Stranger,
+    session: &mut Session<'_, Metered<T>>,
     accepted: Instant,
 ) {
-    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit)
-        .with_write_timeout(shared.config.io_timeout);
-    if let Err(e) = Transport::set_read_timeout(&stream, Some(shared.config.idle_timeout)) {
-        warn!("peer={peer} connection setup failed: {e}");
-        return;
-    }
-    let mut session = Session {
-        shared,
-        stats,
-        conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
-        peer,
-        user: None,
-        batch: Batch::default(),
-        stranger: Some(stranger),
-        login_deadline: accepted + shared.config.login_timeout,
-        strikes: 0,
-        refusal_log: LogBudget::new(REFUSALS_LOGGED, REFUSAL_LOG_EVERY, accepted),
-    };
     let end = session.run();
     let stream = session.conn.get_mut().get_mut();
     stream.say_goodbye();
@@ -139,6 +154,40 @@ fn converse<T: Read + Write + Transport + Socket>(
         session.who(),
         accepted.elapsed().as_secs_f64()
     );
+}
+
+/// The session for `stream`, on the heap; `None` if the socket could not
+/// be set up. Building it moves the stream and the session by value a few
+/// times, a KiB or so of stack: in a frame of its own, called before the
+/// conversation rather than under it, that does not deepen the stack the
+/// idle connection keeps.
+#[inline(never)]
+fn open<'a, T: Read + Write + Transport>(
+    shared: &'a Shared,
+    stats: &'a Arc<ListenerStats>,
+    stream: T,
+    peer: SocketAddr,
+    stranger: Stranger,
+    accepted: Instant,
+) -> Option<Box<Session<'a, Metered<T>>>> {
+    let stream = Metered::new(stream, Arc::clone(stats), shared.config.rate_limit)
+        .with_write_timeout(shared.config.io_timeout);
+    if let Err(e) = Transport::set_read_timeout(&stream, Some(shared.config.idle_timeout)) {
+        warn!("peer={peer} connection setup failed: {e}");
+        return None;
+    }
+    Some(Box::new(Session {
+        shared,
+        stats,
+        conn: Conn::new(stream, shared.config.max_line, READ_BUFFER),
+        peer,
+        user: None,
+        batch: Batch::default(),
+        stranger: Some(stranger),
+        login_deadline: accepted + shared.config.login_timeout,
+        strikes: 0,
+        refusal_log: LogBudget::new(REFUSALS_LOGGED, REFUSAL_LOG_EVERY, accepted),
+    }))
 }
 
 /// Malformed request lines (or refused requests before a login) that a
@@ -393,6 +442,9 @@ impl<'a, S: Read + Write + Transport> Session<'a, S> {
         }
     }
 
+    /// Not inlined into the request loop: a request's temporaries live in
+    /// a frame of their own, not under every idle connection's read.
+    #[inline(never)]
     fn handle(&mut self, request: Request) -> Handled {
         match request {
             Request::Login { user, password } => self.login(&user, &password),
