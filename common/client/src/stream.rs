@@ -1,7 +1,7 @@
 //! The byte stream under a [`crate::Client`]: TCP in clear, or TLS over
 //! TCP after a verified handshake.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -30,6 +30,16 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    /// Passed through (the default writes the first slice alone), so a
+    /// frame's header leaves with its payload: in one system call in
+    /// clear, in the same TLS records over TLS.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write_vectored(bufs),
+            Stream::Tls(s) => rustls::Stream::new(&mut s.conn, &mut s.sock).write_vectored(bufs),
         }
     }
 
