@@ -124,13 +124,16 @@ impl Drop for TransferBar {
 /// step that is reached only once every file is finished (a large file's
 /// bytes are all there before its MD5 check).
 pub fn tree_geometry(p: TreeProgress) -> (u64, u64) {
-    let length = p.bytes_total.saturating_add(1);
-    let position = if p.files_done >= p.files_total {
-        length
+    let stage = if p.files_done >= p.files_total {
+        Stage::Done
     } else {
-        p.bytes_done.min(p.bytes_total).min(length - 1)
+        Stage::Transferring
     };
-    (length, position)
+    bar_geometry(Progress {
+        stage,
+        done: p.bytes_done,
+        total: p.bytes_total,
+    })
 }
 
 /// A whole tree's bar: its bytes with speed and ETA, and how many of its
@@ -170,8 +173,8 @@ impl TreeBar {
             self.bar.set_length(length);
         }
         if position < self.bar.position() {
-            // A new attempt after a reconnect counts again from the start;
-            // the bytes found in place must not count towards the speed.
+            // A new attempt after a reconnect counts again from the start:
+            // the speed and ETA start over with it.
             self.bar.set_position(position);
             self.bar.reset_eta();
         } else {

@@ -162,26 +162,10 @@ pub fn upload_trees(
         for line in &lines {
             writeln!(out, "{line}")?;
         }
-        let done = result.map_err(|e| {
-            let again = if transfer::is_retryable(&e) {
-                " (run the same command again to continue where it stopped)"
-            } else {
-                ""
-            };
-            anyhow::Error::new(e).context(format!("could not upload {}{again}", shown(dir)))
-        })?;
-        if done.resumed > 0 {
-            eprintln!(
-                "ferry-cli: note: continued interrupted uploads in {} after {} already there",
-                quoted(remote),
-                output::human_size(done.resumed)
-            );
-        }
-        // What an attempt stored before it was cut, the next one found unchanged.
-        let stored = lines.len();
-        let unchanged = done
-            .unchanged
-            .saturating_sub(stored.saturating_sub(done.stored));
+        let what = format!("could not upload {}", shown(dir));
+        let done = result.map_err(|e| cut_short(e, what))?;
+        note_resumed("uploads", remote, done.resumed);
+        let (stored, unchanged) = across_attempts(lines.len(), done.stored, done.unchanged);
         writeln!(
             out,
             "uploaded {} to {}: {stored} files stored, {unchanged} unchanged, {} empty folders created, {} failed",
@@ -194,6 +178,37 @@ pub fn upload_trees(
     }
     out.flush()?;
     first_failure(failures)
+}
+
+/// The error of a tree transfer that ended early (`what` says which), with
+/// the hint to run it again when a lost connection ended it: what arrived
+/// is kept and the next run continues from there.
+fn cut_short(e: ClientError, what: String) -> anyhow::Error {
+    let again = if transfer::is_retryable(&e) {
+        " (what arrived is kept; run the same command again to continue where it stopped)"
+    } else {
+        ""
+    };
+    anyhow::Error::new(e).context(format!("{what}{again}"))
+}
+
+/// Says on stderr that cut-off `what` ("uploads", "downloads") in `remote`
+/// continued after `resumed` bytes that were already there.
+fn note_resumed(what: &str, remote: &str, resumed: u64) {
+    if resumed > 0 {
+        eprintln!(
+            "ferry-cli: note: continued interrupted {what} in {} after {} already there",
+            quoted(remote),
+            output::human_size(resumed)
+        );
+    }
+}
+
+/// The files moved and unchanged over every attempt at a tree: `lines`
+/// files moved in all, `moved` and `unchanged` by the last attempt, which
+/// found unchanged what the attempts before it had moved.
+fn across_attempts(lines: usize, moved: usize, unchanged: usize) -> (usize, usize) {
+    (lines, (moved + unchanged).saturating_sub(lines))
 }
 
 /// Runs `attempt` on a connection from `connector`; after a lost
@@ -290,30 +305,13 @@ pub fn download_trees(
         for line in &lines {
             writeln!(out, "{line}")?;
         }
-        let done = result.map_err(|e| {
-            let again = if transfer::is_retryable(&e) {
-                " (what arrived is kept; run the same command again to continue)"
-            } else {
-                ""
-            };
-            let what = format!("could not download the folder {}{again}", quoted(remote));
-            anyhow::Error::new(e).context(what)
-        })?;
+        let what = format!("could not download the folder {}", quoted(remote));
+        let done = result.map_err(|e| cut_short(e, what))?;
         for why in &done.restarted {
             eprintln!("ferry-cli: note: {why}");
         }
-        if done.resumed > 0 {
-            eprintln!(
-                "ferry-cli: note: continued interrupted downloads in {} after {} already there",
-                quoted(remote),
-                output::human_size(done.resumed)
-            );
-        }
-        // What an attempt saved before it was cut, the next one found unchanged.
-        let saved = lines.len();
-        let unchanged = done
-            .unchanged
-            .saturating_sub(saved.saturating_sub(done.saved));
+        note_resumed("downloads", remote, done.resumed);
+        let (saved, unchanged) = across_attempts(lines.len(), done.saved, done.unchanged);
         writeln!(
             out,
             "downloaded {} to {}: {saved} files saved, {unchanged} unchanged, {} folders, {} failed",

@@ -15,7 +15,7 @@
 //! [`TreeUploadOptions::state_dir`]) from the byte the server confirms,
 //! with the same state files and the same code as
 //! [`crate::transfer::upload`], as long as the local file is unchanged.
-//! Both report [`TreeProgress`] after each file and every few MiB within a
+//! Both report [`TreeProgress`] after each file and every 256 KiB within a
 //! large one, and stop when told to. Reconnecting and running the tree
 //! again is the caller's (the CLI does it with
 //! [`crate::transfer::with_retries`]).
@@ -49,10 +49,11 @@ use crate::folders::{Entry, file_path};
 /// slow link (the callers throttle what they draw).
 const PROGRESS_EVERY: u64 = 256 << 10;
 
-/// How a whole-tree transfer is going: sent after each file and every few
-/// MiB within a large one. It is sent once before anything moves, with the
-/// totals; and while a large local file is compared with the server's, the
-/// same figures are sent again every few MiB, so a cancel is heard.
+/// How a whole-tree transfer is going: sent after each file and every
+/// 256 KiB within a large one. It is sent once before
+/// anything moves, with the totals; and while a large local file is
+/// compared with the server's, the same figures are sent again as often,
+/// so a cancel is heard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TreeProgress {
     /// Files finished: stored/saved, found unchanged, or failed.
@@ -89,7 +90,8 @@ pub struct TreeUploadOptions<'a> {
     /// as unchanged: those are only counted).
     pub each: Option<TreeEachFn<'a, Stored>>,
     /// Hears progress; Break cancels: the call returns
-    /// Err(ClientError::Cancelled) after the file in flight.
+    /// Err(ClientError::Cancelled) after the file in flight, or within a
+    /// large one (which then continues on the next run, given `state_dir`).
     pub progress: Option<TreeProgressFn<'a>>,
 }
 
