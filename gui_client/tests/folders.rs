@@ -400,8 +400,9 @@ fn a_folder_download_pauses_and_resumes_where_it_stopped() {
     wait_for(&mut h, "the pause", |app| {
         app.transfers().rows[0].state == TransferState::Paused
     });
-    let kept = h.state().transfers().rows[0].done;
-    assert!(kept > 0);
+    let part = local.path("media/clip.bin.part");
+    assert!(part.is_file(), "the cut file waits in its .part");
+    assert!(!local.path("media/clip.bin").exists());
     h.get_by_label("Resume").click();
     wait_for(&mut h, "the end", |app| {
         app.transfers().rows[0].state.is_finished()
@@ -415,4 +416,30 @@ fn a_folder_download_pauses_and_resumes_where_it_stopped() {
         payload(6 << 20, 3)
     );
     assert_eq!(fs::read(local.path("media/small.txt")).unwrap(), b"small");
+}
+
+#[test]
+fn a_cancelled_folder_download_keeps_whole_files_and_no_partial_ones() {
+    let server = TestServer::start_tls_with(|c| c.rate_limit = Some(2 << 20));
+    server.put("media/a.txt", b"small");
+    server.put("media/clip.bin", &payload(6 << 20, 4));
+    let local = Local::new();
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+
+    h.state_mut()
+        .start_downloads_into(vec!["media".to_owned()], local.dir.path());
+    wait_for(&mut h, "a few MiB to move", |app| {
+        let row = &app.transfers().rows[0];
+        row.done > 2 << 20 && row.state == TransferState::Transferring
+    });
+    h.get_by_label("Cancel").click();
+    wait_for(&mut h, "the cancel", |app| {
+        app.transfers().rows[0].state == TransferState::Cancelled
+    });
+    assert_eq!(fs::read(local.path("media/a.txt")).unwrap(), b"small");
+    let left: Vec<String> = tree(&local.path("media"))
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(left, ["a.txt"], "no .part or sidecar is left");
 }

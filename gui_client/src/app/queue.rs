@@ -8,10 +8,6 @@
 //! download onto a file that appeared meanwhile is asked about, and each
 //! continues from the library's own resume state.
 
-use std::path::Path;
-
-use ferry_client::partial::sidecar_path;
-use ferry_client::transfer::{discard_partial_download, partial_download};
 use log::info;
 
 use super::FerryApp;
@@ -83,39 +79,15 @@ impl FerryApp {
             self.set_info("Continuing the unfinished transfers.".to_owned());
         } else {
             info!("discarding {} unfinished transfer(s)", saved.len());
-            for t in &saved {
-                match t.direction {
-                    SavedDirection::Download if t.folder => discard_partials_in(&t.local),
-                    SavedDirection::Download => discard_partial_download(&t.local),
-                    SavedDirection::Upload => {}
+            if let Some(session) = &self.session {
+                for t in saved {
+                    if t.direction == SavedDirection::Download {
+                        session.discard_partials(t.local, t.folder);
+                    }
                 }
             }
             self.set_info("Discarded the unfinished transfers.".to_owned());
         }
         self.remember_queue();
-    }
-}
-
-/// Deletes the partial downloads a folder download left in `dir` and the
-/// folders below it: each `NAME.part` whose sidecar `NAME.part.json` is a
-/// download's. Nothing else there is touched.
-fn discard_partials_in(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir {
-            discard_partials_in(&path);
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(dest) = name.strip_suffix(".part.json").map(|d| dir.join(d))
-            && sidecar_path(&dest) == path
-            && partial_download(&dest).is_some()
-        {
-            discard_partial_download(&dest);
-        }
     }
 }

@@ -19,7 +19,7 @@ use crate::panels::transfers::TransferAction;
 use crate::state::conflicts::{Choice, Conflict, keep_both_path};
 use crate::state::dialogs::{NO_DIALOG, OfferedName, PathPrompt};
 use crate::state::files::{join, last_part, parent_of};
-use crate::state::queue::{SavedDirection, SavedTransfer};
+use crate::state::queue::{SavedDirection, SavedPolicy, SavedTransfer};
 use crate::state::transfers::{Direction, Followup, TransferState};
 use crate::state::upload_as::NameFix;
 use crate::worker::{DownloadJob, TransferId, TransferUpdate, UploadJob, WorkerHandle};
@@ -93,8 +93,8 @@ impl FerryApp {
                 self.ask_name(id, &own, bad.to_string());
                 continue;
             }
-            if self.files.is_folder(&name) {
-                self.ask_name(id, &own, format!("a folder named “{own}” is here already"));
+            if let Some(why) = self.taken_by_other_kind(&name, false) {
+                self.ask_name(id, &own, why);
                 continue;
             }
             if self.files.contains(&name) {
@@ -130,8 +130,8 @@ impl FerryApp {
                 let own = last_part(name);
                 if let Err(bad) = ferry_client::file_name(own) {
                     self.ask_name(id, own, bad.to_string());
-                } else if self.files.contains(name) {
-                    self.ask_name(id, own, format!("a file named “{own}” is here already"));
+                } else if let Some(why) = self.taken_by_other_kind(name, true) {
+                    self.ask_name(id, own, why);
                 } else if self.files.is_folder(name) {
                     self.ask_conflict(id, name.to_owned(), batch, None);
                 } else {
@@ -300,6 +300,12 @@ impl FerryApp {
             SavedDirection::Upload => Direction::Upload,
             SavedDirection::Download => Direction::Download,
         };
+        if saved.policy == SavedPolicy::Ask {
+            // Saved before the question was answered (or with Skip, which
+            // means the same): asked again if the folder is there.
+            self.queue_folder(direction, &saved.name, saved.local.clone(), batch);
+            return;
+        }
         let id = (self.transfers).add_folder(direction, &saved.name, saved.local.clone(), batch);
         let policy = saved.policy.policy();
         match direction {
@@ -310,6 +316,20 @@ impl FerryApp {
                 }
                 self.run_download(id);
             }
+        }
+    }
+
+    /// Why `name` cannot take an upload of a file (or with `folder`, a
+    /// folder): a folder (a file) of that name is here, and a path is one
+    /// or the other, never both. `None` when nothing of the other kind is.
+    fn taken_by_other_kind(&self, name: &str, folder: bool) -> Option<String> {
+        let own = last_part(name);
+        if folder && self.files.contains(name) {
+            Some(format!("a file named “{own}” is here already"))
+        } else if !folder && self.files.is_folder(name) {
+            Some(format!("a folder named “{own}” is here already"))
+        } else {
+            None
         }
     }
 
@@ -400,8 +420,10 @@ impl FerryApp {
         };
         let name = join(parent_of(&row.name), &name);
         row.name.clone_from(&name);
-        let batch = row.batch;
-        if self.files.contains(&name) || (row.folder && self.files.is_folder(&name)) {
+        let (batch, folder) = (row.batch, row.folder);
+        if let Some(why) = self.taken_by_other_kind(&name, folder) {
+            self.ask_name(id, last_part(&name), why);
+        } else if self.files.contains(&name) || (folder && self.files.is_folder(&name)) {
             self.ask_conflict(id, name, batch, None);
         } else {
             self.start_upload(id, ConflictPolicy::Fail);
@@ -544,9 +566,11 @@ impl FerryApp {
                 self.transfers.cancel(id);
                 self.conflicts.forget(id);
                 self.upload_as.forget(id);
-                if paused_download && let Some(row) = self.transfers.get(id) {
-                    // No worker holds it: throw the partial file away here.
-                    ferry_client::transfer::discard_partial_download(&row.local);
+                if paused_download
+                    && let (Some(row), Some(session)) = (self.transfers.get(id), &self.session)
+                {
+                    // No worker holds it: throw the partial files away here.
+                    session.discard_partials(row.local.clone(), row.folder);
                 }
             }
             TransferAction::Retry(id) | TransferAction::Resume(id) => self.retry(id),

@@ -361,24 +361,13 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
             edit.request_focus();
         }
         let paths = prompt.paths();
-        if let Purpose::SaveInto { names } = &prompt.purpose
+        // What exists there is asked about once the download starts;
+        // here only the folder itself is checked.
+        if let Purpose::SaveInto { .. } = &prompt.purpose
             && let Some(dir) = paths.first()
+            && !dir.is_dir()
         {
-            let existing = names
-                .iter()
-                .filter(|n| dir.join(last_part(n)).exists())
-                .count();
-            if !dir.is_dir() {
-                ui.colored_label(palette::WARN, "This is not an existing folder.");
-            } else if existing > 0 {
-                ui.colored_label(
-                    palette::WARN,
-                    format!(
-                        "{existing} of these exist there already: you are asked before anything \
-                         is replaced."
-                    ),
-                );
-            }
+            ui.colored_label(palette::WARN, "This is not an existing folder.");
         }
         if saving
             && let Some(path) = paths.first()

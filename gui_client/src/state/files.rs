@@ -93,11 +93,6 @@ impl<'a> Row<'a> {
     pub fn label(&self) -> &'a str {
         last_part(self.path())
     }
-
-    /// Whether it is a folder.
-    pub fn is_folder(&self) -> bool {
-        matches!(self, Row::Folder(_))
-    }
 }
 
 /// The last part of a server path: `c.txt` of `a/b/c.txt`.

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -81,6 +81,24 @@ impl WorkerHandle {
             last_total: 0,
             rate: Rate::default(),
             ui_gone: false,
+        }
+    }
+
+    /// Deletes the partial downloads of a stopped download to `dest` (a
+    /// file, or with `folder` everything below that folder) on a thread of
+    /// its own: a folder may be large, and the UI must not wait for it.
+    pub fn discard_partials(&self, dest: PathBuf, folder: bool) {
+        let spawned = thread::Builder::new()
+            .name("discard".to_owned())
+            .spawn(move || {
+                if folder {
+                    transfer::discard_partial_downloads_in(&dest);
+                } else {
+                    transfer::discard_partial_download(&dest);
+                }
+            });
+        if let Err(e) = spawned {
+            warn!("could not start a thread to delete partial downloads ({e})");
         }
     }
 
@@ -230,35 +248,46 @@ fn run_folder_upload(
     job: &UploadJob,
     reporter: Reporter,
 ) {
-    run_folder(connector, slots, &job.stop, reporter, |client, reporter| {
-        let mut progress = |p: TreeProgress| reporter.tree_progress(p);
-        let options = TreeUploadOptions {
-            policy: job.policy,
-            // A large file cut off or paused continues where it stopped.
-            state_dir: state_dir.clone(),
-            progress: Some(&mut progress),
-            ..TreeUploadOptions::default()
-        };
-        let done = client.upload_tree(&job.path, Some(&job.name), options)?;
-        let mut outcome = FolderOutcome {
-            moved: done.stored,
-            unchanged: done.unchanged,
-            ..FolderOutcome::default()
-        };
-        for (local, e) in done.failed {
-            let shown = local
-                .strip_prefix(&job.path)
-                .unwrap_or(&local)
-                .display()
-                .to_string();
-            if e.code() == Some(ErrorCode::Exists) && job.policy == ConflictPolicy::Fail {
-                outcome.kept.push(shown);
-            } else {
-                outcome.failed.push((shown, e.to_string()));
+    // Files stored by every attempt: a later one finds them unchanged.
+    let mut stored = 0;
+    run_folder(
+        connector,
+        slots,
+        &job.stop,
+        None,
+        reporter,
+        |client, reporter| {
+            let mut progress = |p: TreeProgress| reporter.tree_progress(p);
+            let mut each =
+                |_: &str, result: &Result<_, ClientError>| stored += result.is_ok() as usize;
+            let options = TreeUploadOptions {
+                policy: job.policy,
+                // A large file cut off or paused continues where it stopped.
+                state_dir: state_dir.clone(),
+                each: Some(&mut each),
+                progress: Some(&mut progress),
+            };
+            let done = client.upload_tree(&job.path, Some(&job.name), options)?;
+            let mut outcome = FolderOutcome {
+                moved: stored,
+                unchanged: (done.stored + done.unchanged).saturating_sub(stored),
+                ..FolderOutcome::default()
+            };
+            for (local, e) in done.failed {
+                let shown = local
+                    .strip_prefix(&job.path)
+                    .unwrap_or(&local)
+                    .display()
+                    .to_string();
+                if e.code() == Some(ErrorCode::Exists) && job.policy == ConflictPolicy::Fail {
+                    outcome.kept.push(shown);
+                } else {
+                    outcome.failed.push((shown, e.to_string()));
+                }
             }
-        }
-        Ok(outcome)
-    });
+            Ok(outcome)
+        },
+    );
 }
 
 /// Downloads a whole server folder into a local folder. A local file that
@@ -270,37 +299,52 @@ fn run_folder_download(
     job: &DownloadJob,
     reporter: Reporter,
 ) {
-    run_folder(connector, slots, &job.stop, reporter, |client, reporter| {
-        let mut progress = |p: TreeProgress| reporter.tree_progress(p);
-        let options = TreeDownloadOptions {
-            overwrite: job.overwrite,
-            progress: Some(&mut progress),
-            ..TreeDownloadOptions::default()
-        };
-        let done = client.download_tree(Some(&job.name), &job.dest, options)?;
-        let mut outcome = FolderOutcome {
-            moved: done.saved,
-            unchanged: done.unchanged,
-            resumed: done.resumed,
-            ..FolderOutcome::default()
-        };
-        for (path, e) in done.failed {
-            if matches!(e, ClientError::LocalExists { .. }) && !job.overwrite {
-                outcome.kept.push(path);
-            } else {
-                outcome.failed.push((path, e.to_string()));
+    // Files saved by every attempt: a later one finds them unchanged.
+    let mut saved = 0;
+    let dest = Some(job.dest.as_path());
+    run_folder(
+        connector,
+        slots,
+        &job.stop,
+        dest,
+        reporter,
+        |client, reporter| {
+            let mut progress = |p: TreeProgress| reporter.tree_progress(p);
+            let mut each =
+                |_: &str, result: &Result<_, ClientError>| saved += result.is_ok() as usize;
+            let options = TreeDownloadOptions {
+                overwrite: job.overwrite,
+                each: Some(&mut each),
+                progress: Some(&mut progress),
+            };
+            let done = client.download_tree(Some(&job.name), &job.dest, options)?;
+            let mut outcome = FolderOutcome {
+                moved: saved,
+                unchanged: (done.saved + done.unchanged).saturating_sub(saved),
+                resumed: done.resumed,
+                ..FolderOutcome::default()
+            };
+            for (path, e) in done.failed {
+                if matches!(e, ClientError::LocalExists { .. }) && !job.overwrite {
+                    outcome.kept.push(path);
+                } else {
+                    outcome.failed.push((path, e.to_string()));
+                }
             }
-        }
-        Ok(outcome)
-    });
+            Ok(outcome)
+        },
+    );
 }
 
 /// Runs a whole-folder transfer once it has a slot, on a connection from
-/// `connector`, and reports how it ended.
+/// `connector`, and reports how it ended. A cancelled download deletes
+/// the partial files it left below `download_to`; the files that arrived
+/// whole stay.
 fn run_folder(
     connector: &Connector,
     slots: &TransferSlots,
     stop: &StopFlag,
+    download_to: Option<&Path>,
     mut reporter: Reporter,
     run: impl FnMut(&mut Client, &mut Reporter) -> Result<FolderOutcome, ClientError>,
 ) {
@@ -311,7 +355,14 @@ fn run_folder(
     reporter.send(TransferUpdate::Connecting);
     match with_reconnects(connector, &mut reporter, run) {
         Ok(outcome) => reporter.send(TransferUpdate::FolderDone(outcome)),
-        Err(ClientError::Cancelled) => reporter.stopped(),
+        Err(ClientError::Cancelled) => {
+            if stop.get() == Stop::Cancel
+                && let Some(dir) = download_to
+            {
+                transfer::discard_partial_downloads_in(dir);
+            }
+            reporter.stopped();
+        }
         // The app shows and logs the failure, once.
         Err(e) => reporter.send(TransferUpdate::Failed(e.to_string())),
     }

@@ -88,6 +88,26 @@ pub fn discard_partial_download(dest: &Path) {
     let _ = fs::remove_file(sidecar_path(dest));
 }
 
+/// Deletes the partial downloads a whole-folder download left in `dir` and
+/// the folders below it: each `NAME.part` whose sidecar `NAME.part.json`
+/// is a download's. Nothing else is touched, and links are not followed.
+pub fn discard_partial_downloads_in(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            discard_partial_downloads_in(&entry.path());
+        } else if let Some(dest) = (entry.file_name().to_str())
+            .and_then(|name| name.strip_suffix(".part.json"))
+            .map(|name| dir.join(name))
+            && partial_download(&dest).is_some()
+        {
+            discard_partial_download(&dest);
+        }
+    }
+}
+
 /// Downloads `name` to `dest`, resuming a partial download found there,
 /// reconnecting after lost connections. `dest` appears only once its MD5 is
 /// verified. Cancelling (the progress callback returning `Break`) keeps the

@@ -50,8 +50,8 @@ use ferry_proto::protocol::ErrorCode;
 
 pub(crate) use download::download_listed;
 pub use download::{
-    DownloadReport, DownloadState, ResumableDownloadOptions, discard_partial_download, download,
-    partial_download,
+    DownloadReport, DownloadState, ResumableDownloadOptions, discard_partial_download,
+    discard_partial_downloads_in, download, partial_download,
 };
 pub(crate) use upload::upload_attempt;
 pub use upload::{ResumableUploadOptions, UploadReport, default_state_dir, upload};
