@@ -314,7 +314,7 @@ fn batches_of_small_files_on_one_connection() {
     // (the big file, sent alone, takes two of its own).
     let trips = c.round_trips() - before;
     assert!(
-        trips * 20 < files.len() as u64,
+        trips * 20 < files.len() as u64 && trips >= 1,
         "{trips} round trips for {} files",
         files.len()
     );
@@ -349,7 +349,7 @@ fn batches_of_small_files_on_one_connection() {
         .unwrap();
     let trips = c.round_trips() - before;
     assert!(
-        trips * 20 < wanted.len() as u64,
+        trips * 20 < wanted.len() as u64 && trips >= 1,
         "{trips} round trips for {} files",
         wanted.len()
     );

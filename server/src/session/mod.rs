@@ -76,7 +76,7 @@ pub(crate) fn serve(
     info!("peer={peer} connect");
     // An idle connection's thread keeps every page of stack it has ever
     // touched, so the way to its blocking read is kept shallow: with the
-    // thread's start-up it fits in two pages (BENCHMARKS.md, issue 7). The
+    // thread's start-up it fits in two pages (docs/BENCHMARKS.md, "Idle connections"). The
     // TLS branch, building the session and handling a request each have a
     // frame of their own, beside that way rather than on it.
     match &shared.tls {
