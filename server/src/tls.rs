@@ -122,7 +122,7 @@ pub fn fingerprint_of(data_dir: &Path, source: &TlsSource) -> anyhow::Result<Str
             let cert = data_dir.join(GENERATED_DIR).join(CERT_FILE);
             if !cert.exists() {
                 bail!(
-                    "{} has no TLS certificate yet; start the server once without --plaintext to make one",
+                    "{} has no TLS certificate yet; start the server once without --plaintext to make one, or pass the --tls-cert and --tls-key it runs with",
                     data_dir.display()
                 );
             }
