@@ -20,7 +20,9 @@ pub const ADMIN_PASSWORD: &str = "admin-secret-1";
 
 /// [`Config::new`] made fast for tests: the cheapest bcrypt cost (tests log
 /// in a lot), a 10 ms pause after a failed login, and an `admin` account
-/// with [`ADMIN_PASSWORD`]. It listens on `127.0.0.1:0`, in plaintext so
+/// with [`ADMIN_PASSWORD`], and no free-space reserve (test machines' disks
+/// can have less free than the 256 MiB default; the tests of the reserve set
+/// their own). It listens on `127.0.0.1:0`, in plaintext so
 /// tests can speak the protocol over raw sockets; set `config.tls` to
 /// [`TlsSource::Generated`] (or use [`TestServer::start_tls`]) for TLS.
 pub fn config(data_dir: impl Into<PathBuf>, logs_dir: impl Into<PathBuf>) -> Config {
@@ -29,6 +31,7 @@ pub fn config(data_dir: impl Into<PathBuf>, logs_dir: impl Into<PathBuf>) -> Con
     config.bcrypt_cost = 4;
     config.admin_password = Some(ADMIN_PASSWORD.to_owned());
     config.login_failure_delay = Duration::from_millis(10);
+    config.min_free_space = 0;
     config
 }
 

@@ -138,6 +138,8 @@ fn sigterm_lets_a_running_transfer_finish_then_exits() {
             "--rate-limit",
             "2M",
             "--plaintext",
+            "--min-free-space",
+            "0",
         ])
         .arg("--data")
         .arg(dir.path().join("data"))

@@ -237,7 +237,7 @@ fn start_until_ready(
     args: &[&str],
 ) -> (Running, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry-server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
+    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4", "--min-free-space", "0"])
         .args(args)
         .arg("--data")
         .arg(dir.join("data"))
@@ -296,7 +296,7 @@ pub fn spawn_binary_with_tls(dir: &Path) -> Spawned {
 
 fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Spawned {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
-        .args(["--bcrypt-cost", "4"])
+        .args(["--bcrypt-cost", "4", "--min-free-space", "0"])
         .arg("--data")
         .arg(dir.join("data"))
         .arg("--logs")
