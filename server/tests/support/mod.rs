@@ -237,15 +237,22 @@ fn start_until_ready(
     args: &[&str],
 ) -> (Running, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry-server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--bcrypt-cost", "4", "--min-free-space", "0"])
-        .args(args)
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--logs")
-        .arg(dir.join("logs"))
-        .env_remove("FERRY_ADMIN_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--bcrypt-cost",
+        "4",
+        "--min-free-space",
+        "0",
+    ])
+    .args(args)
+    .arg("--data")
+    .arg(dir.join("data"))
+    .arg("--logs")
+    .arg(dir.join("logs"))
+    .env_remove("FERRY_ADMIN_PASSWORD")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     if let Some(p) = admin_password {
         cmd.env("FERRY_ADMIN_PASSWORD", p);
     }
