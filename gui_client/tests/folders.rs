@@ -13,6 +13,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_client::Entry;
 use ferry_proto::protocol::Role as UserRole;
+use gui_client::settings::Settings;
 use gui_client::state::transfers::TransferState;
 use support::*;
 
@@ -442,4 +443,154 @@ fn a_cancelled_folder_download_keeps_whole_files_and_no_partial_ones() {
         .map(|(name, _)| name)
         .collect();
     assert_eq!(left, ["a.txt"], "no .part or sidecar is left");
+}
+
+/// Runs until transfer row `index` has finished, and checks it succeeded.
+fn finished_row(h: &mut AppHarness, index: usize, what: &str) -> String {
+    wait_for(h, what, |app| {
+        app.transfers()
+            .rows
+            .get(index)
+            .is_some_and(|t| t.state.is_finished())
+    });
+    let row = &h.state().transfers().rows[index];
+    assert_eq!(row.state, TransferState::Done, "{what}: {:?}", row.note);
+    row.note.clone().unwrap_or_default()
+}
+
+#[test]
+fn a_folder_on_both_sides_is_overwritten_or_kept_beside_as_the_user_chooses() {
+    let server = TestServer::start();
+    server.add_user("ann", UserRole::User);
+    let local = Local::new();
+    let project = local.path("project");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("a.txt"), b"one").unwrap();
+    fs::write(project.join("same.txt"), b"same").unwrap();
+    let mut h = logged_in(&server, "ann", USER_PASSWORD);
+    drop_files(&mut h, std::slice::from_ref(&project));
+    finished_row(&mut h, 0, "the first upload");
+
+    // Up, Keep both: the changed file goes beside the server's as _v2.
+    fs::write(project.join("a.txt"), b"two").unwrap();
+    drop_files(&mut h, std::slice::from_ref(&project));
+    wait_for_text(&mut h, "The server already has a folder “project”");
+    h.get_by_label("Keep both (store yours as name_v2…)")
+        .click();
+    finished_row(&mut h, 1, "the upload keeping both");
+    assert_eq!(server.get("project/a.txt", None), b"one");
+    assert_eq!(server.get("project/a_v2.txt", None), b"two");
+    assert_eq!(server.admin().history("project/same.txt").unwrap().len(), 1);
+
+    // Up, Overwrite: the changed file becomes a new version of the same name.
+    fs::write(project.join("a.txt"), b"three").unwrap();
+    drop_files(&mut h, std::slice::from_ref(&project));
+    wait_for_text(&mut h, "The server already has a folder “project”");
+    h.get_by_label("Overwrite them (keep history)").click();
+    finished_row(&mut h, 2, "the overwriting upload");
+    assert_eq!(server.get("project/a.txt", None), b"three");
+    assert_eq!(server.get("project/a.txt", Some(1)), b"one", "history kept");
+    assert_eq!(server.admin().history("project/same.txt").unwrap().len(), 1);
+
+    // Down into a folder holding an older project: Keep both saves the
+    // server's folder beside it, "project (2)", and leaves the old one be.
+    let downloads = Local::new();
+    let mine = downloads.path("project");
+    fs::create_dir_all(&mine).unwrap();
+    fs::write(mine.join("a.txt"), b"mine").unwrap();
+    let into = downloads.dir.path().display().to_string();
+    click_row(&mut h, "🗀 project");
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    type_into(&mut h, "Into folder (full path)", &into);
+    h.get_by_label("Download").click();
+    wait_for_text(&mut h, "This computer already has");
+    h.get_by_label("Keep both (download into project (2))")
+        .click();
+    finished_row(&mut h, 3, "the download keeping both");
+    assert_eq!(fs::read(mine.join("a.txt")).unwrap(), b"mine");
+    assert_eq!(tree(&mine).len(), 1, "nothing added to the user's folder");
+    let copy = downloads.path("project (2)");
+    assert_eq!(fs::read(copy.join("a.txt")).unwrap(), b"three");
+    assert_eq!(fs::read(copy.join("a_v2.txt")).unwrap(), b"two");
+    assert_eq!(fs::read(copy.join("same.txt")).unwrap(), b"same");
+
+    // Again, Overwrite: the user's different file is replaced.
+    h.get_by_label("Download…").click();
+    h.run();
+    type_into(&mut h, "Into folder (full path)", &into);
+    h.get_by_label("Download").click();
+    wait_for_text(&mut h, "This computer already has");
+    h.get_by_label("Overwrite them").click();
+    finished_row(&mut h, 4, "the overwriting download");
+    assert_eq!(fs::read(mine.join("a.txt")).unwrap(), b"three");
+    assert_eq!(fs::read(mine.join("same.txt")).unwrap(), b"same");
+    assert!(
+        !downloads.path("project (3)").exists(),
+        "no other copy made"
+    );
+}
+
+/// Starts downloading the server's `media` folder into `into` on a
+/// logged-in app and logs out once a few MiB have arrived: the settings
+/// that keep it for the next login.
+fn log_out_mid_folder_download(server: &TestServer, into: &Path) -> Settings {
+    let mut h = logged_in(server, "admin", ADMIN_PASSWORD);
+    h.state_mut()
+        .start_downloads_into(vec!["media".to_owned()], into);
+    wait_for(&mut h, "a few MiB to move", |app| {
+        let row = &app.transfers().rows[0];
+        row.done > 2 << 20 && row.state == TransferState::Transferring
+    });
+    h.get_by_label("Log out").click();
+    settle(&mut h);
+    h.get_by_label("Stop them and log out").click();
+    settle(&mut h);
+    let settings = h.state().settings().clone();
+    assert_eq!(settings.saved_transfers.len(), 1, "the folder is kept");
+    settings
+}
+
+#[test]
+fn a_folder_download_kept_at_log_out_continues_at_the_next_login_or_is_discarded() {
+    let server = TestServer::start_tls_with(|c| c.rate_limit = Some(2 << 20));
+    server.put("media/clip.bin", &payload(6 << 20, 5));
+    server.put("media/small.txt", b"small");
+    let local = Local::new();
+    let part = local.path("media/clip.bin.part");
+
+    // Continue: the cut file goes on from its partial file.
+    let settings = log_out_mid_folder_download(&server, local.dir.path());
+    assert!(part.is_file(), "the cut file waits in its .part");
+    let mut h = harness(server.app_with(&settings));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for_text(&mut h, "Continue 1 unfinished transfer?");
+    assert!(shows(&h, "⬇ folder media to"));
+    h.get_by_label("Continue").click();
+    let note = finished_row(&mut h, 0, "the continued folder download");
+    assert!(note.contains("continued, not fetched again"), "{note}");
+    assert_eq!(
+        fs::read(local.path("media/clip.bin")).unwrap(),
+        payload(6 << 20, 5)
+    );
+    assert_eq!(fs::read(local.path("media/small.txt")).unwrap(), b"small");
+    drop(h);
+
+    // Discard: the partial files go, and nothing is offered again.
+    let elsewhere = Local::new();
+    let settings = log_out_mid_folder_download(&server, elsewhere.dir.path());
+    assert!(elsewhere.path("media/clip.bin.part").is_file());
+    let mut h = harness(server.app_with(&settings));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for_text(&mut h, "Continue 1 unfinished transfer?");
+    h.get_by_label("Discard").click();
+    settle(&mut h);
+    let part = elsewhere.path("media/clip.bin.part");
+    let sidecar = elsewhere.path("media/clip.bin.part.json");
+    wait_for(&mut h, "the partial files to go", |_| {
+        !part.exists() && !sidecar.exists()
+    });
+    assert!(h.state().transfers().rows.is_empty());
+    assert!(h.state().settings().saved_transfers.is_empty());
 }

@@ -301,8 +301,8 @@ impl FerryApp {
             SavedDirection::Download => Direction::Download,
         };
         if saved.policy == SavedPolicy::Ask {
-            // Saved before the question was answered (or with Skip, which
-            // means the same): asked again if the folder is there.
+            // Saved while its question waited: asked again if the folder
+            // is there.
             self.queue_folder(direction, &saved.name, saved.local.clone(), batch);
             return;
         }

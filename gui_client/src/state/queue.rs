@@ -15,7 +15,7 @@ use ferry_proto::protocol::ConflictPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::format::human_size;
-use crate::state::transfers::{Direction, Transfer, Transfers};
+use crate::state::transfers::{Direction, Transfer, TransferState, Transfers};
 
 /// Which way a saved transfer goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,31 +26,38 @@ pub enum SavedDirection {
     Download,
 }
 
-/// What a saved upload does when its name is taken.
+/// What a saved transfer does with a name taken on the other side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SavedPolicy {
-    /// Ask (the server refuses; the app asks).
+    /// Ask (a file upload: the server refuses, the app asks; a folder:
+    /// asked when it is there).
     #[default]
     Ask,
     /// Overwrite, keeping the history.
     Overwrite,
     /// Keep both under a new name.
     Rename,
+    /// A folder past its question, or that needed none: its files the
+    /// other side has with other content are left as they are.
+    Skip,
 }
 
 impl SavedPolicy {
-    fn of(policy: ConflictPolicy) -> SavedPolicy {
-        match policy {
+    fn of(row: &Transfer) -> SavedPolicy {
+        match row.policy {
             ConflictPolicy::Overwrite => SavedPolicy::Overwrite,
             ConflictPolicy::Rename => SavedPolicy::Rename,
+            ConflictPolicy::Fail if row.folder && row.state != TransferState::WaitingForChoice => {
+                SavedPolicy::Skip
+            }
             ConflictPolicy::Fail => SavedPolicy::Ask,
         }
     }
 
-    /// The policy to upload with.
+    /// The policy to transfer with.
     pub fn policy(self) -> ConflictPolicy {
         match self {
-            SavedPolicy::Ask => ConflictPolicy::Fail,
+            SavedPolicy::Ask | SavedPolicy::Skip => ConflictPolicy::Fail,
             SavedPolicy::Overwrite => ConflictPolicy::Overwrite,
             SavedPolicy::Rename => ConflictPolicy::Rename,
         }
@@ -113,7 +120,7 @@ impl SavedTransfer {
             local: row.local.clone(),
             folder: row.folder,
             version: row.version,
-            policy: SavedPolicy::of(row.policy),
+            policy: SavedPolicy::of(row),
             mirrors: row.mirror_addrs.clone(),
             done: row.done,
             total: row.total,
@@ -217,7 +224,6 @@ impl ResumeOffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::transfers::TransferState;
     use crate::worker::TransferUpdate;
 
     #[test]
@@ -248,6 +254,28 @@ mod tests {
             "nothing left: forgotten"
         );
         assert_eq!(queues.len(), 1);
+    }
+
+    #[test]
+    fn a_folder_asks_again_only_if_its_question_was_waiting() {
+        let mut t = Transfers::default();
+        t.add_folder(Direction::Download, "a", "/tmp/a".into(), 1);
+        let waiting = t.add_folder(Direction::Upload, "b", "/tmp/b".into(), 1);
+        let chosen = t.add_folder(Direction::Download, "c", "/tmp/c".into(), 1);
+        t.get_mut(waiting).unwrap().state = TransferState::WaitingForChoice;
+        t.get_mut(chosen).unwrap().policy = ConflictPolicy::Overwrite;
+        t.add_upload("/tmp/d.txt".into(), "d.txt", 1);
+        let policies: Vec<SavedPolicy> = unfinished(&t).iter().map(|s| s.policy).collect();
+        assert_eq!(
+            policies,
+            [
+                SavedPolicy::Skip,
+                SavedPolicy::Ask,
+                SavedPolicy::Overwrite,
+                SavedPolicy::Ask
+            ]
+        );
+        assert_eq!(SavedPolicy::Skip.policy(), ConflictPolicy::Fail);
     }
 
     #[test]
