@@ -87,6 +87,12 @@ impl Drop for Counted<'_> {
     }
 }
 
+/// How much later than its deadline a read may end: a deadline at most
+/// this much beyond the read timeout leaves the timeout as it is. A
+/// logged-in request's deadline is "now + the idle timeout", so otherwise
+/// every request would reset the socket's timeout, a system call each.
+const DEADLINE_SLACK: Duration = Duration::from_millis(500);
+
 /// A connection's stream, counted into its listener's stats and, with a
 /// rate limit, paced in both directions. It also keeps the session's
 /// deadline: past it every read fails as timed out, however the bytes
@@ -182,7 +188,8 @@ fn paced(bucket: &mut TokenBucket, want: usize) -> usize {
 
 impl<S: Transport> Metered<S> {
     /// Before a read: fails once the deadline has passed, and otherwise
-    /// makes the socket's timeout end no later than the deadline.
+    /// makes the socket's timeout end no later than the deadline, give or
+    /// take [`DEADLINE_SLACK`].
     fn keep_deadline(&self) -> io::Result<()> {
         let mut want = self.timeout.get();
         if let Some(deadline) = self.deadline.get() {
@@ -193,7 +200,11 @@ impl<S: Transport> Metered<S> {
                     "the deadline for this request passed",
                 ));
             }
-            want = Some(want.map_or(left, |t| t.min(left)));
+            want = Some(match want {
+                Some(t) if left + DEADLINE_SLACK >= t => t,
+                Some(t) => t.min(left),
+                None => left,
+            });
         }
         if want != self.applied.get() {
             self.inner.set_read_timeout(want)?;
@@ -531,6 +542,65 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         m.set_deadline(None);
         assert_eq!(m.read(&mut buf).unwrap(), 2);
+    }
+
+    /// Bytes to read, and the read timeouts it was given.
+    struct Timed {
+        bytes: Cursor<Vec<u8>>,
+        timeouts: std::cell::RefCell<Vec<Option<Duration>>>,
+    }
+
+    impl Read for Timed {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.bytes.read(buf)
+        }
+    }
+
+    impl Transport for Timed {
+        fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+            self.timeouts.borrow_mut().push(timeout);
+            Ok(())
+        }
+
+        fn has_pending_input(&self) -> bool {
+            false
+        }
+
+        fn socket(&self) -> Option<std::net::TcpStream> {
+            None
+        }
+    }
+
+    #[test]
+    fn the_timeout_is_cut_only_for_a_deadline_well_before_it() {
+        let stats = Arc::new(ListenerStats::new("127.0.0.1:1".parse().unwrap()));
+        let timed = Timed {
+            bytes: Cursor::new(vec![1u8; 10]),
+            timeouts: Default::default(),
+        };
+        let mut m = Metered::new(timed, stats, None);
+        let idle = Duration::from_secs(300);
+        m.set_read_timeout(Some(idle)).unwrap();
+        let mut buf = [0u8; 1];
+        // A logged-in request: its deadline is the idle timeout from now.
+        for _ in 0..3 {
+            m.set_deadline(Some(Instant::now() + idle));
+            m.read_exact(&mut buf).unwrap();
+        }
+        assert_eq!(*m.inner.timeouts.borrow(), [Some(idle)], "set once");
+        // A deadline well before the timeout cuts it, and the timeout comes
+        // back after.
+        m.set_deadline(Some(Instant::now() + Duration::from_secs(5)));
+        m.read_exact(&mut buf).unwrap();
+        m.set_deadline(None);
+        m.read_exact(&mut buf).unwrap();
+        let timeouts = m.inner.timeouts.borrow().clone();
+        assert_eq!(timeouts.len(), 3, "{timeouts:?}");
+        assert!(
+            timeouts[1].unwrap() <= Duration::from_secs(5),
+            "{timeouts:?}"
+        );
+        assert_eq!(timeouts[2], Some(idle));
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! in unit tests.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use socket2::SockRef;
 
 /// What the session needs of its stream beyond reading and writing.
 pub(crate) trait Transport {
@@ -28,13 +31,11 @@ impl Transport for TcpStream {
     }
 
     fn has_pending_input(&self) -> bool {
-        if self.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut byte = [0u8; 1];
-        let pending = matches!(self.peek(&mut byte), Ok(n) if n > 0);
-        let _ = self.set_nonblocking(false);
-        pending
+        // One system call: a peek that does not wait (asked after every
+        // reply, so it is on the path of every request).
+        let mut byte = [MaybeUninit::uninit()];
+        let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+        matches!(SockRef::from(self).recv_with_flags(&mut byte, flags), Ok(n) if n > 0)
     }
 
     fn socket(&self) -> Option<TcpStream> {

@@ -140,6 +140,7 @@ pub fn download(
                 dest,
                 part: part_path(dest),
                 options,
+                listed: None,
                 progress: &mut forward,
             };
             job.attempt(connector, &mut state, &mut report)
@@ -191,6 +192,7 @@ pub(crate) fn download_listed(
         dest,
         part: part_path(dest),
         options: &options,
+        listed: Some(listed),
         progress,
     };
     let result = job.run(client, &mut state, &mut report);
@@ -221,10 +223,22 @@ struct DownloadJob<'a, 'p> {
     dest: &'a Path,
     part: PathBuf,
     options: &'a ResumableDownloadOptions,
+    /// What a listing the caller has just read says of the version to
+    /// fetch: used instead of asking the server again.
+    listed: Option<&'a VersionInfo>,
     progress: ProgressFn<'p>,
 }
 
 impl DownloadJob<'_, '_> {
+    /// The server's facts about `version` of the file (`None`: the current
+    /// one): the listing's when it is of that version, or a `STAT`.
+    fn stat(&self, client: &mut Client, version: Option<u32>) -> Result<VersionInfo, ClientError> {
+        match self.listed {
+            Some(listed) if version.is_some_and(|v| v == listed.version) => Ok(listed.clone()),
+            _ => client.stat(self.name, version),
+        }
+    }
+
     fn attempt(
         &mut self,
         connector: &Connector,
@@ -259,7 +273,7 @@ impl DownloadJob<'_, '_> {
                     escaped(name)
                 ))
             } else {
-                match client.stat(name, Some(pinned.version)) {
+                match self.stat(client, Some(pinned.version)) {
                     Ok(info) if info.md5 == pinned.md5 && info.size == pinned.size => None,
                     Ok(_) => Some(format!(
                         "version {} of {} changed on the server",
@@ -284,7 +298,7 @@ impl DownloadJob<'_, '_> {
         let st = match state {
             Some(st) => st,
             None => {
-                let info = client.stat(name, self.options.version)?;
+                let info = self.stat(client, self.options.version)?;
                 state.insert(DownloadState {
                     server: identity,
                     name: name.to_owned(),
