@@ -55,6 +55,19 @@ fn open_row(h: &mut AppHarness, label: &str) {
     h.step();
 }
 
+/// Runs until transfer row `index` has finished, and checks it succeeded.
+fn finished_row(h: &mut AppHarness, index: usize, what: &str) -> String {
+    wait_for(h, what, |app| {
+        app.transfers()
+            .rows
+            .get(index)
+            .is_some_and(|t| t.state.is_finished())
+    });
+    let row = &h.state().transfers().rows[index];
+    assert_eq!(row.state, TransferState::Done, "{what}: {:?}", row.note);
+    row.note.clone().unwrap_or_default()
+}
+
 #[test]
 fn folders_open_with_enter_and_the_breadcrumb_and_backspace_go_back() {
     let server = TestServer::start();
@@ -157,14 +170,8 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
     let mut h = logged_in(&server, "ann", USER_PASSWORD);
 
     drop_files(&mut h, std::slice::from_ref(&project));
-    wait_for(&mut h, "the folder upload", |app| {
-        app.transfers()
-            .rows
-            .first()
-            .is_some_and(|t| t.state.is_finished())
-    });
+    finished_row(&mut h, 0, "the folder upload");
     let row = &h.state().transfers().rows[0];
-    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
     assert!(row.folder);
     assert_eq!(row.files, (3, 3));
     assert_eq!(row.fraction(), 1.0);
@@ -199,14 +206,7 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
     let into = downloads.dir.path().display().to_string();
     type_into(&mut h, "Into folder (full path)", &into);
     h.get_by_label("Download").click();
-    wait_for(&mut h, "the folder download", |app| {
-        app.transfers()
-            .rows
-            .get(1)
-            .is_some_and(|t| t.state.is_finished())
-    });
-    let row = &h.state().transfers().rows[1];
-    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
+    finished_row(&mut h, 1, "the folder download");
     let saved = downloads.path("project");
     assert_eq!(
         tree(&saved),
@@ -221,15 +221,7 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
     drop_files(&mut h, std::slice::from_ref(&project));
     wait_for_text(&mut h, "The server already has a folder “project”");
     h.get_by_label("Skip").click();
-    wait_for(&mut h, "the second upload", |app| {
-        app.transfers()
-            .rows
-            .get(2)
-            .is_some_and(|t| t.state.is_finished())
-    });
-    let row = &h.state().transfers().rows[2];
-    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
-    let note = row.note.clone().unwrap_or_default();
+    let note = finished_row(&mut h, 2, "the second upload");
     assert!(note.contains("1 file stored"), "{note}");
     assert!(note.contains("3 files already there"), "{note}");
     let history = server.admin().history("project/a.txt").unwrap();
@@ -242,15 +234,7 @@ fn a_dropped_folder_goes_up_whole_and_comes_down_whole_and_again_only_what_chang
     h.get_by_label("Download").click();
     wait_for_text(&mut h, "This computer already has");
     h.get_by_label("Skip").click();
-    wait_for(&mut h, "the second download", |app| {
-        app.transfers()
-            .rows
-            .get(3)
-            .is_some_and(|t| t.state.is_finished())
-    });
-    let row = &h.state().transfers().rows[3];
-    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
-    let note = row.note.clone().unwrap_or_default();
+    let note = finished_row(&mut h, 3, "the second download");
     assert!(note.contains("1 file saved"), "{note}");
     assert!(note.contains("3 files already there"), "{note}");
     assert_eq!(fs::read(saved.join("new.txt")).unwrap(), b"new");
@@ -405,12 +389,7 @@ fn a_folder_download_pauses_and_resumes_where_it_stopped() {
     assert!(part.is_file(), "the cut file waits in its .part");
     assert!(!local.path("media/clip.bin").exists());
     h.get_by_label("Resume").click();
-    wait_for(&mut h, "the end", |app| {
-        app.transfers().rows[0].state.is_finished()
-    });
-    let row = &h.state().transfers().rows[0];
-    assert_eq!(row.state, TransferState::Done, "{:?}", row.note);
-    let note = row.note.clone().unwrap_or_default();
+    let note = finished_row(&mut h, 0, "the end");
     assert!(note.contains("continued, not fetched again"), "{note}");
     assert_eq!(
         fs::read(local.path("media/clip.bin")).unwrap(),
@@ -443,19 +422,6 @@ fn a_cancelled_folder_download_keeps_whole_files_and_no_partial_ones() {
         .map(|(name, _)| name)
         .collect();
     assert_eq!(left, ["a.txt"], "no .part or sidecar is left");
-}
-
-/// Runs until transfer row `index` has finished, and checks it succeeded.
-fn finished_row(h: &mut AppHarness, index: usize, what: &str) -> String {
-    wait_for(h, what, |app| {
-        app.transfers()
-            .rows
-            .get(index)
-            .is_some_and(|t| t.state.is_finished())
-    });
-    let row = &h.state().transfers().rows[index];
-    assert_eq!(row.state, TransferState::Done, "{what}: {:?}", row.note);
-    row.note.clone().unwrap_or_default()
 }
 
 #[test]
