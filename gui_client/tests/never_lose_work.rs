@@ -173,7 +173,7 @@ fn the_queue_survives_log_out_and_restart_and_continues_where_it_stopped() {
 
 #[cfg(unix)]
 #[test]
-fn discarding_the_saved_queue_forgets_it_and_its_partial_downloads() {
+fn discarding_the_saved_queue_forgets_it_and_its_partial_downloads_at_any_address() {
     let server = TestServer::start();
     server.put("big.bin", &payload(2 << 20, 3));
     let local = Local::new();
@@ -195,8 +195,15 @@ fn discarding_the_saved_queue_forgets_it_and_its_partial_downloads() {
     drop(h);
     std::fs::write(ferry_client::partial::part_path(&dest), b"half").unwrap();
 
-    let mut h = harness(server.app_with(&settings));
-    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    // The same server by another name: known by its certificate, the
+    // queue is offered there too.
+    let port = server.addr.rsplit(':').next().unwrap();
+    let other_name = format!("localhost:{port}");
+    (server.app_trust())
+        .pin(&other_name, &server.fingerprint())
+        .unwrap();
+    let mut h = harness(server.new_app_with(&settings));
+    login(&mut h, &other_name, "admin", ADMIN_PASSWORD);
     wait_for_text(&mut h, "Continue 2 unfinished transfers?");
     h.get_by_label("Discard").click();
     settle(&mut h);

@@ -1,7 +1,8 @@
 //! The transfer queue across log-outs and restarts: keeping the unfinished
 //! transfers of the session in the settings (at log-out, at quit and
 //! whenever eframe saves), offering them at the next login to the same
-//! server as the same user, and continuing or discarding them.
+//! server (at the same address, or with the same certificate) as the same
+//! user, and continuing or discarding them.
 //!
 //! What is kept and offered is `state::queue`; the dialog is
 //! `panels::resume`. The transfers restart through `transfers`, so a
@@ -11,21 +12,20 @@
 use log::info;
 
 use super::FerryApp;
-use crate::state::queue::{self, ResumeOffer, SavedDirection};
-use crate::worker::WorkerHandle;
+use crate::state::queue::{self, QueueOwner, ResumeOffer, SavedDirection};
 
 impl FerryApp {
     /// Keeps the session's unfinished transfers in the settings, for the
     /// next login to this server as this user. While the offer of an
     /// earlier queue is open, those stay kept too.
     pub fn remember_queue(&mut self) {
-        let Some((addr, user)) = self
-            .session
-            .as_ref()
-            .filter(|_| self.role.is_some())
-            .map(|s| (s.addr().to_owned(), s.user().to_owned()))
-        else {
+        let Some(session) = self.session.as_ref().filter(|_| self.role.is_some()) else {
             return;
+        };
+        let owner = QueueOwner {
+            addr: session.addr(),
+            fingerprint: self.secured.as_ref().and_then(|s| s.fingerprint.as_deref()),
+            user: session.user(),
         };
         let mut kept = self
             .resume_offer
@@ -33,7 +33,7 @@ impl FerryApp {
             .map(|offer| offer.queue.transfers.clone())
             .unwrap_or_default();
         kept.extend(queue::unfinished(&self.transfers));
-        queue::store(&mut self.settings.saved_transfers, &addr, &user, kept);
+        queue::store(&mut self.settings.saved_transfers, owner, kept);
     }
 
     /// The open offer to continue earlier transfers, if any.
@@ -46,12 +46,13 @@ impl FerryApp {
         let Some(session) = &self.session else {
             return;
         };
-        self.resume_offer = queue::find(
-            &self.settings.saved_transfers,
-            WorkerHandle::addr(session),
-            session.user(),
-        )
-        .map(|q| ResumeOffer { queue: q.clone() });
+        let owner = QueueOwner {
+            addr: session.addr(),
+            fingerprint: self.secured.as_ref().and_then(|s| s.fingerprint.as_deref()),
+            user: session.user(),
+        };
+        self.resume_offer = queue::find(&self.settings.saved_transfers, owner)
+            .map(|q| ResumeOffer { queue: q.clone() });
     }
 
     /// The answer to the offer: continue every transfer, or forget them

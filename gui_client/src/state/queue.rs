@@ -159,10 +159,35 @@ impl SavedTransfer {
 pub struct SavedQueue {
     /// `host:port`.
     pub addr: String,
+    /// The server's certificate fingerprint (`None`: plaintext), so that
+    /// the same server reached at another address is offered its queue.
+    pub fingerprint: Option<String>,
     /// The user name.
     pub user: String,
     /// Oldest first.
     pub transfers: Vec<SavedTransfer>,
+}
+
+/// Whose queue: a user on a server, known by the address typed and, over
+/// TLS, by its certificate's fingerprint.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueOwner<'a> {
+    /// `host:port`.
+    pub addr: &'a str,
+    /// The server's fingerprint; `None` in plaintext.
+    pub fingerprint: Option<&'a str>,
+    /// The user name.
+    pub user: &'a str,
+}
+
+impl QueueOwner<'_> {
+    /// Whether `queue` is this user's on this server: the same user at the
+    /// same address, or at a server with the same fingerprint.
+    fn owns(&self, queue: &SavedQueue) -> bool {
+        let same_server = queue.addr == self.addr
+            || (self.fingerprint.is_some() && queue.fingerprint.as_deref() == self.fingerprint);
+        queue.user == self.user && same_server
+    }
 }
 
 /// The unfinished transfers of `transfers`, oldest first.
@@ -174,24 +199,25 @@ pub fn unfinished(transfers: &Transfers) -> Vec<SavedTransfer> {
         .collect()
 }
 
-/// Keeps `transfers` as the queue of `addr` and `user` (none left: forgets
-/// it).
-pub fn store(queues: &mut Vec<SavedQueue>, addr: &str, user: &str, transfers: Vec<SavedTransfer>) {
-    queues.retain(|q| q.addr != addr || q.user != user);
+/// Keeps `transfers` as `owner`'s queue, in place of any it had (none
+/// left: forgets it).
+pub fn store(queues: &mut Vec<SavedQueue>, owner: QueueOwner<'_>, transfers: Vec<SavedTransfer>) {
+    queues.retain(|q| !owner.owns(q));
     if !transfers.is_empty() {
         queues.push(SavedQueue {
-            addr: addr.to_owned(),
-            user: user.to_owned(),
+            addr: owner.addr.to_owned(),
+            fingerprint: owner.fingerprint.map(str::to_owned),
+            user: owner.user.to_owned(),
             transfers,
         });
     }
 }
 
-/// The kept queue of `addr` and `user`, if it holds any transfer.
-pub fn find<'a>(queues: &'a [SavedQueue], addr: &str, user: &str) -> Option<&'a SavedQueue> {
+/// `owner`'s kept queue, if it holds any transfer.
+pub fn find<'a>(queues: &'a [SavedQueue], owner: QueueOwner<'_>) -> Option<&'a SavedQueue> {
     queues
         .iter()
-        .find(|q| q.addr == addr && q.user == user && !q.transfers.is_empty())
+        .find(|q| owner.owns(q) && !q.transfers.is_empty())
 }
 
 /// The question at login: continue these, or discard them?
@@ -242,18 +268,61 @@ mod tests {
         assert_eq!(kept[1].version, Some(3));
         assert_eq!(kept[1].line(), "⬇ b.bin (v3) to /tmp/b.bin");
 
+        let owner = |addr, user| QueueOwner {
+            addr,
+            fingerprint: None,
+            user,
+        };
         let mut queues = Vec::new();
-        store(&mut queues, "h:1", "ann", kept.clone());
-        store(&mut queues, "h:1", "bob", kept[..1].to_vec());
-        assert_eq!(find(&queues, "h:1", "ann").unwrap().transfers, kept);
-        assert_eq!(find(&queues, "h:1", "bob").unwrap().transfers.len(), 1);
-        assert!(find(&queues, "h:2", "ann").is_none());
-        store(&mut queues, "h:1", "ann", Vec::new());
+        store(&mut queues, owner("h:1", "ann"), kept.clone());
+        store(&mut queues, owner("h:1", "bob"), kept[..1].to_vec());
+        assert_eq!(find(&queues, owner("h:1", "ann")).unwrap().transfers, kept);
+        assert_eq!(
+            find(&queues, owner("h:1", "bob")).unwrap().transfers.len(),
+            1
+        );
+        assert!(find(&queues, owner("h:2", "ann")).is_none());
+        store(&mut queues, owner("h:1", "ann"), Vec::new());
         assert!(
-            find(&queues, "h:1", "ann").is_none(),
+            find(&queues, owner("h:1", "ann")).is_none(),
             "nothing left: forgotten"
         );
         assert_eq!(queues.len(), 1);
+    }
+
+    #[test]
+    fn a_queue_follows_its_server_to_another_address_by_its_fingerprint() {
+        let kept = vec![SavedTransfer {
+            name: "a.txt".into(),
+            ..SavedTransfer::default()
+        }];
+        let at = |addr, fingerprint| QueueOwner {
+            addr,
+            fingerprint,
+            user: "ann",
+        };
+        let mut queues = Vec::new();
+        store(
+            &mut queues,
+            at("fileserver:7878", Some("SHA256:aa")),
+            kept.clone(),
+        );
+        let found = |owner| find(&queues, owner).map(|q| q.transfers.clone());
+        assert_eq!(
+            found(at("10.0.0.5:7878", Some("SHA256:aa"))),
+            Some(kept.clone())
+        );
+        assert_eq!(found(at("10.0.0.5:7878", Some("SHA256:bb"))), None);
+        assert_eq!(
+            found(at("10.0.0.5:7878", None)),
+            None,
+            "plaintext: by address"
+        );
+        assert_eq!(found(at("fileserver:7878", None)), Some(kept.clone()));
+        // Kept again from the other address: one queue, not two.
+        store(&mut queues, at("10.0.0.5:7878", Some("SHA256:aa")), kept);
+        assert_eq!(queues.len(), 1);
+        assert_eq!(queues[0].addr, "10.0.0.5:7878");
     }
 
     #[test]
@@ -283,6 +352,7 @@ mod tests {
         let offer = ResumeOffer {
             queue: SavedQueue {
                 addr: "h:1".into(),
+                fingerprint: None,
                 user: "ann".into(),
                 transfers: vec![SavedTransfer {
                     direction: SavedDirection::Upload,
