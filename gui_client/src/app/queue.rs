@@ -13,6 +13,8 @@ use log::info;
 
 use super::FerryApp;
 use crate::state::queue::{self, QueueOwner, ResumeOffer, SavedDirection};
+use crate::state::trust::Secured;
+use crate::worker::WorkerHandle;
 
 impl FerryApp {
     /// Keeps the session's unfinished transfers in the settings, for the
@@ -22,11 +24,7 @@ impl FerryApp {
         let Some(session) = self.session.as_ref().filter(|_| self.role.is_some()) else {
             return;
         };
-        let owner = QueueOwner {
-            addr: session.addr(),
-            fingerprint: self.secured.as_ref().and_then(|s| s.fingerprint.as_deref()),
-            user: session.user(),
-        };
+        let owner = owner(session, self.secured.as_ref());
         let mut kept = self
             .resume_offer
             .as_ref()
@@ -46,11 +44,7 @@ impl FerryApp {
         let Some(session) = &self.session else {
             return;
         };
-        let owner = QueueOwner {
-            addr: session.addr(),
-            fingerprint: self.secured.as_ref().and_then(|s| s.fingerprint.as_deref()),
-            user: session.user(),
-        };
+        let owner = owner(session, self.secured.as_ref());
         self.resume_offer = queue::find(&self.settings.saved_transfers, owner)
             .map(|q| ResumeOffer { queue: q.clone() });
     }
@@ -90,5 +84,15 @@ impl FerryApp {
             self.set_info("Discarded the unfinished transfers.".to_owned());
         }
         self.remember_queue();
+    }
+}
+
+/// Whose queue `session`'s is: its user on its server, known by the address
+/// and, over TLS, by the certificate.
+fn owner<'a>(session: &'a WorkerHandle, secured: Option<&'a Secured>) -> QueueOwner<'a> {
+    QueueOwner {
+        addr: session.addr(),
+        fingerprint: secured.and_then(|s| s.fingerprint.as_deref()),
+        user: session.user(),
     }
 }
