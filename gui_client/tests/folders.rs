@@ -121,6 +121,48 @@ fn folders_open_with_enter_and_the_breadcrumb_and_backspace_go_back() {
 }
 
 #[test]
+fn a_deep_folder_shows_the_last_parts_of_its_path_after_an_ellipsis() {
+    let server = TestServer::start();
+    server.put("a/b/c/d/e/f.txt", b"deep");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    h.state_mut().open_folder(Some("a/b/c/d/e".to_owned()));
+    wait_for(&mut h, "the deep folder", |app| {
+        app.files().folder.as_deref() == Some("a/b/c/d/e") && app.files().loaded
+    });
+    assert!(shows_exactly(&h, "f.txt"));
+    assert!(shows_exactly(&h, "› …"), "{:?}", labels(&h));
+    for shown in ["🏠 Home", "c", "d", "e"] {
+        assert!(shows_exactly(&h, shown), "{shown}: {:?}", labels(&h));
+    }
+    for hidden in ["a", "b"] {
+        assert!(!shows_exactly(&h, hidden), "{hidden}: {:?}", labels(&h));
+    }
+    h.get_by_label("c").click();
+    wait_for(&mut h, "the folder a/b/c", |app| {
+        app.files().folder.as_deref() == Some("a/b/c") && app.files().loaded
+    });
+    assert!(shows_exactly(&h, "🏠 Home") && shows_exactly(&h, "a"));
+    assert!(!shows_exactly(&h, "› …"), "short enough to show whole");
+}
+
+#[test]
+fn a_listing_that_arrives_after_the_user_left_its_folder_is_not_shown() {
+    let server = TestServer::start();
+    server.put("team/team-file.txt", b"team");
+    server.put("other/other-file.txt", b"other");
+    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    // Two folders opened before any answer arrives: the first one's
+    // listing comes back after the user has moved on.
+    h.state_mut().open_folder(Some("team".to_owned()));
+    h.state_mut().open_folder(Some("other".to_owned()));
+    wait_for(&mut h, "the folder other", |app| {
+        app.files().folder.as_deref() == Some("other") && app.files().loaded
+    });
+    assert_eq!(h.state().files().visible_names(), ["other/other-file.txt"]);
+    assert!(!shows(&h, "team-file.txt"));
+}
+
+#[test]
 fn a_new_folder_is_created_where_the_user_is_and_bad_names_are_explained() {
     let server = TestServer::start();
     server.admin().mkdir("team").unwrap();
