@@ -3,11 +3,10 @@
 //! folder and downloading a folder with everything in it (again: only what
 //! changed moves), and an admin deleting a folder.
 
-mod support;
-
 use std::fs;
 use std::path::Path;
 
+use crate::support::*;
 use egui::Key;
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -15,7 +14,6 @@ use ferry_client::Entry;
 use ferry_proto::protocol::Role as UserRole;
 use gui_client::settings::Settings;
 use gui_client::state::transfers::TransferState;
-use support::*;
 
 /// Every file under `dir`, by its path below it, with its content.
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {

@@ -6,14 +6,12 @@
 //! the administrator gave), the padlock in the top bar, the plaintext
 //! checkbox, and the clear error when TLS is on one side only.
 
-mod support;
-
+use crate::support::*;
 use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_client::Verified;
 use ferry_proto::protocol::Role;
 use gui_client::settings::{MemoryStorage, Settings};
 use gui_client::worker::TrustQuestion;
-use support::*;
 
 /// Logs in to `server` with a fresh app that has never seen it, and waits
 /// for the question about its certificate.

@@ -2,12 +2,10 @@
 //! typing into the form, a clear message for each kind of failure, and
 //! what is remembered for the next start.
 
-mod support;
-
+use crate::support::*;
 use egui_kittest::kittest::Queryable;
 use ferry_proto::protocol::Role;
 use gui_client::settings::{MemoryStorage, STORAGE_KEY, Settings};
-use support::*;
 
 #[test]
 fn logging_in_by_typing_with_clear_messages_for_each_failure() {

@@ -2,12 +2,10 @@
 //! dropped files, and the "name already exists" dialog (asked before the
 //! upload, or when the server finds the name taken meanwhile).
 
-mod support;
-
+use crate::support::*;
 use egui_kittest::kittest::{NodeT, Queryable};
 use ferry_proto::units::human_size;
 use gui_client::state::transfers::TransferState;
-use support::*;
 
 #[test]
 fn an_upload_through_the_app_shows_progress_to_done_and_lands_in_the_table() {

@@ -3,14 +3,12 @@
 //! downloads of current and older versions (renamed where this system
 //! cannot save the server's name).
 
-mod support;
-
+use crate::support::*;
 use egui_kittest::kittest::Queryable;
 use ferry_proto::protocol::Role;
 use ferry_proto::units::human_size;
 use gui_client::settings::{MemoryStorage, Settings};
 use gui_client::state::transfers::TransferState;
-use support::*;
 
 #[test]
 fn the_file_table_lists_sorts_and_filters() {

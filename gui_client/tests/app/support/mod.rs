@@ -8,8 +8,6 @@
 //! system certificate authorities, and no environment variable that would
 //! leak between tests running in parallel.
 
-#![allow(dead_code, unused_imports)] // each test binary uses a different subset
-
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,20 +4,18 @@
 //! "reconnecting" and the list's banner goes once it is back, a server that
 //! never greets is given up on, and transfers reuse logged-in connections.
 
-mod support;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use egui_kittest::kittest::Queryable;
 use ferry_client::transfer::{self, Connector, ResumableDownloadOptions};
 use ferry_proto::protocol::Role;
 use gui_client::settings::Settings;
 use gui_client::state::transfers::TransferState;
-use support::*;
 
 /// A named pipe: an upload of it holds its transfer slot, blocked on
 /// opening it, until the test opens the other end.

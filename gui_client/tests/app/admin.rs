@@ -2,13 +2,11 @@
 //! for plain users, changing one's own password, managing users and
 //! reading the server log as an admin, and the client log panel.
 
-mod support;
-
+use crate::support::*;
 use egui_kittest::kittest::Queryable;
 use ferry_proto::protocol::Role;
 use gui_client::app::Tab;
 use gui_client::state::transfers::TransferState;
-use support::*;
 
 #[test]
 fn a_plain_user_sees_no_admin_panel() {

@@ -2,12 +2,10 @@
 //! the transfer slots with pause, resume and cancel, and a download from
 //! several servers at once.
 
-mod support;
-
+use crate::support::*;
 use egui_kittest::kittest::Queryable;
 use gui_client::settings::Settings;
 use gui_client::state::transfers::TransferState;
-use support::*;
 
 #[test]
 fn a_failing_transfer_shows_its_reason() {
