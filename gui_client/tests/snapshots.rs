@@ -171,6 +171,7 @@ fn conflict_dialog() {
             name: name.into(),
             batch: 1,
             download_to: None,
+            copy_name: None,
             local: Some(PathBuf::from(format!("/home/ann/{name}"))),
             folder: false,
         });

@@ -348,11 +348,18 @@ impl FerryApp {
             // A folder has no one file to compare.
             local = (!folder).then(|| row.local.clone());
         }
+        let copy_name = download_to.as_deref().map(|path| {
+            let copy = keep_both_path(path, Path::exists);
+            copy.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
         let conflict = Conflict {
             transfer: id,
             name,
             batch,
             download_to,
+            copy_name,
             local,
             folder,
         };

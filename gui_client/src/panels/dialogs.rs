@@ -12,7 +12,7 @@ use ferry_proto::protocol::VersionInfo;
 use crate::format::{human_size, local_time};
 use crate::native_dialog::Purpose;
 use crate::panels::{field, palette};
-use crate::state::conflicts::{Choice, Comparison, Conflicts, keep_both_path};
+use crate::state::conflicts::{Choice, Comparison, Conflicts};
 use crate::state::dialogs::{MoveDialog, NewFolder, PasswordDialog, PathPrompt, Pending};
 use crate::state::files::{FileTable, join, last_part, parent_of};
 
@@ -48,10 +48,11 @@ pub fn conflict(ui: &Ui, conflicts: &mut Conflicts, files: &FileTable) -> Option
         ui.set_max_width(460.0);
         ui.label(RichText::new(format!("“{}” already exists", current.name)).heading());
         ui.add_space(4.0);
+        let copy_name = current.copy_name.as_deref().unwrap_or_default();
         let wording = match (&current.download_to, current.folder) {
-            (Some(local), false) => on_this_computer(local),
+            (Some(local), false) => on_this_computer(local, copy_name),
             (None, false) => on_the_server(&current.name, files),
-            (Some(local), true) => folder_on_this_computer(local),
+            (Some(local), true) => folder_on_this_computer(local, copy_name),
             (None, true) => folder_on_the_server(&current.name),
         };
         ui.label(wording.question);
@@ -149,17 +150,9 @@ fn folder_on_the_server(name: &str) -> ConflictWording {
     }
 }
 
-/// What "Keep both" names the copy of the local `path`: `name (2).ext`.
-fn copy_name(path: &Path) -> String {
-    keep_both_path(path, Path::exists)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// A folder download whose target folder is already on this computer.
-fn folder_on_this_computer(local: &Path) -> ConflictWording {
-    let copy_name = copy_name(local);
+/// A folder download whose target folder is already on this computer;
+/// "Keep both" saves it as `copy_name` beside it.
+fn folder_on_this_computer(local: &Path, copy_name: &str) -> ConflictWording {
     ConflictWording {
         question: format!(
             "This computer already has {}. Files in it with the server's content are skipped. \
@@ -174,9 +167,9 @@ fn folder_on_this_computer(local: &Path) -> ConflictWording {
     }
 }
 
-/// A download whose target is already on this computer.
-fn on_this_computer(local: &Path) -> ConflictWording {
-    let copy_name = copy_name(local);
+/// A download whose target is already on this computer; "Keep both"
+/// saves it as `copy_name` beside it.
+fn on_this_computer(local: &Path, copy_name: &str) -> ConflictWording {
     ConflictWording {
         question: format!(
             "This computer already has {}. What should happen to the file you are downloading?",

@@ -48,6 +48,9 @@ pub struct Conflict {
     /// For a download: the local file that exists. `None` for an upload
     /// whose name exists on the server.
     pub download_to: Option<PathBuf>,
+    /// For a download: the name "Keep both" would save under, found when
+    /// the question is asked (not each frame: it looks at the disk).
+    pub copy_name: Option<String>,
     /// The local file on the other side of the conflict (the one being
     /// uploaded, or the one a download would replace), to compare.
     pub local: Option<PathBuf>,
@@ -232,6 +235,7 @@ mod tests {
             name: format!("f{transfer}"),
             batch,
             download_to: None,
+            copy_name: None,
             local: Some(PathBuf::from(format!("/tmp/f{transfer}"))),
             folder: false,
         }
