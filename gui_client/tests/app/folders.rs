@@ -406,21 +406,33 @@ fn a_file_goes_into_the_folder_on_screen_and_comes_back_under_its_own_name() {
     assert_eq!(fs::read(&dest).unwrap(), b"in the team folder");
 }
 
-#[test]
-fn a_folder_download_pauses_and_resumes_where_it_stopped() {
-    // A slow server, so the transfer is still running when paused.
+/// A server slowed to 2 MiB/s holding `media/`: a 6 MiB clip made from
+/// `seed`, and a small file.
+fn slow_media_server(seed: u64) -> TestServer {
     let server = TestServer::start_tls_with(|c| c.rate_limit = Some(2 << 20));
-    server.put("media/clip.bin", &payload(6 << 20, 3));
+    server.put("media/clip.bin", &payload(6 << 20, seed));
     server.put("media/small.txt", b"small");
-    let local = Local::new();
-    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
+    server
+}
 
+/// An admin's app downloading `media/` from `server` into `into`, a few
+/// MiB of it arrived.
+fn media_download_underway(server: &TestServer, into: &Path) -> AppHarness {
+    let mut h = logged_in(server, "admin", ADMIN_PASSWORD);
     h.state_mut()
-        .start_downloads_into(vec!["media".to_owned()], local.dir.path());
+        .start_downloads_into(vec!["media".to_owned()], into);
     wait_for(&mut h, "a few MiB to move", |app| {
         let row = &app.transfers().rows[0];
         row.done > 2 << 20 && row.state == TransferState::Transferring
     });
+    h
+}
+
+#[test]
+fn a_folder_download_pauses_and_resumes_where_it_stopped() {
+    let server = slow_media_server(3);
+    let local = Local::new();
+    let mut h = media_download_underway(&server, local.dir.path());
     h.get_by_label("Pause").click();
     wait_for(&mut h, "the pause", |app| {
         app.transfers().rows[0].state == TransferState::Paused
@@ -440,28 +452,19 @@ fn a_folder_download_pauses_and_resumes_where_it_stopped() {
 
 #[test]
 fn a_cancelled_folder_download_keeps_whole_files_and_no_partial_ones() {
-    let server = TestServer::start_tls_with(|c| c.rate_limit = Some(2 << 20));
-    server.put("media/a.txt", b"small");
-    server.put("media/clip.bin", &payload(6 << 20, 4));
+    let server = slow_media_server(4);
     let local = Local::new();
-    let mut h = logged_in(&server, "admin", ADMIN_PASSWORD);
-
-    h.state_mut()
-        .start_downloads_into(vec!["media".to_owned()], local.dir.path());
-    wait_for(&mut h, "a few MiB to move", |app| {
-        let row = &app.transfers().rows[0];
-        row.done > 2 << 20 && row.state == TransferState::Transferring
-    });
+    let mut h = media_download_underway(&server, local.dir.path());
     h.get_by_label("Cancel").click();
     wait_for(&mut h, "the cancel", |app| {
         app.transfers().rows[0].state == TransferState::Cancelled
     });
-    assert_eq!(fs::read(local.path("media/a.txt")).unwrap(), b"small");
+    assert_eq!(fs::read(local.path("media/small.txt")).unwrap(), b"small");
     let left: Vec<String> = tree(&local.path("media"))
         .into_iter()
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(left, ["a.txt"], "no .part or sidecar is left");
+    assert_eq!(left, ["small.txt"], "no .part or sidecar is left");
 }
 
 #[test]
@@ -542,13 +545,7 @@ fn a_folder_on_both_sides_is_overwritten_or_kept_beside_as_the_user_chooses() {
 /// logged-in app and logs out once a few MiB have arrived: the settings
 /// that keep it for the next login.
 fn log_out_mid_folder_download(server: &TestServer, into: &Path) -> Settings {
-    let mut h = logged_in(server, "admin", ADMIN_PASSWORD);
-    h.state_mut()
-        .start_downloads_into(vec!["media".to_owned()], into);
-    wait_for(&mut h, "a few MiB to move", |app| {
-        let row = &app.transfers().rows[0];
-        row.done > 2 << 20 && row.state == TransferState::Transferring
-    });
+    let mut h = media_download_underway(server, into);
     h.get_by_label("Log out").click();
     settle(&mut h);
     h.get_by_label("Stop them and log out").click();
@@ -560,9 +557,7 @@ fn log_out_mid_folder_download(server: &TestServer, into: &Path) -> Settings {
 
 #[test]
 fn a_folder_download_kept_at_log_out_continues_at_the_next_login_or_is_discarded() {
-    let server = TestServer::start_tls_with(|c| c.rate_limit = Some(2 << 20));
-    server.put("media/clip.bin", &payload(6 << 20, 5));
-    server.put("media/small.txt", b"small");
+    let server = slow_media_server(5);
     let local = Local::new();
     let part = local.path("media/clip.bin.part");
 
