@@ -241,7 +241,7 @@ pub struct DownloadArgs {
 
     /// Download folders with everything in them, keeping their structure
     /// (empty folders included), each into a local folder of its name
-    /// inside -o FOLDER (or the current folder). Local files with the
+    /// inside -o FOLDER (made if missing; default: the current folder). Local files with the
     /// server's content are skipped; an interrupted run continues.
     #[arg(short, long)]
     pub recursive: bool,

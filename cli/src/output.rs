@@ -40,6 +40,12 @@ pub fn safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `n` and the word for that many: "1 file", "2 files", "0 files".
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A name in quotes for a sentence, with anything odd escaped.
 pub fn quoted(name: &str) -> String {
     format!("{name:?}")

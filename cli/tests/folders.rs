@@ -23,7 +23,7 @@ fn a_folder_goes_up_and_down_with_its_structure() {
     let run = server.admin_ok(&["upload", "-r", "site"]);
     assert!(
         run.stdout
-            .contains("2 files stored, 0 unchanged, 1 empty folders created, 0 failed"),
+            .contains("2 files stored, 0 unchanged, 1 empty folder created, 0 failed"),
         "{run:#?}"
     );
     let tree = server.admin_ok(&["list", "--tree"]).stdout;
@@ -44,7 +44,7 @@ fn a_folder_goes_up_and_down_with_its_structure() {
     let inside = server.admin_ok(&["list", "site", "--json"]).json();
     assert_eq!(inside.as_array().unwrap().len(), 3, "{inside}");
 
-    fs::create_dir_all(work.join("out")).unwrap();
+    // Into a folder that is not there yet: it is made.
     server.admin_ok(&["download", "-r", "site", "-o", "out"]);
     assert_eq!(
         fs::read(work.join("out/site/css/main.css")).unwrap(),
@@ -64,6 +64,17 @@ fn a_folder_goes_up_and_down_with_its_structure() {
         "{again:#?}"
     );
     assert!(!again.stdout.contains("saved \""), "{again:#?}");
+    // A file is no folder to save into.
+    let onto_a_file = server
+        .admin()
+        .run(&["download", "-r", "site", "-o", "out/site/index.html"]);
+    assert_eq!(onto_a_file.code, 2, "{onto_a_file:#?}");
+    assert!(
+        onto_a_file
+            .stderr
+            .contains("is a file; pass -o with a folder"),
+        "{onto_a_file:#?}"
+    );
     // A local file that differs is kept without --force.
     fs::write(work.join("out/site/index.html"), "<h1>mine</h1>").unwrap();
     let kept = server.admin().run(&["download", "-r", "site", "-o", "out"]);
@@ -81,7 +92,7 @@ fn a_folder_goes_up_and_down_with_its_structure() {
     );
     let forced = server.admin_ok(&["download", "-r", "site", "-o", "out", "--force"]);
     assert!(
-        forced.stdout.contains("1 files saved, 1 unchanged"),
+        forced.stdout.contains("1 file saved, 1 unchanged"),
         "{forced:#?}"
     );
     assert_eq!(
@@ -116,7 +127,7 @@ fn mkdir_mv_rmdir_and_their_exit_codes() {
     server.write_file("f.txt", b"f");
     server.admin_ok(&["upload", "f.txt", "--as", "a/b/f.txt"]);
     let run = server.admin_ok(&["mv", "a", "z"]);
-    assert!(run.stdout.contains("(1 files, 2 folders)"), "{run:#?}");
+    assert!(run.stdout.contains("(1 file, 2 folders)"), "{run:#?}");
     let history = server.admin_ok(&["history", "z/b/f.txt", "--json"]).json();
     assert_eq!(history.as_array().unwrap().len(), 1);
 
@@ -128,7 +139,7 @@ fn mkdir_mv_rmdir_and_their_exit_codes() {
     assert!(run.stderr.contains("//"), "{run:#?}");
     let run = server.admin_ok(&["rmdir", "-r", "z"]);
     assert!(
-        run.stdout.contains("(2 folders, 1 files, 1 versions)"),
+        run.stdout.contains("(2 folders, 1 file, 1 version)"),
         "{run:#?}"
     );
     let run = server.admin().run(&["upload", "-r", "f.txt"]).failure(9);
@@ -186,7 +197,7 @@ fn a_folder_transfer_survives_a_lost_connection() {
         .success();
     assert!(
         down.stdout
-            .contains("3 files saved, 0 unchanged, 1 folders, 0 failed"),
+            .contains("3 files saved, 0 unchanged, 1 folder, 0 failed"),
         "{down:#?}"
     );
     assert_eq!(proxy.down_bytes().len(), 4, "cut once, connected again");

@@ -23,7 +23,7 @@ use serde_json::json;
 use super::{Terminal, first_failure, shown};
 use crate::args::{DownloadArgs, UploadArgs};
 use crate::exit::Failure;
-use crate::output::{self, quoted};
+use crate::output::{self, counted, quoted};
 use crate::progress::TreeBar;
 use crate::session::Connection;
 
@@ -71,11 +71,11 @@ pub fn mv(session: &mut Connection, from: &str, to: &str) -> Result<String> {
         .move_path(from, to)
         .with_context(|| format!("could not move {} to {}", quoted(from), quoted(to)))?;
     Ok(format!(
-        "moved {} to {} ({} files, {} folders)\n",
+        "moved {} to {} ({}, {})\n",
         quoted(from),
         quoted(to),
-        moved.files,
-        moved.folders
+        counted(moved.files, "file", "files"),
+        counted(moved.folders, "folder", "folders")
     ))
 }
 
@@ -86,11 +86,11 @@ pub fn rmdir(session: &mut Connection, path: &str, recursive: bool) -> Result<St
         .rmdir(path, recursive)
         .with_context(|| format!("could not remove the folder {}", quoted(path)))?;
     Ok(format!(
-        "removed folder {} ({} folders, {} files, {} versions)\n",
+        "removed folder {} ({}, {}, {})\n",
         quoted(path),
-        removed.folders,
-        removed.files,
-        removed.versions
+        counted(removed.folders, "folder", "folders"),
+        counted(removed.files, "file", "files"),
+        counted(removed.versions, "version", "versions")
     ))
 }
 
@@ -168,10 +168,11 @@ pub fn upload_trees(
         let (stored, unchanged) = across_attempts(lines.len(), done.stored, done.unchanged);
         writeln!(
             out,
-            "uploaded {} to {}: {stored} files stored, {unchanged} unchanged, {} empty folders created, {} failed",
+            "uploaded {} to {}: {} stored, {unchanged} unchanged, {} created, {} failed",
             shown(dir),
             quoted(remote),
-            done.folders,
+            counted(stored as u64, "file", "files"),
+            counted(done.folders as u64, "empty folder", "empty folders"),
             done.failed.len()
         )?;
         failures.extend(done.failed.into_iter().map(|(path, e)| failed(e, &path)));
@@ -246,10 +247,11 @@ pub fn plan_tree_downloads(args: &DownloadArgs, os: LocalOs) -> Result<Vec<(Stri
         )
         .into());
     }
+    // A folder that is not there yet is made as the first file arrives.
     let base = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
-    if !base.is_dir() {
+    if base.exists() && !base.is_dir() {
         return Err(Failure::usage(format!(
-            "folders are saved into a folder, but {} is not one; pass -o FOLDER",
+            "folders are saved into a folder, but {} is a file; pass -o with a folder (a new one is made)",
             shown(&base)
         ))
         .into());
@@ -314,10 +316,11 @@ pub fn download_trees(
         let (saved, unchanged) = across_attempts(lines.len(), done.saved, done.unchanged);
         writeln!(
             out,
-            "downloaded {} to {}: {saved} files saved, {unchanged} unchanged, {} folders, {} failed",
+            "downloaded {} to {}: {} saved, {unchanged} unchanged, {}, {} failed",
             quoted(remote),
             shown(local),
-            done.folders,
+            counted(saved as u64, "file", "files"),
+            counted(done.folders as u64, "folder", "folders"),
             done.failed.len()
         )?;
         failures.extend(
