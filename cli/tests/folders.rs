@@ -133,6 +133,7 @@ fn mkdir_mv_rmdir_and_their_exit_codes() {
 
     let run = server.admin().run(&["rmdir", "z"]).failure(7);
     assert!(run.stderr.contains("not empty"), "{run:#?}");
+    assert!(run.stderr.contains("ferry-cli rmdir -r \"z\""), "{run:#?}");
     let run = server.admin().run(&["list", "nope"]).failure(6);
     assert!(run.stderr.contains("no folder named"), "{run:#?}");
     let run = server.admin().run(&["mkdir", "a//b"]).failure(2);

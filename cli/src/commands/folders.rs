@@ -18,11 +18,12 @@ use ferry_client::{
 };
 use ferry_proto::ConflictPolicy;
 use ferry_proto::names::{LocalOs, local_file_name_for};
+use ferry_proto::protocol::ErrorCode;
 use serde_json::json;
 
 use super::{Terminal, first_failure, shown};
 use crate::args::{DownloadArgs, UploadArgs};
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
 use crate::output::{self, counted, quoted};
 use crate::progress::TreeBar;
 use crate::session::Connection;
@@ -81,10 +82,19 @@ pub fn mv(session: &mut Connection, from: &str, to: &str) -> Result<String> {
 
 /// `rmdir PATH [-r]`.
 pub fn rmdir(session: &mut Connection, path: &str, recursive: bool) -> Result<String> {
-    let removed = session
-        .client()
-        .rmdir(path, recursive)
-        .with_context(|| format!("could not remove the folder {}", quoted(path)))?;
+    let removed = session.client().rmdir(path, recursive).map_err(|e| {
+        let what = format!("could not remove the folder {}", quoted(path));
+        if e.code() == Some(ErrorCode::NotEmpty) {
+            // The server's sentence names the protocol's option.
+            let message = format!(
+                "{what}: it is not empty; remove what it holds first, or run `ferry-cli rmdir -r {}` to remove it with everything in it",
+                quoted(path)
+            );
+            anyhow::Error::new(Failure::new(exit::for_client_error(&e), message))
+        } else {
+            anyhow::Error::new(e).context(what)
+        }
+    })?;
     Ok(format!(
         "removed folder {} ({}, {}, {})\n",
         quoted(path),
