@@ -138,6 +138,13 @@ fn trust_list_and_remove_need_no_server() {
 
     let run = cli().run(&["trust", "remove", "FILES.lan:7878"]).success();
     assert!(run.stdout.starts_with("removed FILES.lan:7878"), "{run:#?}");
+    // The same certificate is trusted at the other address, so it is
+    // still accepted here: said, not a promise of a question.
+    assert!(
+        run.stdout
+            .contains("its certificate is still trusted at 127.0.0.1:40001"),
+        "{run:#?}"
+    );
     let left = fs::read_to_string(&file).unwrap();
     assert!(
         !left.contains("files.lan") && left.contains("127.0.0.1:40001"),

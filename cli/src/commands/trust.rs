@@ -33,10 +33,33 @@ pub fn remove(server: &str) -> Result<String> {
         .expect("checked above")
         .display()
         .to_string();
+    let fingerprint = trust.known()?.get(server).map(str::to_owned);
     if trust.forget(server)? {
         log::info!("forgot the trusted server {server}");
+        // A certificate trusted at another address is trusted here too
+        // (the same server by another name): say so rather than promise a
+        // question that will not come.
+        let known = trust.known()?;
+        let elsewhere: Vec<&str> = known
+            .entries()
+            .filter(|(_, f)| Some(*f) == fingerprint.as_deref())
+            .map(|(addr, _)| addr)
+            .collect();
+        let next = if elsewhere.is_empty() {
+            "the next connection will show its fingerprint again".to_owned()
+        } else {
+            format!(
+                "its certificate is still trusted at {}, so connections to it are still accepted; remove {} too to be asked again",
+                elsewhere.join(", "),
+                if elsewhere.len() == 1 {
+                    "that entry"
+                } else {
+                    "those entries"
+                }
+            )
+        };
         return Ok(format!(
-            "removed {server} from the trusted servers in {path}; the next connection will show its fingerprint again\n"
+            "removed {server} from the trusted servers in {path}; {next}\n"
         ));
     }
     Err(Failure::new(
