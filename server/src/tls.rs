@@ -74,8 +74,12 @@ pub fn identity(data_dir: &Path, source: &TlsSource) -> anyhow::Result<Option<Id
         TlsSource::Generated => generated_files(data_dir)?,
         TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
     };
+    let hint = match source {
+        TlsSource::Files { .. } => "; check the path given to --tls-cert",
+        _ => "",
+    };
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-        .map_err(|e| anyhow!("cannot read the certificate {}: {e}", cert.display()))?
+        .map_err(|e| anyhow!("cannot read the certificate {}: {e}{hint}", cert.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow!("{} is not a PEM certificate file: {e}", cert.display()))?;
     let Some(leaf) = chain.first() else {
@@ -342,7 +346,10 @@ mod tests {
             .err()
             .unwrap();
         assert!(
-            missing.to_string().contains("cannot read the certificate"),
+            missing.to_string().contains("cannot read the certificate")
+                && missing
+                    .to_string()
+                    .ends_with("check the path given to --tls-cert"),
             "{missing}"
         );
         fs::write(dir.path().join("junk.pem"), "not a certificate").unwrap();
