@@ -250,7 +250,9 @@ pub struct DownloadArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub version: Option<u32>,
 
-    /// Where to save: a file path, or an existing folder to save NAME into [default: ./NAME].
+    /// Where to save: a file path, or a folder to save NAME into [default: ./NAME].
+    /// A path ending in / is a folder, made if it is not there; so is the
+    /// path given with several names or -r.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 

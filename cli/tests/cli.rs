@@ -478,7 +478,7 @@ fn many_files_go_up_and_down_in_one_call() {
     );
     assert!(run.stderr.contains("taken.txt"), "{run:#?}");
 
-    fs::create_dir_all(server.work_dir().join("back")).unwrap();
+    // Into a folder that is not there yet: it is made.
     let mut args = vec!["download", "-o", "back"];
     args.extend(names.iter().map(String::as_str));
     let run = server.admin_ok(&args);
@@ -491,7 +491,25 @@ fn many_files_go_up_and_down_in_one_call() {
     let run = server
         .admin()
         .run(&["download", "-o", "one.txt", "note 1.txt", "note 2.txt"]);
+    assert_eq!(run.code, 0, "one.txt is a new folder: {run:#?}");
+    let run = server.admin().run(&[
+        "download",
+        "-o",
+        "back/note 1.txt",
+        "note 1.txt",
+        "note 2.txt",
+    ]);
     assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("is a file"), "{run:#?}");
+    // One file into a folder that is not there, not written as a folder.
+    let run = server
+        .admin()
+        .run(&["download", "note 1.txt", "-o", "nowhere/note.txt"]);
+    assert_eq!(run.code, 9, "{run:#?}");
+    assert!(
+        run.stderr.contains("there is no folder") && run.stderr.contains("end -o with /"),
+        "{run:#?}"
+    );
 }
 
 #[test]
@@ -523,7 +541,7 @@ fn names_this_system_cannot_save_still_download() {
         }
     };
 
-    fs::create_dir(server.work_dir().join("one by one")).unwrap();
+    // A path that ends with / is a folder, made if it is not there.
     for name in names {
         let run = server.admin_ok(&["download", name, "-o", "one by one/"]);
         check("one by one", name, &run.stderr);

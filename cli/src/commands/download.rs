@@ -39,13 +39,14 @@ pub fn plan_downloads(args: &DownloadArgs, os: LocalOs) -> Result<BatchPlan> {
         .into());
     }
     let folder = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
-    if !folder.is_dir() {
+    if folder.exists() && !folder.is_dir() {
         return Err(Failure::usage(format!(
-            "several files are saved into a folder, but {} is not one; pass -o FOLDER",
+            "several files are saved into a folder, but {} is a file; pass -o with a folder (a new one is made)",
             shown(&folder)
         ))
         .into());
     }
+    make_folder(&folder)?;
     let mut plan = BatchPlan {
         files: Vec::with_capacity(args.names.len()),
         renamed: Vec::with_capacity(args.names.len()),
@@ -166,13 +167,46 @@ pub fn destination(
     }
 }
 
-/// Checks the name and the output path before connecting.
+/// Checks the name and the output path before connecting. An `-o` that
+/// ends with a path separator names a folder, made if it is not there.
 pub fn download_destination(args: &DownloadArgs, os: LocalOs) -> Result<Destination> {
     let name = args.name();
     ferry_client::file_path(name)?;
-    let dest = destination(name, args.output.as_deref(), Path::is_dir, os);
+    let names_folder = |path: &Path| path.is_dir() || ends_with_separator(path);
+    let dest = destination(name, args.output.as_deref(), names_folder, os);
+    if let Some(output) = args.output.as_deref().filter(|o| ends_with_separator(o)) {
+        make_folder(output)?;
+    } else if let Some(parent) = dest.path.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        return Err(Failure::local(format!(
+            "there is no folder {} to save {} in; make it first, or end -o with / to have it made",
+            shown(parent),
+            shown(&dest.path)
+        ))
+        .into());
+    }
     check_free(&dest.path, args.force)?;
     Ok(dest)
+}
+
+/// Whether `path` is written as a folder: it ends with a separator.
+fn ends_with_separator(path: &Path) -> bool {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .last()
+        .is_some_and(|&b| std::path::is_separator(b as char))
+}
+
+/// Makes the folder `-o` names, with any missing folder above it.
+fn make_folder(folder: &Path) -> Result<(), Failure> {
+    fs::create_dir_all(folder).map_err(|e| {
+        Failure::local(format!(
+            "could not make the folder {} ({e}); choose another with -o",
+            shown(folder)
+        ))
+    })
 }
 
 /// Refuses to replace an existing file without `--force`, and a folder ever.
