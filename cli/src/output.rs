@@ -214,11 +214,12 @@ pub fn saved_line(name: &str, dest: &Path, got: &DownloadReport) -> String {
 pub fn mirrored_line(name: &str, dest: &Path, got: &MirrorReport) -> String {
     let used = got.bytes_per_mirror.iter().filter(|(_, b)| *b > 0).count();
     format!(
-        "saved {} to {} ({}, md5 {} verified, from {used} mirror(s))",
+        "saved {} to {} ({}, md5 {} verified, from {})",
         quoted(name),
         quoted(&dest.display().to_string()),
         human_size(got.size),
-        got.md5
+        got.md5,
+        counted(used as u64, "mirror", "mirrors")
     )
 }
 
@@ -266,9 +267,11 @@ pub fn mirror_notes(report: &MirrorReport) -> Vec<String> {
         ));
     }
     if !report.repaired_chunks.is_empty() {
+        let chunks = &report.repaired_chunks;
         notes.push(format!(
-            "ferry-cli: note: chunk(s) {:?} arrived damaged and were fetched again from honest mirrors",
-            report.repaired_chunks
+            "ferry-cli: note: {} {chunks:?} arrived damaged and {} fetched again from honest mirrors",
+            if chunks.len() == 1 { "chunk" } else { "chunks" },
+            if chunks.len() == 1 { "was" } else { "were" },
         ));
     }
     notes
@@ -287,9 +290,11 @@ pub fn download_notes(report: &DownloadReport) -> Vec<String> {
         ));
     }
     if !report.repaired_chunks.is_empty() {
+        let n = report.repaired_chunks.len();
         notes.push(format!(
-            "ferry-cli: note: {} damaged chunk(s) of the partial download were fetched again",
-            report.repaired_chunks.len()
+            "ferry-cli: note: {} of the partial download {} fetched again",
+            counted(n as u64, "damaged chunk", "damaged chunks"),
+            if n == 1 { "was" } else { "were" },
         ));
     }
     notes
@@ -416,7 +421,7 @@ mod tests {
             download_notes(&resumed),
             [
                 "ferry-cli: note: continued an interrupted download after 3.0 MiB",
-                "ferry-cli: note: 2 damaged chunk(s) of the partial download were fetched again"
+                "ferry-cli: note: 2 damaged chunks of the partial download were fetched again"
             ]
         );
         let restarted = DownloadReport {
