@@ -10,6 +10,11 @@ use ferry_proto::time::Timestamp;
 
 pub use ferry_proto::units::human_size;
 
+/// `n` and the word for that many: "1 file", "2 files".
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A server time shown in the user's local time zone, to the minute:
 /// `2026-11-21 17:41`. Falls back to the UTC form if the local zone cannot
 /// represent the instant.

@@ -15,7 +15,7 @@ use std::time::Instant;
 use ferry_client::Stage;
 use ferry_proto::protocol::ConflictPolicy;
 
-use crate::format::human_size;
+use crate::format::{counted, human_size};
 use crate::worker::{Stop, StopFlag, TransferId, TransferUpdate};
 
 mod folder;
@@ -314,10 +314,9 @@ impl Transfers {
                     note.push_str(&format!("; resumed at {}", human_size(report.resumed_from)));
                 }
                 if !report.repaired_chunks.is_empty() {
-                    note.push_str(&format!(
-                        "; {} damaged chunk(s) fetched again",
-                        report.repaired_chunks.len()
-                    ));
+                    let chunks = report.repaired_chunks.len();
+                    let chunks = counted(chunks, "damaged chunk", "damaged chunks");
+                    note.push_str(&format!("; {chunks} fetched again"));
                 }
                 if let Some(why) = report.restarted {
                     note.push_str(&format!("; {why}"));
@@ -361,10 +360,9 @@ impl Transfers {
                     note.push_str(&format!("; left out: {}", names.join(", ")));
                 }
                 if !report.repaired_chunks.is_empty() {
-                    note.push_str(&format!(
-                        "; {} bad chunk(s) fetched again",
-                        report.repaired_chunks.len()
-                    ));
+                    let chunks = report.repaired_chunks.len();
+                    let chunks = counted(chunks, "bad chunk", "bad chunks");
+                    note.push_str(&format!("; {chunks} fetched again"));
                 }
                 row.note = Some(note);
                 self.finish(id, TransferState::Done);

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::{Direction, TransferState};
-use crate::format::human_size;
+use crate::format::{counted, human_size};
 use crate::worker::FolderOutcome;
 
 /// A folder transfer that ran to its end is done, unless a file failed.
@@ -24,7 +24,7 @@ pub(super) fn state(outcome: &FolderOutcome) -> TransferState {
 /// many were there already, and which were kept because the user skipped
 /// them.
 pub(super) fn note(direction: Direction, local: &Path, outcome: &FolderOutcome) -> String {
-    let files = |n: usize| format!("{n} file{}", if n == 1 { "" } else { "s" });
+    let files = |n: usize| counted(n, "file", "files");
     let mut note = match direction {
         Direction::Upload => format!("{} stored (MD5 checked)", files(outcome.moved)),
         Direction::Download => format!(
