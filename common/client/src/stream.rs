@@ -20,7 +20,15 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf).map_err(|e| {
+                // rustls's words for a peer gone without `close_notify`
+                // point at its manual; the user gets ours.
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::new(e.kind(), "the server closed the connection")
+                } else {
+                    e
+                }
+            }),
         }
     }
 }
