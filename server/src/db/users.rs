@@ -18,13 +18,14 @@ impl Db {
 
     /// A user's password hash and role.
     pub fn user(&self, name: &str) -> Result<Option<(String, Role)>, DbError> {
-        let row = self
-            .lock()
-            .query_row(
-                "SELECT password_hash, role FROM users WHERE name = ?1",
-                [name],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-            )
+        // Asked before every request (a removed or demoted user loses
+        // rights at once): a statement parsed once.
+        let conn = self.lock();
+        let row = conn
+            .prepare_cached("SELECT password_hash, role FROM users WHERE name = ?1")?
+            .query_row([name], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .optional()?;
         Ok(row.map(|(hash, role)| (hash, parse_role(&role))))
     }
