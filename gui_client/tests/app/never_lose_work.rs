@@ -33,6 +33,20 @@ fn release(pipe: &Path) {
     drop(std::fs::OpenOptions::new().write(true).open(pipe).unwrap());
 }
 
+/// An admin's app with one transfer slot, held by an upload stuck on
+/// opening the named pipe made at `pipe` (until [`release`]).
+fn slot_held_by_a_pipe(server: &TestServer, pipe: &Path) -> AppHarness {
+    fifo(pipe);
+    let mut h = harness(server.app_with(&one_slot()));
+    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
+    wait_for(&mut h, "the login", |app| app.files().loaded);
+    h.state_mut().queue_uploads(vec![pipe.to_owned()]);
+    wait_for(&mut h, "the upload to hold the slot", |app| {
+        app.transfers().rows[0].state == TransferState::Connecting
+    });
+    h
+}
+
 fn one_slot() -> Settings {
     Settings {
         parallel_transfers: 1,
@@ -81,18 +95,10 @@ fn the_queue_survives_log_out_and_restart_and_continues_where_it_stopped() {
     server.put("docs/sub/b.txt", b"deeper");
     let local = Local::new();
     let pipe = local.path("notes.txt");
-    fifo(&pipe);
     let dest = local.path("big.bin");
 
-    // One slot, held by an upload stuck on the pipe; the download and the
-    // folder download wait for it.
-    let mut h = harness(server.app_with(&one_slot()));
-    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
-    wait_for(&mut h, "the login", |app| app.files().loaded);
-    h.state_mut().queue_uploads(vec![pipe.clone()]);
-    wait_for(&mut h, "the upload to hold the slot", |app| {
-        app.transfers().rows[0].state == TransferState::Connecting
-    });
+    // The download and the folder download wait for the slot.
+    let mut h = slot_held_by_a_pipe(&server, &pipe);
     h.state_mut().start_download("big.bin", None, dest.clone());
     h.state_mut()
         .start_downloads_into(vec!["docs".to_owned()], local.dir.path());
@@ -176,15 +182,8 @@ fn discarding_the_saved_queue_forgets_it_and_its_partial_downloads_at_any_addres
     server.put("big.bin", &payload(2 << 20, 3));
     let local = Local::new();
     let pipe = local.path("pipe");
-    fifo(&pipe);
     let dest = local.path("big.bin");
-    let mut h = harness(server.app_with(&one_slot()));
-    login(&mut h, &server.addr, "admin", ADMIN_PASSWORD);
-    wait_for(&mut h, "the login", |app| app.files().loaded);
-    h.state_mut().queue_uploads(vec![pipe.clone()]);
-    wait_for(&mut h, "the upload to hold the slot", |app| {
-        app.transfers().rows[0].state == TransferState::Connecting
-    });
+    let mut h = slot_held_by_a_pipe(&server, &pipe);
     h.state_mut().start_download("big.bin", None, dest.clone());
     wait_for(&mut h, "both queued", |app| app.transfers().active() == 2);
     h.state_mut().logout();

@@ -2,6 +2,8 @@
 //! the transfer slots with pause, resume and cancel, and a download from
 //! several servers at once.
 
+use std::path::Path;
+
 use crate::support::*;
 use egui_kittest::kittest::Queryable;
 use gui_client::settings::Settings;
@@ -121,6 +123,23 @@ fn queued_transfers_pause_resume_and_cancel() {
     );
 }
 
+/// An admin's app that downloads `dataset.bin` from `main` into `dest`
+/// with `mirror` typed into the download dialog, run to the end.
+fn download_with_mirror(main: &TestServer, mirror: &str, dest: &Path) -> AppHarness {
+    let mut h = logged_in(main, "admin", ADMIN_PASSWORD);
+    h.get_by_label("dataset.bin").click();
+    h.run();
+    h.get_by_label("Download…").click();
+    h.run();
+    type_into(&mut h, "Save as (full path)", &dest.display().to_string());
+    type_into(&mut h, "Mirrors (optional)", mirror);
+    h.get_by_label("Download").click();
+    wait_for(&mut h, "the mirrored download", |app| {
+        app.transfers().rows[0].state == TransferState::Done
+    });
+    h
+}
+
 #[test]
 fn a_download_with_mirrors_shows_each_mirror() {
     let main = TestServer::start();
@@ -131,19 +150,8 @@ fn a_download_with_mirrors_shows_each_mirror() {
     // The user trusted the mirror before, by logging in to it once.
     main.pin(&mirror);
     let local = Local::new();
-    let mut h = logged_in(&main, "admin", ADMIN_PASSWORD);
-
-    h.get_by_label("dataset.bin").click();
-    h.run();
-    h.get_by_label("Download…").click();
-    h.run();
     let dest = local.path("dataset.bin");
-    type_into(&mut h, "Save as (full path)", &dest.display().to_string());
-    type_into(&mut h, "Mirrors (optional)", &mirror.addr);
-    h.get_by_label("Download").click();
-    wait_for(&mut h, "the mirrored download", |app| {
-        app.transfers().rows[0].state == TransferState::Done
-    });
+    let h = download_with_mirror(&main, &mirror.addr, &dest);
     assert_eq!(std::fs::read(&dest).unwrap(), content);
     let row = &h.state().transfers().rows[0];
     assert_eq!(
@@ -165,19 +173,8 @@ fn a_mirror_not_trusted_is_refused_by_name_and_the_download_goes_on() {
     main.put("dataset.bin", &content);
     stranger.put("dataset.bin", &content);
     let local = Local::new();
-    let mut h = logged_in(&main, "admin", ADMIN_PASSWORD);
-
-    h.get_by_label("dataset.bin").click();
-    h.run();
-    h.get_by_label("Download…").click();
-    h.run();
     let dest = local.path("dataset.bin");
-    type_into(&mut h, "Save as (full path)", &dest.display().to_string());
-    type_into(&mut h, "Mirrors (optional)", &stranger.addr);
-    h.get_by_label("Download").click();
-    wait_for(&mut h, "the mirrored download", |app| {
-        app.transfers().rows[0].state == TransferState::Done
-    });
+    let h = download_with_mirror(&main, &stranger.addr, &dest);
     assert_eq!(std::fs::read(&dest).unwrap(), content);
     let row = &h.state().transfers().rows[0];
     let refused = row
