@@ -156,18 +156,32 @@ impl NewFolder {
         if name.is_empty() {
             return Some("Type a name for the folder.".to_owned());
         }
-        ferry_client::file_name(name)
-            .err()
-            .map(|e| format!("{}.", capitalized(&e.to_string())))
+        name_problem(name)
     }
 }
 
-fn capitalized(text: &str) -> String {
+/// Why `name` breaks the one name rule, as the sentence shown under the
+/// field it is typed in; `None` when it keeps it. Every dialog that asks
+/// for a name (a new folder, "Upload as…") says it this way.
+pub fn name_problem(name: &str) -> Option<String> {
+    match ferry_client::file_name(name) {
+        Ok(_) => None,
+        // The field shows the name already: the rule is what is news.
+        Err(ferry_client::ClientError::BadName { reason, .. }) => {
+            Some(sentence(&reason.to_string()))
+        }
+        Err(e) => Some(sentence(&e.to_string())),
+    }
+}
+
+/// `text` as a sentence: a capital first letter and a full stop.
+fn sentence(text: &str) -> String {
     let mut chars = text.chars();
-    chars
+    let capitalized: String = chars
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    format!("{capitalized}.")
 }
 
 /// The "rename or move" dialog (admins): a file or folder's new path,
@@ -203,7 +217,7 @@ impl MoveDialog {
         }
         ferry_client::file_path(to)
             .err()
-            .map(|e| format!("{}.", capitalized(&e.to_string())))
+            .map(|e| sentence(&e.to_string()))
     }
 }
 

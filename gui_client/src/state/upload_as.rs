@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 
 use ferry_proto::names::{MAX_NAME_BYTES, NameError, validate_name};
 
+use crate::state::dialogs::name_problem;
 use crate::worker::TransferId;
 
 /// An upload waiting for an allowed name.
@@ -38,17 +39,7 @@ impl NameFix {
     /// Why what is typed cannot be used yet, as a sentence; `None` when it
     /// can.
     pub fn problem(&self) -> Option<String> {
-        match ferry_client::file_name(&self.text) {
-            Ok(_) => None,
-            Err(ferry_client::ClientError::BadName { reason, .. }) => {
-                let mut why = reason.to_string();
-                if let Some(first) = why.get(..1) {
-                    why.replace_range(..1, &first.to_uppercase());
-                }
-                Some(format!("{why}."))
-            }
-            Err(e) => Some(e.to_string()),
-        }
+        name_problem(&self.text)
     }
 }
 
