@@ -252,6 +252,17 @@ fn a_tree_uploaded_again_after_a_cut_sends_only_what_is_missing() {
 /// Checks a transfer's reports: totals throughout, counts that never go
 /// back, a first report before anything moved, a last one with everything
 /// done, and at least `within_large` reports while one file was in flight.
+/// A progress callback that cancels once `done` says so.
+fn stop_once(done: impl Fn(&TreeProgress) -> bool) -> impl FnMut(TreeProgress) -> ControlFlow<()> {
+    move |p| {
+        if done(&p) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
 fn check_reports(reports: &[TreeProgress], files: usize, bytes: u64, within_large: usize) {
     let first = reports.first().expect("reports");
     assert_eq!(
@@ -338,13 +349,7 @@ fn tree_progress_counts_every_file_and_byte_and_a_break_cancels() {
     // `.part` stays, and the next run goes on from it.
     let small = bytes - 8 * MIB;
     let cancelled = srv.dir.path().join("cancelled");
-    let mut stop_inside = |p: TreeProgress| {
-        if p.bytes_done > small {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
+    let mut stop_inside = stop_once(|p| p.bytes_done > small);
     let options = TreeDownloadOptions {
         progress: Some(&mut stop_inside),
         ..TreeDownloadOptions::default()
@@ -367,13 +372,7 @@ fn tree_progress_counts_every_file_and_byte_and_a_break_cancels() {
 
     // An upload cancelled after its first file: the rest is sent by the
     // next run, and nothing twice.
-    let mut stop_after_one = |p: TreeProgress| {
-        if p.files_done >= 1 {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
+    let mut stop_after_one = stop_once(|p| p.files_done >= 1);
     let options = TreeUploadOptions {
         progress: Some(&mut stop_after_one),
         ..TreeUploadOptions::default()
