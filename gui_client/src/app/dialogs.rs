@@ -215,6 +215,7 @@ impl FerryApp {
                     text: String::new(),
                     note: Some(note.to_owned()),
                     mirrors: String::new(),
+                    on_disk: None,
                 });
             }
             Purpose::Upload | Purpose::UploadFolder => {

@@ -200,6 +200,7 @@ impl FerryApp {
             text: dir.display().to_string(),
             note: None,
             mirrors: String::new(),
+            on_disk: None,
         });
     }
 

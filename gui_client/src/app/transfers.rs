@@ -57,6 +57,7 @@ impl FerryApp {
             text,
             note,
             mirrors: String::new(),
+            on_disk: None,
         });
     }
 
@@ -189,6 +190,7 @@ impl FerryApp {
                 .to_string(),
             note: offered.note(),
             mirrors: String::new(),
+            on_disk: None,
         });
     }
 

@@ -354,18 +354,15 @@ pub fn path_prompt(ui: &Ui, prompt: &mut PathPrompt, can_browse: bool) -> Option
             edit.request_focus();
         }
         let paths = prompt.paths();
+        let on_disk = prompt.first_on_disk();
         // What exists there is asked about once the download starts;
         // here only the folder itself is checked.
         if let Purpose::SaveInto { .. } = &prompt.purpose
-            && let Some(dir) = paths.first()
-            && !dir.is_dir()
+            && on_disk.is_some_and(|d| !d.is_dir)
         {
             ui.colored_label(palette::WARN, "This is not an existing folder.");
         }
-        if saving
-            && let Some(path) = paths.first()
-            && path.exists()
-        {
+        if saving && on_disk.is_some_and(|d| d.exists) {
             ui.colored_label(
                 palette::WARN,
                 "A file with this name exists there: you are asked before it is replaced.",

@@ -232,9 +232,39 @@ pub struct PathPrompt {
     pub note: Option<String>,
     /// For downloads: other servers to fetch from at the same time.
     pub mirrors: String,
+    /// What the disk said of the first path typed, for the text it was
+    /// looked up for ([`PathPrompt::first_on_disk`]).
+    pub on_disk: Option<(String, OnDisk)>,
+}
+
+/// What is at a path on this computer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnDisk {
+    /// Something is there.
+    pub exists: bool,
+    /// It is a folder.
+    pub is_dir: bool,
 }
 
 impl PathPrompt {
+    /// What is at the first path typed (`None`: nothing typed). Looked up
+    /// when the text changes, not on every frame the dialog is drawn: a
+    /// slow network drive would stall the window.
+    pub fn first_on_disk(&mut self) -> Option<OnDisk> {
+        let first = self.paths().into_iter().next()?;
+        match &self.on_disk {
+            Some((text, seen)) if *text == self.text => Some(*seen),
+            _ => {
+                let seen = OnDisk {
+                    exists: first.exists(),
+                    is_dir: first.is_dir(),
+                };
+                self.on_disk = Some((self.text.clone(), seen));
+                Some(seen)
+            }
+        }
+    }
+
     /// The paths typed, blank lines and surrounding quotes removed.
     pub fn paths(&self) -> Vec<PathBuf> {
         self.text
@@ -402,11 +432,41 @@ mod tests {
             text: " /tmp/a b.txt \n\n\"/tmp/c.txt\"\n".into(),
             note: None,
             mirrors: "m1:7000, m2\nm1:7000\n".into(),
+            on_disk: None,
         };
         assert_eq!(prompt.mirror_addrs(), ["m1:7000", "m2:7878"]);
         assert_eq!(
             prompt.paths(),
             [PathBuf::from("/tmp/a b.txt"), PathBuf::from("/tmp/c.txt")]
         );
+    }
+
+    #[test]
+    fn the_disk_is_looked_at_when_the_text_changes_not_every_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, b"a").unwrap();
+        let mut prompt = PathPrompt {
+            purpose: Purpose::Upload,
+            text: file.display().to_string(),
+            note: None,
+            mirrors: String::new(),
+            on_disk: None,
+        };
+        let there = OnDisk {
+            exists: true,
+            is_dir: false,
+        };
+        assert_eq!(prompt.first_on_disk(), Some(there));
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(prompt.first_on_disk(), Some(there), "same text: not again");
+        prompt.text = dir.path().display().to_string();
+        let folder = OnDisk {
+            exists: true,
+            is_dir: true,
+        };
+        assert_eq!(prompt.first_on_disk(), Some(folder), "new text: looked up");
+        prompt.text.clear();
+        assert_eq!(prompt.first_on_disk(), None);
     }
 }
