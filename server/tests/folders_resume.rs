@@ -14,7 +14,8 @@ use std::path::Path;
 use ferry_client::partial::part_path;
 use ferry_client::transfer;
 use ferry_client::{
-    Client, ClientError, Entry, Security, TreeDownloadOptions, TreeProgress, TreeUploadOptions,
+    Client, ClientError, Entry, Security, TreeDownloadOptions, TreeDownloaded, TreeProgress,
+    TreeUploadOptions,
 };
 use ferry_proto::protocol::ConflictPolicy;
 use support::proxy::{Fault, Proxy};
@@ -252,6 +253,22 @@ fn a_tree_uploaded_again_after_a_cut_sends_only_what_is_missing() {
 /// Checks a transfer's reports: totals throughout, counts that never go
 /// back, a first report before anything moved, a last one with everything
 /// done, and at least `within_large` reports while one file was in flight.
+/// Downloads the server folder `p` into `into`, keeping every progress
+/// report.
+fn download_reporting(admin: &mut Client, into: &Path) -> (TreeDownloaded, Vec<TreeProgress>) {
+    let mut reports = Vec::new();
+    let mut report = |p| {
+        reports.push(p);
+        ControlFlow::Continue(())
+    };
+    let options = TreeDownloadOptions {
+        progress: Some(&mut report),
+        ..TreeDownloadOptions::default()
+    };
+    let done = admin.download_tree(Some("p"), into, options).unwrap();
+    (done, reports)
+}
+
 /// A progress callback that cancels once `done` says so.
 fn stop_once(done: impl Fn(&TreeProgress) -> bool) -> impl FnMut(TreeProgress) -> ControlFlow<()> {
     move |p| {
@@ -318,30 +335,12 @@ fn tree_progress_counts_every_file_and_byte_and_a_break_cancels() {
     check_reports(&reports, 8, bytes, 1);
 
     let back = srv.dir.path().join("back");
-    let mut reports = Vec::new();
-    let mut report = |p| {
-        reports.push(p);
-        ControlFlow::Continue(())
-    };
-    let options = TreeDownloadOptions {
-        progress: Some(&mut report),
-        ..TreeDownloadOptions::default()
-    };
-    admin.download_tree(Some("p"), &back, options).unwrap();
+    let (_, reports) = download_reporting(&mut admin, &back);
     check_reports(&reports, 8, bytes, 1);
     assert_eq!(snapshot(&back), snapshot(&local));
 
     // Nothing to move: every file is done as unchanged.
-    let mut reports = Vec::new();
-    let mut report = |p| {
-        reports.push(p);
-        ControlFlow::Continue(())
-    };
-    let options = TreeDownloadOptions {
-        progress: Some(&mut report),
-        ..TreeDownloadOptions::default()
-    };
-    let same = admin.download_tree(Some("p"), &back, options).unwrap();
+    let (same, reports) = download_reporting(&mut admin, &back);
     assert_eq!(same.unchanged, 8);
     check_reports(&reports, 8, bytes, 0);
 
